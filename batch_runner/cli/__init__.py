@@ -1,0 +1,48 @@
+"""Command line: parse arguments, call the core, format output, map errors to exit codes.
+
+Each command lives in its own module in this package and exposes ``register(subparsers)``, which
+adds its parser and sets ``handler`` to a function ``(args) -> int``. The core never imports this
+package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from importlib import import_module
+
+from batch_runner import __version__
+from batch_runner.exceptions import BatchRunnerError
+
+# Command modules, in the order `--help` lists them. A command is added by adding its module here.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m batch_runner",
+        description="Run Amazon Bedrock batch inference jobs from a dataset and a prompt template.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        import_module(f"batch_runner.cli.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(handler(args))
+    except BatchRunnerError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,41 @@
+"""The one place boto3 sessions and clients are made, with one botocore config.
+
+Clients are created at call time, never at import time. The endpoint comes from ``--endpoint-url``
+when given; otherwise boto3 honours the standard ``AWS_ENDPOINT_URL`` variables itself, which is how
+the local emulator is reached without a special code path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from batch_runner import __version__
+
+_CONFIG = Config(
+    retries={"mode": "adaptive", "max_attempts": 8},
+    connect_timeout=10,
+    read_timeout=60,
+    user_agent_appid=f"bedrock-batch-runner-{__version__}",
+)
+
+
+@dataclass(frozen=True)
+class AwsContext:
+    """Where and as whom to call AWS. ``None`` fields fall back to boto3's own resolution."""
+
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+
+    def session(self) -> boto3.Session:
+        return boto3.Session(profile_name=self.profile, region_name=self.region)
+
+    def client(self, service: str) -> Any:
+        kwargs: dict[str, Any] = {"config": _CONFIG}
+        if self.endpoint_url:
+            kwargs["endpoint_url"] = self.endpoint_url
+        return self.session().client(service, **kwargs)

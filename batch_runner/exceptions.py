@@ -1,0 +1,61 @@
+"""Every error the runner raises on purpose. The CLI maps them to one line on stderr and an exit code."""
+
+from __future__ import annotations
+
+
+class BatchRunnerError(Exception):
+    """Base class. ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 1
+
+
+class UsageError(BatchRunnerError):
+    """The user's input or configuration is wrong; nothing was uploaded or submitted."""
+
+    exit_code = 2
+
+
+class DatasetError(UsageError):
+    """The dataset cannot be read or is malformed."""
+
+
+class TemplateError(UsageError):
+    """The prompt template cannot be rendered for a row."""
+
+
+class ModelNotSupportedError(UsageError):
+    """No adapter knows how to build requests for this model."""
+
+
+class PlanError(UsageError):
+    """The dataset cannot be split into jobs that the service accepts."""
+
+
+class ConfigurationError(UsageError):
+    """Settings (region, credentials, stack, flags) are missing or inconsistent."""
+
+
+class StackNotFoundError(ConfigurationError):
+    """The CloudFormation stack that holds the buckets and role is not deployed."""
+
+
+class RunNotFoundError(UsageError):
+    """No run manifest exists under the given run name."""
+
+
+class AwsError(BatchRunnerError):
+    """An AWS call failed after retries; carries the service's error code and message."""
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class JobsUnsuccessfulError(BatchRunnerError):
+    """Waiting ended with at least one job Failed, PartiallyCompleted, Expired or Stopped."""
+
+
+class WaitTimeoutError(BatchRunnerError):
+    """Waiting hit its deadline before every job was terminal."""
+
+    exit_code = 124

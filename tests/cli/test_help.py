@@ -1,0 +1,40 @@
+"""Every command answers --help, so a newcomer can always find their way."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from batch_runner.cli import COMMAND_MODULES, build_parser
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "batch_runner", *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_top_level_help_lists_every_command() -> None:
+    result = _run("--help")
+    assert result.returncode == 0, result.stderr
+    assert "usage: python -m batch_runner" in result.stdout
+    for name in COMMAND_MODULES:
+        assert name.replace("_", "-").split(".")[-1] in result.stdout
+
+
+def _command_names() -> list[str]:
+    subparsers = build_parser()._subparsers
+    if subparsers is None:
+        return []
+    action = subparsers._group_actions[0]
+    return sorted(getattr(action, "choices", {}) or {})
+
+
+@pytest.mark.parametrize("command", _command_names() or ["--version"])
+def test_each_command_has_help(command: str) -> None:
+    args = [command, "--help"] if command != "--version" else [command]
+    result = _run(*args)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()
