@@ -59,3 +59,13 @@ class WaitTimeoutError(BatchRunnerError):
     """Waiting hit its deadline before every job was terminal."""
 
     exit_code = 124
+
+
+class RecordIndexError(BatchRunnerError):
+    """A run's record index (input row <-> recordId map) is unreadable or inconsistent."""
+
+
+class InternalError(BatchRunnerError):
+    """A runner invariant broke (e.g. results that do not reconcile): a bug to report."""
+
+    exit_code = 70
