@@ -1,0 +1,1 @@
+"""CDK stacks and their components for Amazon Bedrock batch inference."""

@@ -1,0 +1,183 @@
+"""Which ARNs a model ID in the allow-list stands for.
+
+A batch job names either a foundation model (``anthropic.claude-3-haiku-20240307-v1:0``) or a
+cross-Region inference profile (``us.anthropic.claude-3-5-haiku-20241022-v1:0``). A profile routes
+each request to a foundation model in one of its *destination* Regions, so IAM must allow the
+profile ARN (which carries the account ID) and the foundation-model ARN (empty account field) in
+every destination Region. Getting either detail wrong fails jobs with access errors.
+
+This module is plain data and string building so the config validator can use it without CDK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+# Destination Regions of the system-defined geographic inference profiles, per ID prefix.
+# AWS adds Regions to profiles over time: when a profile gains one, add it here, otherwise requests
+# routed there fail with AccessDenied. Source: "Supported Regions and models for inference profiles"
+# in the Amazon Bedrock User Guide (union over the models that offer the profile).
+GEO_DESTINATION_REGIONS: Mapping[str, tuple[str, ...]] = {
+    "us": ("us-east-1", "us-east-2", "us-west-1", "us-west-2"),
+    "eu": (
+        "eu-central-1",
+        "eu-central-2",
+        "eu-north-1",
+        "eu-south-1",
+        "eu-south-2",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+    ),
+    "apac": (
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-4",
+    ),
+}
+
+# Global profiles route to any commercial Region, a list AWS grows without notice; their
+# foundation-model grant therefore uses a Region wildcard guarded by the profile ARN (see
+# ``foundation_model_arns``).
+GLOBAL_PREFIX = "global"
+
+# Region-name prefixes a geographic profile can be called from (its source Regions).
+GEO_SOURCE_REGION_PREFIXES: Mapping[str, str] = {"us": "us-", "eu": "eu-", "apac": "ap-"}
+
+PROFILE_PREFIXES: tuple[str, ...] = (*GEO_DESTINATION_REGIONS, GLOBAL_PREFIX)
+
+# Model providers on Bedrock (the first segment of a foundation-model ID). A typo in a prefix would
+# otherwise only surface as a failed job, days later.
+MODEL_PROVIDERS: frozenset[str] = frozenset(
+    {
+        "ai21",
+        "amazon",
+        "anthropic",
+        "cohere",
+        "deepseek",
+        "google",
+        "meta",
+        "minimax",
+        "mistral",
+        "moonshotai",
+        "nvidia",
+        "openai",
+        "qwen",
+        "stability",
+        "twelvelabs",
+        "writer",
+    }
+)
+
+
+class ModelIdError(ValueError):
+    """A model ID that does not name a known provider or inference-profile prefix."""
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """One entry of the allow-list, split into its profile prefix (if any) and foundation model."""
+
+    model_id: str
+    profile_prefix: str | None
+    foundation_model_id: str
+
+    @property
+    def is_profile(self) -> bool:
+        return self.profile_prefix is not None
+
+
+def parse_model_id(model_id: str) -> ModelRef:
+    """Split ``[profile-prefix.]provider.model`` and reject unknown prefixes."""
+    first, _, rest = model_id.partition(".")
+    if not rest or any(ch.isspace() for ch in model_id):
+        raise ModelIdError(f"'{model_id}' is not a model ID like 'anthropic.claude-3-haiku-20240307-v1:0'")
+    if first in PROFILE_PREFIXES:
+        provider = rest.partition(".")[0]
+        if provider not in MODEL_PROVIDERS or "." not in rest:
+            raise ModelIdError(
+                f"'{model_id}': unknown model provider '{provider}' after profile prefix '{first}.' "
+                f"(known providers: {', '.join(sorted(MODEL_PROVIDERS))})"
+            )
+        return ModelRef(model_id=model_id, profile_prefix=first, foundation_model_id=rest)
+    if first not in MODEL_PROVIDERS:
+        raise ModelIdError(
+            f"'{model_id}': unknown model prefix '{first}.' (expected an inference-profile prefix "
+            f"{', '.join(p + '.' for p in PROFILE_PREFIXES)} or a provider such as anthropic., amazon.)"
+        )
+    return ModelRef(model_id=model_id, profile_prefix=None, foundation_model_id=model_id)
+
+
+def profile_usable_from(ref: ModelRef, region: str) -> bool:
+    """Whether a job in ``region`` can use this model ID (geographic profiles stay in their geography)."""
+    if ref.profile_prefix is None or ref.profile_prefix == GLOBAL_PREFIX:
+        return True
+    return region.startswith(GEO_SOURCE_REGION_PREFIXES[ref.profile_prefix])
+
+
+@dataclass(frozen=True)
+class InvokeGrant:
+    """``bedrock:InvokeModel`` on some resources, optionally under a condition."""
+
+    resources: tuple[str, ...]
+    conditions: Mapping[str, Mapping[str, str]] | None = None
+
+
+def inference_profile_arn(ref: ModelRef, *, partition: str, region: str, account: str) -> str:
+    return f"arn:{partition}:bedrock:{region}:{account}:inference-profile/{ref.model_id}"
+
+
+def foundation_model_arn(model_id: str, *, partition: str, region: str) -> str:
+    # Foundation models belong to AWS, not to the caller: the account field is empty.
+    return f"arn:{partition}:bedrock:{region}::foundation-model/{model_id}"
+
+
+def allowed_model_arns(models: Iterable[ModelRef], *, partition: str, region: str, account: str) -> list[str]:
+    """Every profile and foundation-model ARN the allow-list stands for (without Region wildcards).
+
+    ``region`` is the Region the jobs run in (may be a CloudFormation token). A profile's foundation
+    model is listed in the job's Region as well as in each destination Region: Bedrock may check
+    either when a job starts, and it is the same model the allow-list already admits.
+    """
+    arns: list[str] = []
+    for ref in models:
+        if ref.profile_prefix is not None:
+            arns.append(inference_profile_arn(ref, partition=partition, region=region, account=account))
+        arns.append(foundation_model_arn(ref.foundation_model_id, partition=partition, region=region))
+        arns.extend(
+            foundation_model_arn(ref.foundation_model_id, partition=partition, region=destination)
+            for destination in GEO_DESTINATION_REGIONS.get(ref.profile_prefix or "", ())
+        )
+    return list(dict.fromkeys(arns))
+
+
+def invoke_grants(
+    models: Iterable[ModelRef], *, partition: str, region: str, account: str
+) -> list[InvokeGrant]:
+    """The ``bedrock:InvokeModel`` grants a role needs to run jobs on the allow-list."""
+    refs = list(models)
+    grants = [
+        InvokeGrant(
+            resources=tuple(allowed_model_arns(refs, partition=partition, region=region, account=account))
+        )
+    ]
+    for ref in refs:
+        if ref.profile_prefix != GLOBAL_PREFIX:
+            continue
+        # Global profiles may route to any commercial Region, now or later, so the foundation model
+        # is granted in every Region, but only for requests made through this very profile: the
+        # condition keeps the wildcard from opening direct calls to the model elsewhere.
+        profile_arn = inference_profile_arn(ref, partition=partition, region=region, account=account)
+        grants.append(
+            InvokeGrant(
+                resources=(foundation_model_arn(ref.foundation_model_id, partition=partition, region="*"),),
+                conditions={"StringEquals": {"bedrock:InferenceProfileArn": profile_arn}},
+            )
+        )
+    return grants

@@ -1,0 +1,204 @@
+"""The role Amazon Bedrock assumes to run batch jobs: read input, write output, invoke the allowed models."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks.config import VpcConfig
+from stacks.encryption import S3_DATA_KEY_ACTIONS, s3_via_service
+from stacks.model_access import GLOBAL_PREFIX, ModelRef, invoke_grants
+from stacks.security_checks import acknowledge_wildcard_resources
+
+BEDROCK_SERVICE = "bedrock.amazonaws.com"
+
+
+def job_arn_pattern(stack: Stack) -> str:
+    return stack.format_arn(service="bedrock", resource="model-invocation-job", resource_name="*")
+
+
+class BedrockServiceRole(Construct):
+    """Service role for ``CreateModelInvocationJob(roleArn=...)``.
+
+    Trusted by Bedrock only for batch jobs of this account and Region (confused-deputy protection);
+    permissions are exactly what a job needs.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        input_bucket: s3.IBucket,
+        output_bucket: s3.IBucket,
+        models: Sequence[ModelRef],
+        encryption_key: kms.IKey | None,
+        vpc: VpcConfig | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.role = iam.Role(
+            self,
+            "Role",
+            description=f"Assumed by Amazon Bedrock to run batch inference jobs of {stack.stack_name}",
+            assumed_by=iam.ServicePrincipal(
+                BEDROCK_SERVICE,
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": job_arn_pattern(stack)},
+                },
+            ),
+        )
+        self.statements: list[iam.PolicyStatement] = self._data_access(
+            input_bucket, output_bucket, stack.account
+        )
+        if encryption_key is not None:
+            self.statements.append(
+                iam.PolicyStatement(
+                    sid="BatchDataKey",
+                    actions=list(S3_DATA_KEY_ACTIONS),
+                    resources=[encryption_key.key_arn],
+                    conditions=s3_via_service(self),
+                )
+            )
+        grants = invoke_grants(models, partition=stack.partition, region=stack.region, account=stack.account)
+        for index, grant in enumerate(grants):
+            self.statements.append(
+                iam.PolicyStatement(
+                    sid=f"InvokeAllowedModels{index}",
+                    actions=["bedrock:InvokeModel"],
+                    resources=list(grant.resources),
+                    conditions=dict(grant.conditions) if grant.conditions else None,
+                )
+            )
+        if vpc is not None:
+            self.statements.extend(_vpc_statements(vpc, stack))
+
+        # A customer-managed policy rather than an inline one: it is versioned and reviewable on its own.
+        self.policy = iam.ManagedPolicy(
+            self,
+            "Permissions",
+            description=f"What Amazon Bedrock may do while running batch jobs of {stack.stack_name}",
+            statements=self.statements,
+            roles=[self.role],
+        )
+        object_reason = (
+            "Job inputs and outputs are keyed by run and job IDs chosen at submit time; the bucket is fixed."
+        )
+        wildcards = {
+            input_bucket.arn_for_objects("*"): object_reason,
+            output_bucket.arn_for_objects("*"): object_reason,
+        }
+        for grant in grants[1:]:
+            wildcards[grant.resources[0]] = (
+                f"A {GLOBAL_PREFIX}. inference profile routes to any commercial Region; the grant only "
+                "applies to requests made through that profile (bedrock:InferenceProfileArn condition)."
+            )
+        if vpc is not None:
+            wildcards["*"] = "EC2 Describe* actions support no resource-level permissions."
+            wildcards[_eni_arn(stack)] = (
+                "Network interfaces are created per job; creation and deletion are limited by the Bedrock "
+                "job tags and the configured subnets."
+            )
+        acknowledge_wildcard_resources(self.policy, wildcards)
+
+    def _data_access(
+        self, input_bucket: s3.IBucket, output_bucket: s3.IBucket, account: str
+    ) -> list[iam.PolicyStatement]:
+        # aws:ResourceAccount stops a job from being pointed at a look-alike bucket in another account.
+        same_account = {"StringEquals": {"aws:ResourceAccount": account}}
+        return [
+            iam.PolicyStatement(
+                sid="ListBatchBuckets",
+                actions=["s3:ListBucket"],
+                resources=[input_bucket.bucket_arn, output_bucket.bucket_arn],
+                conditions=same_account,
+            ),
+            iam.PolicyStatement(
+                sid="ReadInput",
+                actions=["s3:GetObject"],
+                resources=[input_bucket.arn_for_objects("*")],
+                conditions=same_account,
+            ),
+            iam.PolicyStatement(
+                sid="WriteOutput",
+                actions=["s3:PutObject"],
+                resources=[output_bucket.arn_for_objects("*")],
+                conditions=same_account,
+            ),
+        ]
+
+
+def _eni_arn(stack: Stack) -> str:
+    return stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
+
+
+def _vpc_statements(vpc: VpcConfig, stack: Stack) -> list[iam.PolicyStatement]:
+    """Network-interface permissions Bedrock needs when a job carries a vpcConfig."""
+    subnet_arns = [
+        stack.format_arn(service="ec2", resource="subnet", resource_name=subnet) for subnet in vpc.subnet_ids
+    ]
+    group_arns = [
+        stack.format_arn(service="ec2", resource="security-group", resource_name=group)
+        for group in vpc.security_group_ids
+    ]
+    eni_arn = _eni_arn(stack)
+    job_arns = job_arn_pattern(stack)
+    statements = [
+        iam.PolicyStatement(
+            sid="DescribeNetwork",
+            actions=[
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeVpcs",
+                "ec2:DescribeDhcpOptions",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeSecurityGroups",
+            ],
+            # EC2 Describe* actions do not support resource-level permissions.
+            resources=["*"],
+        ),
+        iam.PolicyStatement(
+            sid="CreateJobNetworkInterfaces",
+            actions=["ec2:CreateNetworkInterface"],
+            resources=[eni_arn],
+            conditions={
+                "StringEquals": {"aws:RequestTag/BedrockManaged": "true"},
+                "ArnEquals": {"aws:RequestTag/BedrockModelInvocationJobArn": job_arns},
+            },
+        ),
+        iam.PolicyStatement(
+            sid="UseConfiguredSubnetsAndGroups",
+            actions=["ec2:CreateNetworkInterface"],
+            resources=[*subnet_arns, *group_arns],
+        ),
+        iam.PolicyStatement(
+            sid="ManageJobNetworkInterfaces",
+            actions=[
+                "ec2:CreateNetworkInterfacePermission",
+                "ec2:DeleteNetworkInterface",
+                "ec2:DeleteNetworkInterfacePermission",
+            ],
+            resources=[eni_arn],
+            conditions={
+                "ArnEquals": {"ec2:Subnet": subnet_arns},
+                "ArnLike": {"ec2:ResourceTag/BedrockModelInvocationJobArn": job_arns},
+            },
+        ),
+        iam.PolicyStatement(
+            sid="TagJobNetworkInterfaces",
+            actions=["ec2:CreateTags"],
+            resources=[eni_arn],
+            conditions={
+                "StringEquals": {"ec2:CreateAction": "CreateNetworkInterface"},
+                "ForAllValues:StringEquals": {
+                    "aws:TagKeys": ["BedrockManaged", "BedrockModelInvocationJobArn"]
+                },
+            },
+        ),
+    ]
+    return statements
