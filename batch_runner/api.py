@@ -1,0 +1,317 @@
+"""The Python API: everything ``submit`` does, for notebooks and scripts.
+
+>>> from batch_runner import submit
+>>> run = submit("reviews.csv", model="anthropic.claude-3-haiku-20240307-v1:0",
+...              prompt="Summarize: {{ text }}", run="reviews-jan")
+>>> run.summary()["jobs"]
+{'Submitted': 3}
+
+``source`` is a path (CSV, JSONL, Parquet), a pandas DataFrame or an iterable of dicts.
+``prepare`` plans and checks without uploading, so a caller can show the plan and ask first;
+``plan_only`` is the dry run: no AWS call at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from batch_runner import __version__
+from batch_runner.clients import AwsContext
+from batch_runner.exceptions import ConfigurationError, UsageError
+from batch_runner.plan import INVOKE_MODEL, ModelQuotas, Plan, SubmitOptions
+from batch_runner.planning import build_plan, default_quotas
+from batch_runner.run_state import (
+    RunManifest,
+    ShardState,
+    default_run_name,
+    read_local,
+    read_remote,
+    run_dir,
+    utc_now,
+    validate_run_name,
+)
+from batch_runner.runs import Run, file_sha256, quotas_dict, record_index_key, shard_key
+from batch_runner.service_quotas import SOURCE_DEFAULTS, read_quotas
+from batch_runner.settings import Overrides, Settings, resolve_settings
+from batch_runner.settings import state_dir as resolve_state_dir
+from batch_runner.submission import client_token, job_name
+
+
+@dataclass(frozen=True)
+class QuotaOverrides:
+    """Quota values the caller sets by hand; they win over Service Quotas and the defaults."""
+
+    min_records_per_job: int | None = None
+    max_records_per_file: int | None = None
+    max_records_per_job: int | None = None
+    max_file_bytes: int | None = None
+    max_job_bytes: int | None = None
+    max_concurrent_jobs: int | None = None
+
+    def given(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+    def apply(self, quotas: ModelQuotas) -> ModelQuotas:
+        given = self.given()
+        for name, value in given.items():
+            if value < 1:
+                raise UsageError(f"{name.replace('_', '-')} must be at least 1, got {value}")
+        return replace(quotas, **given)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where to run: AWS identity and endpoint, stack, explicit settings, local state directory."""
+
+    aws: AwsContext = field(default_factory=AwsContext)
+    overrides: Overrides = field(default_factory=Overrides)
+    state_dir: Path | None = None
+
+
+def plan_only(source: Any, opts: SubmitOptions, workdir: Path, quotas: QuotaOverrides | None = None) -> Plan:
+    """The dry run: plan with the default quotas (plus overrides), writing shards to ``workdir``."""
+    return build_plan(
+        source,
+        opts,
+        quotas=(quotas or QuotaOverrides()).apply(default_quotas(opts.model_id)),
+        workdir=workdir,
+    )
+
+
+@dataclass
+class PreparedSubmission:
+    """A checked plan, ready to upload and submit (``launch``) or to drop (``discard``)."""
+
+    run: str
+    plan: Plan
+    settings: Settings
+    quota_source: str
+    quota_detail: str
+    source_label: str
+    opts: SubmitOptions
+    target: Target
+    planning_dir: Path
+    existing: RunManifest | None  # the run's manifest when this continues an earlier submit
+
+    @property
+    def state_dir(self) -> Path:
+        return resolve_state_dir(self.target.state_dir)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.planning_dir, ignore_errors=True)
+
+    def launch(self) -> Run:
+        """Write the manifest, upload, submit as many jobs as the quota allows; return the Run."""
+        input_dir = run_dir(self.state_dir, self.run) / "input"
+        manifest = self.existing or self._new_manifest(input_dir)
+        if self.existing is not None:
+            _check_same_shards(manifest, self.plan)
+        local_files = [Path(s.local_path) for s in manifest.shards] + [
+            Path(manifest.record_index["local_path"])
+        ]
+        if self.existing is None or not all(path.is_file() for path in local_files):
+            # A new run, or one started on another machine: this plan's files become the run's.
+            shutil.rmtree(input_dir, ignore_errors=True)
+            self.planning_dir.rename(input_dir)
+            for shard, planned in zip(manifest.shards, self.plan.shards, strict=True):
+                shard.local_path = str(self._moved(planned.path, input_dir))
+            manifest.record_index["local_path"] = str(self._moved(self.plan.record_index_path, input_dir))
+        self.discard()
+        run = Run.attach(manifest, self.state_dir, self.target.aws)
+        run.save()
+        run.resume()
+        return run
+
+    def _moved(self, path: Path, input_dir: Path) -> Path:
+        return (input_dir / path.relative_to(self.planning_dir)).resolve()
+
+    def _new_manifest(self, input_dir: Path) -> RunManifest:
+        plan = self.plan
+        shards = [
+            ShardState(
+                index=s.index,
+                local_path=str(self._moved(s.path, input_dir)),
+                s3_key=shard_key(self.run, s.index),
+                sha256=s.sha256,
+                record_count=s.record_count,
+                byte_size=s.byte_size,
+                client_token=client_token(self.run, s.index, s.sha256),
+                job_name=job_name(self.run, s.index),
+            )
+            for s in plan.shards
+        ]
+        estimate = plan.estimate
+        return RunManifest(
+            run=self.run,
+            created_at=utc_now(),
+            updated_at=utc_now(),
+            tool_version=__version__,
+            dataset={"source": self.source_label, "fingerprint": plan.dataset_fingerprint},
+            options={f.name: getattr(self.opts, f.name) for f in fields(self.opts)},
+            settings=self.settings.to_dict(),
+            quotas=quotas_dict(plan.quotas, self.quota_source, self.quota_detail),
+            plan={
+                "model_id": plan.model_id,
+                "invocation_type": plan.invocation_type,
+                "record_count": plan.record_count,
+                "byte_size": plan.byte_size,
+                "shard_count": len(plan.shards),
+                "estimate": {f.name: getattr(estimate, f.name) for f in fields(estimate)},
+            },
+            record_index={
+                "local_path": str(self._moved(plan.record_index_path, input_dir)),
+                "s3_key": record_index_key(self.run),
+                "sha256": file_sha256(plan.record_index_path),
+                "uploaded": False,
+            },
+            shards=shards,
+        )
+
+
+def prepare(
+    source: Any,
+    opts: SubmitOptions,
+    *,
+    run: str | None = None,
+    quotas: QuotaOverrides | None = None,
+    target: Target | None = None,
+) -> PreparedSubmission:
+    """Resolve settings and quotas, plan, and check the run name against earlier runs.
+
+    Calls AWS (CloudFormation, Service Quotas, S3 reads) but uploads and submits nothing.
+    """
+    target = target or Target()
+    name = validate_run_name(run) if run else default_run_name(_stem(source))
+    directory = resolve_state_dir(target.state_dir)
+    settings = resolve_settings(target.aws, target.overrides)
+    _check_model_allowed(opts.model_id, settings)
+    existing = read_local(directory, name) or read_remote(
+        target.aws.client("s3"), settings.input_bucket, name
+    )
+    if existing is not None:
+        planned_quotas = Run.attach(existing, directory, target.aws).quotas
+        quota_source, quota_detail = existing.quotas.get("source", ""), existing.quotas.get("detail", "")
+    else:
+        lookup = read_quotas(
+            lambda: target.aws.client("service-quotas"), opts.model_id, default_quotas(opts.model_id)
+        )
+        overrides = quotas or QuotaOverrides()
+        planned_quotas = overrides.apply(lookup.quotas)
+        quota_source, quota_detail = lookup.source, lookup.detail
+        if overrides.given():
+            quota_detail += f"; set by the caller: {overrides.given()}"
+    run_dir(directory, name).mkdir(parents=True, exist_ok=True)
+    planning_dir = Path(tempfile.mkdtemp(prefix=".planning-", dir=run_dir(directory, name)))
+    try:
+        plan = build_plan(source, opts, quotas=planned_quotas, workdir=planning_dir)
+        if existing is not None and existing.fingerprint != plan.dataset_fingerprint:
+            raise UsageError(
+                f"run {name} already exists for a different dataset or options "
+                f"(fingerprint {existing.fingerprint[:12]} vs {plan.dataset_fingerprint[:12]}): "
+                "choose another --run, or omit it for a new name"
+            )
+    except BaseException:
+        shutil.rmtree(planning_dir, ignore_errors=True)
+        if existing is None:
+            _remove_if_empty(run_dir(directory, name))
+        raise
+    return PreparedSubmission(
+        run=name,
+        plan=plan,
+        settings=settings,
+        quota_source=quota_source or SOURCE_DEFAULTS,
+        quota_detail=quota_detail,
+        source_label=_label(source),
+        opts=opts,
+        target=target,
+        planning_dir=planning_dir,
+        existing=existing,
+    )
+
+
+def submit(
+    source: Any,
+    *,
+    model: str,
+    prompt: str | None = None,
+    system: str | None = None,
+    id_column: str | None = None,
+    max_tokens: int | None = None,
+    temperature: float | None = None,
+    invocation_type: str = INVOKE_MODEL,
+    model_options: Mapping[str, object] | None = None,
+    run: str | None = None,
+    quotas: QuotaOverrides | None = None,
+    stack: str | None = None,
+    env: str | None = None,
+    region: str | None = None,
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+    input_bucket: str | None = None,
+    output_bucket: str | None = None,
+    role_arn: str | None = None,
+    kms_key: str | None = None,
+    state_dir: str | Path | None = None,
+) -> Run:
+    """Plan, upload and submit ``source`` as batch jobs; returns the ``Run``.
+
+    ``prompt`` is the Jinja2 template text (every column is a variable); leave it out for JSONL
+    whose lines already hold ``modelInput``. Submitting again with the same ``run`` continues that
+    run and never creates a second job for a shard.
+    """
+    opts = SubmitOptions(
+        model_id=model,
+        prompt_template=prompt,
+        system_prompt=system,
+        id_column=id_column,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        invocation_type=invocation_type,
+        model_options=dict(model_options or {}),
+    )
+    target = Target(
+        aws=AwsContext(region=region, profile=profile, endpoint_url=endpoint_url),
+        overrides=Overrides(stack, env, input_bucket, output_bucket, role_arn, kms_key),
+        state_dir=Path(state_dir) if state_dir else None,
+    )
+    return prepare(source, opts, run=run, quotas=quotas, target=target).launch()
+
+
+def _check_model_allowed(model_id: str, settings: Settings) -> None:
+    allowed = settings.allowed_models
+    if allowed and model_id not in allowed and model_id.rsplit("/", 1)[-1] not in allowed:
+        raise ConfigurationError(
+            f"model {model_id} is not in the allow-list of stack {settings.stack} ({', '.join(allowed)}): "
+            "add it to `models` in stacks/environments.yaml and redeploy"
+        )
+
+
+def _check_same_shards(manifest: RunManifest, plan: Plan) -> None:
+    if [s.sha256 for s in manifest.shards] != [s.sha256 for s in plan.shards]:
+        raise UsageError(
+            f"run {manifest.run}: the dataset now plans into different shards than when the run "
+            "started (quota flags changed?): continue it with `resume`, or choose another --run"
+        )
+
+
+def _stem(source: Any) -> str:
+    if isinstance(source, str | Path):
+        return Path(source).stem
+    return "dataframe" if hasattr(source, "columns") else "records"
+
+
+def _label(source: Any) -> str:
+    if isinstance(source, str | Path):
+        return str(Path(source).resolve())
+    return f"<{type(source).__name__}>"
+
+
+def _remove_if_empty(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.rmdir()

@@ -1,0 +1,204 @@
+"""The ``Run`` object: one submitted dataset, its manifest, and what can be done with it.
+
+All state lives in the manifest (``batch_runner.run_state``); methods are thin over the core
+functions so later commands (status, wait, results, retry, cancel, cost) add methods here without
+keeping anything else in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from batch_runner.clients import AwsContext
+from batch_runner.exceptions import RunNotFoundError, UsageError
+from batch_runner.plan import ModelQuotas
+from batch_runner.run_state import (
+    PLANNED,
+    QUEUED,
+    SUBMITTED,
+    RunManifest,
+    ShardState,
+    local_manifest_path,
+    manifest_key,
+    read_local,
+    read_remote,
+    run_dir,
+    validate_run_name,
+    write_local,
+    write_remote,
+)
+from batch_runner.settings import Overrides, resolve_settings
+from batch_runner.settings import state_dir as resolve_state_dir
+from batch_runner.submission import Backoff, SubmitReport, output_uri, submit_queued
+from batch_runner.uploads import Upload, upload_files
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class Run:
+    """A run, loaded from its manifest. ``Run.load(name)`` picks one up on any machine."""
+
+    manifest: RunManifest
+    state_dir: Path
+    aws: AwsContext = field(default_factory=AwsContext)
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def load(
+        cls,
+        name: str,
+        *,
+        state_dir: str | Path | None = None,
+        region: str | None = None,
+        profile: str | None = None,
+        endpoint_url: str | None = None,
+        stack: str | None = None,
+        env: str | None = None,
+        input_bucket: str | None = None,
+    ) -> Run:
+        """Read the manifest from the local state directory, else from the stack's input bucket."""
+        validate_run_name(name)
+        directory = resolve_state_dir(state_dir)
+        aws = AwsContext(region=region, profile=profile, endpoint_url=endpoint_url)
+        manifest = read_local(directory, name)
+        if manifest is None:
+            settings = resolve_settings(aws, Overrides(stack=stack, env=env, input_bucket=input_bucket))
+            manifest = read_remote(aws.client("s3"), settings.input_bucket, name)
+            if manifest is None:
+                raise RunNotFoundError(
+                    f"no run {name!r} in {local_manifest_path(directory, name)} or "
+                    f"s3://{settings.input_bucket}/{manifest_key(name)}"
+                )
+            write_local(manifest, directory)
+        return cls.attach(manifest, directory, aws)
+
+    @classmethod
+    def attach(cls, manifest: RunManifest, directory: Path, aws: AwsContext) -> Run:
+        """A Run over ``manifest``, calling AWS in the run's own Region unless told otherwise."""
+        region = aws.region or manifest.settings.get("region")
+        return cls(manifest, directory, AwsContext(region, aws.profile, aws.endpoint_url))
+
+    # -- what the manifest says -------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.manifest.run
+
+    @property
+    def model_id(self) -> str:
+        return str(self.manifest.plan["model_id"])
+
+    @property
+    def shards(self) -> list[ShardState]:
+        return self.manifest.shards
+
+    @property
+    def job_arns(self) -> list[str]:
+        return [s.job_arn for s in self.shards if s.job_arn]
+
+    @property
+    def queued_shards(self) -> list[ShardState]:
+        return [s for s in self.shards if s.state in (PLANNED, QUEUED)]
+
+    @property
+    def quotas(self) -> ModelQuotas:
+        names = ModelQuotas.__dataclass_fields__
+        return ModelQuotas(**{k: v for k, v in self.manifest.quotas.items() if k in names})
+
+    @property
+    def output_uri(self) -> str:
+        return output_uri(str(self.manifest.settings["output_bucket"]), self.name)
+
+    @property
+    def directory(self) -> Path:
+        return run_dir(self.state_dir, self.name)
+
+    def summary(self) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        for shard in self.shards:
+            key = shard.job_status if shard.state == SUBMITTED and shard.job_status else shard.state
+            counts[key] = counts.get(key, 0) + 1
+        return {
+            "run": self.name,
+            "model_id": self.model_id,
+            "records": self.manifest.plan.get("record_count"),
+            "shards": len(self.shards),
+            "jobs": counts,
+            "job_arns": self.job_arns,
+            "queued": [s.index for s in self.queued_shards],
+            "manifest": str(local_manifest_path(self.state_dir, self.name)),
+            "output_uri": self.output_uri,
+        }
+
+    def __repr__(self) -> str:
+        jobs = self.summary()["jobs"]
+        return f"Run({self.name!r}, model={self.model_id!r}, shards={len(self.shards)}, jobs={jobs})"
+
+    # -- doing things ------------------------------------------------------------------------------
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.aws.client(service)
+        return self._clients[service]
+
+    def save(self) -> None:
+        """Write the manifest locally and to the input bucket (both atomic)."""
+        write_local(self.manifest, self.state_dir)
+        write_remote(self.manifest, self.client("s3"), str(self.manifest.settings["input_bucket"]))
+
+    def upload_pending(self) -> list[int]:
+        """Upload shards (and the record index) not uploaded yet; returns the shard indexes sent."""
+        pending = [s for s in self.shards if s.state == PLANNED]
+        index = self.manifest.record_index
+        missing = [s.local_path for s in pending if not Path(s.local_path).is_file()]
+        if not index.get("uploaded") and not Path(index["local_path"]).is_file():
+            missing.append(index["local_path"])
+        if missing:
+            raise UsageError(
+                f"run {self.name}: {len(missing)} file(s) to upload are not on this machine "
+                f"(e.g. {missing[0]}): re-run `submit` with the same dataset and --run {self.name}"
+            )
+        uploads = [Upload(Path(s.local_path), s.s3_key, s.sha256) for s in pending]
+        if not index.get("uploaded"):
+            uploads.append(Upload(Path(index["local_path"]), index["s3_key"], index["sha256"]))
+        if uploads:
+            upload_files(self.client("s3"), str(self.manifest.settings["input_bucket"]), uploads)
+        for shard in pending:
+            shard.state = QUEUED
+        index["uploaded"] = True
+        if uploads:
+            self.save()
+        return [s.index for s in pending]
+
+    def submit_queued(self, *, backoff: Backoff | None = None) -> SubmitReport:
+        """Create jobs for queued shards as far as the concurrency quota allows (never twice)."""
+        return submit_queued(self.manifest, self.client("bedrock"), save=self.save, backoff=backoff)
+
+    def resume(self, *, backoff: Backoff | None = None) -> SubmitReport:
+        """Continue wherever the run stopped: upload what is missing, then submit what is queued."""
+        self.upload_pending()
+        return self.submit_queued(backoff=backoff)
+
+
+def shard_key(run: str, index: int) -> str:
+    return f"runs/{run}/input/shard-{index:05d}.jsonl"
+
+
+def record_index_key(run: str) -> str:
+    return f"runs/{run}/record-index.jsonl"
+
+
+def quotas_dict(quotas: ModelQuotas, source: str, detail: str) -> dict[str, Any]:
+    values: Mapping[str, Any] = {f: getattr(quotas, f) for f in quotas.__dataclass_fields__}
+    return {**values, "source": source, "detail": detail}
