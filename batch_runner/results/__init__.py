@@ -1,0 +1,74 @@
+"""Collect a run's results: stream every job's output from S3, join it to the input rows by
+recordId, write CSV/JSONL/Parquet atomically, and account for every record.
+
+    reconciliation = collect_results(S3OutputSource(s3), jobs, "record-index.jsonl", Path("out.csv"))
+
+``jobs`` go oldest first; for a record in several jobs (retries) the newest outcome wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from batch_runner.results.extraction import FAILED, MISSING, SUCCEEDED
+from batch_runner.results.join import RESULT_COLUMNS, JoinedResults, RecordIndex, join_results
+from batch_runner.results.manifest import Manifest
+from batch_runner.results.outputs import (
+    JobOutputRef,
+    LocalOutputSource,
+    OutputSource,
+    S3OutputSource,
+)
+from batch_runner.results.reconcile import JobTally, LineProblem, Reconciliation
+from batch_runner.results.writers import SUPPORTED_SUFFIXES, check_output_path, write_rows
+
+__all__ = [
+    "FAILED",
+    "MISSING",
+    "RESULT_COLUMNS",
+    "SUCCEEDED",
+    "SUPPORTED_SUFFIXES",
+    "JobOutputRef",
+    "JobTally",
+    "JoinedResults",
+    "LineProblem",
+    "LocalOutputSource",
+    "Manifest",
+    "OutputSource",
+    "Reconciliation",
+    "S3OutputSource",
+    "collect_results",
+    "iter_results",
+    "join_results",
+]
+
+
+def collect_results(
+    source: OutputSource,
+    jobs: Sequence[JobOutputRef],
+    record_index: RecordIndex,
+    out_path: Path,
+    *,
+    include_input: bool = False,
+    work_dir: Path | None = None,
+) -> Reconciliation:
+    """Write one row per input record to ``out_path`` (format from its extension)."""
+    check_output_path(out_path)
+    with join_results(source, jobs, record_index, include_input=include_input, work_dir=work_dir) as joined:
+        write_rows(out_path, joined.columns, joined.kinds, joined.rows())
+        return joined.reconciliation
+
+
+def iter_results(
+    source: OutputSource,
+    jobs: Sequence[JobOutputRef],
+    record_index: RecordIndex,
+    *,
+    include_input: bool = False,
+    work_dir: Path | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Yield one dict per input record, in input row order (keys: ``RESULT_COLUMNS`` + inputs)."""
+    with join_results(source, jobs, record_index, include_input=include_input, work_dir=work_dir) as joined:
+        yield from joined.records()

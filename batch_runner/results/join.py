@@ -1,0 +1,383 @@
+"""Join output records back to input rows by recordId, in bounded memory, newest outcome first.
+
+A grace hash join on local temp files, so memory depends on the partition size, not the run size:
+
+1. The record index is split into P partition files by hash(recordId), keeping row order.
+2. Every output line of every job (in the caller's job order, oldest first) is parsed, its outcome
+   reduced to the result fields (the echoed ``modelInput`` is dropped) and appended to the
+   partition of its recordId. A later line therefore always means a newer outcome.
+3. Per partition, the outcomes are loaded into a dict (the newest overwrites older ones: retries
+   win) and the index partition is streamed against it: each input row gets its outcome or
+   ``missing``. Outcomes no row claims are ``unexpected``. Joined rows go to a partition file,
+   still in row order, and the counts make the reconciliation.
+4. Reading the results merges the P row-ordered files back into input row order.
+
+P is chosen so a partition holds about ``PARTITION_BYTES`` of output lines.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from operator import itemgetter
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from batch_runner.exceptions import RecordIndexError
+from batch_runner.results.extraction import (
+    FAILED,
+    MALFORMED_LINE,
+    MISSING,
+    SUCCEEDED,
+    Malformed,
+    parse_output_line,
+)
+from batch_runner.results.manifest import Manifest
+from batch_runner.results.outputs import JobOutputRef, OutputSource, list_job_objects, split_lines
+from batch_runner.results.reconcile import EXAMPLE_LIMIT, JobTally, LineProblem, Reconciliation
+
+# The result columns, in output order. Input columns (``include_input``) follow them under their
+# own names; one whose name is taken by a result column (or an earlier renamed input) gets an
+# ``input_`` prefix, so a dataset column called ``id`` or ``status`` never clobbers a result.
+RESULT_COLUMNS = (
+    "record_id",
+    "id",
+    "row",
+    "status",
+    "answer",
+    "stop_reason",
+    "input_tokens",
+    "output_tokens",
+    "error_code",
+    "error_message",
+    "job_id",
+)
+_ROW = RESULT_COLUMNS.index("row")
+PARTITION_BYTES = 32 << 20
+MAX_PARTITIONS = 256
+TERMINAL_STATUSES = frozenset({"Completed", "PartiallyCompleted", "Failed", "Stopped", "Expired"})
+_BUFFER = 1 << 16
+
+RecordIndex = Path | str | Iterable[bytes]
+
+
+@dataclass(frozen=True)
+class JoinedResults:
+    """The joined rows (read with ``rows()``/``records()``) and their reconciliation.
+
+    ``kinds`` gives each column's value kind for typed writers: ``string``, ``int``, ``float``,
+    ``bool``, ``vector`` (list of numbers), ``json`` (mixed or nested: text in typed formats)
+    or ``null`` (no value at all).
+    """
+
+    columns: tuple[str, ...]
+    kinds: dict[str, str]
+    reconciliation: Reconciliation
+    _input_names: tuple[str, ...]
+    _parts: tuple[Path, ...]
+
+    def rows(self) -> Iterator[list[Any]]:
+        """Every input row once, in input row order, as values in ``columns`` order."""
+        with ExitStack() as stack:
+            streams = [
+                _read_joined(stack.enter_context(open(p, "rb", buffering=_BUFFER))) for p in self._parts
+            ]
+            merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=itemgetter(_ROW))
+            names = self._input_names
+            for joined in merged:
+                values = joined[:-1]
+                if names:
+                    given = joined[-1] or {}
+                    values.extend(given.get(name) for name in names)
+                yield values
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        columns = self.columns
+        for values in self.rows():
+            yield dict(zip(columns, values, strict=True))
+
+
+@contextmanager
+def join_results(
+    source: OutputSource,
+    jobs: Sequence[JobOutputRef],
+    record_index: RecordIndex,
+    *,
+    include_input: bool = False,
+    work_dir: Path | None = None,
+) -> Iterator[JoinedResults]:
+    """Read every job's output and join it to the record index; temp files live until exit.
+
+    ``jobs`` go oldest first: for a record found in several jobs (retries), the last one wins.
+    ``record_index`` is the run's record index file, or its lines.
+    """
+    with tempfile.TemporaryDirectory(prefix="batch-results-", dir=work_dir) as tmp:
+        yield _Join(source, jobs, include_input, Path(tmp)).run(record_index)
+
+
+class _Join:
+    def __init__(
+        self, source: OutputSource, jobs: Sequence[JobOutputRef], include_input: bool, tmp: Path
+    ) -> None:
+        self.source = source
+        self.jobs = tuple(jobs)
+        self.include_input = include_input
+        self.tmp = tmp
+        self.tallies = [JobTally(job.job_id, job.job_arn, job.status) for job in self.jobs]
+        self.input_types: dict[str, set[type]] = {}
+        self.id_types: set[type] = set()
+        self.answer_types: set[type] = set()
+        self.malformed_lines: list[LineProblem] = []
+
+    def run(self, record_index: RecordIndex) -> JoinedResults:
+        listings = [list_job_objects(self.source, job) for job in self.jobs]
+        output_bytes = sum(obj.size for listing in listings for obj in listing.record_objects)
+        count = min(MAX_PARTITIONS, max(1, math.ceil(output_bytes / PARTITION_BYTES)))
+        index_parts = [self.tmp / f"index-{p}" for p in range(count)]
+        outcome_parts = [self.tmp / f"outcomes-{p}" for p in range(count)]
+        self._partition_index(_index_lines(record_index), index_parts)
+        self._partition_outcomes(listings, outcome_parts)
+        joined_parts = [self.tmp / f"joined-{p}" for p in range(count)]
+        totals = {SUCCEEDED: 0, FAILED: 0, MISSING: 0}
+        superseded = 0
+        unexpected: list[str] = []
+        for index_part, outcome_part, joined_part in zip(
+            index_parts, outcome_parts, joined_parts, strict=True
+        ):
+            part_superseded, part_unexpected = self._join_partition(
+                index_part, outcome_part, joined_part, totals
+            )
+            superseded += part_superseded
+            unexpected += part_unexpected
+        return JoinedResults(
+            columns=RESULT_COLUMNS + self._input_columns(),
+            kinds=self._kinds(),
+            reconciliation=self._reconciliation(totals, superseded, unexpected),
+            _input_names=tuple(self.input_types) if self.include_input else (),
+            _parts=tuple(joined_parts),
+        )
+
+    def _partition_index(self, lines: Iterable[bytes], parts: list[Path]) -> None:
+        with ExitStack() as stack:
+            handles = [stack.enter_context(open(p, "wb", buffering=_BUFFER)) for p in parts]
+            count = len(handles)
+            for number, raw in enumerate(lines, 1):
+                if not raw or raw.isspace():
+                    continue
+                try:
+                    entry = orjson.loads(raw)
+                except orjson.JSONDecodeError as err:
+                    raise RecordIndexError(f"record index line {number} is not valid JSON: {err}") from err
+                if not isinstance(entry, dict) or not isinstance(entry.get("recordId"), str):
+                    raise RecordIndexError(f"record index line {number} has no recordId")
+                if type(entry.get("row")) is not int:
+                    raise RecordIndexError(f"record index line {number} has no integer row")
+                self.id_types.add(type(entry.get("id")))
+                if self.include_input:
+                    self._track_input(entry.get("input"))
+                key = orjson.dumps(entry["recordId"])
+                handles[hash(key) % count].write(b"%s\t%s\n" % (key, raw.rstrip(b"\r")))
+
+    def _track_input(self, given: object) -> None:
+        if not isinstance(given, dict):
+            return
+        types = self.input_types
+        for name, value in given.items():
+            seen = types.get(name)
+            if seen is None:
+                types[name] = seen = set()
+            seen.add(type(value))
+
+    def _partition_outcomes(self, listings: list[Any], parts: list[Path]) -> None:
+        with ExitStack() as stack:
+            handles = [stack.enter_context(open(p, "wb", buffering=_BUFFER)) for p in parts]
+            count = len(handles)
+            for order, (job, listing) in enumerate(zip(self.jobs, listings, strict=True)):
+                tally = self.tallies[order]
+                bucket, _ = job.output_prefix()
+                if listing.manifest is not None:
+                    try:
+                        tally.manifest = Manifest.parse(self.source.iter_lines(bucket, listing.manifest.key))
+                    except ValueError as err:
+                        tally.manifest_error = str(err)
+                for obj in listing.record_objects:
+                    tally.objects += 1
+                    for number, raw in enumerate(self.source.iter_lines(bucket, obj.key), 1):
+                        if not raw or raw.isspace():
+                            continue
+                        payload = self._outcome_payload(raw, order, tally, obj.key, number)
+                        if payload is not None:
+                            key, data = payload
+                            handles[hash(key) % count].write(b"%s\t%s\n" % (key, data))
+
+    def _outcome_payload(
+        self, raw: bytes, order: int, tally: JobTally, object_key: str, number: int
+    ) -> tuple[bytes, bytes] | None:
+        parsed = parse_output_line(raw)
+        if isinstance(parsed, Malformed):
+            tally.malformed += 1
+            if len(self.malformed_lines) < EXAMPLE_LIMIT:
+                self.malformed_lines.append(LineProblem(object_key, number, parsed.reason))
+            if parsed.record_id is None:
+                return None
+            fields: tuple[Any, ...] = (FAILED, None, None, None, None, MALFORMED_LINE, parsed.reason, order)
+            return orjson.dumps(parsed.record_id), orjson.dumps(fields)
+        if parsed.status == SUCCEEDED:
+            tally.succeeded += 1
+            if parsed.answer is not None:
+                self.answer_types.add(type(parsed.answer))
+        else:
+            tally.failed += 1
+        if parsed.input_tokens:
+            tally.input_tokens += parsed.input_tokens
+        if parsed.output_tokens:
+            tally.output_tokens += parsed.output_tokens
+        fields = (
+            parsed.status,
+            parsed.answer,
+            parsed.stop_reason,
+            parsed.input_tokens,
+            parsed.output_tokens,
+            parsed.error_code,
+            parsed.error_message,
+            order,
+        )
+        return orjson.dumps(parsed.record_id), orjson.dumps(fields)
+
+    def _join_partition(
+        self, index_part: Path, outcome_part: Path, joined_part: Path, totals: dict[str, int]
+    ) -> tuple[int, list[str]]:
+        newest: dict[bytes, bytes] = {}
+        superseded = 0
+        with open(outcome_part, "rb", buffering=_BUFFER) as outcomes:
+            for line in outcomes:
+                key, _, data = line.partition(b"\t")
+                if key in newest:
+                    superseded += 1
+                newest[key] = data
+        joined_keys: set[bytes] = set()
+        job_ids = [job.job_id for job in self.jobs]
+        include_input = self.include_input
+        with (
+            open(index_part, "rb", buffering=_BUFFER) as index,
+            open(joined_part, "wb", buffering=_BUFFER) as out,
+        ):
+            for line in index:
+                key, _, raw = line.partition(b"\t")
+                entry = orjson.loads(raw)
+                payload = newest.pop(key, None)
+                rest: tuple[Any, ...]
+                if payload is None:
+                    if key in joined_keys:
+                        raise RecordIndexError(f"record index lists recordId {entry['recordId']} twice")
+                    status, rest = MISSING, (None, None, None, None, None, None, None)
+                else:
+                    joined_keys.add(key)
+                    status, *fields, order = orjson.loads(payload)
+                    rest = (*fields, job_ids[order])
+                totals[status] += 1
+                joined = (
+                    entry["recordId"],
+                    entry.get("id"),
+                    entry["row"],
+                    status,
+                    *rest,
+                    entry.get("input") if include_input else None,
+                )
+                out.write(orjson.dumps(joined) + b"\n")
+        unexpected = []
+        for key, data in newest.items():
+            self.tallies[orjson.loads(data)[-1]].unexpected += 1
+            unexpected.append(orjson.loads(key))
+        return superseded, unexpected
+
+    def _reconciliation(
+        self, totals: dict[str, int], superseded: int, unexpected: list[str]
+    ) -> Reconciliation:
+        tallies = self.tallies
+        return Reconciliation(
+            total=sum(totals.values()),
+            succeeded=totals[SUCCEEDED],
+            failed=totals[FAILED],
+            missing=totals[MISSING],
+            unexpected=len(unexpected),
+            malformed=sum(t.malformed for t in tallies),
+            superseded=superseded,
+            input_tokens=sum(t.input_tokens for t in tallies),
+            output_tokens=sum(t.output_tokens for t in tallies),
+            manifest_input_tokens=_sum_known(t.manifest.input_token_count for t in tallies if t.manifest),
+            manifest_output_tokens=_sum_known(t.manifest.output_token_count for t in tallies if t.manifest),
+            jobs=tuple(tallies),
+            malformed_lines=tuple(self.malformed_lines),
+            unexpected_record_ids=tuple(sorted(unexpected)[:EXAMPLE_LIMIT]),
+            non_terminal_jobs=tuple(
+                t.job_id for t in tallies if t.status is not None and t.status not in TERMINAL_STATUSES
+            ),
+        )
+
+    def _input_columns(self) -> tuple[str, ...]:
+        if not self.include_input:
+            return ()
+        taken = set(RESULT_COLUMNS)
+        names = []
+        for name in self.input_types:
+            column = name
+            while column in taken:
+                column = f"input_{column}"
+            taken.add(column)
+            names.append(column)
+        return tuple(names)
+
+    def _kinds(self) -> dict[str, str]:
+        kinds = dict.fromkeys(RESULT_COLUMNS, "string")
+        kinds.update(row="int", input_tokens="int", output_tokens="int", id=_kind(self.id_types))
+        kinds["answer"] = _kind(self.answer_types, vectors=True)
+        for column, types in zip(self._input_columns(), self.input_types.values(), strict=True):
+            kinds[column] = _kind(types)
+        return kinds
+
+
+def _kind(types: set[type], *, vectors: bool = False) -> str:
+    present = types - {type(None)}
+    if not present:
+        return "null"
+    if present == {str}:
+        return "string"
+    if present == {bool}:
+        return "bool"
+    if present == {int}:
+        return "int"
+    if present <= {int, float}:
+        return "float"
+    if vectors and present == {list}:
+        return "vector"  # extraction only ever returns lists of numbers as answers
+    return "json"
+
+
+def _sum_known(values: Iterable[int | None]) -> int | None:
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
+
+
+def _read_joined(handle: IO[bytes]) -> Iterator[list[Any]]:
+    for line in handle:
+        yield orjson.loads(line)
+
+
+def _index_lines(record_index: RecordIndex) -> Iterator[bytes]:
+    if isinstance(record_index, Path | str):
+        try:
+            handle = open(record_index, "rb")  # noqa: SIM115 - closed by the generator below
+        except OSError as err:
+            raise RecordIndexError(f"cannot read the record index {record_index}: {err}") from err
+        with handle:
+            yield from split_lines(iter(lambda: handle.read(1 << 20), b""))
+    else:
+        for line in record_index:
+            yield line.encode() if isinstance(line, str) else line

@@ -1,0 +1,193 @@
+"""Where a job's output lives and how its objects are read: listed, never guessed, and streamed.
+
+Bedrock writes ``<output s3Uri>/<jobId>/<input file>.out`` per input file plus
+``<output s3Uri>/<jobId>/manifest.json.out``. The layout below ``<jobId>/`` is not documented, so
+every ``*.out`` object under that prefix except the manifest is read as records.
+
+Sources are pluggable: ``S3OutputSource`` for S3 (and the emulator), ``LocalOutputSource`` for a
+directory laid out as ``<root>/<bucket>/<key>`` (benchmarks, offline copies).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from batch_runner.exceptions import AwsError, UsageError
+
+MANIFEST_NAME = "manifest.json.out"
+_CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class JobOutputRef:
+    """One job whose output should be collected, as GetModelInvocationJob describes it."""
+
+    job_arn: str
+    output_s3_uri: str  # outputDataConfig.s3OutputDataConfig.s3Uri
+    status: str | None = None
+
+    @property
+    def job_id(self) -> str:
+        return self.job_arn.rsplit("/", 1)[-1]
+
+    def output_prefix(self) -> tuple[str, str]:
+        """(bucket, key prefix) under which this job's output objects live."""
+        bucket, prefix = parse_s3_uri(self.output_s3_uri)
+        prefix = prefix.rstrip("/")
+        return bucket, f"{prefix}/{self.job_id}/" if prefix else f"{self.job_id}/"
+
+
+@dataclass(frozen=True)
+class OutputObject:
+    key: str
+    size: int
+
+
+@dataclass(frozen=True)
+class JobObjects:
+    record_objects: tuple[OutputObject, ...]
+    manifest: OutputObject | None
+
+
+class OutputSource(Protocol):
+    def list_objects(self, bucket: str, prefix: str) -> Iterator[OutputObject]: ...
+
+    def iter_lines(self, bucket: str, key: str) -> Iterator[bytes]:
+        """Every line of the object, without its newline, in constant memory."""
+        ...
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://") or not uri[5:].split("/", 1)[0]:
+        raise UsageError(f"{uri!r} is not an S3 URI; expected s3://bucket/prefix")
+    bucket, _, key = uri[5:].partition("/")
+    return bucket, key
+
+
+def list_job_objects(source: OutputSource, job: JobOutputRef) -> JobObjects:
+    bucket, prefix = job.output_prefix()
+    records: list[OutputObject] = []
+    manifest = None
+    for obj in source.list_objects(bucket, prefix):
+        name = obj.key.rsplit("/", 1)[-1]
+        if name == MANIFEST_NAME:
+            manifest = obj
+        elif name.endswith(".out"):
+            records.append(obj)
+    return JobObjects(tuple(sorted(records, key=lambda o: o.key)), manifest)
+
+
+def split_lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Lines of a chunked byte stream; a final line without a newline is still a line."""
+    pending = b""
+    for chunk in chunks:
+        lines = (pending + chunk).split(b"\n")
+        pending = lines.pop()
+        yield from lines
+    if pending:
+        yield pending
+
+
+class LocalOutputSource:
+    """Objects as files: ``s3://bucket/key`` is ``<root>/bucket/key``."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+
+    def list_objects(self, bucket: str, prefix: str) -> Iterator[OutputObject]:
+        base = self._root / bucket
+        start = base / prefix if prefix.endswith("/") else (base / prefix).parent
+        if not start.is_dir():
+            return
+        for path in sorted(start.rglob("*")):
+            key = path.relative_to(base).as_posix()
+            if path.is_file() and key.startswith(prefix):
+                yield OutputObject(key, path.stat().st_size)
+
+    def iter_lines(self, bucket: str, key: str) -> Iterator[bytes]:
+        with open(self._root / bucket / key, "rb") as handle:
+            yield from split_lines(iter(lambda: handle.read(_CHUNK_BYTES), b""))
+
+
+class S3OutputSource:
+    """Objects in S3. A download that breaks mid-stream resumes with ``Range`` from the last
+    complete line (pinned to the object's ETag), so no line is lost or read twice."""
+
+    def __init__(
+        self,
+        s3_client: Any,
+        *,
+        max_attempts: int = 5,
+        page_size: int = 1000,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._s3 = s3_client
+        self._max_attempts = max_attempts
+        self._page_size = page_size
+        self._sleep = sleep
+
+    def list_objects(self, bucket: str, prefix: str) -> Iterator[OutputObject]:
+        paginator = self._s3.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(
+                Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": self._page_size}
+            ):
+                for item in page.get("Contents", []):
+                    yield OutputObject(item["Key"], int(item.get("Size", 0)))
+        except ClientError as err:
+            raise _aws_error(f"cannot list s3://{bucket}/{prefix}", err) from err
+
+    def iter_lines(self, bucket: str, key: str) -> Iterator[bytes]:
+        offset = 0  # bytes of complete lines already yielded
+        etag: str | None = None
+        failures = 0
+        while True:
+            pending = b""
+            try:
+                body, etag = self._open(bucket, key, offset, etag)
+                if body is None:
+                    return
+                for chunk in body.iter_chunks(_CHUNK_BYTES):
+                    lines = (pending + chunk).split(b"\n")
+                    pending = lines.pop()
+                    for line in lines:
+                        offset += len(line) + 1
+                        failures = 0
+                        yield line
+            except (BotoCoreError, OSError) as err:
+                failures += 1
+                if failures >= self._max_attempts:
+                    raise AwsError(
+                        f"reading s3://{bucket}/{key} failed {failures} times at byte {offset}: {err}"
+                    ) from err
+                self._sleep(min(0.2 * 2**failures, 5.0))
+                continue
+            if pending:
+                yield pending
+            return
+
+    def _open(self, bucket: str, key: str, offset: int, etag: str | None) -> tuple[Any, str | None]:
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if offset:
+            kwargs["Range"] = f"bytes={offset}-"
+        if etag:
+            kwargs["IfMatch"] = etag
+        try:
+            response = self._s3.get_object(**kwargs)
+        except ClientError as err:
+            if offset and err.response.get("Error", {}).get("Code") == "InvalidRange":
+                return None, etag  # the break came exactly at the end of the object
+            raise _aws_error(f"cannot read s3://{bucket}/{key}", err) from err
+        return response["Body"], response.get("ETag", etag)
+
+
+def _aws_error(what: str, err: ClientError) -> AwsError:
+    error = err.response.get("Error", {})
+    code = str(error.get("Code", ""))
+    return AwsError(f"{what}: {code} {error.get('Message', '')}".rstrip(), code=code)
