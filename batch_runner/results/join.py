@@ -261,7 +261,7 @@ class _Join:
                 if key in newest:
                     superseded += 1
                 newest[key] = data
-        joined_keys: set[bytes] = set()
+        seen: set[bytes] = set()
         job_ids = [job.job_id for job in self.jobs]
         include_input = self.include_input
         with (
@@ -271,14 +271,14 @@ class _Join:
             for line in index:
                 key, _, raw = line.partition(b"\t")
                 entry = orjson.loads(raw)
+                if key in seen:
+                    raise RecordIndexError(f"record index lists recordId {entry['recordId']} twice")
+                seen.add(key)
                 payload = newest.pop(key, None)
                 rest: tuple[Any, ...]
                 if payload is None:
-                    if key in joined_keys:
-                        raise RecordIndexError(f"record index lists recordId {entry['recordId']} twice")
                     status, rest = MISSING, (None, None, None, None, None, None, None)
                 else:
-                    joined_keys.add(key)
                     status, *fields, order = orjson.loads(payload)
                     rest = (*fields, job_ids[order])
                 totals[status] += 1

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from batch_runner.aws_errors import aws_error, error_code
 from batch_runner.exceptions import AwsError, UsageError
 
 MANIFEST_NAME = "manifest.json.out"
@@ -141,7 +142,7 @@ class S3OutputSource:
                 for item in page.get("Contents", []):
                     yield OutputObject(item["Key"], int(item.get("Size", 0)))
         except ClientError as err:
-            raise _aws_error(f"cannot list s3://{bucket}/{prefix}", err) from err
+            raise aws_error(err, f"listing s3://{bucket}/{prefix}") from err
 
     def iter_lines(self, bucket: str, key: str) -> Iterator[bytes]:
         offset = 0  # bytes of complete lines already yielded
@@ -181,13 +182,7 @@ class S3OutputSource:
         try:
             response = self._s3.get_object(**kwargs)
         except ClientError as err:
-            if offset and err.response.get("Error", {}).get("Code") == "InvalidRange":
+            if offset and error_code(err) == "InvalidRange":
                 return None, etag  # the break came exactly at the end of the object
-            raise _aws_error(f"cannot read s3://{bucket}/{key}", err) from err
+            raise aws_error(err, f"reading s3://{bucket}/{key}") from err
         return response["Body"], response.get("ETag", etag)
-
-
-def _aws_error(what: str, err: ClientError) -> AwsError:
-    error = err.response.get("Error", {})
-    code = str(error.get("Code", ""))
-    return AwsError(f"{what}: {code} {error.get('Message', '')}".rstrip(), code=code)

@@ -1,0 +1,177 @@
+"""Results files read back as written, in every format, and are replaced only when complete."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from moto import mock_aws
+
+from batch_runner.exceptions import UsageError
+from batch_runner.results import RESULT_COLUMNS, JobOutputRef, S3OutputSource, collect_results
+from batch_runner.results.writers import write_rows
+from tests.runner import results_samples as s
+
+JOB = "embed0000001"
+
+
+@pytest.fixture
+def s3() -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=s.BUCKET)
+        yield client
+
+
+def _embedding_run(s3: Any, tmp_path: Path) -> tuple[list[JobOutputRef], Path]:
+    lines = [
+        s.success_line("R0000000001", s.TITAN_EMBEDDING_BY_TYPE_OUTPUT),
+        s.success_line("R0000000000", s.TITAN_EMBEDDING_OUTPUT),
+        s.error_line("R0000000002", 400, 'bad "input", with comma'),
+    ]
+    s.put_job_output(s3, JOB, {"in.jsonl.out": lines})
+    index = tmp_path / "index.jsonl"
+    index.write_bytes(
+        b"\n".join(
+            s.index_line(f"R{row:010d}", row, row * 10, text=f"t{row}", score=row + 0.5, tags=["a"])
+            for row in range(4)
+        )
+    )
+    return [JobOutputRef(s.job_arn(JOB), s.OUTPUT_URI, "PartiallyCompleted")], index
+
+
+def test_csv_holds_vectors_as_json_arrays_and_every_row(s3: Any, tmp_path: Path) -> None:
+    jobs, index = _embedding_run(s3, tmp_path)
+    out = tmp_path / "results.csv"
+
+    rec = collect_results(S3OutputSource(s3), jobs, index, out, include_input=True)
+
+    with open(out, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert (rec.total, rec.succeeded, rec.failed, rec.missing) == (4, 2, 1, 1)
+    assert [r["status"] for r in rows] == ["succeeded", "succeeded", "failed", "missing"]
+    assert orjson.loads(rows[0]["answer"]) == [0.125, -0.5, 0.25]
+    assert orjson.loads(rows[1]["answer"]) == [1.0, 0.5]
+    assert (rows[2]["error_code"], rows[2]["error_message"]) == ("400", 'bad "input", with comma')
+    assert (rows[0]["input_tokens"], rows[0]["output_tokens"], rows[3]["answer"]) == ("6", "", "")
+    assert (rows[1]["id"], rows[1]["text"], rows[1]["score"], rows[1]["tags"]) == ("10", "t1", "1.5", '["a"]')
+
+
+def test_jsonl_keeps_types(s3: Any, tmp_path: Path) -> None:
+    jobs, index = _embedding_run(s3, tmp_path)
+    out = tmp_path / "results.jsonl"
+
+    collect_results(S3OutputSource(s3), jobs, index, out)
+
+    rows = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    assert rows[0]["answer"] == [0.125, -0.5, 0.25] and rows[0]["id"] == 0
+    missing = dict.fromkeys(RESULT_COLUMNS) | {
+        "record_id": "R0000000003",
+        "row": 3,
+        "id": 30,
+        "status": "missing",
+    }
+    assert rows[3] == missing
+
+
+def test_parquet_has_typed_columns_and_vectors_as_list_of_float(s3: Any, tmp_path: Path) -> None:
+    jobs, index = _embedding_run(s3, tmp_path)
+    out = tmp_path / "results.parquet"
+
+    collect_results(S3OutputSource(s3), jobs, index, out, include_input=True)
+
+    table = pq.read_table(out)
+    assert table.schema.field("answer").type == pa.list_(pa.float32())
+    assert table.schema.field("row").type == pa.int64() and table.schema.field("id").type == pa.int64()
+    assert table.schema.field("score").type == pa.float64() and table.schema.field("tags").type == pa.string()
+    data = table.to_pylist()
+    assert data[0]["answer"] == [0.125, -0.5, 0.25] and data[3]["answer"] is None
+    assert [r["status"] for r in data] == ["succeeded", "succeeded", "failed", "missing"]
+    assert data[2]["error_message"] == 'bad "input", with comma' and data[1]["tags"] == '["a"]'
+
+
+def test_parquet_text_answers_are_strings_across_several_batches(tmp_path: Path, monkeypatch: Any) -> None:
+    from batch_runner.results import writers
+
+    monkeypatch.setattr(writers, "_PARQUET_ROWS", 3)
+    out = tmp_path / "r.parquet"
+    rows = ([i, f"answer {i}"] for i in range(10))
+
+    assert write_rows(out, ("row", "answer"), {"row": "int", "answer": "string"}, rows) == 10
+
+    assert pq.read_table(out).to_pydict() == {
+        "row": list(range(10)),
+        "answer": [f"answer {i}" for i in range(10)],
+    }
+    assert pq.ParquetFile(out).metadata.num_row_groups == 4
+
+
+@pytest.mark.parametrize("name", ["results.xlsx", "results", "results.json"])
+def test_unsupported_extension_is_a_usage_error_before_any_s3_access(tmp_path: Path, name: str) -> None:
+    with pytest.raises(UsageError, match=r"use one of \.csv, \.jsonl, \.parquet"):
+        collect_results(_Untouchable(), [JobOutputRef(s.job_arn(JOB), s.OUTPUT_URI)], [], tmp_path / name)
+
+
+def test_missing_directory_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="does not exist"):
+        collect_results(_Untouchable(), [], [], tmp_path / "nope" / "r.csv")
+
+
+class _Untouchable:
+    def list_objects(self, bucket: str, prefix: str) -> Iterator[Any]:
+        raise AssertionError("S3 must not be touched")
+
+    def iter_lines(self, bucket: str, key: str) -> Iterator[bytes]:
+        raise AssertionError("S3 must not be touched")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_an_error_mid_write_leaves_the_previous_file_intact(tmp_path: Path, suffix: str) -> None:
+    out = tmp_path / f"results{suffix}"
+    write_rows(out, ("row",), {"row": "int"}, ([i] for i in range(3)))
+    before = out.read_bytes()
+
+    def rows() -> Iterator[list[Any]]:
+        for i in range(20_000):
+            yield [i]
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_rows(out, ("row",), {"row": "int"}, rows())
+
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+
+
+def test_a_killed_process_leaves_the_previous_file_intact(tmp_path: Path) -> None:
+    out = tmp_path / "results.csv"
+    out.write_text("row\nold\n")
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        from pathlib import Path
+        from batch_runner.results.writers import write_rows
+
+        def rows():
+            for i in range(100_000):
+                if i == 50_000:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                yield [i]
+
+        write_rows(Path({str(out)!r}), ("row",), {{"row": "int"}}, rows())
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, check=False)
+
+    assert result.returncode == -9
+    assert out.read_text() == "row\nold\n"
