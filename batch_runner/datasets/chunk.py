@@ -1,0 +1,38 @@
+"""The unit datasets are read in: a bounded run of consecutive rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Rows ``first_row .. first_row + len(chunk) - 1`` (0-based) of a dataset.
+
+    Columnar sources (CSV, Parquet, DataFrames) fill ``batch``; row sources (JSONL, iterables of
+    dicts) fill ``rows`` and, for files, ``lines`` (the source line of each row, for messages).
+    """
+
+    first_row: int
+    batch: pa.RecordBatch | None = None
+    rows: list[dict[str, Any]] | None = None
+    lines: list[int] | None = None
+
+    def __len__(self) -> int:
+        if self.batch is not None:
+            return self.batch.num_rows
+        return len(self.rows or ())
+
+    def records(self) -> list[dict[str, Any]]:
+        if self.rows is not None:
+            return self.rows
+        assert self.batch is not None
+        return self.batch.to_pylist()
+
+    def where(self, index: int) -> str:
+        """Names row ``index`` of this chunk for error messages (1-based, as people count)."""
+        row = f"row {self.first_row + index + 1}"
+        return f"{row} (line {self.lines[index]})" if self.lines is not None else row

@@ -1,0 +1,92 @@
+"""CSV, read with pyarrow's streaming reader: every column as text, quoted newlines allowed.
+
+pyarrow is fast but its errors do not say where the problem is, so when it fails the file is
+scanned again with the standard library to name the line (and byte, for bad UTF-8).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+
+from batch_runner.datasets.chunk import Chunk
+from batch_runner.exceptions import DatasetError
+
+BLOCK_BYTES = 8 << 20  # bytes of CSV per batch: bounds memory, large enough to amortise per-batch work
+
+
+class CsvDataset:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.label = str(path)
+
+    def chunks(self) -> Iterator[Chunk]:
+        columns = self._header()
+        try:
+            reader = pa_csv.open_csv(
+                self.path,
+                read_options=pa_csv.ReadOptions(block_size=BLOCK_BYTES),
+                parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types={name: pa.string() for name in columns}, strings_can_be_null=False
+                ),
+            )
+            first_row = 0
+            for batch in reader:
+                if batch.num_rows:
+                    yield Chunk(first_row, batch=batch)
+                    first_row += batch.num_rows
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+            raise self._explain(err) from err
+
+    def _header(self) -> list[str]:
+        try:
+            with self.path.open(encoding="utf-8-sig", newline="") as handle:
+                header = next(csv.reader(handle), None)
+        except UnicodeDecodeError as err:
+            raise self._explain(err) from err
+        except csv.Error as err:
+            raise DatasetError(f"{self.label} line 1: malformed CSV header ({err}); fix the file") from err
+        if not header:
+            raise DatasetError(f"{self.label} is empty: it has no header row and no data rows; add rows")
+        duplicates = sorted({name for name in header if header.count(name) > 1})
+        if duplicates:
+            raise DatasetError(
+                f"{self.label}: duplicate column name(s) {', '.join(map(repr, duplicates))} in the header; "
+                "rename them so each column can be used in the template"
+            )
+        return header
+
+    def _explain(self, err: Exception) -> DatasetError:
+        problem = find_csv_problem(self.path)
+        if problem is None:
+            problem = f"cannot be read as CSV ({str(err).splitlines()[0]})"
+        return DatasetError(f"{self.label} {problem}; fix the file or export it again as UTF-8 CSV")
+
+
+def find_csv_problem(path: Path) -> str | None:
+    """The first problem in a CSV file, located by line (and byte for bad UTF-8), or None."""
+    with path.open("rb") as raw:
+        for line_number, line in enumerate(raw, 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as err:
+                bad = line[err.start : err.start + 1]
+                return f"line {line_number}, byte {err.start + 1}: invalid UTF-8 ({bad!r})"
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle, strict=True)
+        try:
+            header = next(reader, [])
+            for row in reader:
+                if row and len(row) != len(header):
+                    return (
+                        f"line {reader.line_num}: malformed CSV row with {len(row)} fields, "
+                        f"the header has {len(header)}"
+                    )
+        except csv.Error as err:
+            return f"line {reader.line_num}: malformed CSV ({err})"
+    return None

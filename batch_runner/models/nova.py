@@ -1,0 +1,31 @@
+"""Amazon Nova understanding models (InvokeModel, Nova messages schema)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from batch_runner.models.base import ModelAdapter
+from batch_runner.models.ids import parse_model_id
+
+# AWS examples for the first Nova generation carry this field; Nova 2 examples do not.
+_NOVA_V1 = re.compile(r"^amazon\.nova-(micro|lite|pro|premier)-v1")
+
+
+class NovaMessages(ModelAdapter):
+    family = "nova"
+    description = "Amazon Nova"
+    required_fields = ("messages",)
+
+    def build(self, text: str) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        if _NOVA_V1.match(parse_model_id(self.model_id).base_model_id or ""):
+            body["schemaVersion"] = "messages-v1"
+        if self.settings.system_prompt:
+            body["system"] = [{"text": self.settings.system_prompt}]
+        body["messages"] = [{"role": "user", "content": [{"text": text}]}]
+        inference: dict[str, Any] = {"maxTokens": self.settings.max_tokens}
+        if self.settings.temperature is not None:
+            inference["temperature"] = self.settings.temperature
+        body["inferenceConfig"] = inference
+        return body

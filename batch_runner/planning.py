@@ -1,0 +1,180 @@
+"""Plan a submission without touching AWS: read the dataset once, validate every record, write the
+shard files and the record index, estimate tokens and cost.
+
+Files are written into a staging directory inside ``workdir`` and moved into place only when the
+whole dataset has been read and checked, so an error on the last row leaves nothing that could be
+uploaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import orjson
+
+from batch_runner.datasets import DatasetSource, is_jsonl, open_dataset
+from batch_runner.exceptions import DatasetError, PlanError, UsageError
+from batch_runner.models import DEFAULT_MAX_TOKENS, ModelAdapter, RequestSettings, adapter_for
+from batch_runner.models.registry import FAMILY_OPTION
+from batch_runner.plan import ModelQuotas, Plan, ShardPlan, SubmitOptions
+from batch_runner.pricing import estimate_cost, estimate_input_tokens, estimate_output_tokens
+from batch_runner.prompts import PromptTemplate, column_template, compile_template
+from batch_runner.quotas import default_quotas
+from batch_runner.records import RowEncoder
+from batch_runner.shards import SHARD_NAME, ShardWriter
+from batch_runner.user_ids import UserIdRegistry
+
+RECORD_INDEX_NAME = "record-index.ndjson"  # not .jsonl: a job reading the folder must not take it as input
+INPUT_COLUMN_OPTION = "input_column"  # embeddings: send one column as inputText, no template needed
+
+__all__ = ["RECORD_INDEX_NAME", "build_plan", "default_quotas", "describe_plan"]
+
+
+def build_plan(source: DatasetSource, options: SubmitOptions, *, quotas: ModelQuotas, workdir: Path) -> Plan:
+    """Read ``source`` once, write ready-to-upload shard files and the record index into ``workdir``."""
+    template = _template(options)
+    adapter = _adapter(options, pre_formatted=template is None)
+    if template is None and not (is_jsonl(source) or _is_iterable_of_dicts(source)):
+        raise UsageError(
+            "no prompt template given; pass --prompt or --prompt-text (or a pre-formatted JSONL file)"
+        )
+    dataset = open_dataset(source)
+    workdir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".planning-", dir=workdir))
+    try:
+        ids = UserIdRegistry(options.id_column or "recordId")
+        encoder = RowEncoder(adapter, template, options.system_prompt, options.id_column, ids)
+        writer = ShardWriter(staging, quotas)
+        index_digest = hashlib.sha256()
+        prompt_chars = 0
+        with (staging / RECORD_INDEX_NAME).open("wb") as index:
+            for chunk in dataset.chunks():
+                encoded = encoder.encode(chunk)
+                writer.add(encoded.requests, encoded.request_ends, chunk.where)
+                index.write(encoded.index)
+                index_digest.update(encoded.index)
+                prompt_chars += encoded.prompt_chars
+        records = writer.records
+        _check_count(records, quotas, options.model_id, dataset.label)
+        ids.check_unique()
+        shards = writer.finish()
+        shards = _move_into_place(staging, workdir, shards)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    input_tokens = estimate_input_tokens(prompt_chars)
+    max_tokens = options.max_tokens or DEFAULT_MAX_TOKENS
+    produces_text = adapter.produces_text if adapter is not None else True
+    output_tokens = estimate_output_tokens(records, max_tokens, produces_text=produces_text)
+    return Plan(
+        model_id=options.model_id,
+        invocation_type=options.invocation_type,
+        dataset_fingerprint=_fingerprint(options, index_digest.hexdigest()),
+        record_count=records,
+        byte_size=sum(shard.byte_size for shard in shards),
+        shards=tuple(shards),
+        record_index_path=workdir / RECORD_INDEX_NAME,
+        quotas=quotas,
+        estimate=estimate_cost(options.model_id, input_tokens, output_tokens),
+    )
+
+
+def describe_plan(plan: Plan) -> list[str]:
+    """Human-readable lines summarising a plan (what ``submit --dry-run`` prints)."""
+    estimate = plan.estimate
+    lines = [
+        f"model:    {plan.model_id} ({plan.invocation_type})",
+        f"records:  {plan.record_count:,} in {len(plan.shards)} job(s), {_size(plan.byte_size)} of requests",
+    ]
+    lines += [
+        f"  {shard.path.name}: {shard.record_count:,} records, {_size(shard.byte_size)}"
+        for shard in plan.shards
+    ]
+    lines.append(
+        f"tokens:   ~{estimate.input_tokens:,} input, ~{estimate.output_tokens:,} output (estimated)"
+    )
+    if estimate.batch_usd is None or estimate.on_demand_usd is None:
+        lines.append(f"cost:     no listed price for {plan.model_id}")
+    else:
+        saving = estimate.on_demand_usd - estimate.batch_usd
+        lines.append(
+            f"cost:     ~${estimate.batch_usd:,.2f} batch vs ~${estimate.on_demand_usd:,.2f} on demand "
+            f"(saves ~${saving:,.2f}; indicative prices as of {estimate.prices_as_of})"
+        )
+    return lines
+
+
+def _template(options: SubmitOptions) -> PromptTemplate | None:
+    if options.prompt_template is not None:
+        if INPUT_COLUMN_OPTION in options.model_options:
+            raise UsageError(f"give either a prompt template or the {INPUT_COLUMN_OPTION} option, not both")
+        return compile_template(options.prompt_template)
+    column = options.model_options.get(INPUT_COLUMN_OPTION)
+    if column is None:
+        return None
+    return column_template(str(column))
+
+
+def _adapter(options: SubmitOptions, *, pre_formatted: bool) -> ModelAdapter | None:
+    model_options = {k: v for k, v in options.model_options.items() if k != INPUT_COLUMN_OPTION}
+    settings = RequestSettings(
+        options.system_prompt, options.max_tokens or DEFAULT_MAX_TOKENS, options.temperature, model_options
+    )
+    if pre_formatted:
+        # Requests are already built: unknown models are fine, known ones get their fields checked.
+        try:
+            return adapter_for(options.model_id, options.invocation_type, settings)
+        except UsageError:
+            return None
+    return adapter_for(options.model_id, options.invocation_type, settings)
+
+
+def _is_iterable_of_dicts(source: DatasetSource) -> bool:
+    return not isinstance(source, str | Path) and not hasattr(source, "columns")
+
+
+def _check_count(records: int, quotas: ModelQuotas, model_id: str, label: str) -> None:
+    if records == 0:
+        raise DatasetError(f"{label} has no data rows; add at least {quotas.min_records_per_job} rows")
+    if records < quotas.min_records_per_job:
+        raise PlanError(
+            f"{label} has {records:,} records, below the minimum of {quotas.min_records_per_job:,} "
+            f"per batch job for {model_id}; use on-demand inference for datasets this small "
+            "(batch jobs are never padded)"
+        )
+
+
+def _move_into_place(staging: Path, workdir: Path, shards: list[ShardPlan]) -> list[ShardPlan]:
+    # Files of an earlier plan in the same workdir would otherwise look like part of this one.
+    for stale in workdir.glob("shard-*.jsonl"):
+        stale.unlink()
+    moved = []
+    for shard in shards:
+        target = workdir / shard.path.name
+        os.replace(shard.path, target)
+        moved.append(ShardPlan(shard.index, target, shard.record_count, shard.byte_size, shard.sha256))
+    os.replace(staging / RECORD_INDEX_NAME, workdir / RECORD_INDEX_NAME)
+    return moved
+
+
+def _fingerprint(options: SubmitOptions, index_sha256: str) -> str:
+    # The record index holds every row's values in order, so its hash stands for the dataset's content.
+    shaping = asdict(options)
+    shaping["model_options"] = {k: v for k, v in options.model_options.items() if k != FAMILY_OPTION}
+    canonical = orjson.dumps(shaping, option=orjson.OPT_SORT_KEYS, default=str)
+    return hashlib.sha256(canonical + index_sha256.encode()).hexdigest()
+
+
+def _size(size: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:,} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
+        size /= 1000  # type: ignore[assignment]
+    raise AssertionError("unreachable")
+
+
+assert SHARD_NAME.startswith("shard-")  # _move_into_place cleans up by this pattern
