@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 
+pytest_plugins = ["tests.emulator_fixtures"]
+
 FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",

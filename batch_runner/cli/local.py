@@ -1,0 +1,130 @@
+"""`local serve`: run the offline AWS emulator (moto + Bedrock batch jobs) in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import signal
+import sys
+import time
+from types import FrameType
+from typing import Any
+
+from batch_runner.exceptions import ConfigurationError, UsageError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4510
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "local",
+        help="run a local AWS emulator for offline use",
+        description="Run a local AWS emulator (moto plus Amazon Bedrock batch jobs) for offline use.",
+    )
+    commands = parser.add_subparsers(dest="local_command", metavar="COMMAND", required=True)
+    serve = commands.add_parser(
+        "serve",
+        help="serve S3, IAM, STS, CloudFormation, EventBridge and Bedrock batch jobs on one port",
+        description=(
+            "Serve every AWS service the project uses on one local endpoint, with the dev stack from "
+            "app.py deployed. Point clients at it with AWS_ENDPOINT_URL (printed on start). Runs until "
+            "interrupted (Ctrl-C)."
+        ),
+    )
+    serve.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"interface to listen on (default: {DEFAULT_HOST})"
+    )
+    serve.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port, 0 for any free one (default: {DEFAULT_PORT})"
+    )
+    serve.add_argument(
+        "--region", default="us-east-1", help="Region to deploy the stack in (default: us-east-1)"
+    )
+    serve.add_argument("--env", default="dev", help="environment whose stack is deployed (default: dev)")
+    serve.add_argument("--no-stack", action="store_true", help="do not synthesize and deploy the stack")
+    serve.add_argument("--log-requests", action="store_true", help="log every HTTP request")
+    _add_config_options(serve)
+    serve.set_defaults(handler=_serve)
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    from batch_runner.local.config import EmulatorConfig
+
+    group = parser.add_argument_group("emulator settings (limits, timing, fault injection)")
+    defaults = EmulatorConfig()
+    for field in dataclasses.fields(EmulatorConfig):
+        flag = "--" + field.name.replace("_", "-")
+        group.add_argument(
+            flag,
+            dest=f"config_{field.name}",
+            default=None,
+            metavar="VALUE",
+            help=f"(default: {getattr(defaults, field.name)})",
+        )
+
+
+def _config_changes(args: argparse.Namespace) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    for key, value in vars(args).items():
+        if key.startswith("config_") and value is not None:
+            changes[key.removeprefix("config_")] = None if value.lower() in ("none", "null") else value
+    return changes
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from batch_runner.local import Emulator, EmulatorConfig
+
+    try:
+        config = EmulatorConfig().updated(_config_changes(args))
+    except ValueError as err:
+        raise UsageError(f"{err}; see `python -m batch_runner local serve --help`") from err
+    emulator = Emulator(
+        config,
+        region=args.region,
+        environment=args.env,
+        deploy_stack=not args.no_stack,
+        log_requests=args.log_requests,
+    )
+    started = time.monotonic()
+    try:
+        emulator.start(host=args.host, port=args.port)
+    except OSError as err:
+        emulator.stop()
+        raise ConfigurationError(
+            f"cannot listen on {args.host}:{args.port} ({err.strerror}); choose another --port"
+        ) from err
+    except ConfigurationError:
+        emulator.stop()
+        raise
+    _print_banner(emulator, args, time.monotonic() - started)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        emulator.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+    print("emulator stopped", flush=True)
+    return 0
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _print_banner(emulator: Any, args: argparse.Namespace, seconds: float) -> None:
+    url = emulator.endpoint_url
+    lines = [f"Bedrock batch emulator listening on {url} (ready in {seconds:.1f}s)"]
+    if emulator.stack_outputs:
+        lines.append(f"Stack {emulator.stack_name} deployed; outputs:")
+        lines += [f"  {key} = {value}" for key, value in sorted(emulator.stack_outputs.items())]
+    lines += [
+        "Point AWS clients at it:",
+        f"  export AWS_ENDPOINT_URL={url}",
+        f"  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION={args.region}",
+        f"Admin endpoints: {url}/_emulator/health, /config, /events, /jobs",
+        "Press Ctrl-C to stop.",
+    ]
+    print("\n".join(lines), flush=True)
+    sys.stdout.flush()

@@ -1,0 +1,92 @@
+"""Typed settings of the emulator: service limits, timing and fault injection.
+
+One frozen dataclass, replaced as a whole when changed (in-process, by ``local serve`` flags, or by
+``POST /_emulator/config``), so a request always sees one consistent configuration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+JOB_OUTCOMES = ("Failed", "Expired", "PartiallyCompleted")
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    # Service quotas (defaults are the AWS defaults; tests lower them).
+    min_records_per_job: int = 100
+    max_records_per_file: int = 50_000
+    max_records_per_job: int = 50_000
+    max_file_bytes: int = 1_000_000_000
+    max_job_bytes: int = 5_000_000_000
+    max_active_jobs_per_model: int = 20
+
+    # Timing, in emulator-clock seconds: how long a job stays in each phase, and throughput.
+    submitted_seconds: float = 1.0
+    validating_seconds: float = 1.0
+    scheduled_seconds: float = 1.0
+    stopping_seconds: float = 1.0
+    records_per_second: float = 100.0
+
+    # Fault injection. Rates are fractions in [0, 1]; draws come from one RNG seeded with `seed`.
+    seed: int = 0
+    throttle_rate: float = 0.0  # bedrock control-plane calls answered 429 ThrottlingException
+    server_error_rate: float = 0.0  # bedrock control-plane calls answered 500 InternalServerException
+    s3_get_error_rate: float = 0.0  # S3 GetObject answered 503 SlowDown
+    record_error_rate: float = 0.0  # records that end as error lines (errorCode 500)
+    job_outcome: str | None = None  # force every new job to end Failed, Expired or PartiallyCompleted
+    job_failure_rate: float = 0.0  # fraction of new jobs forced to Failed
+    job_expiry_rate: float = 0.0  # fraction of new jobs forced to Expired
+    job_partial_rate: float = 0.0  # fraction of new jobs forced to PartiallyCompleted
+    partial_fraction: float = 0.5  # share of records a PartiallyCompleted job processes
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name.endswith(("_rate", "_fraction")) and not 0.0 <= float(value) <= 1.0:
+                raise ValueError(f"{field.name} must be between 0 and 1, got {value}")
+            if field.name.endswith("_seconds") and float(value) < 0:
+                raise ValueError(f"{field.name} must not be negative, got {value}")
+        if self.records_per_second <= 0:
+            raise ValueError(f"records_per_second must be positive, got {self.records_per_second}")
+        if self.job_outcome is not None and self.job_outcome not in JOB_OUTCOMES:
+            raise ValueError(f"job_outcome must be one of {', '.join(JOB_OUTCOMES)} or null")
+
+    def updated(self, changes: dict[str, Any]) -> EmulatorConfig:
+        """A copy with ``changes`` applied; unknown fields and wrong types raise ``ValueError``."""
+        fields = {field.name: field for field in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - set(fields))
+        if unknown:
+            raise ValueError(f"unknown emulator setting(s): {', '.join(unknown)}")
+        coerced = {name: _coerce(name, fields[name].type, value) for name, value in changes.items()}
+        return dataclasses.replace(self, **coerced)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _coerce(name: str, type_name: Any, value: Any) -> Any:
+    """JSON and command-line values into the field's type (annotations are strings here)."""
+    kind = str(type_name)
+    if value is None and "None" in kind:
+        return None
+    try:
+        if kind == "int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise TypeError
+            return int(value)
+        if kind == "float":
+            if isinstance(value, bool):
+                raise TypeError
+            return float(value)
+        if kind.startswith("str"):
+            if not isinstance(value, str):
+                raise TypeError
+            return value
+    except (TypeError, ValueError):
+        pass
+    else:
+        return value
+    raise ValueError(f"{name} must be of type {kind}, got {value!r}")

@@ -1,0 +1,60 @@
+"""EventBridge: the ``Batch Inference Job State Change`` event of every status change."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+from batch_runner.local.clock import iso8601, to_datetime
+from batch_runner.local.jobs import Job
+from batch_runner.local.moto_state import put_event
+
+SOURCE = "aws.bedrock"
+DETAIL_TYPE = "Batch Inference Job State Change"
+
+
+def state_change_event(job: Job, at: float) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": DETAIL_TYPE,
+        "source": SOURCE,
+        "account": job.account_id,
+        "time": iso8601(at).replace(".000Z", "Z"),
+        "region": job.region,
+        "resources": [job.arn],
+        "detail": {
+            "version": "0.0",
+            "accountId": job.account_id,
+            "batchJobName": job.name,
+            "batchJobArn": job.arn,
+            "batchModelId": job.model_id,
+            "status": job.status,
+            "failureMessage": job.message if job.status == "Failed" and job.message else "",
+            # The service writes this one in a human format, e.g. "Aug 28, 2024, 10:47:53 PM".
+            "creationTime": to_datetime(job.submit_time).strftime("%b %d, %Y, %I:%M:%S %p"),
+        },
+    }
+
+
+class EventLog:
+    """Events in the order they happened; also delivered to moto's default bus."""
+
+    def __init__(self) -> None:
+        self._events: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def record(self, job: Job, at: float) -> None:
+        event = state_change_event(job, at)
+        with self._lock:
+            self._events.append(event)
+        put_event(job.account_id, job.region, event)
+
+    def all(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._events)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._events.clear()

@@ -1,0 +1,61 @@
+"""Deterministic fault injection: every random draw comes from one RNG seeded by the config."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+
+from batch_runner.local.config import EmulatorConfig
+
+
+class FaultInjector:
+    def __init__(self, config: EmulatorConfig) -> None:
+        self._lock = threading.Lock()
+        self.configure(config)
+
+    def configure(self, config: EmulatorConfig) -> None:
+        """Adopt a new config and restart the draw sequence from its seed."""
+        with self._lock:
+            self._config = config
+            self._rng = random.Random(config.seed)
+
+    def _draw(self, rate: float) -> bool:
+        if rate <= 0.0:
+            return False
+        with self._lock:
+            return self._rng.random() < rate
+
+    def control_plane_error(self) -> str | None:
+        """``"throttle"``, ``"server"`` or None for one bedrock control-plane call."""
+        if self._draw(self._config.throttle_rate):
+            return "throttle"
+        if self._draw(self._config.server_error_rate):
+            return "server"
+        return None
+
+    def s3_get_error(self) -> bool:
+        return self._draw(self._config.s3_get_error_rate)
+
+    def job_outcome(self) -> str | None:
+        """A forced terminal status for a new job, or None to let it run normally."""
+        config = self._config
+        if config.job_outcome is not None:
+            return config.job_outcome
+        for outcome, rate in (
+            ("Failed", config.job_failure_rate),
+            ("Expired", config.job_expiry_rate),
+            ("PartiallyCompleted", config.job_partial_rate),
+        ):
+            if self._draw(rate):
+                return outcome
+        return None
+
+    def record_fails(self, job_id: str, file_name: str, index: int) -> bool:
+        """Per record and independent of processing order, so reruns fail the same records."""
+        rate = self._config.record_error_rate
+        if rate <= 0.0:
+            return False
+        seed = f"{self._config.seed}/{job_id}/{file_name}/{index}".encode()
+        value = int.from_bytes(hashlib.sha256(seed).digest()[:8], "big") / 2**64
+        return value < rate

@@ -1,0 +1,135 @@
+"""What every emulated model shares: errors, token approximation, deterministic emulated text.
+
+Token counts are an approximation, documented here once: ``ceil(characters / 4)`` of the text the
+model reads or writes (at least 1 for non-empty text). Replies are a pure function of the model ID
+and the request, and always start with ``[emulated <model>]`` so they can never be mistaken for
+real model output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class ModelError(Exception):
+    """The model rejected a record: becomes an output line ``{"error": {errorCode, errorMessage}}``."""
+
+    def __init__(self, message: str, code: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """A model's native response body and the tokens it counts toward the manifest."""
+
+    body: dict[str, Any]
+    input_tokens: int
+    output_tokens: int
+
+
+class EmulatedModel(Protocol):
+    model_id: str
+
+    def invoke(self, body: Any) -> Invocation:
+        """The response body for one request body; raises ``ModelError`` for an invalid body."""
+        ...
+
+
+def approximate_tokens(text: str) -> int:
+    return math.ceil(len(text) / 4)
+
+
+def digest(*parts: Any) -> str:
+    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    output_tokens: int
+    truncated: bool  # the token limit cut the reply short
+
+
+def emulated_reply(model_id: str, prompt: str, request: Any, max_tokens: int | None) -> Reply:
+    """A deterministic reply that quotes the start of the prompt, cut to ``max_tokens``."""
+    fingerprint = digest(model_id, request)[:12]
+    excerpt = " ".join(prompt.split())[:80]
+    text = f'[emulated {model_id}] Reply {fingerprint} to: "{excerpt}"'
+    tokens = approximate_tokens(text)
+    if max_tokens is not None and tokens > max_tokens:
+        text = text[: max_tokens * 4]
+        return Reply(text=text, output_tokens=max_tokens, truncated=True)
+    return Reply(text=text, output_tokens=tokens, truncated=False)
+
+
+def malformed(detail: str) -> ModelError:
+    """Bedrock's wording for a body that breaks the model's request schema."""
+    return ModelError(f"Malformed input request: {detail}, please reformat your input and try again.")
+
+
+def require_object(body: Any) -> Mapping[str, Any]:
+    if not isinstance(body, Mapping):
+        raise malformed(f"#: expected type: JSONObject, found: {_json_type(body)}")
+    return body
+
+
+def check_keys(body: Mapping[str, Any], *, required: Iterable[str], allowed: Iterable[str]) -> None:
+    """Required and extraneous top-level keys, reported like Bedrock's JSON-schema validation."""
+    allowed_set = set(allowed) | set(required)
+    for key in body:
+        if key not in allowed_set:
+            raise malformed(f"#: extraneous key [{key}] is not permitted")
+    for key in required:
+        if key not in body:
+            raise malformed(f"#: required key [{key}] not found")
+
+
+def check_type(body: Mapping[str, Any], key: str, expected: type | tuple[type, ...], label: str) -> None:
+    value = body.get(key)
+    if value is None:
+        return
+    is_bool = isinstance(value, bool)
+    wants_number = expected in (int, float, (int, float))
+    if not isinstance(value, expected) or (is_bool and wants_number):
+        raise malformed(f"#/{key}: expected type: {label}, found: {_json_type(value)}")
+
+
+def check_range(body: Mapping[str, Any], key: str, low: float, high: float) -> None:
+    value = body.get(key)
+    if value is None:
+        return
+    if value < low:
+        raise malformed(f"#/{key}: {value} is not greater or equal to {low:g}")
+    if value > high:
+        raise malformed(f"#/{key}: {value} is not less or equal to {high:g}")
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "Boolean"
+    if isinstance(value, int | float):
+        return "Number"
+    if isinstance(value, str):
+        return "String"
+    if isinstance(value, list | tuple):
+        return "JSONArray"
+    if value is None:
+        return "Null"
+    return "JSONObject"
+
+
+def text_of_content(content: Any) -> str:
+    """The text of a message's content: a string, or blocks carrying ``text``."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(str(block.get("text", "")) for block in content if isinstance(block, Mapping))
+    return ""

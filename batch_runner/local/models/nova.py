@@ -1,0 +1,48 @@
+"""Amazon Nova understanding models through their native InvokeModel body."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from batch_runner.local.models.base import Invocation, check_keys, malformed, require_object
+from batch_runner.local.models.converse import converse_messages, message_invocation
+
+MAX_OUTPUT_TOKENS = 5000
+_ALLOWED = ("schemaVersion", "system", "inferenceConfig", "toolConfig")
+_INFERENCE_KEYS = (
+    "maxTokens",
+    "max_new_tokens",
+    "temperature",
+    "topP",
+    "top_p",
+    "topK",
+    "top_k",
+    "stopSequences",
+)
+
+
+class Nova:
+    def __init__(self, model_id: str) -> None:
+        self.model_id = model_id
+
+    def invoke(self, body: Any) -> Invocation:
+        request = require_object(body)
+        check_keys(request, required=("messages",), allowed=_ALLOWED)
+        config = request.get("inferenceConfig") or {}
+        if not isinstance(config, Mapping):
+            raise malformed("#/inferenceConfig: expected type: JSONObject")
+        for key in config:
+            if key not in _INFERENCE_KEYS:
+                raise malformed(f"#/inferenceConfig: extraneous key [{key}] is not permitted")
+        max_tokens = config.get("maxTokens", config.get("max_new_tokens"))
+        if isinstance(max_tokens, int) and max_tokens > MAX_OUTPUT_TOKENS:
+            raise malformed(
+                f"#/inferenceConfig/maxTokens: {max_tokens} is not less or equal to {MAX_OUTPUT_TOKENS}"
+            )
+        normalized = dict(request)
+        normalized["inferenceConfig"] = {"maxTokens": max_tokens} if max_tokens is not None else {}
+        messages, system_text, limit = converse_messages(normalized)
+        invocation = message_invocation(self.model_id, request, messages, system_text, limit)
+        invocation.body["usage"].update({"cacheReadInputTokenCount": 0, "cacheWriteInputTokenCount": 0})
+        return invocation

@@ -1,0 +1,176 @@
+"""Reads and writes of moto's in-memory AWS state (S3, IAM, STS, EventBridge) for the emulator.
+
+moto's state is process-global; the control plane runs in the same process as the moto server
+app, so it works on the same buckets, roles and buses the clients see over HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from moto.events.models import events_backends
+from moto.iam.models import get_account_id_from, iam_backends
+from moto.s3.models import s3_backends
+from moto.sts.models import sts_backends
+
+PARTITION = "aws"
+
+
+def account_for_access_key(access_key: str) -> str:
+    return get_account_id_from(access_key)
+
+
+@dataclass(frozen=True)
+class S3Object:
+    bucket: str
+    key: str
+    size: int
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:s3:::{self.bucket}/{self.key}"
+
+
+@dataclass(frozen=True)
+class Bucket:
+    name: str
+    account_id: str
+    region: str
+    policy: str | None
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+class S3State:
+    def __init__(self, account_id: str) -> None:
+        self._backend = s3_backends[account_id][PARTITION]
+
+    def bucket(self, name: str) -> Bucket | None:
+        raw = self._backend.buckets.get(name)
+        if raw is None:
+            return None
+        policy = raw.policy.decode() if raw.policy else None
+        return Bucket(name=name, account_id=raw.account_id, region=raw.region_name, policy=policy)
+
+    def head(self, bucket: str, key: str) -> S3Object | None:
+        raw = self._backend.buckets.get(bucket)
+        if raw is None or not key:
+            return None
+        item = raw.keys.get(key)
+        if item is None:
+            return None
+        return S3Object(bucket=bucket, key=key, size=item.size)
+
+    def list(self, bucket: str, prefix: str) -> Iterator[S3Object]:
+        raw = self._backend.buckets.get(bucket)
+        if raw is None:
+            return
+        for key in sorted(raw.keys.keys()):
+            if key.startswith(prefix):
+                item = raw.keys.get(key)
+                if item is not None:
+                    yield S3Object(bucket=bucket, key=key, size=item.size)
+
+    def read(self, bucket: str, key: str) -> bytes:
+        item = self._backend.get_object(bucket, key)
+        if item is None:
+            raise KeyError(f"s3://{bucket}/{key}")
+        return bytes(item.value)
+
+    def write(self, bucket: str, key: str, body: bytes) -> None:
+        self._backend.put_object(bucket, key, body)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A caller or role as IAM sees it: its ARN and the policies that apply to it."""
+
+    arn: str
+    policies: tuple[str, ...]
+    permissions_boundary: str | None = None
+
+
+class IamState:
+    def __init__(self, account_id: str) -> None:
+        self._iam = iam_backends[account_id][PARTITION]
+        self._sts = sts_backends[account_id][PARTITION]
+
+    def role(self, role_arn: str) -> tuple[Identity, str] | None:
+        """The role's identity and its trust policy, or None when no such role exists."""
+        try:
+            role = self._iam.get_role_by_arn(role_arn)
+        except Exception:  # moto raises its own IAMNotFoundException
+            return None
+        return self._role_identity(role), str(role.assume_role_policy_document)
+
+    def caller(self, access_key: str) -> Identity | None:
+        """The IAM user or assumed role behind an access key; None for moto's default root caller."""
+        assumed = self._sts.get_assumed_role_from_access_key(access_key)
+        if assumed is not None:
+            found = self.role(assumed.role_arn)
+            if found is None:
+                return None
+            identity, _ = found
+            session_policies = (assumed.policy,) if assumed.policy else ()
+            return Identity(arn=assumed.arn, policies=identity.policies + session_policies)
+        user = self._iam.get_user_from_access_key_id(access_key)
+        if user is None:
+            return None
+        policies = [*user.policies.values(), *_managed(user.managed_policies)]
+        for group in self._iam.get_groups_for_user(user.name):
+            policies += [*group.policies.values(), *_managed(group.managed_policies)]
+        boundary = self._boundary(getattr(user, "permissions_boundary_arn", None))
+        return Identity(arn=user.arn, policies=tuple(policies), permissions_boundary=boundary)
+
+    def _role_identity(self, role: Any) -> Identity:
+        policies = (*role.policies.values(), *_managed(role.managed_policies))
+        return Identity(
+            arn=role.arn,
+            policies=tuple(policies),
+            permissions_boundary=self._boundary(role.permissions_boundary_arn),
+        )
+
+    def _boundary(self, arn: str | None) -> str | None:
+        if not arn:
+            return None
+        try:
+            return _default_document(self._iam.get_policy(arn))
+        except Exception:
+            return None
+
+
+def _managed(policies: dict[str, Any]) -> list[str]:
+    return [_default_document(policy) for policy in policies.values()]
+
+
+def _default_document(policy: Any) -> str:
+    for version in policy.versions:
+        if version.is_default:
+            return str(version.document)
+    return "{}"
+
+
+def put_event(account_id: str, region: str, event: dict[str, Any]) -> None:
+    """Deliver an event to moto's default bus, so rules and their targets see it."""
+    backend = events_backends[account_id][region]
+    backend.put_events(
+        [
+            {
+                "Source": event["source"],
+                "DetailType": event["detail-type"],
+                "Detail": json.dumps(event["detail"]),
+                "Resources": event["resources"],
+                "EventBusName": "default",
+            }
+        ]
+    )

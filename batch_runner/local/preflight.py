@@ -1,0 +1,219 @@
+"""The Validating phase: what the service checks after accepting a job and before scheduling it.
+
+A problem found here does not fail the Create call; the job ends ``Failed`` with a message. Checks
+run in the order the service documents: the service role (trust, then S3 access, evaluated against
+the role's real policies in moto IAM), then the input files (present, JSONL, record and size quotas).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from batch_runner.local import iam_policy
+from batch_runner.local.config import EmulatorConfig
+from batch_runner.local.iam_policy import AccessRequest, Decision
+from batch_runner.local.jobs import InputFile, Job
+from batch_runner.local.moto_state import Bucket, IamState, Identity, S3Object, S3State, split_s3_uri
+
+BEDROCK_SERVICE = "bedrock.amazonaws.com"
+
+
+class JobValidationError(Exception):
+    """Why the job failed validation; the message becomes the job's ``message``."""
+
+
+@dataclass(frozen=True)
+class _Location:
+    bucket: str
+    key: str
+
+
+def validate_job(job: Job, config: EmulatorConfig) -> list[InputFile]:
+    """The job's input files with parsed records; raises ``JobValidationError``."""
+    iam = IamState(job.account_id)
+    s3 = S3State(job.account_id)
+    role = _assumable_role(job, iam)
+    input_uri = job.input_data_config["s3InputDataConfig"]["s3Uri"]
+    output_uri = job.output_data_config["s3OutputDataConfig"]["s3Uri"]
+    input_location = _location(input_uri)
+    output_location = _location(output_uri)
+    input_bucket = _bucket(s3, input_location.bucket, job)
+    output_bucket = _bucket(s3, output_location.bucket, job)
+    objects = _input_objects(s3, input_location, input_uri)
+    _check_s3_access(job, role, input_bucket, "s3:ListBucket", f"arn:aws:s3:::{input_bucket.name}", input_uri)
+    for item in objects:
+        _check_s3_access(job, role, input_bucket, "s3:GetObject", item.arn, item.uri)
+    output_key = f"{output_location.key.rstrip('/')}/{job.job_id}/manifest.json.out".lstrip("/")
+    _check_s3_access(
+        job,
+        role,
+        output_bucket,
+        "s3:PutObject",
+        f"arn:aws:s3:::{output_bucket.name}/{output_key}",
+        output_uri,
+    )
+    return _read_records(s3, objects, config, job)
+
+
+def _location(uri: str) -> _Location:
+    bucket, key = split_s3_uri(uri)
+    return _Location(bucket=bucket, key=key)
+
+
+def _assumable_role(job: Job, iam: IamState) -> Identity:
+    found = iam.role(job.role_arn)
+    if found is None:
+        raise JobValidationError(
+            f"The provided role {job.role_arn} does not exist or Amazon Bedrock cannot assume it. "
+            "Check the role ARN."
+        )
+    role, trust_policy = found
+    request = AccessRequest(
+        action="sts:AssumeRole",
+        resource=job.role_arn,
+        principal={"Service": [BEDROCK_SERVICE]},
+        context={
+            "aws:SourceAccount": job.account_id,
+            "aws:SourceArn": job.arn,
+            "aws:PrincipalServiceName": BEDROCK_SERVICE,
+            "aws:RequestedRegion": job.region,
+            "aws:SecureTransport": True,
+        },
+    )
+    if _decide([trust_policy], request) is not Decision.ALLOW:
+        raise JobValidationError(
+            f"Amazon Bedrock could not assume the role {job.role_arn}. Its trust policy must allow "
+            f"{BEDROCK_SERVICE} to perform sts:AssumeRole for account {job.account_id} and job {job.arn}."
+        )
+    return role
+
+
+def _bucket(s3: S3State, name: str, job: Job) -> Bucket:
+    bucket = s3.bucket(name)
+    if bucket is None:
+        raise JobValidationError(f"The S3 bucket {name} does not exist. Check the S3 URI of the job.")
+    if bucket.region != job.region:
+        raise JobValidationError(
+            f"The S3 bucket {name} is in {bucket.region}; a batch inference job in {job.region} "
+            "needs its input and output buckets in the same Region."
+        )
+    return bucket
+
+
+def _check_s3_access(job: Job, role: Identity, bucket: Bucket, action: str, resource: str, uri: str) -> None:
+    request = AccessRequest(
+        action=action,
+        resource=resource,
+        principal={"AWS": [role.arn]},
+        context={
+            "aws:PrincipalArn": role.arn,
+            "aws:PrincipalAccount": job.account_id,
+            "aws:ResourceAccount": bucket.account_id,
+            "aws:SecureTransport": True,
+            "aws:RequestedRegion": job.region,
+            "aws:CalledVia": [BEDROCK_SERVICE],
+            "aws:ViaAWSService": True,
+            "s3:ResourceAccount": bucket.account_id,
+        },
+    )
+    identity = _decide(role.policies, request)
+    if identity is not Decision.EXPLICIT_DENY and role.permissions_boundary is not None:
+        boundary = _decide([role.permissions_boundary], request)
+        if boundary is not Decision.ALLOW:
+            identity = Decision.IMPLICIT_DENY if boundary is Decision.IMPLICIT_DENY else boundary
+    resource_policy = _decide([bucket.policy], request) if bucket.policy else Decision.IMPLICIT_DENY
+    denied = Decision.EXPLICIT_DENY in (identity, resource_policy)
+    if denied or Decision.ALLOW not in (identity, resource_policy):
+        verb = {"s3:GetObject": "read", "s3:ListBucket": "list", "s3:PutObject": "write to"}[action]
+        raise JobValidationError(
+            f"Amazon Bedrock could not validate {action} permissions: the role {job.role_arn} is not "
+            f"allowed to {verb} {uri}. Grant {action} on {resource} to the service role."
+        )
+
+
+def _decide(policies: list[str] | tuple[str, ...], request: AccessRequest) -> Decision:
+    try:
+        return iam_policy.evaluate(policies, request)
+    except (ValueError, TypeError) as err:
+        raise JobValidationError(
+            f"A policy of the role {request.principal} cannot be evaluated: {err}"
+        ) from err
+
+
+def _input_objects(s3: S3State, location: _Location, uri: str) -> list[S3Object]:
+    single = s3.head(location.bucket, location.key)
+    if single is not None and not location.key.endswith("/"):
+        if not single.key.endswith(".jsonl"):
+            raise JobValidationError(
+                f"The input file {uri} is not a .jsonl file. Input files must use the .jsonl extension."
+            )
+        return [single]
+    prefix = location.key if not location.key or location.key.endswith("/") else location.key + "/"
+    objects = [item for item in s3.list(location.bucket, prefix) if item.key.endswith(".jsonl")]
+    if not objects:
+        raise JobValidationError(
+            f"No .jsonl input files were found at {uri}. Check the S3 URI of the input data."
+        )
+    return objects
+
+
+def _read_records(s3: S3State, objects: list[S3Object], config: EmulatorConfig, job: Job) -> list[InputFile]:
+    total_bytes = sum(item.size for item in objects)
+    if total_bytes > config.max_job_bytes:
+        raise JobValidationError(
+            f"The input files of the job total {total_bytes} bytes, more than the job size quota of "
+            f"{config.max_job_bytes} bytes. Split the input into several jobs."
+        )
+    files: list[InputFile] = []
+    total_records = 0
+    for item in objects:
+        if item.size > config.max_file_bytes:
+            raise JobValidationError(
+                f"The input file {item.uri} is {item.size} bytes, more than the file size quota of "
+                f"{config.max_file_bytes} bytes. Split the file."
+            )
+        records = _parse_jsonl(item, s3.read(item.bucket, item.key))
+        if len(records) > config.max_records_per_file:
+            raise JobValidationError(
+                f"The input file {item.uri} contains {len(records)} records, more than the quota of "
+                f"{config.max_records_per_file} records per input file."
+            )
+        total_records += len(records)
+        files.append(InputFile(name=item.key.rsplit("/", 1)[-1], records=records))
+    if total_records > config.max_records_per_job:
+        raise JobValidationError(
+            f"Batch job {job.arn} contains more records ({total_records}) than the maximum allowed "
+            f"of: {config.max_records_per_job}."
+        )
+    if total_records < config.min_records_per_job:
+        raise JobValidationError(
+            f"Batch job {job.arn} contains less records ({total_records}) than the required minimum "
+            f"of: {config.min_records_per_job}."
+        )
+    return files
+
+
+def _parse_jsonl(item: S3Object, data: bytes) -> list[dict[str, object]]:
+    records: list[dict[str, object]] = []
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise JobValidationError(f"The input file {item.uri} is not UTF-8 encoded JSONL.") from err
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise JobValidationError(
+                f"The input file {item.uri} is not valid JSONL: "
+                f"line {number} is not a JSON object ({err.msg})."
+            ) from err
+        if not isinstance(record, dict) or "modelInput" not in record:
+            raise JobValidationError(
+                f"The input file {item.uri} is not valid JSONL: line {number} has no modelInput. "
+                'Each line must look like {"recordId": "...", "modelInput": {...}}.'
+            )
+        records.append(record)
+    return records

@@ -1,0 +1,187 @@
+"""The emulator: moto plus the Bedrock batch-job service, in-process or as a foreground server."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from batch_runner.local.admin import AdminApp
+from batch_runner.local.clock import Clock, ManualClock, WallClock
+from batch_runner.local.config import EmulatorConfig
+from batch_runner.local.control_plane import ControlPlane
+from batch_runner.local.events import EventLog
+from batch_runner.local.faults import FaultInjector
+from batch_runner.local.job_store import JobStore
+from batch_runner.local.jobs import Job
+from batch_runner.local.lifecycle import Lifecycle
+from batch_runner.local.stack import deploy, project_root, synthesized_template
+from batch_runner.local.wsgi import EmulatorApp
+from batch_runner.stack_outputs import DEFAULT_ENVIRONMENT, stack_name
+
+DEFAULT_REGION = "us-east-1"
+FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+_TICK_SECONDS = 0.25
+
+
+class _QuietRequestHandler(MotoRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
+
+
+class Emulator:
+    """Runs moto and the Bedrock batch-job emulation behind one HTTP endpoint.
+
+    ``clock`` defaults to the wall clock; pass a ``ManualClock`` for deterministic tests. With
+    ``deploy_stack`` the dev stack synthesized from ``app.py`` (or ``template``, when given) is
+    created through moto's CloudFormation on start.
+    """
+
+    def __init__(
+        self,
+        config: EmulatorConfig | None = None,
+        *,
+        clock: Clock | None = None,
+        region: str = DEFAULT_REGION,
+        environment: str = DEFAULT_ENVIRONMENT,
+        deploy_stack: bool = True,
+        template: dict[str, Any] | None = None,
+        root: Path | None = None,
+        log_requests: bool = False,
+    ) -> None:
+        self._initial_config = config or EmulatorConfig()
+        self._config = self._initial_config
+        self.clock: Clock = clock or WallClock()
+        self.region = region
+        self.stack_name = stack_name(environment)
+        self._environment = environment
+        self._deploy_stack = deploy_stack
+        self._template = template
+        self._root = root or project_root()
+        self.stack_outputs: dict[str, str] = {}
+        self._faults = FaultInjector(self._config)
+        self._events = EventLog()
+        self._store = JobStore(
+            self.clock,
+            lambda: self._config,
+            Lifecycle(lambda: self._config, self._faults, self._events),
+            self._faults,
+        )
+        self.app = EmulatorApp(
+            ControlPlane(self._store),
+            AdminApp(self),
+            DomainDispatcherApplication(create_backend_app),
+            self._faults,
+        )
+        self._server: BaseWSGIServer | None = None
+        self._handler = MotoRequestHandler if log_requests else _QuietRequestHandler
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+
+    # Serving ------------------------------------------------------------------------------
+
+    @property
+    def endpoint_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the emulator is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> Emulator:
+        """Serve in a background thread and deploy the stack; returns once ready."""
+        self._server = make_server(host, port, self.app, threaded=True, request_handler=self._handler)
+        self._spawn(self._server.serve_forever)
+        if not isinstance(self.clock, ManualClock):
+            self._spawn(self._tick)
+        if self._deploy_stack:
+            self._deploy()
+        return self
+
+    def serve_forever(self) -> None:
+        """Block until ``stop`` is called (or Ctrl-C in the foreground)."""
+        while not self._stopping.wait(0.5):
+            pass
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads.clear()
+        self._server = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _spawn(self, target: Any) -> None:
+        thread = threading.Thread(target=target, daemon=True, name=f"bedrock-emulator-{target.__name__}")
+        thread.start()
+        self._threads.append(thread)
+
+    def _tick(self) -> None:
+        """With a wall clock, move jobs along (and emit their events) even when nobody polls."""
+        while not self._stopping.wait(_TICK_SECONDS):
+            self._store.advance()
+
+    def _deploy(self) -> None:
+        template = self._template or synthesized_template(self._root, self._environment)
+        cloudformation = self.client("cloudformation")
+        self.stack_outputs = deploy(cloudformation, self.stack_name, template)
+
+    def client(self, service: str) -> Any:
+        """A boto3 client pointed at the emulator with fake credentials."""
+        return boto3.client(
+            service, region_name=self.region, endpoint_url=self.endpoint_url, **FAKE_CREDENTIALS
+        )
+
+    # Controls -----------------------------------------------------------------------------
+
+    @property
+    def config(self) -> EmulatorConfig:
+        return self._config
+
+    def configure(self, **changes: Any) -> EmulatorConfig:
+        """Change settings at runtime; fault draws restart from the (possibly new) seed."""
+        self._config = self._config.updated(changes)
+        self._faults.configure(self._config)
+        return self._config
+
+    def advance(self, seconds: float) -> None:
+        """Move a manual clock forward and let jobs progress accordingly."""
+        if not isinstance(self.clock, ManualClock):
+            raise ValueError("only a manual clock can be advanced; this emulator runs on the wall clock")
+        self.clock.advance(seconds)
+        self._store.advance()
+
+    def run_until_idle(self, max_seconds: float = 30 * 24 * 3600) -> None:
+        """Advance a manual clock from one status change to the next until every job is terminal."""
+        if not isinstance(self.clock, ManualClock):
+            raise ValueError("only a manual clock can be run forward; this emulator runs on the wall clock")
+        deadline = self.clock.now() + max_seconds
+        while (due := self._store.next_change()) is not None and due <= deadline:
+            self.clock.advance(max(0.0, due - self.clock.now()))
+            self._store.advance()
+
+    def jobs(self) -> list[Job]:
+        self._store.advance()
+        return self._store.jobs()
+
+    def events(self) -> list[dict[str, Any]]:
+        self._store.advance()
+        return self._events.all()
+
+    def reset(self) -> None:
+        """Forget every job and event and restore the start-up config (moto state is kept)."""
+        self._store.reset()
+        self._events.clear()
+        self._config = self._initial_config
+        self._faults.configure(self._config)

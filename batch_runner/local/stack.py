@@ -1,0 +1,167 @@
+"""The project's own stack in the emulator: synthesize ``app.py`` once, deploy it through moto.
+
+Synthesis runs ``python app.py`` in a subprocess (the runner never imports aws_cdk) with the
+``cdk.json`` context plus ``env=<environment>``. The template is cached under
+``.batch-runner/cache/`` keyed by a hash of ``app.py``, ``cdk.json`` and ``stacks/``, so restarts
+skip synthesis until the infrastructure code changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from moto.cloudformation.parsing import NULL_MODELS, get_model_map
+
+from batch_runner.exceptions import ConfigurationError
+from batch_runner.stack_outputs import stack_name
+
+CACHE_DIR = Path(".batch-runner") / "cache"
+SYNTH_TIMEOUT_SECONDS = 300
+
+
+def project_root() -> Path:
+    """The checkout that holds ``app.py`` (the package's parent directory)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def source_fingerprint(root: Path, environment: str) -> str:
+    digest = hashlib.sha256(environment.encode())
+    paths = [root / "app.py", root / "cdk.json"]
+    stacks = root / "stacks"
+    if stacks.is_dir():
+        paths += sorted(p for p in stacks.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    for path in paths:
+        if path.is_file():
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def synthesized_template(root: Path, environment: str) -> dict[str, Any]:
+    """The environment's template, from the cache when the infrastructure code is unchanged."""
+    if not (root / "app.py").is_file():
+        raise ConfigurationError(
+            f"no app.py in {root}: cannot synthesize the stack to deploy in the emulator"
+        )
+    cached = root / CACHE_DIR / f"template-{environment}-{source_fingerprint(root, environment)}.json"
+    if cached.is_file():
+        loaded: dict[str, Any] = json.loads(cached.read_text())
+        return loaded
+    template = _synthesize(root, environment)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    temporary = cached.with_suffix(".tmp")
+    temporary.write_text(json.dumps(template))
+    temporary.replace(cached)  # atomic, so a parallel start never reads half a file
+    return template
+
+
+def _synthesize(root: Path, environment: str) -> dict[str, Any]:
+    context = (
+        json.loads((root / "cdk.json").read_text()).get("context", {})
+        if (root / "cdk.json").is_file()
+        else {}
+    )
+    context["env"] = environment
+    with tempfile.TemporaryDirectory(prefix="batch-runner-synth-") as outdir:
+        env = {
+            **os.environ,
+            "CDK_OUTDIR": outdir,
+            "CDK_CONTEXT_JSON": json.dumps(context),
+            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+            "CDK_DISABLE_CLI_TELEMETRY": "true",
+        }
+        result = subprocess.run(
+            [sys.executable, "app.py"],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=SYNTH_TIMEOUT_SECONDS,
+            check=False,
+        )
+        if result.returncode != 0:
+            tail = (result.stderr or result.stdout).strip().splitlines()[-5:]
+            raise ConfigurationError("synthesizing app.py failed: " + " | ".join(tail))
+        return _template_of(Path(outdir), stack_name(environment))
+
+
+def _template_of(outdir: Path, wanted: str) -> dict[str, Any]:
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    for artifact_id, artifact in manifest.get("artifacts", {}).items():
+        if artifact.get("type") != "aws:cloudformation:stack":
+            continue
+        properties = artifact.get("properties", {})
+        if properties.get("stackName", artifact_id) == wanted:
+            template: dict[str, Any] = json.loads((outdir / properties["templateFile"]).read_text())
+            return template
+    raise ConfigurationError(f"app.py did not synthesize a stack named {wanted}")
+
+
+def unsupported_resources(template: dict[str, Any]) -> list[str]:
+    """Logical IDs of resources moto's CloudFormation cannot create (it would skip them anyway)."""
+    return sorted(
+        logical_id
+        for logical_id, resource in template.get("Resources", {}).items()
+        if not _moto_supports(resource.get("Type", ""))
+    )
+
+
+def _moto_supports(resource_type: str) -> bool:
+    return (
+        resource_type in NULL_MODELS
+        or resource_type.startswith("Custom::")
+        or resource_type in get_model_map()
+    )
+
+
+def deployable(template: dict[str, Any]) -> dict[str, Any]:
+    """The template as moto can create it.
+
+    Without the bootstrap version check (moto has no CDK bootstrap stack) and without resources
+    moto does not implement (bucket and topic policies, alarms), which it would skip with a warning.
+    """
+    cleaned = json.loads(json.dumps(template))
+    skipped = set(unsupported_resources(cleaned))
+    resources = cleaned.get("Resources", {})
+    for logical_id in skipped:
+        del resources[logical_id]
+    for resource in resources.values():
+        depends = resource.get("DependsOn")
+        if isinstance(depends, list):
+            resource["DependsOn"] = [d for d in depends if d not in skipped]
+        elif depends in skipped:
+            del resource["DependsOn"]
+    cleaned.get("Parameters", {}).pop("BootstrapVersion", None)
+    cleaned.get("Rules", {}).pop("CheckBootstrapVersion", None)
+    for section in ("Parameters", "Rules"):
+        if section in cleaned and not cleaned[section]:
+            del cleaned[section]
+    for resource in cleaned.get("Resources", {}).values():
+        properties = resource.get("Properties", {})
+        if resource.get("Type") == "AWS::KMS::Key" and "Tags" in properties:
+            # moto reads KMS tags in the API's TagKey/TagValue shape, not CloudFormation's Key/Value.
+            properties["Tags"] = [
+                {"TagKey": tag["Key"], "TagValue": tag["Value"]} for tag in properties["Tags"]
+            ]
+    return cleaned
+
+
+def deploy(cloudformation: Any, name: str, template: dict[str, Any]) -> dict[str, str]:
+    """CreateStack through moto's CloudFormation; returns the stack outputs."""
+    cloudformation.create_stack(
+        StackName=name,
+        TemplateBody=json.dumps(deployable(template)),
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+    )
+    stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+    if stack["StackStatus"] != "CREATE_COMPLETE":
+        reason = stack.get("StackStatusReason", "")
+        raise ConfigurationError(f"deploying {name} in the emulator ended {stack['StackStatus']}: {reason}")
+    return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}

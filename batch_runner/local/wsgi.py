@@ -1,0 +1,161 @@
+"""One WSGI app for every AWS service: our Bedrock control plane, admin endpoints, then moto.
+
+Requests are told apart the way AWS endpoints tell them apart: by the SigV4 credential scope's
+service name (``Credential=<key>/<date>/<region>/<service>/aws4_request``) and the path. So a
+single port serves S3, IAM, STS, CloudFormation, EventBridge and Bedrock, and
+``AWS_ENDPOINT_URL=http://127.0.0.1:<port>`` works for every boto3 client.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from batch_runner.local.control_plane import ControlPlane, is_control_plane_path
+from batch_runner.local.errors import InternalServerError, ServiceError, ThrottlingError
+from batch_runner.local.faults import FaultInjector
+from batch_runner.local.job_store import Scope
+from batch_runner.local.moto_state import account_for_access_key
+
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+_CREDENTIAL = re.compile(r"Credential=([^/]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
+ADMIN_PREFIX = "/_emulator"
+
+
+@dataclass(frozen=True)
+class Signature:
+    access_key: str
+    region: str
+    service: str
+
+
+def signature(environ: dict[str, Any]) -> Signature | None:
+    match = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if match is None:
+        return None
+    return Signature(access_key=match.group(1), region=match.group(2), service=match.group(3))
+
+
+def raw_uri(environ: dict[str, Any]) -> str:
+    """The request target as sent (still percent-encoded, so a job ARN stays one path segment)."""
+    uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if uri:
+        return str(uri)
+    query = environ.get("QUERY_STRING", "")
+    return environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
+
+
+def json_response(
+    start_response: StartResponse, status: int, body: Any, headers: list[tuple[str, str]] | None = None
+) -> list[bytes]:
+    payload = json.dumps(body).encode()
+    all_headers = [
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(payload))),
+        ("x-amzn-RequestId", str(uuid.uuid4())),
+        *(headers or []),
+    ]
+    start_response(f"{status} {_REASONS.get(status, 'Error')}", all_headers)
+    return [payload]
+
+
+def error_response(start_response: StartResponse, error: ServiceError) -> list[bytes]:
+    return json_response(
+        start_response, error.status, {"message": error.message}, headers=[("x-amzn-ErrorType", error.code)]
+    )
+
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Slow Down",
+}
+
+_SLOW_DOWN = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
+    b"<Message>Please reduce your request rate. (injected by the Bedrock emulator)</Message>"
+    b"<RequestId>EMULATED</RequestId></Error>"
+)
+
+
+class EmulatorApp:
+    def __init__(
+        self, control_plane: ControlPlane, admin: WsgiApp, moto_app: WsgiApp, faults: FaultInjector
+    ) -> None:
+        self._control_plane = control_plane
+        self._admin = admin
+        self._moto = moto_app
+        self._faults = faults
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(ADMIN_PREFIX):
+            return self._admin(environ, start_response)
+        signed = signature(environ)
+        uri = raw_uri(environ)
+        if signed is not None and signed.service == "bedrock" and is_control_plane_path(uri):
+            return self._bedrock(environ, start_response, signed, uri)
+        if (
+            signed is not None
+            and signed.service == "s3"
+            and _is_object_get(environ)
+            and self._faults.s3_get_error()
+        ):
+            start_response(
+                "503 Slow Down",
+                [("Content-Type", "application/xml"), ("Content-Length", str(len(_SLOW_DOWN)))],
+            )
+            return [_SLOW_DOWN]
+        return self._moto(environ, start_response)
+
+    def _bedrock(
+        self, environ: dict[str, Any], start_response: StartResponse, signed: Signature, uri: str
+    ) -> list[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        scope = Scope(account_id=account_for_access_key(signed.access_key), region=signed.region)
+        try:
+            fault = self._faults.control_plane_error()
+            if fault == "throttle":
+                raise ThrottlingError(
+                    "Too many requests, please wait before trying again. (injected by the Bedrock emulator)"
+                )
+            if fault == "server":
+                raise InternalServerError(
+                    "An internal server error occurred. Retry your request. "
+                    "(injected by the Bedrock emulator)"
+                )
+            response = self._control_plane.handle(
+                environ["REQUEST_METHOD"], uri, body, scope, signed.access_key
+            )
+        except ServiceError as err:
+            return error_response(start_response, err)
+        return json_response(start_response, 200, response)
+
+
+def _is_object_get(environ: dict[str, Any]) -> bool:
+    """GetObject, path style (``/bucket/key``) or virtual-host style (``bucket.host/key``)."""
+    if environ.get("REQUEST_METHOD") != "GET":
+        return False
+    path = environ.get("PATH_INFO", "").lstrip("/")
+    query = environ.get("QUERY_STRING", "")
+    if any(
+        marker in query
+        for marker in ("list-type", "uploads", "acl", "tagging", "versioning", "policy", "location")
+    ):
+        return False
+    host = environ.get("HTTP_HOST", "")
+    virtual_host = (
+        host.count(".") >= 1 and not re.match(r"^[\d.]+(:\d+)?$", host) and not host.startswith("localhost")
+    )
+    return bool(path) and ("/" in path.rstrip("/") or virtual_host)
