@@ -7,7 +7,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.security_checks import acknowledge
+from stacks.security_checks import acknowledge, skip_checkov
 
 
 def _expire_everything_after(days: int) -> s3.LifecycleRule:
@@ -59,6 +59,11 @@ class BatchBuckets(Construct):
             "AwsSolutions-S1",
             "This is the access-log bucket itself; logging it into itself would loop "
             "and logging it elsewhere only moves the question.",
+        )
+        skip_checkov(
+            self.access_log_bucket,
+            "CKV_AWS_18",
+            "This is the access-log bucket itself; it receives the logs of the data buckets.",
         )
         acknowledge(
             self.access_log_bucket,

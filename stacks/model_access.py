@@ -42,9 +42,10 @@ GEO_DESTINATION_REGIONS: Mapping[str, tuple[str, ...]] = {
     ),
 }
 
-# Global profiles route to any commercial Region, a list AWS grows without notice; their
-# foundation-model grant therefore uses a Region wildcard guarded by the profile ARN (see
-# ``foundation_model_arns``).
+# Global profiles route to any commercial Region, a list AWS grows without notice, and Bedrock
+# authorizes the routed call against the Region-less ARN arn:aws:bedrock:::foundation-model/<id>.
+# Their foundation-model grant therefore uses a Region wildcard (an IAM "*" also matches the empty
+# Region) guarded by a bedrock:InferenceProfileArn condition (see ``invoke_grants``).
 GLOBAL_PREFIX = "global"
 
 # Region-name prefixes a geographic profile can be called from (its source Regions).

@@ -44,8 +44,8 @@ class JobNotifications(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         # The AWS-managed alias/aws/sns key cannot be used by EventBridge (its key policy cannot be
-        # changed), so the topic gets its own customer-managed key that EventBridge, CloudWatch
-        # alarms and nothing else besides the account may use.
+        # changed), so the topic gets its own customer-managed key. The rules' SnsTopic targets add
+        # the EventBridge grant to its key policy; CloudWatch alarms need theirs added here.
         self.key = kms.Key(
             self,
             "TopicKey",
@@ -54,15 +54,15 @@ class JobNotifications(Construct):
             pending_window=Duration.days(30),
             removal_policy=removal_policy,
         )
-        for service in ("events.amazonaws.com", "cloudwatch.amazonaws.com"):
-            self.key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid=f"Publish{service.split('.')[0].capitalize()}",
-                    principals=[iam.ServicePrincipal(service)],
-                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                    resources=["*"],
-                )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AlarmsPublishToTopic",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                # In a key policy "*" means this key.
+                resources=["*"],
             )
+        )
         self.topic = sns.Topic(
             self,
             "Topic",

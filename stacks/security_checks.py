@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Acknowledgment, App, Stack, Validations
+from aws_cdk import Acknowledgment, App, CfnResource, Stack, Validations
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks
 from constructs import IConstruct
 
@@ -47,3 +47,13 @@ def _flatten(node: Any) -> str:
     if "Ref" in node:
         return f"<{_flatten(node['Ref'])}>"
     raise ValueError(f"cannot name a cdk-nag finding for {node!r}")
+
+
+def skip_checkov(construct: IConstruct, check_id: str, reason: str) -> None:
+    """Record a checkov skip, with its reason, in the resource's template metadata."""
+    resource = construct.node.default_child
+    if not isinstance(resource, CfnResource):
+        raise TypeError(f"{construct.node.path} has no CloudFormation resource to annotate")
+    existing = resource.get_metadata("checkov") or {}
+    skips = [*existing.get("skip", []), {"id": check_id, "comment": reason}]
+    resource.add_metadata("checkov", {"skip": skips})

@@ -50,12 +50,18 @@ class SubmitterAccess(Construct):
         statements = [
             iam.PolicyStatement(
                 sid="CreateJobsOnAllowedModels",
-                actions=["bedrock:CreateModelInvocationJob", "bedrock:TagResource"],
+                actions=["bedrock:CreateModelInvocationJob"],
                 resources=[*allowed_model_arns(models, **arn_parts), job_arns],
             ),
             iam.PolicyStatement(
-                sid="WatchAndStopJobs",
-                actions=["bedrock:GetModelInvocationJob", "bedrock:StopModelInvocationJob"],
+                sid="WatchStopAndTagJobs",
+                # The runner tags each job with its run ID at creation, to find it again after a crash.
+                actions=[
+                    "bedrock:GetModelInvocationJob",
+                    "bedrock:StopModelInvocationJob",
+                    "bedrock:TagResource",
+                    "bedrock:ListTagsForResource",
+                ],
                 resources=[job_arns],
             ),
             iam.PolicyStatement(

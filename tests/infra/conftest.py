@@ -1,0 +1,85 @@
+"""Synthesize every environment once per test session (jsii start-up and synth are the slow part).
+
+Besides the committed environments (dev, prod) two test-only ones cover the remaining shapes:
+KMS on with foundation models only, and an APAC environment with its own submitter role and
+alerts on completed jobs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Template
+
+from batch_runner.stack_outputs import stack_name
+from stacks.application import ALL_ENVIRONMENTS, create_app
+from stacks.config import EnvironmentConfig, load_environments, parse_environment
+from tests.infra.template_values import Deployment, deployment
+
+EXTRA_ENVIRONMENTS: Mapping[str, Mapping[str, Any]] = {
+    "kmsplain": {
+        "account": "444455556666",
+        "region": "us-west-2",
+        "models": ["anthropic.claude-3-haiku-20240307-v1:0", "amazon.titan-embed-text-v2:0"],
+        "kms": True,
+        "retention_days": 7,
+        "tags": {"owner": "data-science", "Name With Spaces": "value/with:chars"},
+    },
+    "apac": {
+        "account": "777788889999",
+        "region": "ap-southeast-2",
+        "models": [
+            "apac.anthropic.claude-3-5-sonnet-20241022-v2:0",
+            "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        ],
+        "retention_days": 90,
+        "notify_on_completed": True,
+        "submitter_role_principals": ["arn:aws:iam::777788889999:root"],
+        "notification_emails": ["a@example.com", "b@example.org"],
+        "tags": {"team": "apac-ml"},
+    },
+}
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    app: App
+    configs: Mapping[str, EnvironmentConfig]
+    templates: Mapping[str, dict[str, Any]]
+    outdir: Path
+
+    def template(self, env: str) -> Template:
+        return Template.from_json(self.templates[env])
+
+    def template_path(self, env: str) -> Path:
+        return self.outdir / f"{stack_name(env)}.template.json"
+
+    def deployed(self, env: str) -> Deployment:
+        """The template with intrinsics resolved as if deployed (default account/Region if agnostic)."""
+        config = self.configs[env]
+        return deployment(self.templates[env], config.account, config.region)
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
+    configs = dict(load_environments())
+    configs.update({name: parse_environment(name, raw) for name, raw in EXTRA_ENVIRONMENTS.items()})
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = create_app(context={"env": ALL_ENVIRONMENTS}, outdir=str(outdir), environments=configs)
+    app.synth()
+    templates = {
+        name: json.loads((outdir / f"{stack_name(name)}.template.json").read_text(encoding="utf-8"))
+        for name in configs
+    }
+    yield Synthesized(app=app, configs=configs, templates=templates, outdir=outdir)
+
+
+@pytest.fixture(scope="session", params=["dev", "prod", "kmsplain", "apac"])
+def env_name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)

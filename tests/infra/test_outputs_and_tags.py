@@ -1,0 +1,58 @@
+"""Stack outputs the runner reads (keys from batch_runner.stack_outputs) and config tags on every resource."""
+
+from __future__ import annotations
+
+from batch_runner.stack_outputs import OutputKey, stack_name
+from tests.infra.conftest import Synthesized
+
+# CloudFormation offers no Tags property on these types.
+UNTAGGABLE = {
+    "AWS::IAM::ManagedPolicy",
+    "AWS::S3::BucketPolicy",
+    "AWS::SNS::TopicPolicy",
+    "AWS::SNS::Subscription",
+}
+
+
+def test_stack_is_named_after_the_environment(synthesized: Synthesized, env_name: str) -> None:
+    assert synthesized.template_path(env_name).name == f"{stack_name(env_name)}.template.json"
+    assert synthesized.app.node.find_child(stack_name(env_name)) is not None
+
+
+def test_outputs_name_the_resources_the_runner_needs(synthesized: Synthesized, env_name: str) -> None:
+    deployed = synthesized.deployed(env_name)
+    config = synthesized.configs[env_name]
+    outputs = {key: deployed.resolve(output["Value"]) for key, output in deployed.template["Outputs"].items()}
+    expected = {
+        OutputKey.INPUT_BUCKET: deployed.ref(deployed.only("AWS::S3::Bucket", "BucketsInput")),
+        OutputKey.OUTPUT_BUCKET: deployed.ref(deployed.only("AWS::S3::Bucket", "BucketsOutput")),
+        OutputKey.SERVICE_ROLE_ARN: deployed.get_att(
+            deployed.only("AWS::IAM::Role", "BedrockServiceRole"), "Arn"
+        ),
+        OutputKey.SUBMITTER_POLICY_ARN: deployed.ref(deployed.only("AWS::IAM::ManagedPolicy", "Submitters")),
+        OutputKey.NOTIFICATION_TOPIC_ARN: deployed.ref(deployed.only("AWS::SNS::Topic", "Notifications")),
+        OutputKey.REGION: deployed.region,
+        OutputKey.ALLOWED_MODELS: ",".join(config.model_ids),
+    }
+    if config.kms:
+        expected[OutputKey.KMS_KEY_ARN] = deployed.get_att(deployed.only("AWS::KMS::Key", "DataKey"), "Arn")
+    if config.submitter_role_principals:
+        expected[OutputKey.SUBMITTER_ROLE_ARN] = deployed.get_att(
+            deployed.only("AWS::IAM::Role", "SubmittersRole"), "Arn"
+        )
+    assert outputs == expected
+
+
+def test_region_output_follows_the_deployment_for_region_agnostic_stacks(synthesized: Synthesized) -> None:
+    assert synthesized.templates["dev"]["Outputs"][OutputKey.REGION] == {"Value": {"Ref": "AWS::Region"}}
+    assert synthesized.templates["prod"]["Outputs"][OutputKey.REGION] == {"Value": "eu-west-1"}
+
+
+def test_config_tags_are_on_every_taggable_resource(synthesized: Synthesized, env_name: str) -> None:
+    tags = synthesized.configs[env_name].tags
+    assert tags, "every test environment declares tags"
+    for logical_id, resource in synthesized.templates[env_name]["Resources"].items():
+        if resource["Type"] in UNTAGGABLE:
+            continue
+        found = {tag["Key"]: tag["Value"] for tag in resource["Properties"].get("Tags", [])}
+        assert found.items() >= tags.items(), (logical_id, found)
