@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 import secrets
 import string
@@ -83,7 +84,7 @@ class JobStore:
                     raise ConflictError(f"The provided job name is currently in use: {name}.")
             self._check_quota(scope, model_id)
             job_id = self._new_id()
-            now = self.clock.now()
+            now = math.floor(self.clock.now() * 1000) / 1000  # the API shows milliseconds
             job = Job(
                 job_id=job_id,
                 arn=f"arn:aws:bedrock:{scope.region}:{scope.account_id}:model-invocation-job/{job_id}",

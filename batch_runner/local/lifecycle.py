@@ -115,24 +115,29 @@ class Lifecycle:
         """When processing ends, with which status and message."""
         config = self._config()
         total = job.total_records or 0
-        limit = total
-        outcome, message = "Completed", None
         if job.forced_outcome == "PartiallyCompleted":
-            limit = min(total - 1, math.floor(total * config.partial_fraction)) if total else 0
             outcome, message = "PartiallyCompleted", PARTIAL
-        end = job.status_since + limit / config.records_per_second
+        else:
+            outcome, message = "Completed", None
+        end = job.status_since + self._record_limit(job) / config.records_per_second
         if end > job.expiration_time:
             return job.expiration_time, "PartiallyCompleted", PARTIAL
+        if total == 0:
+            return job.status_since, outcome, message
         return end, outcome, message
 
+    def _record_limit(self, job: Job) -> int:
+        """How many records the job processes before it ends (all, unless forced partial)."""
+        total = job.total_records or 0
+        if job.forced_outcome == "PartiallyCompleted" and total:
+            return min(total - 1, math.floor(total * self._config().partial_fraction))
+        return total
+
     def _process_until(self, job: Job, at: float) -> None:
-        config = self._config()
-        end, _, _ = self._in_progress_end(job)
-        elapsed = max(0.0, min(at, end) - job.status_since)
-        limit = job.total_records or 0
-        if job.forced_outcome == "PartiallyCompleted" or end == job.expiration_time:
-            limit = math.floor((end - job.status_since) * config.records_per_second + 1e-9)
-        count = min(limit, math.floor(elapsed * config.records_per_second + 1e-9))
+        rate = self._config().records_per_second
+        elapsed = max(0.0, min(at, job.expiration_time) - job.status_since)
+        # A small tolerance: epoch-sized floats lose digits when the start time is subtracted.
+        count = min(self._record_limit(job), math.floor(elapsed * rate + 1e-4))
         if count > job.processed:
             process_records(job, count, self._faults)
 

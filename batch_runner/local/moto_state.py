@@ -6,6 +6,7 @@ app, so it works on the same buckets, roles and buses the clients see over HTTP.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any
 from moto.events.models import events_backends
 from moto.iam.models import get_account_id_from, iam_backends
 from moto.s3.models import s3_backends
+from moto.sns.models import sns_backends
 from moto.sts.models import sts_backends
 
 PARTITION = "aws"
@@ -160,17 +162,24 @@ def _default_document(policy: Any) -> str:
     return "{}"
 
 
-def put_event(account_id: str, region: str, event: dict[str, Any]) -> None:
-    """Deliver an event to moto's default bus, so rules and their targets see it."""
-    backend = events_backends[account_id][region]
-    backend.put_events(
-        [
-            {
-                "Source": event["source"],
-                "DetailType": event["detail-type"],
-                "Detail": json.dumps(event["detail"]),
-                "Resources": event["resources"],
-                "EventBusName": "default",
-            }
-        ]
-    )
+def put_event(account_id: str, region: str, event: Any) -> None:
+    """Deliver an event through the rules of moto's default bus.
+
+    moto's own PutEvents raises for SNS targets (what the stack's alert rules use), so delivery
+    is done here: SNS targets get the event published to the topic, others go through moto.
+    """
+    bus = events_backends[account_id][region].describe_event_bus("default")
+    for rule in list(bus.rules.values()):
+        if rule.state != "ENABLED" or not rule.event_pattern.matches_event(event):
+            continue
+        for target in rule.targets:
+            if target["Arn"].startswith("arn:aws:sns:"):
+                topic = sns_backends[account_id][region].get_topic(target["Arn"])
+                topic.publish(json.dumps(event))
+                continue
+            single = copy.copy(rule)
+            single.targets = [target]
+            try:
+                single.send_to_targets(event)
+            except NotImplementedError:
+                continue  # a target type moto cannot deliver to; EventBridge is best effort too
