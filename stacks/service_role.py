@@ -100,7 +100,10 @@ class BedrockServiceRole(Construct):
                 "applies to requests made through that profile (bedrock:InferenceProfileArn condition)."
             )
         if vpc is not None:
-            wildcards["*"] = "EC2 Describe* actions support no resource-level permissions."
+            wildcards["*"] = (
+                "The EC2 Describe* calls Bedrock makes for a VPC job support no resource-level "
+                "permissions, so '*' is the only resource they accept."
+            )
             wildcards[_eni_arn(stack)] = (
                 "Network interfaces are created per job; creation and deletion are limited by the Bedrock "
                 "job tags and the configured subnets."
