@@ -38,7 +38,7 @@ from batch_runner.run_state import (
 )
 from batch_runner.runs import Run, file_sha256, quotas_dict, record_index_key, shard_key
 from batch_runner.service_quotas import SOURCE_DEFAULTS, read_quotas
-from batch_runner.settings import Overrides, Settings, resolve_settings
+from batch_runner.settings import Overrides, Settings, resolve_settings, with_region
 from batch_runner.settings import state_dir as resolve_state_dir
 from batch_runner.submission import client_token, job_name
 
@@ -187,6 +187,7 @@ def prepare(
     Calls AWS (CloudFormation, Service Quotas, S3 reads) but uploads and submits nothing.
     """
     target = target or Target()
+    target = replace(target, aws=with_region(target.aws))
     name = validate_run_name(run) if run else default_run_name(_stem(source))
     directory = resolve_state_dir(target.state_dir)
     settings = resolve_settings(target.aws, target.overrides)

@@ -16,6 +16,7 @@ from typing import Any
 from batch_runner.clients import AwsContext
 from batch_runner.exceptions import RunNotFoundError, UsageError
 from batch_runner.plan import ModelQuotas
+from batch_runner.planning import RECORD_INDEX_NAME
 from batch_runner.run_state import (
     PLANNED,
     QUEUED,
@@ -27,14 +28,16 @@ from batch_runner.run_state import (
     read_local,
     read_remote,
     run_dir,
+    run_prefix,
+    utc_now,
     validate_run_name,
     write_local,
     write_remote,
 )
-from batch_runner.settings import Overrides, resolve_settings
+from batch_runner.settings import Overrides, resolve_settings, with_region
 from batch_runner.settings import state_dir as resolve_state_dir
 from batch_runner.submission import Backoff, SubmitReport, output_uri, submit_queued
-from batch_runner.uploads import Upload, upload_files
+from batch_runner.uploads import Upload, check_bedrock_key, upload_files
 
 
 def file_sha256(path: Path) -> str:
@@ -73,6 +76,7 @@ class Run:
         aws = AwsContext(region=region, profile=profile, endpoint_url=endpoint_url)
         manifest = read_local(directory, name)
         if manifest is None:
+            aws = with_region(aws)
             settings = resolve_settings(aws, Overrides(stack=stack, env=env, input_bucket=input_bucket))
             manifest = read_remote(aws.client("s3"), settings.input_bucket, name)
             if manifest is None:
@@ -154,6 +158,7 @@ class Run:
 
     def save(self) -> None:
         """Write the manifest locally and to the input bucket (both atomic)."""
+        self.manifest.updated_at = utc_now()
         write_local(self.manifest, self.state_dir)
         write_remote(self.manifest, self.client("s3"), str(self.manifest.settings["input_bucket"]))
 
@@ -192,11 +197,11 @@ class Run:
 
 
 def shard_key(run: str, index: int) -> str:
-    return f"runs/{run}/input/shard-{index:05d}.jsonl"
+    return check_bedrock_key(f"{run_prefix(run)}input/shard-{index:05d}.jsonl")
 
 
 def record_index_key(run: str) -> str:
-    return f"runs/{run}/record-index.jsonl"
+    return f"{run_prefix(run)}{RECORD_INDEX_NAME}"
 
 
 def quotas_dict(quotas: ModelQuotas, source: str, detail: str) -> dict[str, Any]:

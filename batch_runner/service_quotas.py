@@ -11,15 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from functools import cache
-from importlib import resources
 from typing import Any
 
-import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
 from batch_runner.plan import ModelQuotas
-from batch_runner.submission import base_model
+from batch_runner.quotas import quota_model_name
 
 SERVICE_CODE = "bedrock"
 SOURCE_SERVICE_QUOTAS = "service-quotas"
@@ -45,16 +42,6 @@ class QuotaLookup:
     detail: str = ""  # why the API was not used, or which values it gave
 
 
-@cache
-def display_names() -> Mapping[str, str]:
-    text = resources.files("batch_runner").joinpath("data/quota_model_names.yaml").read_text("utf-8")
-    return dict(yaml.safe_load(text))
-
-
-def display_name(model_id: str) -> str | None:
-    return display_names().get(base_model(model_id))
-
-
 def quota_values(quotas: Iterable[Mapping[str, Any]], model_name: str) -> dict[str, int]:
     """ModelQuotas field values from Service Quotas entries that belong to ``model_name``."""
     suffix = f" for {model_name}".lower()
@@ -78,7 +65,7 @@ def _list(client: Any, operation: str) -> list[Mapping[str, Any]]:
 
 def read_quotas(client_factory: Callable[[], Any], model_id: str, defaults: ModelQuotas) -> QuotaLookup:
     """Quotas for ``model_id``: applied values > AWS defaults > ``defaults``."""
-    name = display_name(model_id)
+    name = quota_model_name(model_id)
     if name is None:
         return QuotaLookup(defaults, SOURCE_DEFAULTS, f"no Service Quotas name known for {model_id}")
     try:

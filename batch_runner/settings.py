@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -96,15 +96,21 @@ def resolve_stack_name(overrides: Overrides, environ: Mapping[str, str] | None =
     return stack_name(environ.get(ENV_ENVIRONMENT) or DEFAULT_ENVIRONMENT)
 
 
-def resolve_region(aws: AwsContext) -> str:
-    """The Region boto3 will use, or a ConfigurationError saying how to set one."""
+def resolve_region(aws: AwsContext, environ: Mapping[str, str] | None = None) -> str:
+    """The Region: --region, else the profile's or AWS_DEFAULT_REGION (boto3), else AWS_REGION."""
+    environ = os.environ if environ is None else environ
     try:
-        region = aws.session().region_name
+        region = aws.region or aws.session().region_name or environ.get("AWS_REGION")
     except ProfileNotFound as err:
         raise ConfigurationError(f"{err}: check --profile / AWS_PROFILE") from err
     if not region:
         raise ConfigurationError("no AWS Region configured: pass --region or set AWS_REGION")
     return str(region)
+
+
+def with_region(aws: AwsContext, environ: Mapping[str, str] | None = None) -> AwsContext:
+    """``aws`` with its Region filled in, so every client it makes agrees on one Region."""
+    return aws if aws.region else replace(aws, region=resolve_region(aws, environ))
 
 
 def check_credentials(aws: AwsContext) -> None:
@@ -124,7 +130,8 @@ def resolve_settings(
     """Resolve every setting, reading the stack's outputs only when something is still missing."""
     overrides = overrides or Overrides()
     environ = os.environ if environ is None else environ
-    region = resolve_region(aws)
+    aws = with_region(aws, environ)
+    region = str(aws.region)
     check_credentials(aws)
     stack = resolve_stack_name(overrides, environ)
     wanted = {

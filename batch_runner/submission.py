@@ -20,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from batch_runner import __version__
 from batch_runner.aws_errors import aws_error, error_code, error_message
 from batch_runner.exceptions import AwsError
+from batch_runner.models.ids import parse_model_id
 from batch_runner.run_state import QUEUED, SUBMITTED, RunManifest, ShardState, run_prefix, utc_now
 
 # Statuses that count against the "submitted and in-progress jobs" quota.
@@ -152,14 +153,8 @@ def _paginate_jobs(bedrock: Any, doing: str, **params: Any) -> Iterable[Mapping[
 
 
 def base_model(model_id: str) -> str:
-    """The foundation model behind an ID, profile ID or ARN, for counting jobs against one quota."""
-    name = model_id.rsplit("/", 1)[-1]
-    head, _, rest = name.partition(".")
-    # Geographic inference profiles put a short Region-group prefix (us., eu., apac., global.)
-    # before the provider; foundation-model IDs start with the provider, which contains no digits.
-    if rest and "." in rest and head in {"us", "eu", "apac", "global", "jp", "au", "ca", "us-gov"}:
-        return rest
-    return name
+    """The foundation model behind an ID, profile ID or ARN: jobs on either count against one quota."""
+    return parse_model_id(model_id).base_model_id or model_id
 
 
 def count_active_jobs(bedrock: Any, model_id: str) -> int:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from batch_runner.clients import AwsContext
 from batch_runner.exceptions import ConfigurationError, StackNotFoundError
+from batch_runner.local import Emulator
 from batch_runner.settings import (
     ENV_ENVIRONMENT,
     ENV_INPUT_BUCKET,
@@ -32,19 +30,17 @@ OUTPUTS = {
 
 
 @pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
+def endpoint(emulator_session: Emulator) -> str:
+    """The emulator's moto, with a hand-made stack holding exactly the outputs above."""
     template = {
         "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
         "Outputs": {key: {"Value": value} for key, value in OUTPUTS.items()},
     }
-    cfn = boto3.client("cloudformation", endpoint_url=url, region_name="us-east-1")
-    cfn.create_stack(StackName="BedrockBatch-test", TemplateBody=json.dumps(template))
-    yield url
-    server.stop()
+    cfn = emulator_session.client("cloudformation")
+    live = cfn.list_stacks(StackStatusFilter=["CREATE_COMPLETE"])["StackSummaries"]
+    if "BedrockBatch-test" not in {stack["StackName"] for stack in live}:
+        cfn.create_stack(StackName="BedrockBatch-test", TemplateBody=json.dumps(template))
+    return emulator_session.endpoint_url
 
 
 def test_stack_outputs_fill_everything_not_given(endpoint: str) -> None:
@@ -55,7 +51,10 @@ def test_stack_outputs_fill_everything_not_given(endpoint: str) -> None:
     assert settings.output_bucket == "stack-output"
     assert settings.role_arn == "arn:aws:iam::123456789012:role/stack-role"
     assert settings.kms_key == "arn:aws:kms:us-east-1:123456789012:key/abc"
-    assert settings.allowed_models == ("anthropic.claude-3-haiku-20240307-v1:0", "amazon.titan-embed-text-v2:0")
+    assert settings.allowed_models == (
+        "anthropic.claude-3-haiku-20240307-v1:0",
+        "amazon.titan-embed-text-v2:0",
+    )
     assert set(settings.sources.values()) == {"stack BedrockBatch-test"}
 
 
@@ -82,9 +81,9 @@ def test_stack_is_not_read_when_flags_give_everything() -> None:
 
 def test_missing_stack_names_stack_region_and_deploy_command(endpoint: str) -> None:
     with pytest.raises(StackNotFoundError) as caught:
-        resolve_settings(AwsContext(endpoint_url=endpoint), Overrides(env="dev"), environ={})
+        resolve_settings(AwsContext(endpoint_url=endpoint), Overrides(env="staging"), environ={})
     assert str(caught.value) == (
-        "stack BedrockBatch-dev not found in us-east-1: deploy it with `cdk deploy -c env=dev` first"
+        "stack BedrockBatch-staging not found in us-east-1: deploy it with `cdk deploy -c env=staging` first"
     )
     assert caught.value.exit_code == 2
 

@@ -1,0 +1,36 @@
+"""How commands that create or continue runs print them: a short text summary, or JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from batch_runner.plan import Plan
+from batch_runner.run_state import QUEUED, SUBMITTED
+from batch_runner.runs import Run
+
+
+def plan_dict(plan: Plan) -> dict[str, Any]:
+    data = asdict(plan)
+    data["record_index_path"] = str(plan.record_index_path)
+    for shard in data["shards"]:
+        shard["path"] = str(shard["path"])
+    return data
+
+
+def print_run(run: Run, *, as_json: bool) -> None:
+    summary = run.summary()
+    if as_json:
+        print(json.dumps(summary, indent=2, default=str))
+        return
+    submitted = [s for s in run.shards if s.state == SUBMITTED]
+    queued = [s for s in run.shards if s.state == QUEUED]
+    print(f"Run {run.name}: {len(run.shards)} shard(s), {summary['records']} record(s), model {run.model_id}")
+    print(f"  jobs submitted: {len(submitted)}")
+    if queued:
+        reason = next((s.message for s in queued if s.message), "the model's concurrency quota is reached")
+        print(f"  queued: {len(queued)} ({reason}); `status`/`wait` submit them as slots free up")
+    print(f"  manifest: {Path(summary['manifest'])}")
+    print(f"  output:   {summary['output_uri']}")

@@ -1,0 +1,177 @@
+"""Plan, upload and submit a dataset as Amazon Bedrock batch inference jobs.
+
+Every row of DATASET (CSV, JSONL or Parquet) is rendered through the prompt template (Jinja2; each
+column is a variable, e.g. "Summarize: {{ text }}") into the model's request format, validated, split
+into shards that respect the model's batch quotas, uploaded, and submitted as one job per shard.
+A JSONL file whose lines already hold "modelInput" needs no prompt.
+
+--dry-run prints the plan (shards, records, bytes, estimated tokens and cost) without calling AWS.
+Jobs beyond the model's concurrency quota stay queued in the run and are submitted by later
+`status`/`wait` calls. Running submit again with the same --run (or `resume RUN`) continues a run
+that stopped and never creates a second job for a shard.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from batch_runner.api import QuotaOverrides, Target, plan_only, prepare
+from batch_runner.cli.common import add_aws_options, aws_context
+from batch_runner.cli.run_output import plan_dict, print_run
+from batch_runner.exceptions import UsageError
+from batch_runner.plan import CONVERSE, INVOKE_MODEL, SubmitOptions
+from batch_runner.planning import describe_plan
+from batch_runner.run_state import validate_run_name
+from batch_runner.settings import Overrides
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "submit",
+        help="plan, upload and submit a dataset as batch jobs",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("dataset", metavar="DATASET", help="CSV, JSONL or Parquet file")
+    parser.add_argument(
+        "--model", required=True, metavar="MODEL_ID", help="model ID, inference profile or ARN"
+    )
+    prompt = parser.add_mutually_exclusive_group()
+    prompt.add_argument("--prompt", metavar="TEMPLATE_FILE", help="file holding the Jinja2 prompt template")
+    prompt.add_argument("--prompt-text", metavar="TEXT", help="the prompt template itself")
+    parser.add_argument("--system", metavar="TEXT|FILE", help="system prompt, or a file holding it")
+    parser.add_argument("--id-column", metavar="COL", help="column with unique record IDs to join results on")
+    parser.add_argument("--max-tokens", type=int, metavar="N", help="maximum output tokens per record")
+    parser.add_argument("--temperature", type=float, metavar="X", help="sampling temperature")
+    parser.add_argument("--invocation-type", choices=(INVOKE_MODEL, CONVERSE), default=INVOKE_MODEL)
+    parser.add_argument(
+        "--model-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model-specific option, e.g. dimensions=512 for Titan embeddings (repeatable)",
+    )
+    parser.add_argument("--run", metavar="NAME", help="run name (default: <dataset>-<UTC time>)")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan and exit; no AWS call")
+    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    quotas = parser.add_argument_group("quotas (default: Service Quotas, else the documented defaults)")
+    quotas.add_argument("--min-records", type=int, metavar="N", help="minimum records per job")
+    quotas.add_argument("--max-records-per-job", type=int, metavar="N")
+    quotas.add_argument("--max-records-per-file", type=int, metavar="N")
+    quotas.add_argument("--max-concurrent-jobs", type=int, metavar="N", help="submitted + in-progress jobs")
+
+    add_aws_options(parser)
+    add_location_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def add_location_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("where data goes (default: environment variables, then stack outputs)")
+    group.add_argument("--input-bucket", help="bucket for input shards (env BATCH_RUNNER_INPUT_BUCKET)")
+    group.add_argument("--output-bucket", help="bucket Bedrock writes to (env BATCH_RUNNER_OUTPUT_BUCKET)")
+    group.add_argument("--role-arn", help="Bedrock service role (env BATCH_RUNNER_ROLE_ARN)")
+    group.add_argument("--kms-key", help="KMS key for job output (env BATCH_RUNNER_KMS_KEY)")
+    group.add_argument(
+        "--state-dir", help="local run state (env BATCH_RUNNER_STATE_DIR; default .batch-runner)"
+    )
+
+
+def target(args: argparse.Namespace) -> Target:
+    return Target(
+        aws=aws_context(args),
+        overrides=Overrides(
+            stack=args.stack,
+            env=args.env,
+            input_bucket=getattr(args, "input_bucket", None),
+            output_bucket=getattr(args, "output_bucket", None),
+            role_arn=getattr(args, "role_arn", None),
+            kms_key=getattr(args, "kms_key", None),
+        ),
+        state_dir=Path(args.state_dir) if args.state_dir else None,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.run:
+        validate_run_name(args.run)
+    opts = _options(args)
+    quotas = QuotaOverrides(
+        min_records_per_job=args.min_records,
+        max_records_per_file=args.max_records_per_file,
+        max_records_per_job=args.max_records_per_job,
+        max_concurrent_jobs=args.max_concurrent_jobs,
+    )
+    if args.dry_run:
+        with tempfile.TemporaryDirectory(prefix="batch-runner-dry-run-") as workdir:
+            plan = plan_only(args.dataset, opts, Path(workdir), quotas)
+            if args.json:
+                print(json.dumps({"dry_run": True, "plan": plan_dict(plan)}, indent=2))
+            else:
+                print("\n".join(describe_plan(plan)))
+        return 0
+
+    prepared = prepare(args.dataset, opts, run=args.run, quotas=quotas, target=target(args))
+    if not args.json:
+        print("\n".join(describe_plan(prepared.plan)))
+        print(f"Run {prepared.run} on stack {prepared.settings.stack} ({prepared.settings.region})")
+    if not args.yes and sys.stdin.isatty() and not _confirmed(len(prepared.plan.shards)):
+        prepared.discard()
+        print("cancelled: nothing was uploaded or submitted", file=sys.stderr)
+        return 1
+    batch_run = prepared.launch()
+    print_run(batch_run, as_json=args.json)
+    return 0
+
+
+def _confirmed(shards: int) -> bool:
+    print(f"Upload and submit {shards} job(s)? [y/N] ", end="", file=sys.stderr, flush=True)
+    return sys.stdin.readline().strip().lower() in {"y", "yes"}
+
+
+def _options(args: argparse.Namespace) -> SubmitOptions:
+    if args.prompt:
+        template: str | None = _read_text(Path(args.prompt), "prompt template")
+    else:
+        template = args.prompt_text
+    system = args.system
+    if system and Path(system).is_file():
+        system = _read_text(Path(system), "system prompt")
+    return SubmitOptions(
+        model_id=args.model,
+        prompt_template=template,
+        system_prompt=system,
+        id_column=args.id_column,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        invocation_type=args.invocation_type,
+        model_options=dict(_model_option(item) for item in args.model_option),
+    )
+
+
+def _read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise UsageError(f"{what} file {path} not found") from err
+    except UnicodeDecodeError as err:
+        raise UsageError(f"{what} file {path} is not valid UTF-8 (byte {err.start})") from err
+    except OSError as err:
+        raise UsageError(f"cannot read {what} file {path}: {err.strerror}") from err
+
+
+def _model_option(item: str) -> tuple[str, object]:
+    key, sep, raw = item.partition("=")
+    if not sep or not key:
+        raise UsageError(f"--model-option {item!r} must look like KEY=VALUE, e.g. dimensions=512")
+    try:
+        value: object = json.loads(raw)
+    except ValueError:
+        value = raw
+    return key.strip(), value
