@@ -136,25 +136,25 @@ def _raw_json(value: object) -> str:
 
 
 def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return value if type(value) is int else None  # not isinstance: bool is an int subclass
 
 
 def _str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
+    return value if type(value) is str else None
 
 
 def _dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
+    return value if type(value) is dict else {}
 
 
 def _first_dict(value: object) -> dict[str, Any] | None:
-    if isinstance(value, list) and value and isinstance(value[0], dict):
+    if type(value) is list and value and type(value[0]) is dict:
         return value[0]
     return None
 
 
 def _vector(value: object) -> list[float] | None:
-    if isinstance(value, list) and all(isinstance(x, int | float) and not isinstance(x, bool) for x in value):
+    if type(value) is list and all(type(x) is float or type(x) is int for x in value):
         return value
     return None
 
@@ -162,10 +162,10 @@ def _vector(value: object) -> list[float] | None:
 def _text_blocks(blocks: list[Any], *, typed: bool) -> str:
     """Join every text block; without any, keep the blocks' JSON (e.g. a tool call's input)."""
     texts = [
-        block["text"]
+        text
         for block in blocks
-        if isinstance(block, dict)
-        and isinstance(block.get("text"), str)
+        if type(block) is dict
+        and type(text := block.get("text")) is str
         and (not typed or block.get("type") == "text")
     ]
     return "".join(texts) if texts else _raw_json(blocks)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import re
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -39,7 +40,7 @@ from batch_runner.results.extraction import (
     parse_output_line,
 )
 from batch_runner.results.manifest import Manifest
-from batch_runner.results.outputs import JobOutputRef, OutputSource, list_job_objects, split_lines
+from batch_runner.results.outputs import JobOutputRef, OutputSource, file_lines, list_job_objects
 from batch_runner.results.reconcile import EXAMPLE_LIMIT, JobTally, LineProblem, Reconciliation
 
 # The result columns, in output order. Input columns (``include_input``) follow them under their
@@ -63,6 +64,15 @@ PARTITION_BYTES = 32 << 20
 MAX_PARTITIONS = 256
 TERMINAL_STATUSES = frozenset({"Completed", "PartiallyCompleted", "Failed", "Stopped", "Expired"})
 _BUFFER = 1 << 16
+# The planner writes index lines as {"recordId":"…","row":N,"id":…,"input":{…}}; recognising that
+# form with a regex spares parsing every line twice. Anything else takes the parsing path.
+_PLANNED_INDEX_LINE = re.compile(
+    rb'\{"recordId":("[^"\\]*"),"row":(\d+),"id":(null|"[^"\\]*"|-?\d+),"input":'
+)
+_JSON_SCALAR_TYPES: dict[int, type] = {ord("n"): type(None), ord('"'): str}
+_JSON_SCALAR_TYPES.update(dict.fromkeys(b"-0123456789", int))
+_MISSING_FIELDS = b'"%s",null,null,null,null,null,null,null' % MISSING.encode()
+_SUCCEEDED_PREFIX = b'"%s"' % SUCCEEDED.encode()
 
 RecordIndex = Path | str | Iterable[bytes]
 
@@ -164,25 +174,39 @@ class _Join:
         )
 
     def _partition_index(self, lines: Iterable[bytes], parts: list[Path]) -> None:
+        """Write ``key \t row \t id \t input`` lines (JSON fields) to the recordId's partition."""
         with ExitStack() as stack:
             handles = [stack.enter_context(open(p, "wb", buffering=_BUFFER)) for p in parts]
             count = len(handles)
+            include_input = self.include_input
             for number, raw in enumerate(lines, 1):
-                if not raw or raw.isspace():
+                match = None if include_input else _PLANNED_INDEX_LINE.match(raw)
+                if match is not None:
+                    key, row, user_id = match.groups()
+                    self.id_types.add(_JSON_SCALAR_TYPES[user_id[0]])
+                    given = b"null"
+                elif not raw or raw.isspace():
                     continue
-                try:
-                    entry = orjson.loads(raw)
-                except orjson.JSONDecodeError as err:
-                    raise RecordIndexError(f"record index line {number} is not valid JSON: {err}") from err
-                if not isinstance(entry, dict) or not isinstance(entry.get("recordId"), str):
-                    raise RecordIndexError(f"record index line {number} has no recordId")
-                if type(entry.get("row")) is not int:
-                    raise RecordIndexError(f"record index line {number} has no integer row")
-                self.id_types.add(type(entry.get("id")))
-                if self.include_input:
-                    self._track_input(entry.get("input"))
-                key = orjson.dumps(entry["recordId"])
-                handles[hash(key) % count].write(b"%s\t%s\n" % (key, raw.rstrip(b"\r")))
+                else:
+                    key, row, user_id, given = self._parse_index_line(raw, number)
+                handles[hash(key) % count].write(b"%s\t%s\t%s\t%s\n" % (key, row, user_id, given))
+
+    def _parse_index_line(self, raw: bytes, number: int) -> tuple[bytes, bytes, bytes, bytes]:
+        try:
+            entry = orjson.loads(raw)
+        except orjson.JSONDecodeError as err:
+            raise RecordIndexError(f"record index line {number} is not valid JSON: {err}") from err
+        if not isinstance(entry, dict) or not isinstance(entry.get("recordId"), str):
+            raise RecordIndexError(f"record index line {number} has no recordId")
+        row = entry.get("row")
+        if type(row) is not int:
+            raise RecordIndexError(f"record index line {number} has no integer row")
+        user_id = entry.get("id")
+        self.id_types.add(type(user_id))
+        given = entry.get("input") if self.include_input else None
+        if given is not None:
+            self._track_input(given)
+        return orjson.dumps(entry["recordId"]), b"%d" % row, orjson.dumps(user_id), orjson.dumps(given)
 
     def _track_input(self, given: object) -> None:
         if not isinstance(given, dict):
@@ -211,14 +235,15 @@ class _Join:
                     for number, raw in enumerate(self.source.iter_lines(bucket, obj.key), 1):
                         if not raw or raw.isspace():
                             continue
-                        payload = self._outcome_payload(raw, order, tally, obj.key, number)
+                        payload = self._outcome_payload(raw, tally, obj.key, number)
                         if payload is not None:
                             key, data = payload
                             handles[hash(key) % count].write(b"%s\t%s\n" % (key, data))
 
     def _outcome_payload(
-        self, raw: bytes, order: int, tally: JobTally, object_key: str, number: int
+        self, raw: bytes, tally: JobTally, object_key: str, number: int
     ) -> tuple[bytes, bytes] | None:
+        job_id = tally.job_id
         parsed = parse_output_line(raw)
         if isinstance(parsed, Malformed):
             tally.malformed += 1
@@ -226,7 +251,7 @@ class _Join:
                 self.malformed_lines.append(LineProblem(object_key, number, parsed.reason))
             if parsed.record_id is None:
                 return None
-            fields: tuple[Any, ...] = (FAILED, None, None, None, None, MALFORMED_LINE, parsed.reason, order)
+            fields: tuple[Any, ...] = (FAILED, None, None, None, None, MALFORMED_LINE, parsed.reason, job_id)
             return orjson.dumps(parsed.record_id), orjson.dumps(fields)
         if parsed.status == SUCCEEDED:
             tally.succeeded += 1
@@ -246,54 +271,52 @@ class _Join:
             parsed.output_tokens,
             parsed.error_code,
             parsed.error_message,
-            order,
+            job_id,
         )
         return orjson.dumps(parsed.record_id), orjson.dumps(fields)
 
     def _join_partition(
         self, index_part: Path, outcome_part: Path, joined_part: Path, totals: dict[str, int]
     ) -> tuple[int, list[str]]:
+        # Joined lines are spliced from the partitions' JSON fields, without parsing: a JSON
+        # array [record_id, id, row, status, answer, ..., job_id, input].
         newest: dict[bytes, bytes] = {}
         superseded = 0
         with open(outcome_part, "rb", buffering=_BUFFER) as outcomes:
             for line in outcomes:
-                key, _, data = line.partition(b"\t")
+                key, _, outcome = line.partition(b"\t")
                 if key in newest:
                     superseded += 1
-                newest[key] = data
+                newest[key] = outcome
         seen: set[bytes] = set()
-        job_ids = [job.job_id for job in self.jobs]
-        include_input = self.include_input
+        succeeded = failed = missing = 0
         with (
             open(index_part, "rb", buffering=_BUFFER) as index,
             open(joined_part, "wb", buffering=_BUFFER) as out,
         ):
             for line in index:
-                key, _, raw = line.partition(b"\t")
-                entry = orjson.loads(raw)
+                key, row, user_id, given = line.split(b"\t", 3)
                 if key in seen:
-                    raise RecordIndexError(f"record index lists recordId {entry['recordId']} twice")
+                    raise RecordIndexError(f"record index lists recordId {orjson.loads(key)} twice")
                 seen.add(key)
-                payload = newest.pop(key, None)
-                rest: tuple[Any, ...]
-                if payload is None:
-                    status, rest = MISSING, (None, None, None, None, None, None, None)
+                data = newest.pop(key, None)
+                if data is None:
+                    missing += 1
+                    fields = _MISSING_FIELDS
                 else:
-                    status, *fields, order = orjson.loads(payload)
-                    rest = (*fields, job_ids[order])
-                totals[status] += 1
-                joined = (
-                    entry["recordId"],
-                    entry.get("id"),
-                    entry["row"],
-                    status,
-                    *rest,
-                    entry.get("input") if include_input else None,
-                )
-                out.write(orjson.dumps(joined) + b"\n")
+                    fields = data[1:-2]  # the outcome array's items, without brackets and newline
+                    if fields.startswith(_SUCCEEDED_PREFIX):
+                        succeeded += 1
+                    else:
+                        failed += 1
+                out.write(b"[%s,%s,%s,%s,%s]\n" % (key, user_id, row, fields, given[:-1]))
+        totals[SUCCEEDED] += succeeded
+        totals[FAILED] += failed
+        totals[MISSING] += missing
         unexpected = []
+        tally_of_job = {tally.job_id: tally for tally in self.tallies}
         for key, data in newest.items():
-            self.tallies[orjson.loads(data)[-1]].unexpected += 1
+            tally_of_job[orjson.loads(data)[-1]].unexpected += 1
             unexpected.append(orjson.loads(key))
         return superseded, unexpected
 
@@ -377,7 +400,7 @@ def _index_lines(record_index: RecordIndex) -> Iterator[bytes]:
         except OSError as err:
             raise RecordIndexError(f"cannot read the record index {record_index}: {err}") from err
         with handle:
-            yield from split_lines(iter(lambda: handle.read(1 << 20), b""))
+            yield from file_lines(handle)
     else:
         for line in record_index:
             yield line.encode() if isinstance(line, str) else line

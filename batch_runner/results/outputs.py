@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -95,6 +95,12 @@ def split_lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
         yield pending
 
 
+def file_lines(handle: IO[bytes]) -> Iterator[bytes]:
+    """Lines of an open binary file, without newlines (file iteration is the fastest way)."""
+    for line in handle:
+        yield line[:-1] if line.endswith(b"\n") else line
+
+
 class LocalOutputSource:
     """Objects as files: ``s3://bucket/key`` is ``<root>/bucket/key``."""
 
@@ -113,7 +119,7 @@ class LocalOutputSource:
 
     def iter_lines(self, bucket: str, key: str) -> Iterator[bytes]:
         with open(self._root / bucket / key, "rb") as handle:
-            yield from split_lines(iter(lambda: handle.read(_CHUNK_BYTES), b""))
+            yield from file_lines(handle)
 
 
 class S3OutputSource:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import io
+import random
 import subprocess
 import sys
 import textwrap
@@ -114,6 +116,24 @@ def test_parquet_text_answers_are_strings_across_several_batches(tmp_path: Path,
         "answer": [f"answer {i}" for i in range(10)],
     }
     assert pq.ParquetFile(out).metadata.num_row_groups == 4
+
+
+def test_csv_is_byte_for_byte_what_the_stdlib_csv_writer_produces(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    alphabet = ['"', ",", "\r", "\n", " ", "a", "é", "\t", "'", "\x00", "😀"]
+    values: list[Any] = [None, "", 0, -3, 1.5, 1e-20, "plain"]
+    values += ["".join(rng.choices(alphabet, k=rng.randint(1, 12))) for _ in range(3000)]
+    rows = [values[i : i + 5] for i in range(0, len(values) - 5, 5)]
+    kinds = dict.fromkeys("abcde", "string")
+    ours = tmp_path / "ours.csv"
+
+    write_rows(ours, tuple("abcde"), kinds, ([*row] for row in rows))
+
+    expected = io.StringIO(newline="")
+    writer = csv.writer(expected)
+    writer.writerow("abcde")
+    writer.writerows(rows)
+    assert ours.read_bytes() == expected.getvalue().encode()
 
 
 @pytest.mark.parametrize("name", ["results.xlsx", "results", "results.json"])

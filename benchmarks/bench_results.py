@@ -1,0 +1,305 @@
+"""Results collection: join + write throughput and peak memory, side by side.
+
+    python benchmarks/bench_results.py [--records 10000 200000 1000000] [--naive-max 200000]
+
+For each size, generates N Claude output records in the real batch output format (about 1.8 KB a
+line, shuffled, files of at most 50,000 records, one job per file, 1% error lines) and the run's
+record index on local disk, then runs three contenders, each in its own subprocess so peak RSS is
+its own:
+
+- ``runner``: ``batch_runner.results.collect_results`` through ``LocalOutputSource`` (the same
+  parse/join/write path S3 feeds), writing CSV;
+- ``naive``: pandas, every ``.out`` file read with ``read_json(lines=True)``, normalized, merged
+  with the index and written as CSV (what a notebook does);
+- ``bound``: a minimal orjson line loop (parse, pull the answer, write CSV; no join), the upper
+  bound for any per-line parser in Python.
+
+The naive baseline is skipped above ``--naive-max`` records (it needs ~13 GB at 1M).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data" / "counseling_conversations.csv"
+BUCKET = "bench-output"
+OUTPUT_PREFIX = "runs/bench/output"
+RECORDS_PER_FILE = 50_000
+SYSTEM = (
+    "You are a careful, warm and practical counselling assistant. Read the client's message, reflect "
+    "what you hear, avoid diagnosis, suggest one or two concrete next steps and, when there is any sign "
+    "of risk, point to professional and emergency help. Answer in plain language, in under 200 words."
+)
+
+
+def _conversations() -> list[tuple[str, str]]:
+    if DATA.exists():
+        with open(DATA, newline="", encoding="utf-8") as handle:
+            return [(row["Context"], row["Response"]) for row in csv.DictReader(handle)]
+    words = [
+        "I",
+        "have",
+        "been",
+        "feeling",
+        "anxious",
+        "about",
+        "work",
+        "and",
+        "cannot",
+        "sleep",
+        "well",
+        "at",
+        "night",
+    ]
+    rng = random.Random(1)
+    return [(" ".join(rng.choices(words, k=45)), " ".join(rng.choices(words, k=160))) for _ in range(1000)]
+
+
+def generate(folder: Path, count: int) -> list[str]:
+    """Write the output files and record index; returns the job IDs, oldest first."""
+    conversations = _conversations()
+    rng = random.Random(count)
+    index_path = folder / "record-index.jsonl"
+    job_ids = []
+    with open(index_path, "wb") as index:
+        for start in range(0, count, RECORDS_PER_FILE):
+            job_id = f"job{start // RECORDS_PER_FILE:09d}"
+            job_ids.append(job_id)
+            rows = list(range(start, min(count, start + RECORDS_PER_FILE)))
+            for row in rows:
+                context, response = conversations[row % len(conversations)]
+                index.write(
+                    orjson.dumps(
+                        {
+                            "recordId": f"R{row:010d}",
+                            "row": row,
+                            "id": None,
+                            "input": {"Context": context, "Response": response},
+                        }
+                    )
+                    + b"\n"
+                )
+            rng.shuffle(rows)
+            job_dir = folder / BUCKET / OUTPUT_PREFIX / job_id
+            job_dir.mkdir(parents=True)
+            with open(job_dir / "shard-0000.jsonl.out", "wb") as out:
+                for row in rows:
+                    out.write(_output_line(row, *conversations[row % len(conversations)], rng) + b"\n")
+            (job_dir / "manifest.json.out").write_bytes(
+                orjson.dumps({"totalRecordCount": len(rows), "processedRecordCount": len(rows)})
+            )
+    return job_ids
+
+
+def _output_line(row: int, context: str, response: str, rng: random.Random) -> bytes:
+    model_input = {
+        "anthropic_version": "bedrock-2023-05-31",
+        "max_tokens": 1024,
+        "system": SYSTEM,
+        "messages": [{"role": "user", "content": [{"type": "text", "text": f"Client message:\n{context}"}]}],
+    }
+    line: dict[str, object] = {"recordId": f"R{row:010d}", "modelInput": model_input}
+    if rng.random() < 0.01:
+        line["error"] = {"errorCode": 400, "errorMessage": "Input is too long for requested model."}
+    else:
+        line["modelOutput"] = {
+            "id": f"msg_bdrk_{row:024d}",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-3-5-haiku-20241022",
+            "content": [{"type": "text", "text": response}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 120 + len(context) // 4, "output_tokens": len(response) // 4},
+        }
+    return orjson.dumps(line)
+
+
+def _out_files(folder: Path) -> list[Path]:
+    return sorted((folder / BUCKET / OUTPUT_PREFIX).glob("*/*.out"))
+
+
+def run_runner(folder: Path, out: Path, job_ids: list[str]) -> int:
+    from batch_runner.results import JobOutputRef, LocalOutputSource, collect_results
+
+    jobs = [
+        JobOutputRef(
+            f"arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/{job_id}",
+            f"s3://{BUCKET}/{OUTPUT_PREFIX}/",
+            "Completed",
+        )
+        for job_id in job_ids
+    ]
+    rec = collect_results(
+        LocalOutputSource(folder), jobs, folder / "record-index.jsonl", out, work_dir=folder
+    )
+    return rec.total
+
+
+def run_naive(folder: Path, out: Path, job_ids: list[str]) -> int:
+    import pandas as pd
+
+    frames = [
+        pd.read_json(path, lines=True) for path in _out_files(folder) if path.name != "manifest.json.out"
+    ]
+    outputs = pd.concat(frames, ignore_index=True)
+    outputs["job_id"] = None
+    body = pd.json_normalize(outputs["modelOutput"].where(outputs["modelOutput"].notna(), {}).tolist())
+    errors = pd.json_normalize(outputs["error"].where(outputs["error"].notna(), {}).tolist())
+    outputs["answer"] = body["content"].map(
+        lambda blocks: (
+            "".join(b["text"] for b in blocks if b.get("type") == "text")
+            if isinstance(blocks, list)
+            else None
+        )
+    )
+    outputs["stop_reason"] = body["stop_reason"]
+    outputs["input_tokens"] = body["usage.input_tokens"]
+    outputs["output_tokens"] = body["usage.output_tokens"]
+    outputs["error_code"] = errors["errorCode"]
+    outputs["error_message"] = errors["errorMessage"]
+    index = pd.read_json(folder / "record-index.jsonl", lines=True)
+    merged = index[["recordId", "id", "row"]].merge(
+        outputs[
+            [
+                "recordId",
+                "answer",
+                "stop_reason",
+                "input_tokens",
+                "output_tokens",
+                "error_code",
+                "error_message",
+                "job_id",
+            ]
+        ],
+        on="recordId",
+        how="left",
+    )
+    merged.to_csv(out, index=False)
+    return len(merged)
+
+
+def run_bound(folder: Path, out: Path, job_ids: list[str]) -> int:
+    count = 0
+    with open(out, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        for path in _out_files(folder):
+            if path.name == "manifest.json.out":
+                continue
+            with open(path, "rb") as lines:
+                for raw in lines:
+                    line = orjson.loads(raw)
+                    body = line.get("modelOutput") or {}
+                    answer = "".join(b["text"] for b in body.get("content", ()) if b.get("type") == "text")
+                    writer.writerow((line["recordId"], answer, body.get("stop_reason")))
+                    count += 1
+    return count
+
+
+CONTENDERS = {"runner": run_runner, "naive": run_naive, "bound": run_bound}
+
+
+def _worker(name: str, folder: Path, out: Path, job_ids: list[str]) -> None:
+    # Libraries are imported before the clock starts: the table compares work, not start-up.
+    sys.path.insert(0, str(ROOT))
+    if name == "naive":
+        import pandas  # noqa: F401
+    elif name == "runner":
+        import batch_runner.results  # noqa: F401
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    rows = CONTENDERS[name](folder, out, job_ids)
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    print(
+        json.dumps(
+            {"rows": rows, "seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": after.ru_maxrss / 1024}
+        )
+    )
+
+
+def _measure(name: str, folder: Path, job_ids: list[str]) -> dict[str, float]:
+    out = folder / f"out-{name}.csv"
+    command = [sys.executable, __file__, "--worker", name, "--data", str(folder), "--out", str(out)]
+    result = subprocess.run(
+        [*command, "--jobs", ",".join(job_ids)], capture_output=True, text=True, check=True
+    )
+    out.unlink(missing_ok=True)
+    measured: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
+    return measured
+
+
+def _best(runs: list[dict[str, float]]) -> dict[str, float]:
+    """The fastest run's times, the largest peak RSS: on a shared machine noise only adds time."""
+    return {
+        "seconds": min(r["seconds"] for r in runs),
+        "cpu_seconds": min(r["cpu_seconds"] for r in runs),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+    }
+
+
+Row = tuple[int, str, dict[str, float] | None, dict[str, float], dict[str, float]]
+
+
+def _table(results: list[Row]) -> Iterator[str]:
+    yield "| records | contender | seconds | CPU s | records/s | peak RSS (MB) | vs naive | share of bound |"
+    yield "|---:|---|---:|---:|---:|---:|---:|---:|"
+    for count, name, naive, bound, measured in results:
+        naive_ratio = f"{naive['seconds'] / measured['seconds']:.1f}x" if naive else "not run"
+        share = f"{bound['seconds'] / measured['seconds']:.0%}"
+        yield (
+            f"| {count:,} | {name} | {measured['seconds']:.2f} | {measured['cpu_seconds']:.2f}"
+            f" | {count / measured['seconds']:,.0f} | {measured['peak_rss_mb']:.0f}"
+            f" | {naive_ratio} | {share} |"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, nargs="+", default=[10_000, 200_000])
+    parser.add_argument("--naive-max", type=int, default=200_000, help="skip pandas above this many records")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per contender; the fastest counts")
+    parser.add_argument("--work-dir", type=Path, default=None, help="where to generate data (default: temp)")
+    parser.add_argument("--worker", choices=sorted(CONTENDERS), help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--jobs", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        _worker(args.worker, args.data, args.out, args.jobs.split(","))
+        return 0
+    rows: list[Row] = []
+    for count in args.records:
+        with tempfile.TemporaryDirectory(prefix="bench-results-", dir=args.work_dir) as tmp:
+            folder = Path(tmp)
+            job_ids = generate(folder, count)
+            size_mb = sum(p.stat().st_size for p in _out_files(folder)) / 1e6
+            print(f"{count:,} records: {size_mb:,.0f} MB of output files", file=sys.stderr)
+            names = ["runner", "bound"] + (["naive"] if count <= args.naive_max else [])
+            runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+            for _ in range(args.repeat):  # interleaved, so load from other processes hits all alike
+                for name in names:
+                    runs[name].append(_measure(name, folder, job_ids))
+                    print(f"  {name}: {runs[name][-1]}", file=sys.stderr)
+            best = {name: _best(name_runs) for name, name_runs in runs.items()}
+            rows += [(count, name, best.get("naive"), best["bound"], best[name]) for name in names]
+    print("\n".join(_table(rows)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
