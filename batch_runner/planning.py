@@ -17,6 +17,7 @@ from pathlib import Path
 
 import orjson
 
+from batch_runner.background_writer import BackgroundWriter
 from batch_runner.datasets import DatasetSource, is_jsonl, open_dataset
 from batch_runner.exceptions import DatasetError, PlanError, UsageError
 from batch_runner.models import DEFAULT_MAX_TOKENS, ModelAdapter, RequestSettings, adapter_for
@@ -26,6 +27,7 @@ from batch_runner.pricing import estimate_cost, estimate_input_tokens, estimate_
 from batch_runner.prompts import PromptTemplate, column_template, compile_template
 from batch_runner.quotas import default_quotas
 from batch_runner.records import RowEncoder
+from batch_runner.records_columnar import ColumnEncoder
 from batch_runner.shards import SHARD_NAME, ShardWriter
 from batch_runner.user_ids import UserIdRegistry
 
@@ -46,25 +48,30 @@ def build_plan(source: DatasetSource, options: SubmitOptions, *, quotas: ModelQu
     dataset = open_dataset(source)
     workdir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".planning-", dir=workdir))
+    sink = BackgroundWriter()
+    writer = ShardWriter(staging, quotas, sink)
+    index = (staging / RECORD_INDEX_NAME).open("wb")
     try:
         ids = UserIdRegistry(options.id_column or "recordId")
-        encoder = RowEncoder(adapter, template, options.system_prompt, options.id_column, ids)
-        writer = ShardWriter(staging, quotas)
+        encoder = _encoder(
+            adapter, template, RowEncoder(adapter, template, options.system_prompt, options.id_column, ids)
+        )
         index_digest = hashlib.sha256()
         prompt_chars = 0
-        with (staging / RECORD_INDEX_NAME).open("wb") as index:
-            for chunk in dataset.chunks():
-                encoded = encoder.encode(chunk)
-                writer.add(encoded.requests, encoded.request_ends, chunk.where)
-                index.write(encoded.index)
-                index_digest.update(encoded.index)
-                prompt_chars += encoded.prompt_chars
+        for chunk in dataset.chunks():
+            encoded = encoder.encode(chunk)
+            writer.add(encoded.requests, chunk.where)
+            sink.write(index, index_digest, encoded.index)
+            prompt_chars += encoded.prompt_chars
+        sink.close(index, index_digest)
         records = writer.records
         _check_count(records, quotas, options.model_id, dataset.label)
         ids.check_unique()
-        shards = writer.finish()
-        shards = _move_into_place(staging, workdir, shards)
+        shards = _move_into_place(staging, workdir, writer.finish())
     finally:
+        sink.stop()
+        writer.abandon()
+        index.close()
         shutil.rmtree(staging, ignore_errors=True)
     input_tokens = estimate_input_tokens(prompt_chars)
     max_tokens = options.max_tokens or DEFAULT_MAX_TOKENS
@@ -131,6 +138,17 @@ def _adapter(options: SubmitOptions, *, pre_formatted: bool) -> ModelAdapter | N
         except UsageError:
             return None
     return adapter_for(options.model_id, options.invocation_type, settings)
+
+
+def _encoder(
+    adapter: ModelAdapter | None, template: PromptTemplate | None, rows: RowEncoder
+) -> RowEncoder | ColumnEncoder:
+    if adapter is None or template is None or template.parts is None:
+        return rows
+    try:
+        return ColumnEncoder(adapter, template, rows)
+    except ValueError:  # the adapter repeats the prompt text: no single slot for it
+        return rows
 
 
 def _is_iterable_of_dicts(source: DatasetSource) -> bool:

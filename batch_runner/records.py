@@ -10,6 +10,7 @@ Both produce byte-identical lines.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 import orjson
@@ -19,6 +20,7 @@ from batch_runner.exceptions import DatasetError
 from batch_runner.models import ModelAdapter
 from batch_runner.prompts import PromptTemplate, missing_variable_error
 from batch_runner.record_ids import runner_record_id, user_id
+from batch_runner.shards import Lines
 from batch_runner.user_ids import UserIdRegistry
 
 PRE_FORMATTED_ID = "recordId"
@@ -27,8 +29,7 @@ PRE_FORMATTED_INPUT = "modelInput"
 
 @dataclass(frozen=True)
 class EncodedChunk:
-    requests: bytes  # JSONL lines, each ending in "\n"
-    request_ends: list[int]  # end offset of each line in `requests`
+    requests: Lines
     index: bytes
     prompt_chars: int  # characters of rendered prompt text, for the token estimate
 
@@ -79,12 +80,8 @@ class RowEncoder:
             index.append(dumps_line({"recordId": record_id, "row": row_number, "id": uid, "input": row}))
         if self.ids is not None:
             self.ids.add(user_ids, id_rows)
-        ends: list[int] = []
-        total = 0
-        for line in requests:
-            total += len(line)
-            ends.append(total)
-        return EncodedChunk(b"".join(requests), ends, b"".join(index), chars)
+        ends = list(accumulate(map(len, requests)))
+        return EncodedChunk(Lines(b"".join(requests), len(requests), ends), b"".join(index), chars)
 
     def _render(self, row: dict[str, Any], where: str) -> str:
         assert self.template is not None

@@ -14,15 +14,37 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from batch_runner.background_writer import BackgroundWriter
 from batch_runner.exceptions import PlanError
 from batch_runner.plan import ModelQuotas, ShardPlan
 
 SHARD_NAME = "shard-{index:05d}.jsonl"
+
+
+@dataclass
+class Lines:
+    """``count`` JSONL lines in one buffer. Line ends are found only when a caller needs them."""
+
+    data: bytes
+    count: int
+    known_ends: list[int] | None = None
+
+    def ends(self) -> list[int]:
+        """End offset of each line (``ends[i-1]:ends[i]`` is line ``i``)."""
+        if self.known_ends is None:
+            ends = []
+            position = 0
+            find = self.data.find
+            for _ in range(self.count):
+                position = find(b"\n", position) + 1
+                ends.append(position)
+            self.known_ends = ends
+        return self.known_ends
 
 
 @dataclass
@@ -36,36 +58,44 @@ class _Shard:
 
 
 class ShardWriter:
-    def __init__(self, directory: Path, quotas: ModelQuotas) -> None:
+    def __init__(self, directory: Path, quotas: ModelQuotas, sink: BackgroundWriter) -> None:
         self.directory = directory
         self.quotas = quotas
+        self.sink = sink
         self.max_records = min(quotas.max_records_per_file, quotas.max_records_per_job)
         self.max_bytes = min(quotas.max_file_bytes, quotas.max_job_bytes)
         self._shards: list[_Shard] = []
+        self.records = 0
 
-    def add(self, data: bytes, ends: Sequence[int], where: Callable[[int], str]) -> None:
-        """Appends records; record ``i`` is ``data[ends[i-1]:ends[i]]`` (``ends[-1]`` = 0)."""
+    def add(self, lines: Lines, where: Callable[[int], str]) -> None:
+        """Appends ``lines``; ``where(i)`` names line ``i``'s input row in error messages."""
+        if not lines.count:
+            return
+        self.records += lines.count
+        shard = self._current()
+        if shard.records + lines.count <= self.max_records and shard.size + len(lines.data) <= self.max_bytes:
+            self._write(shard, memoryview(lines.data), lines.count)  # the common case: no line ends needed
+            return
+        ends = lines.ends()
         self._check_sizes(ends, where)
-        view = memoryview(data)
-        done = 0  # records of this call already written
-        while done < len(ends):
+        view = memoryview(lines.data)
+        done = 0  # lines of this call already written
+        while done < lines.count:
             shard = self._current()
             start_byte = ends[done - 1] if done else 0
-            room_records = self.max_records - shard.records
-            limit = min(len(ends), done + room_records)
-            # the furthest record that still fits the byte budget; ends are increasing
+            limit = min(lines.count, done + self.max_records - shard.records)
+            # the furthest line that still fits the byte budget; ends are increasing
             fit = bisect.bisect_right(ends, start_byte + self.max_bytes - shard.size, done, limit)
             if fit == done:
                 self._close(shard)
-                self._shards.append(self._open(len(self._shards)))
                 continue
-            end_byte = ends[fit - 1]
-            self._write(shard, view[start_byte:end_byte], fit - done)
+            self._write(shard, view[start_byte : ends[fit - 1]], fit - done)
             done = fit
 
     def finish(self) -> list[ShardPlan]:
         if self._shards:
             self._close(self._shards[-1])
+        self.sink.drain()
         last = self._shards[-1] if self._shards else None
         if last is not None and len(self._shards) > 1 and last.records < self.quotas.min_records_per_job:
             self._rebalance(self._shards[-2], last)
@@ -74,11 +104,14 @@ class ShardWriter:
             for shard in self._shards
         ]
 
-    @property
-    def records(self) -> int:
-        return sum(shard.records for shard in self._shards)
+    def abandon(self) -> None:
+        """Closes any file still open (after an error; call once the background writer has stopped)."""
+        for shard in self._shards:
+            if shard.handle is not None:
+                shard.handle.close()
+                shard.handle = None
 
-    def _check_sizes(self, ends: Sequence[int], where: Callable[[int], str]) -> None:
+    def _check_sizes(self, ends: list[int], where: Callable[[int], str]) -> None:
         previous = 0
         for position, end in enumerate(ends):
             if end - previous > self.max_bytes:
@@ -89,33 +122,30 @@ class ShardWriter:
             previous = end
 
     def _current(self) -> _Shard:
-        if not self._shards or self._shards[-1].handle is None:
-            self._shards.append(self._open(len(self._shards)))
-        shard = self._shards[-1]
-        if shard.records >= self.max_records:
-            self._close(shard)
-            shard = self._open(len(self._shards))
-            self._shards.append(shard)
-        return shard
-
-    def _open(self, index: int) -> _Shard:
-        path = self.directory / SHARD_NAME.format(index=index)
-        return _Shard(index, path, path.open("wb"))
+        if (
+            not self._shards
+            or self._shards[-1].handle is None
+            or self._shards[-1].records >= self.max_records
+        ):
+            if self._shards:
+                self._close(self._shards[-1])
+            path = self.directory / SHARD_NAME.format(index=len(self._shards))
+            self._shards.append(_Shard(len(self._shards), path, path.open("wb")))
+        return self._shards[-1]
 
     def _write(self, shard: _Shard, data: memoryview, records: int) -> None:
         assert shard.handle is not None
-        shard.handle.write(data)
-        shard.digest.update(data)
+        self.sink.write(shard.handle, shard.digest, data)
         shard.records += records
         shard.size += len(data)
 
     def _close(self, shard: _Shard) -> None:
         if shard.handle is not None:
-            shard.handle.close()
+            self.sink.close(shard.handle, shard.digest)
             shard.handle = None
 
     def _rebalance(self, previous: _Shard, last: _Shard) -> None:
-        """Moves records from the end of ``previous`` to the front of ``last`` (streaming, by line)."""
+        """Moves lines from the end of ``previous`` to the front of ``last``, streaming by line."""
         with previous.path.open("rb") as handle:
             sizes = [len(line) for line in handle]
         total = previous.records + last.records
@@ -123,43 +153,45 @@ class ShardWriter:
         if keep is None:
             raise PlanError(
                 f"cannot split the last {total:,} records into jobs of at least "
-                f"{self.quotas.min_records_per_job:,} records within the {self.max_bytes:,}-byte job limit; "
-                "records are unusually large: shorten them or send the remainder on demand"
+                f"{self.quotas.min_records_per_job:,} records within the {self.max_bytes:,}-byte job "
+                "limit: the records are unusually large; shorten them or send the remainder on demand"
             )
-        old_last = last.path.with_suffix(".tail")
-        last.path.replace(old_last)
-        old_previous = previous.path.with_suffix(".head")
+        old_previous, old_last = previous.path.with_suffix(".head"), last.path.with_suffix(".tail")
         previous.path.replace(old_previous)
-        new_previous = _Shard(previous.index, previous.path, previous.path.open("wb"))
-        new_last = _Shard(last.index, last.path, last.path.open("wb"))
-        with old_previous.open("rb") as source:
-            for number, line in enumerate(source):
-                self._write(new_previous if number < keep else new_last, memoryview(line), 1)
-        with old_last.open("rb") as source:
-            for block in iter(lambda: source.read(1 << 20), b""):
-                self._write(new_last, memoryview(block), 0)
-        new_last.records += last.records
-        for shard in (new_previous, new_last):
-            self._close(shard)
+        last.path.replace(old_last)
+        head = _Shard(previous.index, previous.path, None)
+        tail = _Shard(last.index, last.path, None)
+        with previous.path.open("wb") as head_file, last.path.open("wb") as tail_file:
+            with old_previous.open("rb") as source:
+                for number, line in enumerate(source):
+                    target, out = (head, head_file) if number < keep else (tail, tail_file)
+                    _append(target, out, line, 1)
+            with old_last.open("rb") as source:
+                for block in iter(lambda: source.read(1 << 20), b""):
+                    _append(tail, tail_file, block, 0)
+        tail.records += last.records
         old_previous.unlink()
         old_last.unlink()
-        self._shards[-2:] = [new_previous, new_last]
+        self._shards[-2:] = [head, tail]
 
 
-def split_point(
-    previous_sizes: list[int], last_bytes: int, total: int, minimum: int, max_bytes: int
-) -> int | None:
-    """How many records the previous shard keeps so both shards are near-equal, at least ``minimum``
-    records, and within ``max_bytes``; None when impossible."""
-    count = len(previous_sizes)
+def _append(shard: _Shard, handle: BinaryIO, data: bytes, records: int) -> None:
+    handle.write(data)
+    shard.digest.update(data)
+    shard.records += records
+    shard.size += len(data)
+
+
+def split_point(sizes: list[int], last_bytes: int, total: int, minimum: int, max_bytes: int) -> int | None:
+    """How many of its lines (byte sizes ``sizes``) the previous shard keeps so that both shards
+    are near-equal, hold at least ``minimum`` records and fit ``max_bytes``; None when impossible."""
     keep = total - total // 2  # the previous shard keeps the larger half
-    suffix = sum(previous_sizes[keep:])
-    while keep <= count:
-        moved_fits = suffix + last_bytes <= max_bytes
-        if moved_fits and keep >= minimum and total - keep >= minimum:
+    moved = sum(sizes[keep:])
+    while keep <= len(sizes):
+        if moved + last_bytes <= max_bytes and keep >= minimum and total - keep >= minimum:
             return keep
-        if keep == count:
+        if keep == len(sizes):
             return None
-        suffix -= previous_sizes[keep]
+        moved -= sizes[keep]
         keep += 1
     return None

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 
+import orjson
+import pyarrow as pa
 import pytest
 
-from batch_runner.exceptions import DatasetError, PlanError, TemplateError
+from batch_runner.datasets import csv_file
+from batch_runner.exceptions import DatasetError, ModelNotSupportedError, PlanError, TemplateError
 from batch_runner.plan import ModelQuotas
 from batch_runner.planning import RECORD_INDEX_NAME, build_plan, describe_plan
 from batch_runner.quotas import default_quotas
@@ -18,6 +22,7 @@ from tests.runner.planning_helpers import (
     options,
     read_lines,
     write_csv,
+    write_jsonl,
 )
 
 
@@ -94,3 +99,184 @@ def test_describe_plan_reports_jobs_tokens_and_both_prices(tmp_path: Path) -> No
     assert "shard-00002.jsonl" in text
     assert "batch vs" in text and "on demand" in text
     assert RECORD_INDEX_NAME not in [shard.path.name for shard in plan.shards]
+
+
+TRICKY = [
+    ["plain", "text"],
+    ['quotes " and \\ backslash', "new\nline\ttab\r\n"],
+    ["ünïcödé 😀 \u2028", ""],
+    ["{{ not a template }}", "</s>[INST]"],
+]
+
+
+@pytest.mark.parametrize(
+    "model_id",
+    [
+        CLAUDE,
+        "us.amazon.nova-lite-v1:0",
+        "amazon.titan-embed-text-v2:0",
+        "meta.llama3-1-8b-instruct-v1:0",
+        "mistral.mistral-7b-instruct-v0:2",
+        "mistral.mistral-large-2407-v1:0",
+    ],
+)
+@pytest.mark.parametrize("rows", [TRICKY, [*TRICKY, ["control \x01 char", "forces the per-row path"]]])
+def test_column_wise_and_row_paths_write_identical_bytes(
+    tmp_path: Path, model_id: str, rows: list[list[str]]
+) -> None:
+    system = None if "embed" in model_id else 'Be "brief"'
+    opts = options(model_id=model_id, system_prompt=system, id_column="key")
+    keyed = [[f"id-{n}", *row] for n, row in enumerate(rows * 3)]
+    data = write_csv(tmp_path / "d.csv", ["key", "Context", "Response"], keyed)
+    dicts = [dict(zip(["key", "Context", "Response"], row, strict=True)) for row in keyed]
+
+    columnar = build_plan(data, opts, quotas=SMALL_QUOTAS, workdir=tmp_path / "csv")
+    per_row = build_plan(dicts, opts, quotas=SMALL_QUOTAS, workdir=tmp_path / "dicts")
+
+    assert [s.path.read_bytes() for s in columnar.shards] == [s.path.read_bytes() for s in per_row.shards]
+    assert columnar.record_index_path.read_bytes() == per_row.record_index_path.read_bytes()
+    assert columnar.dataset_fingerprint == per_row.dataset_fingerprint
+    assert columnar.estimate == per_row.estimate
+    second_request = orjson.dumps(read_lines(columnar.shards[0].path)[1]["modelInput"]).decode()
+    assert 'quotes \\" and \\\\ backslash' in second_request  # escaped once, decoded back exactly
+
+
+def test_jinja_templates_render_per_row(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "d.csv", ["Context", "Response"], conversation_rows(3))
+    template = "{{ Context | upper }}{% if Response %} / {{ Response[:6] }}{% endif %}"
+    plan = build_plan(data, options(prompt_template=template), quotas=SMALL_QUOTAS, workdir=tmp_path / "w")
+    text = read_lines(plan.shards[0].path)[2]["modelInput"]["messages"][0]["content"][0]["text"]
+    assert text == 'QUESTION 2 WITH "QUOTES"\nAND A NEWLINE / answer'
+
+
+@pytest.mark.parametrize("as_dicts", [False, True])
+def test_duplicate_ids_are_reported_with_their_rows(tmp_path: Path, as_dicts: bool) -> None:
+    rows = [["a", "c", "r"], ["b", "c", "r"], ["a", "c", "r"], ["c", "c", "r"], ["b", "c", "r"]]
+    header = ["key", "Context", "Response"]
+    source = (
+        [dict(zip(header, row, strict=True)) for row in rows]
+        if as_dicts
+        else write_csv(tmp_path / "d.csv", header, rows)
+    )
+    workdir = tmp_path / "w"
+    with pytest.raises(DatasetError, match=r"duplicate values: 'a' \(rows 1, 3\); 'b' \(rows 2, 5\)"):
+        build_plan(source, options(id_column="key"), quotas=SMALL_QUOTAS, workdir=workdir)
+    assert list(workdir.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("", r"row 2: ID column 'key' is empty"), ("a\x01b", r"row 2: ID in column 'key' contains control")],
+)
+def test_invalid_ids_name_the_row(tmp_path: Path, value: str, message: str) -> None:
+    data = write_csv(tmp_path / "d.csv", ["key", "Context", "Response"], [["x", "c", "r"], [value, "c", "r"]])
+    with pytest.raises(DatasetError, match=message):
+        build_plan(data, options(id_column="key"), quotas=SMALL_QUOTAS, workdir=tmp_path / "w")
+
+
+def test_missing_id_column_lists_the_columns(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "d.csv", ["Context", "Response"], conversation_rows(3))
+    with pytest.raises(DatasetError, match=r"row 1: ID column 'key' is missing; available columns: Context"):
+        build_plan(data, options(id_column="key"), quotas=SMALL_QUOTAS, workdir=tmp_path / "w")
+
+
+def test_header_only_csv_is_an_empty_dataset(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "d.csv", ["Context", "Response"], [])
+    with pytest.raises(DatasetError, match="has no data rows"):
+        build_plan(data, options(), quotas=SMALL_QUOTAS, workdir=tmp_path / "w")
+
+
+def test_unknown_model_is_refused_before_reading(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotSupportedError, match="supported model families are anthropic"):
+        build_plan(
+            tmp_path / "absent.csv",
+            options(model_id="cohere.command-r-v1:0"),
+            quotas=SMALL_QUOTAS,
+            workdir=tmp_path,
+        )
+
+
+def test_pre_formatted_jsonl_passes_through_with_user_ids_in_the_index(tmp_path: Path) -> None:
+    body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 10, "messages": []}
+    data = write_jsonl(
+        tmp_path / "d.jsonl", [{"recordId": f"my/id {n}", "modelInput": body} for n in range(3)]
+    )
+    plan = build_plan(data, options(prompt_template=None), quotas=SMALL_QUOTAS, workdir=tmp_path / "w")
+
+    records = read_lines(plan.shards[0].path)
+    assert records[1] == {"recordId": "R0000000001", "modelInput": body}
+    assert read_lines(plan.record_index_path)[1]["id"] == "my/id 1"
+
+
+def test_pre_formatted_input_for_unknown_models_is_accepted(tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "d.jsonl", [{"modelInput": {"anything": n}} for n in range(3)])
+    opts = options(model_id="cohere.command-r-v1:0", prompt_template=None)
+    assert build_plan(data, opts, quotas=SMALL_QUOTAS, workdir=tmp_path / "w").record_count == 3
+
+
+@pytest.mark.parametrize(
+    ("lines", "error", "message"),
+    [
+        (
+            [{"modelInput": {"messages": []}}] * 3,
+            DatasetError,
+            r"line 1\): modelInput lacks anthropic_version, max_tokens",
+        ),
+        ([{"prompt": "x"}] * 3, DatasetError, r"row 1 \(line 1\): no 'modelInput' object"),
+        ([{"recordId": "a", "modelInput": {}}] * 3, DatasetError, r"duplicate values: 'a' \(rows 1, 2, 3\)"),
+    ],
+)
+def test_bad_pre_formatted_lines(
+    tmp_path: Path, lines: list[dict[str, object]], error: type, message: str
+) -> None:
+    data = write_jsonl(tmp_path / "d.jsonl", lines)
+    model = CLAUDE if "anthropic" in message else "cohere.command-r-v1:0"
+    with pytest.raises(error, match=message):
+        build_plan(
+            data, options(model_id=model, prompt_template=None), quotas=SMALL_QUOTAS, workdir=tmp_path / "w"
+        )
+
+
+def test_embeddings_can_take_one_column_as_input_text(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "d.csv", ["the text", "other"], [["hello", "x"], ["world", "y"]])
+    opts = options(
+        model_id="amazon.titan-embed-text-v2:0",
+        prompt_template=None,
+        model_options={"input_column": "the text", "dimensions": 256},
+    )
+    plan = build_plan(data, opts, quotas=SMALL_QUOTAS, workdir=tmp_path / "w")
+    assert read_lines(plan.shards[0].path)[1]["modelInput"] == {"inputText": "world", "dimensions": 256}
+    assert plan.estimate.output_tokens == 0
+
+
+def peak_memory(data: Path, workdir: Path) -> tuple[int, int]:
+    """(Python heap peak, Arrow allocation peak) while planning ``data``."""
+    previous_pool = pa.default_memory_pool()
+    pool = pa.proxy_memory_pool(previous_pool)  # fresh counters for Arrow's own allocations
+    pa.set_memory_pool(pool)
+    tracemalloc.start()
+    try:
+        build_plan(data, options(), quotas=ModelQuotas(), workdir=workdir)
+        return tracemalloc.get_traced_memory()[1], pool.max_memory()
+    finally:
+        tracemalloc.stop()
+        pa.set_memory_pool(previous_pool)
+
+
+def test_streaming_memory_is_bounded_by_a_chunk_not_the_dataset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(csv_file, "BLOCK_BYTES", 64 << 10)  # small chunks, so small datasets show it
+    peaks = []
+    for count in (3_000, 12_000):
+        rows = [[f"question {n} " + "x" * 900, "answer " * 20] for n in range(count)]
+        data = write_csv(tmp_path / f"d{count}.csv", ["Context", "Response"], rows)
+        if not peaks:
+            peak_memory(data, tmp_path / "warm-up")  # lazy imports and caches happen here
+        peaks.append((data.stat().st_size, *peak_memory(data, tmp_path / f"w{count}")))
+
+    (_, small_python, small_arrow), (big_bytes, big_python, big_arrow) = peaks
+    assert big_bytes > 12_000_000
+    assert big_python < 1.2 * small_python + 200_000
+    assert big_arrow < 1.2 * small_arrow + 200_000
+    assert big_python + big_arrow < big_bytes / 3
