@@ -73,12 +73,14 @@ def _config_changes(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from batch_runner.local import Emulator, EmulatorConfig
+    from batch_runner.local.config import EmulatorConfig
 
     try:
         config = EmulatorConfig().updated(_config_changes(args))
     except ValueError as err:
         raise UsageError(f"{err}; see `python -m batch_runner local serve --help`") from err
+    from batch_runner.local.server import Emulator  # loads moto: only once the settings are valid
+
     emulator = Emulator(
         config,
         region=args.region,

@@ -6,7 +6,7 @@ import threading
 import uuid
 from typing import Any
 
-from batch_runner.local.clock import iso8601, to_datetime
+from batch_runner.local.clock import to_datetime
 from batch_runner.local.jobs import Job
 from batch_runner.local.moto_state import put_event
 
@@ -21,7 +21,7 @@ def state_change_event(job: Job, at: float) -> dict[str, Any]:
         "detail-type": DETAIL_TYPE,
         "source": SOURCE,
         "account": job.account_id,
-        "time": iso8601(at).replace(".000Z", "Z"),
+        "time": to_datetime(at).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": job.region,
         "resources": [job.arn],
         "detail": {

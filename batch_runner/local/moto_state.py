@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from moto.events.models import events_backends
@@ -177,9 +179,19 @@ def put_event(account_id: str, region: str, event: Any) -> None:
                 topic = sns_backends[account_id][region].get_topic(target["Arn"])
                 topic.publish(json.dumps(event))
                 continue
+            # moto's delivery expects epoch seconds in "time" and rewrites the event in place.
+            moto_event: Any = {**copy.deepcopy(event), "time": _epoch(event["time"])}
             single = copy.copy(rule)
             single.targets = [target]
             try:
-                single.send_to_targets(event)
+                if "InputTransformer" in target:
+                    moto_event["ingestion-time"] = time.time()  # moto's input transformer reads it
+                    single.send_to_targets(moto_event)
+                else:
+                    single.send_to_targets(moto_event, transform_input=False)
             except NotImplementedError:
                 continue  # a target type moto cannot deliver to; EventBridge is best effort too
+
+
+def _epoch(timestamp: str) -> float:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()

@@ -125,7 +125,9 @@ def test_invalid_model_bodies_become_error_lines_and_the_job_still_completes(emu
         "errorMessage": "Malformed input request: #: required key [max_tokens] not found, "
         "please reformat your input and try again.",
     }
-    assert "extraneous key [inferenceConfig] is not permitted" in lines["CONVERSE"]["error"]["errorMessage"]
+    assert lines["CONVERSE"]["error"]["errorMessage"].startswith(
+        "Malformed input request: 3 schema violations found"
+    )
     assert "modelOutput" not in lines["CONVERSE"]
 
 

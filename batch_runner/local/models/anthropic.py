@@ -54,7 +54,7 @@ class ClaudeMessages:
         if (
             "temperature" in request
             and "top_p" in request
-            and self._base_model.startswith(_ONE_SAMPLING_PARAMETER)
+            and self._base_model.removeprefix("anthropic.").startswith(_ONE_SAMPLING_PARAMETER)
         ):
             raise ModelError(
                 "`temperature` and `top_p` cannot both be specified for this model. Please use only one."

@@ -82,14 +82,16 @@ def require_object(body: Any) -> Mapping[str, Any]:
 
 
 def check_keys(body: Mapping[str, Any], *, required: Iterable[str], allowed: Iterable[str]) -> None:
-    """Required and extraneous top-level keys, reported like Bedrock's JSON-schema validation."""
+    """Required and extraneous top-level keys, reported like Bedrock's JSON-schema validation:
+    one violation is named, several are counted."""
+    required = tuple(required)
     allowed_set = set(allowed) | set(required)
-    for key in body:
-        if key not in allowed_set:
-            raise malformed(f"#: extraneous key [{key}] is not permitted")
-    for key in required:
-        if key not in body:
-            raise malformed(f"#: required key [{key}] not found")
+    violations = [f"#: required key [{key}] not found" for key in required if key not in body]
+    violations += [f"#: extraneous key [{key}] is not permitted" for key in body if key not in allowed_set]
+    if len(violations) == 1:
+        raise malformed(violations[0])
+    if violations:
+        raise malformed(f"{len(violations)} schema violations found")
 
 
 def check_type(body: Mapping[str, Any], key: str, expected: type | tuple[type, ...], label: str) -> None:
