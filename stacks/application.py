@@ -16,6 +16,8 @@ from stacks.security_checks import enable_security_checks
 
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 ENV_CONTEXT_KEY = "env"
+# Another environment file, e.g. a platform team's own: -c environments_file=path/to/file.yaml
+FILE_CONTEXT_KEY = "environments_file"
 ALL_ENVIRONMENTS = "all"
 
 
@@ -33,13 +35,21 @@ def create_app(
 ) -> App:
     """An app with the stack of the environment named by context ``env`` (``all``: every environment).
 
+    Environments come from ``environments`` if given, else from the file named by context
+    ``environments_file``, else from stacks/environments.yaml.
+
     ``context`` and CDK_CONTEXT_JSON (set by the CDK CLI from ``-c``) override cdk.json.
     Raises :class:`stacks.config.ConfigError` for an invalid environment file or name.
     """
     app = App(context={**feature_flags(), **(context or {})}, outdir=outdir)
-    configs = environments if environments is not None else load_environments()
+    if environments is None:
+        path = app.node.try_get_context(FILE_CONTEXT_KEY)
+        environments = load_environments(Path(path)) if path else load_environments()
     name = str(app.node.try_get_context(ENV_CONTEXT_KEY) or DEFAULT_ENVIRONMENT)
-    selected = list(configs.values()) if name == ALL_ENVIRONMENTS else [select_environment(configs, name)]
+    if name == ALL_ENVIRONMENTS:
+        selected = list(environments.values())
+    else:
+        selected = [select_environment(environments, name)]
     for config in selected:
         BatchInferenceStack(app, config=config)
     enable_security_checks(app)

@@ -197,6 +197,11 @@ def parse_environment(name: str, raw: object) -> EnvironmentConfig:
     fields = _Fields(raw, path)
     fields.reject_unknown(_KNOWN_FIELDS)
 
+    if isinstance(fields.raw.get("account"), int):
+        # YAML reads an unquoted account ID as a number and drops leading zeros.
+        raise ConfigError(
+            f'{path}.account: write the 12-digit account ID in quotes, e.g. account: "012345678901"'
+        )
     account = fields.optional_str("account")
     if account is not None and not _ACCOUNT.match(account):
         raise ConfigError(f"{path}.account: must be 12 digits (quote it in YAML), got {account!r}")
