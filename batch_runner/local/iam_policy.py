@@ -226,8 +226,10 @@ def _date(value: Any) -> datetime:
 def _arn_like(pattern: Any, value: Any) -> bool:
     pattern_parts = str(pattern).split(":", 5)
     value_parts = str(value).split(":", 5)
+    if str(pattern) == "*":
+        return True
     if len(pattern_parts) != 6 or len(value_parts) != 6:
-        return _glob_matches(str(pattern), str(value))
+        return False  # each of the six components is matched on its own; a missing one cannot match
     return all(_glob_matches(p, v) for p, v in zip(pattern_parts, value_parts, strict=True))
 
 
