@@ -11,14 +11,13 @@ from aws_cdk import App
 
 from batch_runner.stack_outputs import DEFAULT_ENVIRONMENT
 from stacks.batch_inference_stack import BatchInferenceStack
-from stacks.config import EnvironmentConfig, load_environments, select_environment
+from stacks.config import ALL_ENVIRONMENTS, EnvironmentConfig, load_environments, select_environment
 from stacks.security_checks import enable_security_checks
 
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 ENV_CONTEXT_KEY = "env"
 # Another environment file, e.g. a platform team's own: -c environments_file=path/to/file.yaml
 FILE_CONTEXT_KEY = "environments_file"
-ALL_ENVIRONMENTS = "all"
 
 
 def feature_flags() -> dict[str, Any]:

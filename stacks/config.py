@@ -31,6 +31,8 @@ _TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
 _TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{0,256}$")
 
 MAX_RETENTION_DAYS = 3650
+# `-c env=all` synthesizes every environment, so no environment may be called that.
+ALL_ENVIRONMENTS = "all"
 
 
 class ConfigError(ValueError):
@@ -193,6 +195,10 @@ def parse_environment(name: str, raw: object) -> EnvironmentConfig:
     if not _ENV_NAME.match(name):
         raise ConfigError(
             f"{path}: environment names are 1-32 letters, digits or '-', starting with a letter"
+        )
+    if name == ALL_ENVIRONMENTS:
+        raise ConfigError(
+            f"{path}: '{ALL_ENVIRONMENTS}' is reserved for -c env={ALL_ENVIRONMENTS}; pick another name"
         )
     fields = _Fields(raw, path)
     fields.reject_unknown(_KNOWN_FIELDS)

@@ -18,8 +18,8 @@ from aws_cdk import App
 from aws_cdk.assertions import Template
 
 from batch_runner.stack_outputs import stack_name
-from stacks.application import ALL_ENVIRONMENTS, create_app
-from stacks.config import EnvironmentConfig, load_environments, parse_environment
+from stacks.application import create_app
+from stacks.config import ALL_ENVIRONMENTS, EnvironmentConfig, load_environments, parse_environment
 from tests.infra.template_values import Deployment, deployment
 
 EXTRA_ENVIRONMENTS: Mapping[str, Mapping[str, Any]] = {

@@ -161,8 +161,16 @@ def test_bad_environment_gives_its_specific_one_line_error(overrides: dict[str, 
         ({"envs": {}}, "(file).envs: unknown field (known: environments)"),
         ({"environments": {"dev": None}}, "environments.dev: must be a mapping, got NoneType"),
         ({"environments": {"1st": VALID}}, "environments.1st: environment names are 1-32 letters"),
+        ({"environments": {"all": VALID}}, "environments.all: 'all' is reserved for -c env=all"),
     ],
-    ids=["empty file", "no environments", "wrong top-level key", "empty environment", "bad environment name"],
+    ids=[
+        "empty file",
+        "no environments",
+        "wrong top-level key",
+        "empty environment",
+        "bad name",
+        "reserved name",
+    ],
 )
 def test_bad_file_structure(document: object, message: str) -> None:
     with pytest.raises(ConfigError) as raised:
