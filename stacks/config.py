@@ -166,7 +166,10 @@ def _parse_models(fields: _Fields, region: str | None) -> tuple[ModelRef, ...]:
         except ModelIdError as err:
             raise ConfigError(f"{where}: {err}") from err
         if region is not None and not profile_usable_from(ref, region):
-            raise ConfigError(f"{where}: inference profile '{model_id}' cannot be used from region {region}")
+            raise ConfigError(
+                f"{where}: inference profile '{model_id}' cannot be used from region {region} (if AWS "
+                "has added the Region, add it to GEO_DESTINATION_REGIONS in stacks/model_access.py)"
+            )
         refs.append(ref)
     if not refs:
         raise ConfigError(f"{fields.path}.models: list at least one model ID")

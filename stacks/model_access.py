@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-# Destination Regions of the system-defined geographic inference profiles, per ID prefix.
+# Destination Regions of the system-defined geographic inference profiles, per ID prefix (the union
+# over the models that offer the profile; a job may also be submitted from any of them).
 # AWS adds Regions to profiles over time: when a profile gains one, add it here, otherwise requests
 # routed there fail with AccessDenied. Source: "Supported Regions and models for inference profiles"
-# in the Amazon Bedrock User Guide (union over the models that offer the profile).
+# in the Amazon Bedrock User Guide, and each model's page there.
 GEO_DESTINATION_REGIONS: Mapping[str, tuple[str, ...]] = {
     "us": ("us-east-1", "us-east-2", "us-west-1", "us-west-2"),
     "eu": (
@@ -31,6 +32,7 @@ GEO_DESTINATION_REGIONS: Mapping[str, tuple[str, ...]] = {
         "eu-west-3",
     ),
     "apac": (
+        "ap-east-2",
         "ap-northeast-1",
         "ap-northeast-2",
         "ap-northeast-3",
@@ -38,8 +40,15 @@ GEO_DESTINATION_REGIONS: Mapping[str, tuple[str, ...]] = {
         "ap-south-2",
         "ap-southeast-1",
         "ap-southeast-2",
+        "ap-southeast-3",
         "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-7",
+        # Not Asia-Pacific, but AWS routes apac. profiles there too: mind data residency.
+        "me-central-1",
     ),
+    "jp": ("ap-northeast-1", "ap-northeast-3"),
+    "au": ("ap-southeast-2", "ap-southeast-4"),
 }
 
 # Global profiles route to any commercial Region, a list AWS grows without notice, and Bedrock
@@ -47,9 +56,6 @@ GEO_DESTINATION_REGIONS: Mapping[str, tuple[str, ...]] = {
 # Their foundation-model grant therefore uses a Region wildcard (an IAM "*" also matches the empty
 # Region) guarded by a bedrock:InferenceProfileArn condition (see ``invoke_grants``).
 GLOBAL_PREFIX = "global"
-
-# Region-name prefixes a geographic profile can be called from (its source Regions).
-GEO_SOURCE_REGION_PREFIXES: Mapping[str, str] = {"us": "us-", "eu": "eu-", "apac": "ap-"}
 
 PROFILE_PREFIXES: tuple[str, ...] = (*GEO_DESTINATION_REGIONS, GLOBAL_PREFIX)
 
@@ -119,7 +125,7 @@ def profile_usable_from(ref: ModelRef, region: str) -> bool:
     """Whether a job in ``region`` can use this model ID (geographic profiles stay in their geography)."""
     if ref.profile_prefix is None or ref.profile_prefix == GLOBAL_PREFIX:
         return True
-    return region.startswith(GEO_SOURCE_REGION_PREFIXES[ref.profile_prefix])
+    return region in GEO_DESTINATION_REGIONS[ref.profile_prefix]
 
 
 @dataclass(frozen=True)

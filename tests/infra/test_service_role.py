@@ -193,6 +193,29 @@ def test_prod_grants_eu_profiles_in_every_eu_region_and_the_global_profile_throu
     ]
 
 
+def test_apac_profile_reaches_every_asia_pacific_destination_including_the_uae(
+    synthesized: Synthesized,
+) -> None:
+    unconditional, _ = _invoke_resources(synthesized, "apac")
+    model = "anthropic.claude-3-5-sonnet-20241022-v2:0"
+    granted = {arn.split(":")[3] for arn in unconditional if arn.endswith(f"::foundation-model/{model}")}
+    assert granted == {
+        "ap-east-2",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-7",
+        "me-central-1",
+    }
+
+
 def test_profile_arns_carry_the_account_and_model_arns_an_empty_account(
     synthesized: Synthesized, env_name: str
 ) -> None:
