@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
+from moto.core import DEFAULT_ACCOUNT_ID
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -19,9 +22,10 @@ from batch_runner.local.faults import FaultInjector
 from batch_runner.local.job_store import JobStore
 from batch_runner.local.jobs import Job
 from batch_runner.local.lifecycle import Lifecycle
+from batch_runner.local.moto_state import S3State
 from batch_runner.local.stack import deploy, project_root, synthesized_template
 from batch_runner.local.wsgi import EmulatorApp
-from batch_runner.stack_outputs import DEFAULT_ENVIRONMENT, stack_name
+from batch_runner.stack_outputs import DEFAULT_ENVIRONMENT, OutputKey, stack_name
 
 DEFAULT_REGION = "us-east-1"
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -180,8 +184,25 @@ class Emulator:
         return self._events.all()
 
     def reset(self) -> None:
-        """Forget every job and event and restore the start-up config (moto state is kept)."""
+        """Forget every job and event and restore the start-up config.
+
+        moto state (buckets, objects, roles) is kept; if something else in the process reset moto
+        (``moto.mock_aws`` does on entry and exit), the stack is deployed again.
+        """
         self._store.reset()
         self._events.clear()
         self._config = self._initial_config
         self._faults.configure(self._config)
+        self.ensure_deployed()
+
+    def ensure_deployed(self) -> None:
+        """Deploy the stack again when moto's state no longer holds it (outputs may change)."""
+        if not self._deploy_stack or self._server is None:
+            return
+        bucket = self.stack_outputs.get(OutputKey.INPUT_BUCKET)
+        if bucket and S3State(DEFAULT_ACCOUNT_ID).bucket(bucket) is not None:
+            return
+        cloudformation = self.client("cloudformation")
+        with contextlib.suppress(ClientError):
+            cloudformation.delete_stack(StackName=self.stack_name)
+        self._deploy()

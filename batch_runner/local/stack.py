@@ -59,6 +59,9 @@ def synthesized_template(root: Path, environment: str) -> dict[str, Any]:
     temporary = cached.with_suffix(".tmp")
     temporary.write_text(json.dumps(template))
     temporary.replace(cached)  # atomic, so a parallel start never reads half a file
+    for stale in cached.parent.glob(f"template-{environment}-*.json"):
+        if stale != cached:
+            stale.unlink(missing_ok=True)
     return template
 
 

@@ -166,3 +166,16 @@ def test_in_process_mode_with_its_own_stack_and_region() -> None:
         emulator.run_until_idle()
         assert emulator.client("bedrock").get_model_invocation_job(jobIdentifier=arn)["status"] == "Completed"
         assert "records.jsonl.out" in job_outputs(emulator, arn)
+
+
+def test_the_stack_comes_back_after_something_resets_moto(emulator: Emulator) -> None:
+    from moto import mock_aws
+
+    with mock_aws():  # what other test modules do; it wipes moto's process-wide state
+        pass
+    emulator.reset()  # the function-scoped fixture does this before every test
+    bucket = emulator.stack_outputs[OutputKey.INPUT_BUCKET]
+    assert emulator.client("s3").head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPStatusCode"] == 200
+    arn = create_job(emulator)
+    emulator.run_until_idle()
+    assert emulator.client("bedrock").get_model_invocation_job(jobIdentifier=arn)["status"] == "Completed"
