@@ -24,6 +24,25 @@ _JOB_PATH = re.compile(r"/model-invocation-job/(?P<id>[^/?]+)(?P<stop>/stop)?/?"
 BEDROCK_SERVICE = "bedrock.amazonaws.com"
 
 
+_TAGGING = {
+    "/tagResource": "TagResource",
+    "/untagResource": "UntagResource",
+    "/listTagsForResource": "ListTagsForResource",
+}
+_JOB_ARN = re.compile(r"arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:model-invocation-job/[a-z0-9]{12}")
+
+
+def tagged_job_arn(raw_path: str, body: bytes) -> str | None:
+    """The job ARN of a tagging call about a batch job (other resources' tags stay with moto)."""
+    if raw_path.split("?", 1)[0].rstrip("/") not in _TAGGING:
+        return None
+    try:
+        arn = json.loads(body or b"{}").get("resourceARN")
+    except (ValueError, AttributeError):
+        return None
+    return arn if isinstance(arn, str) and _JOB_ARN.fullmatch(arn) else None
+
+
 def is_control_plane_path(raw_path: str) -> bool:
     path = raw_path.split("?", 1)[0]
     return path.rstrip("/") in ("/model-invocation-job", "/model-invocation-jobs") or bool(
@@ -39,6 +58,8 @@ class ControlPlane:
         """The JSON response body of one call; raises ``ServiceError`` for error responses."""
         path, _, query = raw_uri.partition("?")
         caller = _Caller(scope, access_key)
+        if path.rstrip("/") in _TAGGING and method == "POST":
+            return self._tagging(_TAGGING[path.rstrip("/")], _json_body(body), scope, caller)
         if path.rstrip("/") == "/model-invocation-job" and method == "POST":
             return self._create(_json_body(body), scope, caller)
         if path.rstrip("/") == "/model-invocation-jobs" and method == "GET":
@@ -67,6 +88,20 @@ class ControlPlane:
             "iam:PassRole", [request["roleArn"]], context={"iam:PassedToService": BEDROCK_SERVICE}
         )
         return {"jobArn": self._store.create(scope, request).arn}
+
+    def _tagging(
+        self, operation: str, request: dict[str, Any], scope: Scope, caller: _Caller
+    ) -> dict[str, Any]:
+        shape_validation.validate(operation, request)
+        arn = request["resourceARN"]
+        caller.authorize(f"bedrock:{operation}", [arn])
+        if operation == "TagResource":
+            self._store.tag(scope, arn, request["tags"])
+            return {}
+        if operation == "UntagResource":
+            self._store.untag(scope, arn, request["tagKeys"])
+            return {}
+        return {"tags": self._store.get(scope, arn).tags}
 
     def _list(self, query: str, scope: Scope, caller: _Caller) -> dict[str, Any]:
         params = _list_params(query)

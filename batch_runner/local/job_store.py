@@ -33,6 +33,7 @@ _JOB_ARN = re.compile(
 )
 DEFAULT_TIMEOUT_HOURS = 168
 DEFAULT_PAGE_SIZE = 100
+MAX_TAGS = 200
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,20 @@ class JobStore:
             if job.terminal:
                 raise ConflictError(f"The job {job.arn} is already {job.status} and cannot be stopped.")
             self._lifecycle.stop(job, self.clock.now())
+
+    def tag(self, scope: Scope, identifier: str, tags: list[dict[str, str]]) -> None:
+        with self._lock:
+            job = self._find(scope, identifier)
+            merged = {tag["key"]: tag["value"] for tag in job.tags}
+            merged.update({tag["key"]: tag["value"] for tag in tags})
+            if len(merged) > MAX_TAGS:
+                raise ValidationError(f"A resource can have at most {MAX_TAGS} tags.")
+            job.tags = [{"key": key, "value": value} for key, value in merged.items()]
+
+    def untag(self, scope: Scope, identifier: str, keys: list[str]) -> None:
+        with self._lock:
+            job = self._find(scope, identifier)
+            job.tags = [tag for tag in job.tags if tag["key"] not in set(keys)]
 
     def list_jobs(self, scope: Scope, params: dict[str, Any]) -> JobPage:
         with self._lock:

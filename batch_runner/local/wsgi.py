@@ -8,6 +8,7 @@ single port serves S3, IAM, STS, CloudFormation, EventBridge and Bedrock, and
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import uuid
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from batch_runner.local.control_plane import ControlPlane, is_control_plane_path
+from batch_runner.local.control_plane import ControlPlane, is_control_plane_path, tagged_job_arn
 from batch_runner.local.errors import InternalServerError, ServiceError, ThrottlingError
 from batch_runner.local.faults import FaultInjector
 from batch_runner.local.job_store import Scope
@@ -103,8 +104,10 @@ class EmulatorApp:
             return self._admin(environ, start_response)
         signed = signature(environ)
         uri = raw_uri(environ)
-        if signed is not None and signed.service == "bedrock" and is_control_plane_path(uri):
-            return self._bedrock(environ, start_response, signed, uri)
+        if signed is not None and signed.service == "bedrock":
+            body = _read_body(environ)
+            if is_control_plane_path(uri) or tagged_job_arn(uri, body) is not None:
+                return self._bedrock(environ, start_response, signed, uri, body)
         if (
             signed is not None
             and signed.service == "s3"
@@ -119,10 +122,8 @@ class EmulatorApp:
         return self._moto(environ, start_response)
 
     def _bedrock(
-        self, environ: dict[str, Any], start_response: StartResponse, signed: Signature, uri: str
+        self, environ: dict[str, Any], start_response: StartResponse, signed: Signature, uri: str, body: bytes
     ) -> list[bytes]:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
         scope = Scope(account_id=account_for_access_key(signed.access_key), region=signed.region)
         try:
             fault = self._faults.control_plane_error()
@@ -141,6 +142,14 @@ class EmulatorApp:
         except ServiceError as err:
             return error_response(start_response, err)
         return json_response(start_response, 200, response)
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """The request body, left readable for whichever app handles the request next."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body: bytes = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
 
 
 def _is_object_get(environ: dict[str, Any]) -> bool:

@@ -278,3 +278,22 @@ def test_submit_time_comes_from_the_emulator_clock(emulator: Emulator) -> None:
     submitted = emulator.client("bedrock").get_model_invocation_job(jobIdentifier=arn)["submitTime"]
     assert abs(submitted.timestamp() - emulator.clock.now()) < 0.01
     assert submitted.tzinfo is not None and submitted.astimezone(UTC).utcoffset() == timedelta(0)
+
+
+def test_job_tags_are_listed_added_and_removed(emulator: Emulator) -> None:
+    bedrock = emulator.client("bedrock")
+    arn = create_job(emulator, tags=[{"key": "run", "value": "r1"}])
+    assert bedrock.list_tags_for_resource(resourceARN=arn)["tags"] == [{"key": "run", "value": "r1"}]
+    bedrock.tag_resource(
+        resourceARN=arn, tags=[{"key": "shard", "value": "3"}, {"key": "run", "value": "r2"}]
+    )
+    assert bedrock.list_tags_for_resource(resourceARN=arn)["tags"] == [
+        {"key": "run", "value": "r2"},
+        {"key": "shard", "value": "3"},
+    ]
+    bedrock.untag_resource(resourceARN=arn, tagKeys=["run"])
+    assert bedrock.list_tags_for_resource(resourceARN=arn)["tags"] == [{"key": "shard", "value": "3"}]
+    unknown = arn[:-12] + "zzzzzzzzzzzz"
+    with pytest.raises(ClientError) as excinfo:
+        bedrock.list_tags_for_resource(resourceARN=unknown)
+    assert error_of(excinfo)[0] == "ResourceNotFoundException"
