@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_cdk import CfnOutput, Environment, RemovalPolicy, Stack, Tags
 from constructs import Construct
 
@@ -70,7 +68,7 @@ class BatchInferenceStack(Stack):
         )
         if data_key is not None:
             data_key.allow_use_through_s3([service_role.role], sid="BedrockServiceRoleViaS3")
-            data_key.allow_use_through_s3(submitters.principals, sid="SubmittersViaS3")
+            data_key.allow_use_through_s3(submitters.roles, sid="SubmittersViaS3")
 
         notifications = JobNotifications(
             self,
@@ -90,7 +88,7 @@ class BatchInferenceStack(Stack):
         for key, value in config.tags.items():
             Tags.of(self).add(key, value)
 
-        outputs: dict[str, Any] = {
+        outputs: dict[str, str] = {
             OutputKey.INPUT_BUCKET: buckets.input_bucket.bucket_name,
             OutputKey.OUTPUT_BUCKET: buckets.output_bucket.bucket_name,
             OutputKey.SERVICE_ROLE_ARN: service_role.role.role_arn,

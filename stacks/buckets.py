@@ -123,7 +123,3 @@ class BatchBuckets(Construct):
                 "environments holding regulated data set kms: true.",
             )
         return bucket
-
-    @property
-    def data_buckets(self) -> tuple[s3.Bucket, s3.Bucket]:
-        return (self.input_bucket, self.output_bucket)

@@ -17,6 +17,16 @@ def s3_via_service(scope: Construct) -> dict[str, dict[str, str]]:
     return {"StringEquals": {"kms:ViaService": f"s3.{Stack.of(scope).region}.amazonaws.com"}}
 
 
+def data_key_statement(scope: Construct, key: kms.IKey) -> iam.PolicyStatement:
+    """Identity-policy side: read and write objects encrypted with the data key, through S3 only."""
+    return iam.PolicyStatement(
+        sid="BatchDataKey",
+        actions=list(S3_DATA_KEY_ACTIONS),
+        resources=[key.key_arn],
+        conditions=s3_via_service(scope),
+    )
+
+
 class DataKey(Construct):
     """The key that encrypts the input and output buckets, usable only through S3."""
 

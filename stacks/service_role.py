@@ -11,8 +11,9 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.config import VpcConfig
-from stacks.encryption import S3_DATA_KEY_ACTIONS, s3_via_service
-from stacks.model_access import GLOBAL_PREFIX, ModelRef, invoke_grants
+from stacks.encryption import data_key_statement
+from stacks.model_access import ModelRef
+from stacks.model_grants import invoke_statements, region_wildcards
 from stacks.security_checks import acknowledge_wildcard_resources
 
 BEDROCK_SERVICE = "bedrock.amazonaws.com"
@@ -58,24 +59,9 @@ class BedrockServiceRole(Construct):
             input_bucket, output_bucket, stack.account
         )
         if encryption_key is not None:
-            self.statements.append(
-                iam.PolicyStatement(
-                    sid="BatchDataKey",
-                    actions=list(S3_DATA_KEY_ACTIONS),
-                    resources=[encryption_key.key_arn],
-                    conditions=s3_via_service(self),
-                )
-            )
-        grants = invoke_grants(models, partition=stack.partition, region=stack.region, account=stack.account)
-        for index, grant in enumerate(grants):
-            self.statements.append(
-                iam.PolicyStatement(
-                    sid=f"InvokeAllowedModels{index}",
-                    actions=["bedrock:InvokeModel"],
-                    resources=list(grant.resources),
-                    conditions=dict(grant.conditions) if grant.conditions else None,
-                )
-            )
+            self.statements.append(data_key_statement(self, encryption_key))
+        invoke = invoke_statements(self, models)
+        self.statements.extend(invoke)
         if vpc is not None:
             self.statements.extend(_vpc_statements(vpc, stack))
 
@@ -94,11 +80,7 @@ class BedrockServiceRole(Construct):
             input_bucket.arn_for_objects("*"): object_reason,
             output_bucket.arn_for_objects("*"): object_reason,
         }
-        for grant in grants[1:]:
-            wildcards[grant.resources[0]] = (
-                f"A {GLOBAL_PREFIX}. inference profile routes to any commercial Region; the grant only "
-                "applies to requests made through that profile (bedrock:InferenceProfileArn condition)."
-            )
+        wildcards.update(region_wildcards(invoke))
         if vpc is not None:
             wildcards["*"] = (
                 "The EC2 Describe* calls Bedrock makes for a VPC job support no resource-level "

@@ -10,8 +10,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.encryption import S3_DATA_KEY_ACTIONS, s3_via_service
-from stacks.model_access import GLOBAL_PREFIX, ModelRef, allowed_model_arns, invoke_grants
+from stacks.encryption import data_key_statement
+from stacks.model_access import ModelRef
+from stacks.model_grants import invoke_statements, model_arns, region_wildcards
 from stacks.security_checks import acknowledge_wildcard_resources
 from stacks.service_role import BEDROCK_SERVICE, job_arn_pattern
 
@@ -44,14 +45,13 @@ class SubmitterAccess(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        arn_parts = {"partition": stack.partition, "region": stack.region, "account": stack.account}
         job_arns = job_arn_pattern(stack)
 
         statements = [
             iam.PolicyStatement(
                 sid="CreateJobsOnAllowedModels",
                 actions=["bedrock:CreateModelInvocationJob"],
-                resources=[*allowed_model_arns(models, **arn_parts), job_arns],
+                resources=[*model_arns(self, models), job_arns],
             ),
             iam.PolicyStatement(
                 sid="WatchStopAndTagJobs",
@@ -79,7 +79,7 @@ class SubmitterAccess(Construct):
             iam.PolicyStatement(
                 sid="DescribeAllowedModels",
                 actions=["bedrock:GetFoundationModel", "bedrock:GetInferenceProfile"],
-                resources=allowed_model_arns(models, **arn_parts),
+                resources=model_arns(self, models),
             ),
             iam.PolicyStatement(
                 sid="PassServiceRoleToBedrock",
@@ -108,25 +108,11 @@ class SubmitterAccess(Construct):
                 resources=[stack.stack_id],
             ),
         ]
-        for index, grant in enumerate(invoke_grants(models, **arn_parts)):
-            # On-demand retries of the few records a batch job failed, on the same allowed models.
-            statements.append(
-                iam.PolicyStatement(
-                    sid=f"InvokeAllowedModels{index}",
-                    actions=["bedrock:InvokeModel"],
-                    resources=list(grant.resources),
-                    conditions=dict(grant.conditions) if grant.conditions else None,
-                )
-            )
+        # On-demand retries of the few records a batch job failed, on the same allowed models.
+        invoke = invoke_statements(self, models)
+        statements.extend(invoke)
         if encryption_key is not None:
-            statements.append(
-                iam.PolicyStatement(
-                    sid="BatchDataKey",
-                    actions=list(S3_DATA_KEY_ACTIONS),
-                    resources=[encryption_key.key_arn],
-                    conditions=s3_via_service(self),
-                )
-            )
+            statements.append(data_key_statement(self, encryption_key))
 
         attached_roles: list[iam.IRole] = [
             iam.Role.from_role_arn(self, f"Attached{index}", arn, mutable=True)
@@ -159,10 +145,7 @@ class SubmitterAccess(Construct):
             input_bucket.arn_for_objects("*"): object_reason,
             output_bucket.arn_for_objects("*"): object_reason,
         }
-        for grant in invoke_grants(models, **arn_parts)[1:]:
-            wildcards[grant.resources[0]] = (
-                f"A {GLOBAL_PREFIX}. inference profile routes to any commercial Region; the grant only "
-                "applies to requests made through that profile (bedrock:InferenceProfileArn condition)."
-            )
+        wildcards.update(region_wildcards(invoke))
         acknowledge_wildcard_resources(self.policy, wildcards)
-        self.principals: list[iam.IRole] = attached_roles
+        # Everyone holding the policy, for the data key's key policy.
+        self.roles: list[iam.IRole] = attached_roles
