@@ -37,10 +37,17 @@ from batch_runner.results.extraction import (
     MISSING,
     SUCCEEDED,
     Malformed,
+    Outcome,
     parse_output_line,
 )
 from batch_runner.results.manifest import Manifest
-from batch_runner.results.outputs import JobOutputRef, OutputSource, file_lines, list_job_objects
+from batch_runner.results.outputs import (
+    JobObjects,
+    JobOutputRef,
+    OutputSource,
+    file_lines,
+    list_job_objects,
+)
 from batch_runner.results.reconcile import EXAMPLE_LIMIT, JobTally, LineProblem, Reconciliation
 
 # The result columns, in output order. Input columns (``include_input``) follow them under their
@@ -60,10 +67,12 @@ RESULT_COLUMNS = (
     "job_id",
 )
 _ROW = RESULT_COLUMNS.index("row")
-PARTITION_BYTES = 32 << 20
+PARTITION_BYTES = 16 << 20
 MAX_PARTITIONS = 256
 TERMINAL_STATUSES = frozenset({"Completed", "PartiallyCompleted", "Failed", "Stopped", "Expired"})
 _BUFFER = 1 << 16
+# Many partition files are open at once while splitting and merging: small buffers keep that flat.
+_MANY_BUFFER = 1 << 14
 # The planner writes index lines as {"recordId":"…","row":N,"id":…,"input":{…}}; recognising that
 # form with a regex spares parsing every line twice. Anything else takes the parsing path.
 _PLANNED_INDEX_LINE = re.compile(
@@ -96,7 +105,7 @@ class JoinedResults:
         """Every input row once, in input row order, as values in ``columns`` order."""
         with ExitStack() as stack:
             streams = [
-                _read_joined(stack.enter_context(open(p, "rb", buffering=_BUFFER))) for p in self._parts
+                _read_joined(stack.enter_context(open(p, "rb", buffering=_MANY_BUFFER))) for p in self._parts
             ]
             merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=itemgetter(_ROW))
             names = self._input_names
@@ -176,7 +185,7 @@ class _Join:
     def _partition_index(self, lines: Iterable[bytes], parts: list[Path]) -> None:
         """Write ``key \t row \t id \t input`` lines (JSON fields) to the recordId's partition."""
         with ExitStack() as stack:
-            handles = [stack.enter_context(open(p, "wb", buffering=_BUFFER)) for p in parts]
+            handles = [stack.enter_context(open(p, "wb", buffering=_MANY_BUFFER)) for p in parts]
             count = len(handles)
             include_input = self.include_input
             for number, raw in enumerate(lines, 1):
@@ -218,12 +227,10 @@ class _Join:
                 types[name] = seen = set()
             seen.add(type(value))
 
-    def _partition_outcomes(self, listings: list[Any], parts: list[Path]) -> None:
+    def _partition_outcomes(self, listings: list[JobObjects], parts: list[Path]) -> None:
         with ExitStack() as stack:
-            handles = [stack.enter_context(open(p, "wb", buffering=_BUFFER)) for p in parts]
-            count = len(handles)
-            for order, (job, listing) in enumerate(zip(self.jobs, listings, strict=True)):
-                tally = self.tallies[order]
+            handles = [stack.enter_context(open(p, "wb", buffering=_MANY_BUFFER)) for p in parts]
+            for job, listing, tally in zip(self.jobs, listings, self.tallies, strict=True):
                 bucket, _ = job.output_prefix()
                 if listing.manifest is not None:
                     try:
@@ -232,48 +239,43 @@ class _Join:
                         tally.manifest_error = str(err)
                 for obj in listing.record_objects:
                     tally.objects += 1
-                    for number, raw in enumerate(self.source.iter_lines(bucket, obj.key), 1):
-                        if not raw or raw.isspace():
-                            continue
-                        payload = self._outcome_payload(raw, tally, obj.key, number)
-                        if payload is not None:
-                            key, data = payload
-                            handles[hash(key) % count].write(b"%s\t%s\n" % (key, data))
+                    self._partition_object(bucket, obj.key, tally, handles)
 
-    def _outcome_payload(
-        self, raw: bytes, tally: JobTally, object_key: str, number: int
-    ) -> tuple[bytes, bytes] | None:
+    def _partition_object(self, bucket: str, key: str, tally: JobTally, handles: Sequence[IO[bytes]]) -> None:
+        # The hot loop of a collection (once per output line): locals only, one parse per line.
         job_id = tally.job_id
-        parsed = parse_output_line(raw)
-        if isinstance(parsed, Malformed):
-            tally.malformed += 1
-            if len(self.malformed_lines) < EXAMPLE_LIMIT:
-                self.malformed_lines.append(LineProblem(object_key, number, parsed.reason))
-            if parsed.record_id is None:
-                return None
-            fields: tuple[Any, ...] = (FAILED, None, None, None, None, MALFORMED_LINE, parsed.reason, job_id)
-            return orjson.dumps(parsed.record_id), orjson.dumps(fields)
-        if parsed.status == SUCCEEDED:
-            tally.succeeded += 1
-            if parsed.answer is not None:
-                self.answer_types.add(type(parsed.answer))
-        else:
-            tally.failed += 1
-        if parsed.input_tokens:
-            tally.input_tokens += parsed.input_tokens
-        if parsed.output_tokens:
-            tally.output_tokens += parsed.output_tokens
-        fields = (
-            parsed.status,
-            parsed.answer,
-            parsed.stop_reason,
-            parsed.input_tokens,
-            parsed.output_tokens,
-            parsed.error_code,
-            parsed.error_message,
-            job_id,
-        )
-        return orjson.dumps(parsed.record_id), orjson.dumps(fields)
+        count = len(handles)
+        answer_types = self.answer_types
+        succeeded = failed = input_tokens = output_tokens = 0
+        for number, raw in enumerate(self.source.iter_lines(bucket, key), 1):
+            outcome = parse_output_line(raw)
+            if type(outcome) is Outcome:
+                if outcome.status is SUCCEEDED:
+                    succeeded += 1
+                    answer_types.add(type(outcome.answer))
+                else:
+                    failed += 1
+                input_tokens += outcome.input_tokens or 0
+                output_tokens += outcome.output_tokens or 0
+                record_id = outcome.record_id
+                data = orjson.dumps((*outcome[1:], job_id))
+            elif not raw or raw.isspace():
+                continue
+            else:
+                assert isinstance(outcome, Malformed)
+                tally.malformed += 1
+                if len(self.malformed_lines) < EXAMPLE_LIMIT:
+                    self.malformed_lines.append(LineProblem(key, number, outcome.reason))
+                if outcome.record_id is None:
+                    continue
+                record_id = outcome.record_id
+                data = orjson.dumps((FAILED, None, None, None, None, MALFORMED_LINE, outcome.reason, job_id))
+            record_key = orjson.dumps(record_id)
+            handles[hash(record_key) % count].write(b"%s\t%s\n" % (record_key, data))
+        tally.succeeded += succeeded
+        tally.failed += failed
+        tally.input_tokens += input_tokens
+        tally.output_tokens += output_tokens
 
     def _join_partition(
         self, index_part: Path, outcome_part: Path, joined_part: Path, totals: dict[str, int]
