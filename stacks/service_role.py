@@ -112,7 +112,9 @@ class BedrockServiceRole(Construct):
             ),
             iam.PolicyStatement(
                 sid="WriteOutput",
-                actions=["s3:PutObject"],
+                # AWS documents Get, Put and List on both buckets for the batch role. Bedrock never
+                # writes input, so that is left out; reading back its own output stays, as AWS lists it.
+                actions=["s3:GetObject", "s3:PutObject"],
                 resources=[output_bucket.arn_for_objects("*")],
                 conditions=same_account,
             ),

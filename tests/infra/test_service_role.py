@@ -92,7 +92,7 @@ def test_role_reads_input_writes_output_and_lists_both_in_this_account_only(
     assert statement(policy, "WriteOutput") == {
         "Sid": "WriteOutput",
         "Effect": "Allow",
-        "Action": "s3:PutObject",
+        "Action": ["s3:GetObject", "s3:PutObject"],
         "Resource": f"{output_arn}/*",
         "Condition": same_account,
     }
