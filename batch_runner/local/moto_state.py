@@ -16,6 +16,7 @@ from typing import Any
 
 from moto.events.models import events_backends
 from moto.iam.models import get_account_id_from, iam_backends
+from moto.kms.models import kms_backends
 from moto.s3.models import s3_backends
 from moto.sns.models import sns_backends
 from moto.sts.models import sts_backends
@@ -32,6 +33,7 @@ class S3Object:
     bucket: str
     key: str
     size: int
+    kms_key_id: str | None = None  # set when the object is encrypted with SSE-KMS
 
     @property
     def uri(self) -> str:
@@ -48,6 +50,11 @@ class Bucket:
     account_id: str
     region: str
     policy: str | None
+
+
+def _object(bucket: str, key: str, item: Any) -> S3Object:
+    kms_key_id = item.kms_key_id if item.encryption == "aws:kms" else None
+    return S3Object(bucket=bucket, key=key, size=item.size, kms_key_id=kms_key_id)
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -73,7 +80,7 @@ class S3State:
         item = raw.keys.get(key)
         if item is None:
             return None
-        return S3Object(bucket=bucket, key=key, size=item.size)
+        return _object(bucket, key, item)
 
     def list(self, bucket: str, prefix: str) -> Iterator[S3Object]:
         raw = self._backend.buckets.get(bucket)
@@ -83,7 +90,7 @@ class S3State:
             if key.startswith(prefix):
                 item = raw.keys.get(key)
                 if item is not None:
-                    yield S3Object(bucket=bucket, key=key, size=item.size)
+                    yield _object(bucket, key, item)
 
     def read(self, bucket: str, key: str) -> bytes:
         item = self._backend.get_object(bucket, key)
@@ -93,6 +100,21 @@ class S3State:
 
     def write(self, bucket: str, key: str, body: bytes) -> None:
         self._backend.put_object(bucket, key, body)
+
+
+@dataclass(frozen=True)
+class KmsKey:
+    arn: str
+    policy: str
+
+
+def kms_key(account_id: str, region: str, key_id: str) -> KmsKey | None:
+    """A KMS key by ID, ARN, alias or alias ARN; None when it does not exist."""
+    try:
+        key = kms_backends[account_id][region].describe_key(key_id)
+    except Exception:  # moto raises NotFoundException or KeyError for unknown IDs
+        return None
+    return KmsKey(arn=key.arn, policy=str(key.policy))
 
 
 @dataclass(frozen=True)

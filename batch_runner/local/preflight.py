@@ -14,7 +14,15 @@ from batch_runner.local import iam_policy
 from batch_runner.local.config import EmulatorConfig
 from batch_runner.local.iam_policy import AccessRequest, Decision
 from batch_runner.local.jobs import InputFile, Job
-from batch_runner.local.moto_state import Bucket, IamState, Identity, S3Object, S3State, split_s3_uri
+from batch_runner.local.moto_state import (
+    Bucket,
+    IamState,
+    Identity,
+    S3Object,
+    S3State,
+    kms_key,
+    split_s3_uri,
+)
 
 BEDROCK_SERVICE = "bedrock.amazonaws.com"
 
@@ -44,15 +52,14 @@ def validate_job(job: Job, config: EmulatorConfig) -> list[InputFile]:
     _check_s3_access(job, role, input_bucket, "s3:ListBucket", f"arn:aws:s3:::{input_bucket.name}", input_uri)
     for item in objects:
         _check_s3_access(job, role, input_bucket, "s3:GetObject", item.arn, item.uri)
+        if item.kms_key_id:
+            _check_kms(job, role, item.kms_key_id, "kms:Decrypt", "s3:GetObject", item.uri)
     output_key = f"{output_location.key.rstrip('/')}/{job.job_id}/manifest.json.out".lstrip("/")
-    _check_s3_access(
-        job,
-        role,
-        output_bucket,
-        "s3:PutObject",
-        f"arn:aws:s3:::{output_bucket.name}/{output_key}",
-        output_uri,
-    )
+    output_arn = f"arn:aws:s3:::{output_bucket.name}/{output_key}"
+    _check_s3_access(job, role, output_bucket, "s3:PutObject", output_arn, output_uri)
+    output_key_id = job.output_data_config["s3OutputDataConfig"].get("s3EncryptionKeyId")
+    if output_key_id:
+        _check_kms(job, role, output_key_id, "kms:GenerateDataKey", "s3:PutObject", output_uri)
     return _read_records(s3, objects, config, job)
 
 
@@ -130,6 +137,37 @@ def _check_s3_access(job: Job, role: Identity, bucket: Bucket, action: str, reso
             f"Amazon Bedrock could not validate {action} permissions: the role {job.role_arn} is not "
             f"allowed to {verb} {uri}. Grant {action} on {resource} to the service role."
         )
+
+
+def _check_kms(job: Job, role: Identity, key_id: str, action: str, s3_action: str, uri: str) -> None:
+    """The role must be allowed the KMS action by its policies and by the key policy.
+
+    As the service does, the failure names the S3 permission, not KMS (a known source of confusion).
+    """
+    key = kms_key(job.account_id, job.region, key_id)
+    failure = JobValidationError(
+        f"Amazon Bedrock could not validate {s3_action} permissions for {uri} with the role {job.role_arn}."
+    )
+    if key is None:
+        raise failure
+    request = AccessRequest(
+        action=action,
+        resource=key.arn,
+        principal={"AWS": [role.arn]},
+        context={
+            "aws:PrincipalArn": role.arn,
+            "aws:PrincipalAccount": job.account_id,
+            "aws:ResourceAccount": job.account_id,
+            "kms:ViaService": f"s3.{job.region}.amazonaws.com",
+            "kms:CallerAccount": job.account_id,
+            "aws:SecureTransport": True,
+        },
+    )
+    if _decide([key.policy], request) is not Decision.ALLOW:
+        raise failure
+    # A key policy that names the role itself suffices; one that trusts the account root defers to IAM.
+    if role.arn not in key.policy and _decide(role.policies, request) is not Decision.ALLOW:
+        raise failure
 
 
 def _decide(policies: list[str] | tuple[str, ...], request: AccessRequest) -> Decision:

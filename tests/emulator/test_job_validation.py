@@ -251,3 +251,44 @@ def test_a_caller_without_pass_role_is_denied(emulator: Emulator) -> None:
     iam.put_user_policy(UserName=user, PolicyName="pass", PolicyDocument=json.dumps(pass_role))
     assert bedrock.create_model_invocation_job(**request)["jobArn"]
     assert bedrock.list_model_invocation_jobs()["invocationJobSummaries"]
+
+
+def kms_key_arn(emulator: Emulator) -> str:
+    arn: str = emulator.client("kms").create_key(Description=unique("key"))["KeyMetadata"]["Arn"]
+    return arn  # moto's default key policy lets the account's IAM policies decide
+
+
+def test_output_encryption_key_the_role_cannot_use_fails_naming_put_object(emulator: Emulator) -> None:
+    key = kms_key_arn(emulator)
+    request = job_request(emulator, upload(emulator, jsonl(claude_records(100))))
+    request["outputDataConfig"]["s3OutputDataConfig"]["s3EncryptionKeyId"] = key
+    arn = emulator.client("bedrock").create_model_invocation_job(**request)["jobArn"]
+    job = final_job(emulator, arn)
+    assert job["status"] == "Failed"
+    assert job["message"].startswith("Amazon Bedrock could not validate s3:PutObject permissions")
+
+    policy = s3_policy(emulator)
+    policy["Statement"].append(
+        {"Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": key}
+    )
+    request = {**request, "jobName": unique("kms"), "roleArn": make_role(emulator, trust_policy(), policy)}
+    arn = emulator.client("bedrock").create_model_invocation_job(**request)["jobArn"]
+    assert final_job(emulator, arn)["status"] == "Completed"
+
+
+def test_kms_encrypted_input_needs_decrypt(emulator: Emulator) -> None:
+    key = kms_key_arn(emulator)
+    bucket = emulator.stack_outputs[OutputKey.INPUT_BUCKET]
+    object_key = f"{unique('enc')}/records.jsonl"
+    emulator.client("s3").put_object(
+        Bucket=bucket,
+        Key=object_key,
+        Body=jsonl(claude_records(100)),
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=key,
+    )
+    request = job_request(emulator, f"s3://{bucket}/{object_key}")
+    arn = emulator.client("bedrock").create_model_invocation_job(**request)["jobArn"]
+    job = final_job(emulator, arn)
+    assert job["status"] == "Failed"
+    assert job["message"].startswith("Amazon Bedrock could not validate s3:GetObject permissions")
