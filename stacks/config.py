@@ -117,7 +117,7 @@ class _Fields:
 
 def _matching(pattern: re.Pattern[str], what: str) -> Callable[[str, str], None]:
     def check(value: str, where: str) -> None:
-        if not pattern.match(value):
+        if not pattern.fullmatch(value):
             raise ConfigError(f"{where}: {value!r} is not {what}")
 
     return check
@@ -145,11 +145,11 @@ def _parse_tags(raw: object, path: str) -> dict[str, str]:
     fields = _Fields(raw if raw is not None else {}, path)
     tags: dict[str, str] = {}
     for key, value in fields.raw.items():
-        if not isinstance(key, str) or not _TAG_KEY.match(key) or key.lower().startswith("aws:"):
+        if not isinstance(key, str) or not _TAG_KEY.fullmatch(key) or key.lower().startswith("aws:"):
             raise ConfigError(
                 f"{path}: {key!r} is not a valid tag key (1-128 characters, not starting with aws:)"
             )
-        if not isinstance(value, str) or not _TAG_VALUE.match(value):
+        if not isinstance(value, str) or not _TAG_VALUE.fullmatch(value):
             raise ConfigError(
                 f"{path}.{key}: {value!r} is not a valid tag value (a string of up to 256 characters)"
             )
@@ -195,7 +195,7 @@ _KNOWN_FIELDS = {
 def parse_environment(name: str, raw: object) -> EnvironmentConfig:
     """Validate one environment's mapping; raises :class:`ConfigError`."""
     path = f"environments.{name}"
-    if not _ENV_NAME.match(name):
+    if not _ENV_NAME.fullmatch(name):
         raise ConfigError(
             f"{path}: environment names are 1-32 letters, digits or '-', starting with a letter"
         )
@@ -212,10 +212,10 @@ def parse_environment(name: str, raw: object) -> EnvironmentConfig:
             f'{path}.account: write the 12-digit account ID in quotes, e.g. account: "012345678901"'
         )
     account = fields.optional_str("account")
-    if account is not None and not _ACCOUNT.match(account):
+    if account is not None and not _ACCOUNT.fullmatch(account):
         raise ConfigError(f"{path}.account: must be 12 digits (quote it in YAML), got {account!r}")
     region = fields.optional_str("region")
-    if region is not None and not _REGION.match(region):
+    if region is not None and not _REGION.fullmatch(region):
         raise ConfigError(f"{path}.region: {region!r} is not an AWS Region name like us-east-1")
 
     retention_days = fields.get("retention_days", int, 30)
