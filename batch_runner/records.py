@@ -30,7 +30,7 @@ PRE_FORMATTED_INPUT = "modelInput"
 @dataclass(frozen=True)
 class EncodedChunk:
     requests: Lines
-    index: bytes
+    index: bytes | memoryview
     prompt_chars: int  # characters of rendered prompt text, for the token estimate
 
 
@@ -81,7 +81,7 @@ class RowEncoder:
         if self.ids is not None:
             self.ids.add(user_ids, id_rows)
         ends = list(accumulate(map(len, requests)))
-        return EncodedChunk(Lines(b"".join(requests), len(requests), ends), b"".join(index), chars)
+        return EncodedChunk(Lines(b"".join(requests), ends), b"".join(index), chars)
 
     def _render(self, row: dict[str, Any], where: str) -> str:
         assert self.template is not None

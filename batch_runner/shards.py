@@ -26,25 +26,16 @@ from batch_runner.plan import ModelQuotas, ShardPlan
 SHARD_NAME = "shard-{index:05d}.jsonl"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Lines:
-    """``count`` JSONL lines in one buffer. Line ends are found only when a caller needs them."""
+    """JSONL lines in one buffer; ``ends[i]`` is where line ``i`` ends (``ends[i-1]:ends[i]`` is line i)."""
 
-    data: bytes
-    count: int
-    known_ends: list[int] | None = None
+    data: bytes | memoryview
+    ends: list[int]
 
-    def ends(self) -> list[int]:
-        """End offset of each line (``ends[i-1]:ends[i]`` is line ``i``)."""
-        if self.known_ends is None:
-            ends = []
-            position = 0
-            find = self.data.find
-            for _ in range(self.count):
-                position = find(b"\n", position) + 1
-                ends.append(position)
-            self.known_ends = ends
-        return self.known_ends
+    @property
+    def count(self) -> int:
+        return len(self.ends)
 
 
 @dataclass
@@ -76,7 +67,7 @@ class ShardWriter:
         if shard.records + lines.count <= self.max_records and shard.size + len(lines.data) <= self.max_bytes:
             self._write(shard, memoryview(lines.data), lines.count)  # the common case: no line ends needed
             return
-        ends = lines.ends()
+        ends = lines.ends
         self._check_sizes(ends, where)
         view = memoryview(lines.data)
         done = 0  # lines of this call already written

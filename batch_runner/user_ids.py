@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from batch_runner.exceptions import DatasetError
+from batch_runner.jsonl_lines import int_range
 
 _SHOWN = 5  # duplicates listed in the error; the rest are counted
 
@@ -28,7 +29,7 @@ class UserIdRegistry:
     def add_column(self, ids: pa.Array, first_row: int) -> None:
         """Records a column of IDs for consecutive rows starting at 0-based ``first_row``."""
         self._ids.append(ids.cast(pa.large_string()))
-        self._rows.append(pa.array(range(first_row + 1, first_row + 1 + len(ids)), pa.int64()))
+        self._rows.append(int_range(first_row + 1, len(ids)))
 
     def check_unique(self) -> None:
         if not self._ids:

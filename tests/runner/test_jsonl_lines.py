@@ -1,4 +1,4 @@
-"""The column-wise JSONL encoder gives orjson's bytes exactly, or declines."""
+"""The column-wise JSONL pieces give orjson's bytes exactly, or decline."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from batch_runner.jsonl_lines import Slot, encode_lines, layout, slot
+from batch_runner.jsonl_lines import Slot, escape_column, escape_text, join_lines, layout, line_data, slot
 
 ALPHABET = 'ab "\\\n\r\t/é€😀\u2028\x7f<>&'
 
@@ -19,34 +19,42 @@ def random_texts(seed: int, count: int) -> list[str]:
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_random_text_encodes_like_orjson(seed: int) -> None:
+def test_lines_from_escaped_columns_equal_orjson(seed: int) -> None:
     texts = random_texts(seed, 200)
-    pieces = layout({"id": slot("id"), "n": slot("n"), "body": {"text": slot("text")}}, raw=("n",))
     ids = [f"R{n}" for n in range(len(texts))]
+    pieces = layout({"id": slot("id"), "n": slot("n"), "body": {"text": slot("text")}}, raw=("n",))
+    escaped = escape_column(pa.array(texts))
+    assert escaped is not None
     values = {
         "id": [pa.array(ids)],
         "n": [pa.array([str(n) for n in range(len(texts))])],
-        "text": ["pre\n", pa.array(texts)],
+        "text": [escape_text("pre\n"), escaped],
     }
     filled = [
         part for piece in pieces for part in (values[piece.name] if isinstance(piece, Slot) else [piece])
     ]
 
-    expected = b"".join(
+    data, ends = line_data(join_lines(filled))
+
+    expected = [
         orjson.dumps({"id": i, "n": n, "body": {"text": "pre\n" + t}}) + b"\n"
         for n, (i, t) in enumerate(zip(ids, texts, strict=True))
-    )
-    assert encode_lines(filled, len(texts)) == expected
+    ]
+    assert bytes(data) == b"".join(expected)
+    assert [bytes(data[start:end]) for start, end in zip([0, *ends], ends, strict=False)] == expected
 
 
-@pytest.mark.parametrize("control", ["\x00", "\x01", "\x08", "\x0c", "\x1f"])
+@pytest.mark.parametrize("control", ["\x00", "\x01", "\x08", "\x0c", "\x1e", "\x1f"])
 def test_other_control_characters_make_it_decline(control: str) -> None:
-    assert encode_lines([b'{"t":"', pa.array(["ok", f"a{control}b"]), b'"}\n'], 2) is None
+    assert escape_column(pa.array(["ok", f"a{control}b"])) is None
 
 
-def test_sliced_arrays_are_encoded_from_their_own_offsets() -> None:
-    texts = pa.array(["skip", "x", "y", "skip"])[1:3]
-    assert encode_lines([b'"', texts, b'"\n'], 2) == b'"x"\n"y"\n'
+def test_sliced_arrays_are_read_from_their_own_offsets() -> None:
+    texts = pa.array(["skip", 'x"', "y", "skip"])[1:3]
+    escaped = escape_column(texts)
+    assert escaped is not None and escaped.to_pylist() == ['x\\"', "y"]
+    data, ends = line_data(texts)
+    assert (bytes(data), ends) == (b'x"y', [2, 3])
 
 
 def test_layout_rejects_a_slot_used_twice() -> None:
