@@ -14,6 +14,19 @@ from batch_runner.exceptions import ConfigurationError, UsageError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4510
+_QUICK_START = f"""\
+a job by hand, in a second shell:
+  export AWS_ENDPOINT_URL=http://127.0.0.1:{DEFAULT_PORT} AWS_ACCESS_KEY_ID=testing \\
+         AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+  aws cloudformation describe-stacks --stack-name BedrockBatch-dev   # bucket names, role ARN
+  aws s3 cp records.jsonl s3://<InputBucketName>/in/records.jsonl     # >= 100 records
+  aws bedrock create-model-invocation-job --job-name demo-1 --role-arn <ServiceRoleArn> \\
+      --model-id anthropic.claude-3-haiku-20240307-v1:0 \\
+      --input-data-config s3InputDataConfig={{s3Uri=s3://<InputBucketName>/in/records.jsonl}} \\
+      --output-data-config s3OutputDataConfig={{s3Uri=s3://<OutputBucketName>/out/}}
+  aws bedrock get-model-invocation-job --job-identifier <jobArn>
+  aws s3 ls --recursive s3://<OutputBucketName>/out/
+"""
 
 
 def register(subparsers: Any) -> None:
@@ -31,6 +44,8 @@ def register(subparsers: Any) -> None:
             "app.py deployed. Point clients at it with AWS_ENDPOINT_URL (printed on start). Runs until "
             "interrupted (Ctrl-C)."
         ),
+        epilog=_QUICK_START,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument(
         "--host", default=DEFAULT_HOST, help=f"interface to listen on (default: {DEFAULT_HOST})"
@@ -53,14 +68,13 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
 
     group = parser.add_argument_group("emulator settings (limits, timing, fault injection)")
     defaults = EmulatorConfig()
-    for field in dataclasses.fields(EmulatorConfig):
-        flag = "--" + field.name.replace("_", "-")
+    for setting in dataclasses.fields(EmulatorConfig):
         group.add_argument(
-            flag,
-            dest=f"config_{field.name}",
+            "--" + setting.name.replace("_", "-"),
+            dest=f"config_{setting.name}",
             default=None,
             metavar="VALUE",
-            help=f"(default: {getattr(defaults, field.name)})",
+            help=f"{setting.metadata['help']} (default: {getattr(defaults, setting.name)})",
         )
 
 

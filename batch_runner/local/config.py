@@ -7,48 +7,54 @@ One frozen dataclass, replaced as a whole when changed (in-process, by ``local s
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 JOB_OUTCOMES = ("Failed", "Expired", "PartiallyCompleted")
 
 
+def _setting(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass(frozen=True)
 class EmulatorConfig:
     # Service quotas (defaults are the AWS defaults; tests lower them).
-    min_records_per_job: int = 100
-    max_records_per_file: int = 50_000
-    max_records_per_job: int = 50_000
-    max_file_bytes: int = 1_000_000_000
-    max_job_bytes: int = 5_000_000_000
-    max_active_jobs_per_model: int = 20
+    min_records_per_job: int = _setting(100, "records a job needs across its files")
+    max_records_per_file: int = _setting(50_000, "records allowed per input file")
+    max_records_per_job: int = _setting(50_000, "records allowed per job")
+    max_file_bytes: int = _setting(1_000_000_000, "bytes allowed per input file")
+    max_job_bytes: int = _setting(5_000_000_000, "bytes allowed per job")
+    max_active_jobs_per_model: int = _setting(20, "submitted and in-progress jobs allowed per model")
 
-    # Timing, in emulator-clock seconds: how long a job stays in each phase, and throughput.
-    submitted_seconds: float = 1.0
-    validating_seconds: float = 1.0
-    scheduled_seconds: float = 1.0
-    stopping_seconds: float = 1.0
-    records_per_second: float = 100.0
+    # Timing, in emulator-clock seconds.
+    submitted_seconds: float = _setting(1.0, "seconds a job stays Submitted")
+    validating_seconds: float = _setting(1.0, "seconds a job stays Validating")
+    scheduled_seconds: float = _setting(1.0, "seconds a job waits Scheduled (past its timeout: Expired)")
+    stopping_seconds: float = _setting(1.0, "seconds a job stays Stopping")
+    records_per_second: float = _setting(100.0, "records processed per second while InProgress")
 
     # Fault injection. Rates are fractions in [0, 1]; draws come from one RNG seeded with `seed`.
-    seed: int = 0
-    throttle_rate: float = 0.0  # bedrock control-plane calls answered 429 ThrottlingException
-    server_error_rate: float = 0.0  # bedrock control-plane calls answered 500 InternalServerException
-    s3_get_error_rate: float = 0.0  # S3 GetObject answered 503 SlowDown
-    record_error_rate: float = 0.0  # records that end as error lines (errorCode 500)
-    job_outcome: str | None = None  # force every new job to end Failed, Expired or PartiallyCompleted
-    job_failure_rate: float = 0.0  # fraction of new jobs forced to Failed
-    job_expiry_rate: float = 0.0  # fraction of new jobs forced to Expired
-    job_partial_rate: float = 0.0  # fraction of new jobs forced to PartiallyCompleted
-    partial_fraction: float = 0.5  # share of records a PartiallyCompleted job processes
+    seed: int = _setting(0, "seed of every fault-injection draw")
+    throttle_rate: float = _setting(0.0, "share of bedrock calls answered 429 ThrottlingException")
+    server_error_rate: float = _setting(0.0, "share of bedrock calls answered 500 InternalServerException")
+    s3_get_error_rate: float = _setting(0.0, "share of S3 GetObject calls answered 503 SlowDown")
+    record_error_rate: float = _setting(0.0, "share of records that end as error lines (errorCode 500)")
+    job_outcome: str | None = _setting(
+        None, "force every new job to end Failed, Expired or PartiallyCompleted"
+    )
+    job_failure_rate: float = _setting(0.0, "share of new jobs forced to end Failed")
+    job_expiry_rate: float = _setting(0.0, "share of new jobs forced to end Expired")
+    job_partial_rate: float = _setting(0.0, "share of new jobs forced to end PartiallyCompleted")
+    partial_fraction: float = _setting(0.5, "share of records a forced PartiallyCompleted job processes")
 
     def __post_init__(self) -> None:
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            if field.name.endswith(("_rate", "_fraction")) and not 0.0 <= float(value) <= 1.0:
-                raise ValueError(f"{field.name} must be between 0 and 1, got {value}")
-            if field.name.endswith("_seconds") and float(value) < 0:
-                raise ValueError(f"{field.name} must not be negative, got {value}")
+        for setting in dataclasses.fields(self):
+            value = getattr(self, setting.name)
+            if setting.name.endswith(("_rate", "_fraction")) and not 0.0 <= float(value) <= 1.0:
+                raise ValueError(f"{setting.name} must be between 0 and 1, got {value}")
+            if setting.name.endswith("_seconds") and float(value) < 0:
+                raise ValueError(f"{setting.name} must not be negative, got {value}")
         if self.records_per_second <= 0:
             raise ValueError(f"records_per_second must be positive, got {self.records_per_second}")
         if self.job_outcome is not None and self.job_outcome not in JOB_OUTCOMES:
@@ -56,7 +62,7 @@ class EmulatorConfig:
 
     def updated(self, changes: dict[str, Any]) -> EmulatorConfig:
         """A copy with ``changes`` applied; unknown fields and wrong types raise ``ValueError``."""
-        fields = {field.name: field for field in dataclasses.fields(self)}
+        fields = {setting.name: setting for setting in dataclasses.fields(self)}
         unknown = sorted(set(changes) - set(fields))
         if unknown:
             raise ValueError(f"unknown emulator setting(s): {', '.join(unknown)}")
