@@ -68,6 +68,7 @@ class RowEncoder:
             record_id = runner_record_id(row_number)
             if self.template is None:
                 model_input, uid = self._pre_formatted(row, where)
+                chars += len(orjson.dumps(model_input))  # the whole request stands in for the prompt
             else:
                 text = self._render(row, where)
                 chars += len(text) + self.system_chars

@@ -16,7 +16,7 @@ import pyarrow.csv as pa_csv
 from batch_runner.datasets.chunk import Chunk
 from batch_runner.exceptions import DatasetError
 
-BLOCK_BYTES = 1 << 20  # bytes of CSV per batch; pyarrow reads ahead ~35 blocks, so this bounds memory
+BLOCK_BYTES = 512 << 10  # CSV bytes per batch; pyarrow reads ~35 blocks ahead, so this bounds memory
 
 
 class CsvDataset:
@@ -77,6 +77,7 @@ def find_csv_problem(path: Path) -> str | None:
             except UnicodeDecodeError as err:
                 bad = line[err.start : err.start + 1]
                 return f"line {line_number}, byte {err.start + 1}: invalid UTF-8 ({bad!r})"
+    limit = csv.field_size_limit(2**31 - 1)  # pyarrow has no per-field limit; do not invent one here
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle, strict=True)
         try:
@@ -89,4 +90,6 @@ def find_csv_problem(path: Path) -> str | None:
                     )
         except csv.Error as err:
             return f"line {reader.line_num}: malformed CSV ({err})"
+        finally:
+            csv.field_size_limit(limit)
     return None
