@@ -7,11 +7,12 @@ from pathlib import Path
 
 import orjson
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from batch_runner.datasets import csv_file
 from batch_runner.exceptions import DatasetError, ModelNotSupportedError, PlanError, TemplateError
-from batch_runner.plan import ModelQuotas
+from batch_runner.plan import CONVERSE, ModelQuotas
 from batch_runner.planning import RECORD_INDEX_NAME, build_plan, describe_plan
 from batch_runner.quotas import default_quotas
 from tests.runner.planning_helpers import (
@@ -280,3 +281,51 @@ def test_streaming_memory_is_bounded_by_a_chunk_not_the_dataset(
     assert big_python < 1.2 * small_python + 200_000
     assert big_arrow < 1.2 * small_arrow + 200_000
     assert big_python + big_arrow < big_bytes / 3
+
+
+def test_parquet_and_dataframes_with_typed_and_null_values_match_the_dict_path(tmp_path: Path) -> None:
+    table = pa.table({"n": [1, 2, None], "text": ["a", None, 'c"'], "score": [0.5, 1.0, 2.25]})
+    pq.write_table(table, tmp_path / "d.parquet")
+    opts = options(prompt_template="{{ n }}: {{ text }} ({{ score }})")
+    plans = [
+        build_plan(tmp_path / "d.parquet", opts, quotas=SMALL_QUOTAS, workdir=tmp_path / "parquet"),
+        build_plan(table.to_pandas(), opts, quotas=SMALL_QUOTAS, workdir=tmp_path / "frame"),
+        build_plan(table.to_pylist(), opts, quotas=SMALL_QUOTAS, workdir=tmp_path / "dicts"),
+    ]
+    contents = {plan.shards[0].path.read_bytes() for plan in plans[::2]}
+    assert len(contents) == 1
+    texts = [
+        r["modelInput"]["messages"][0]["content"][0]["text"] for r in read_lines(plans[0].shards[0].path)
+    ]
+    assert texts == ["1: a (0.5)", "2: None (1.0)", 'None: c" (2.25)']
+    assert read_lines(plans[1].shards[0].path)[2]["modelInput"]["messages"][0]["content"][0]["text"].endswith(
+        'c" (2.25)'
+    )
+
+
+def test_converse_requests_for_any_model(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "d.csv", ["Context", "Response"], conversation_rows(3))
+    opts = options(model_id="us.deepseek.r1-v1:0", invocation_type=CONVERSE, max_tokens=64)
+    plan = build_plan(data, opts, quotas=SMALL_QUOTAS, workdir=tmp_path / "w")
+    first = read_lines(plan.shards[0].path)[0]["modelInput"]
+    assert first["inferenceConfig"] == {"maxTokens": 64}
+    assert first["messages"][0]["content"][0]["text"].startswith("Context: question 0")
+    assert plan.invocation_type == CONVERSE
+    assert "no listed price" in "\n".join(describe_plan(plan))
+
+
+def test_fingerprint_follows_the_data_and_the_request_options(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "d.csv", ["Context", "Response"], conversation_rows(3))
+    changed = write_csv(tmp_path / "e.csv", ["Context", "Response"], [*conversation_rows(2), ["x", "y"]])
+
+    def fingerprint(source: Path, **overrides: object) -> str:
+        workdir = tmp_path / f"w{len(list(tmp_path.iterdir()))}"
+        return build_plan(
+            source, options(**overrides), quotas=SMALL_QUOTAS, workdir=workdir
+        ).dataset_fingerprint
+
+    base = fingerprint(data)
+    assert fingerprint(data) == base
+    assert fingerprint(changed) != base
+    assert fingerprint(data, max_tokens=99) != base
+    assert fingerprint(data, system_prompt="S") != base
