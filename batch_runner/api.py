@@ -191,7 +191,6 @@ def prepare(
     name = validate_run_name(run) if run else default_run_name(_stem(source))
     directory = resolve_state_dir(target.state_dir)
     settings = resolve_settings(target.aws, target.overrides)
-    _check_model_allowed(opts.model_id, settings)
     existing = read_local(directory, name) or read_remote(
         target.aws.client("s3"), settings.input_bucket, name
     )
@@ -211,6 +210,8 @@ def prepare(
     planning_dir = Path(tempfile.mkdtemp(prefix=".planning-", dir=run_dir(directory, name)))
     try:
         plan = build_plan(source, opts, quotas=planned_quotas, workdir=planning_dir)
+        # After planning, so an unknown model or a bad dataset is reported as such first.
+        _check_model_allowed(opts.model_id, settings)
         if existing is not None and existing.fingerprint != plan.dataset_fingerprint:
             raise UsageError(
                 f"run {name} already exists for a different dataset or options "

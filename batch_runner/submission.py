@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -34,6 +34,8 @@ RETRYABLE_CODES = frozenset(
         "InternalServerException",
     }
 )
+
+T = TypeVar("T")
 
 TAG_RUN = "run"
 TAG_SHARD = "shard"
@@ -101,7 +103,7 @@ class Backoff:
 
     base_seconds: float = 1.0
     max_seconds: float = 30.0
-    deadline_seconds: float = 120.0
+    deadline_seconds: float = 60.0
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
 
@@ -118,38 +120,47 @@ class Backoff:
 
 
 class NotNow(Exception):
-    """Create kept failing with a retryable error until the deadline: leave the shard queued."""
+    """The service kept answering "later" (quota, throttling) until the deadline: stay queued."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
 
 
-def create_job(bedrock: Any, request: JobRequest, backoff: Backoff) -> str:
-    """Create the job and return its ARN; raise NotNow when the service keeps saying "later"."""
+def with_backoff(call: Callable[[], T], backoff: Backoff, doing: str) -> T:
+    """``call()``, retrying "later" answers with backoff; NotNow at the deadline, AwsError otherwise."""
     delays = iter(backoff.delays())
     while True:
         try:
-            response = bedrock.create_model_invocation_job(**request.to_api())
-            return str(response["jobArn"])
+            return call()
         except ClientError as err:
             code = error_code(err)
             if code not in RETRYABLE_CODES:
-                raise aws_error(err, f"creating job {request.job_name}") from err
+                raise aws_error(err, doing) from err
             delay = next(delays, None)
             if delay is None:
                 raise NotNow(code, error_message(err)) from err
             backoff.sleep(delay)
         except BotoCoreError as err:
-            raise aws_error(err, f"creating job {request.job_name}") from err
+            raise aws_error(err, doing) from err
 
 
-def _paginate_jobs(bedrock: Any, doing: str, **params: Any) -> Iterable[Mapping[str, Any]]:
-    try:
-        for page in bedrock.get_paginator("list_model_invocation_jobs").paginate(**params):
-            yield from page.get("invocationJobSummaries", [])
-    except (ClientError, BotoCoreError) as err:
-        raise aws_error(err, doing) from err
+def create_job(bedrock: Any, request: JobRequest, backoff: Backoff) -> str:
+    """Create the job and return its ARN."""
+    response = with_backoff(
+        lambda: bedrock.create_model_invocation_job(**request.to_api()),
+        backoff,
+        f"creating job {request.job_name}",
+    )
+    return str(response["jobArn"])
+
+
+def _list_jobs(bedrock: Any, backoff: Backoff, doing: str, **params: Any) -> list[Mapping[str, Any]]:
+    def listing() -> list[Mapping[str, Any]]:
+        pages = bedrock.get_paginator("list_model_invocation_jobs").paginate(**params)
+        return [job for page in pages for job in page.get("invocationJobSummaries", [])]
+
+    return with_backoff(listing, backoff, doing)
 
 
 def base_model(model_id: str) -> str:
@@ -157,28 +168,30 @@ def base_model(model_id: str) -> str:
     return parse_model_id(model_id).base_model_id or model_id
 
 
-def count_active_jobs(bedrock: Any, model_id: str) -> int:
+def count_active_jobs(bedrock: Any, model_id: str, backoff: Backoff | None = None) -> int:
     """Jobs in the account that count against this model's concurrency quota, from every run."""
     target = base_model(model_id)
-    count = 0
-    for status in ACTIVE_STATUSES:
-        for job in _paginate_jobs(bedrock, "listing active jobs", statusEquals=status):
-            if base_model(str(job.get("modelId", ""))) == target:
-                count += 1
-    return count
+    return sum(
+        1
+        for status in ACTIVE_STATUSES
+        for job in _list_jobs(bedrock, backoff or Backoff(), "listing active jobs", statusEquals=status)
+        if base_model(str(job.get("modelId", ""))) == target
+    )
 
 
-def find_run_jobs(bedrock: Any, run: str) -> dict[str, Mapping[str, Any]]:
+def find_run_jobs(bedrock: Any, run: str, backoff: Backoff | None = None) -> dict[str, Mapping[str, Any]]:
     """This run's jobs already in the account, by job name (the newest when a name repeats)."""
     prefix = job_name_prefix(run)
     jobs: dict[str, Mapping[str, Any]] = {}
-    for job in _paginate_jobs(
+    listed = _list_jobs(
         bedrock,
+        backoff or Backoff(),
         f"listing jobs of run {run}",
         nameContains=prefix,
         sortBy="CreationTime",
         sortOrder="Ascending",
-    ):
+    )
+    for job in listed:
         name = str(job.get("jobName", ""))
         if name.startswith(prefix):
             jobs[name] = job
@@ -228,42 +241,52 @@ def submit_queued(
     """
     backoff = backoff or Backoff()
     report = SubmitReport()
-    queued = [s for s in manifest.shards if s.state == QUEUED]
-    if not queued:
-        return report
-    existing = find_run_jobs(bedrock, manifest.run)
-    for shard in queued:
+    if any(s.state == QUEUED for s in manifest.shards):
+        try:
+            _adopt_existing(manifest, bedrock, backoff, save, report)
+            _create_within_quota(manifest, bedrock, backoff, save, report)
+        except NotNow as err:
+            report.waiting_reason = f"the service keeps answering {err.code}"
+    report.queued = [s.index for s in manifest.shards if s.state == QUEUED]
+    return report
+
+
+def _adopt_existing(
+    manifest: RunManifest, bedrock: Any, backoff: Backoff, save: Callable[[], None], report: SubmitReport
+) -> None:
+    """Record jobs that exist for queued shards (created before a crash lost their ARNs)."""
+    existing = find_run_jobs(bedrock, manifest.run, backoff)
+    for shard in manifest.shards:
         job = existing.get(shard.job_name)
-        if job is not None:
+        if shard.state == QUEUED and job is not None:
             _adopt(shard, job)
             report.adopted.append(shard.index)
             save()
-    waiting = [s for s in queued if s.state == QUEUED]
-    if waiting:
-        limit = int(manifest.quotas["max_concurrent_jobs"])
-        active = count_active_jobs(bedrock, str(manifest.plan["model_id"]))
-        for shard in waiting:
-            if active >= limit:
-                report.waiting_reason = f"{active} of {limit} allowed jobs for this model are active"
-                break
-            try:
-                arn = create_job(bedrock, job_request(manifest, shard), backoff)
-            except NotNow as err:
-                shard.message = f"not submitted yet: {err}"
-                save()
-                report.waiting_reason = f"the service keeps answering {err.code}"
-                break
-            except AwsError as err:
-                shard.message = str(err)
-                save()
-                raise
-            shard.state, shard.job_arn, shard.job_status = SUBMITTED, arn, "Submitted"
-            shard.submitted_at, shard.message = utc_now(), None
+
+
+def _create_within_quota(
+    manifest: RunManifest, bedrock: Any, backoff: Backoff, save: Callable[[], None], report: SubmitReport
+) -> None:
+    waiting = [s for s in manifest.shards if s.state == QUEUED]
+    if not waiting:
+        return
+    limit = int(manifest.quotas["max_concurrent_jobs"])
+    active = count_active_jobs(bedrock, str(manifest.plan["model_id"]), backoff)
+    for shard in waiting:
+        if active >= limit:
+            report.waiting_reason = f"{active} of {limit} allowed jobs for this model are active"
+            return
+        try:
+            arn = create_job(bedrock, job_request(manifest, shard), backoff)
+        except (NotNow, AwsError) as err:
+            shard.message = f"not submitted yet: {err}" if isinstance(err, NotNow) else str(err)
             save()
-            report.created.append(shard.index)
-            active += 1
-    report.queued = [s.index for s in manifest.shards if s.state == QUEUED]
-    return report
+            raise
+        shard.state, shard.job_arn, shard.job_status = SUBMITTED, arn, "Submitted"
+        shard.submitted_at, shard.message = utc_now(), None
+        save()
+        report.created.append(shard.index)
+        active += 1
 
 
 def _adopt(shard: ShardState, job: Mapping[str, Any]) -> None:

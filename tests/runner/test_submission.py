@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
 
 from batch_runner.clients import AwsContext
 from batch_runner.exceptions import AwsError
@@ -209,14 +212,40 @@ def test_quota_exceeded_from_the_service_is_retried_then_left_queued(
     assert "ServiceQuotaExceededException" in str(manifest.shards[1].message)
 
 
-def test_throttling_is_retried_until_the_job_is_created(emulator: Emulator, bedrock: Any) -> None:
-    emulator.configure(throttle_rate=0.6, seed=3)
-    manifest = _manifest(emulator, "sub-throttled", 3)
-    backoff = Backoff(base_seconds=0.001, max_seconds=0.01, deadline_seconds=30)
+def test_quota_exceeded_is_retried_until_a_slot_frees(emulator: Emulator, bedrock: Any) -> None:
+    emulator.configure(max_active_jobs_per_model=1)
+    manifest = _manifest(emulator, "sub-slot-frees", 2)
+    # The first job finishes while the second create is being retried.
+    finisher = threading.Timer(0.3, emulator.run_until_idle)
+    finisher.start()
+    backoff = Backoff(base_seconds=0.05, max_seconds=0.1, deadline_seconds=20)
     report = submit_queued(manifest, bedrock, save=Saves(), backoff=backoff)
+    finisher.join()
+    assert report.created == [0, 1] and report.queued == []
+
+
+def test_throttling_is_retried_until_the_job_is_created(emulator: Emulator) -> None:
+    # Without the SDK's own retries, so every 429 reaches the runner's backoff.
+    bedrock = boto3.client(
+        "bedrock",
+        endpoint_url=emulator.endpoint_url,
+        region_name="us-east-1",
+        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
+    )
+    throttled: list[str] = []
+
+    def record(response: Any = None, **kwargs: Any) -> None:
+        if response is not None and response[1].get("Error", {}).get("Code") == "ThrottlingException":
+            throttled.append(kwargs["event_name"])
+
+    bedrock.meta.events.register("needs-retry.bedrock.CreateModelInvocationJob", record)
+    emulator.configure(throttle_rate=0.5, seed=7)
+    manifest = _manifest(emulator, "sub-throttled", 2)
+    report = submit_queued(manifest, bedrock, save=Saves(), backoff=Backoff(0.001, 0.01, deadline_seconds=10))
     emulator.configure(throttle_rate=0.0)
-    assert report.created == [0, 1, 2]
-    assert _jobs_named(bedrock, "sub-throttled") == [job_name("sub-throttled", i) for i in range(3)]
+    assert throttled, "the fault injection should have throttled some creates"
+    assert report.created == [0, 1]
+    assert _jobs_named(bedrock, "sub-throttled") == [job_name("sub-throttled", i) for i in range(2)]
 
 
 def test_a_job_created_but_not_recorded_is_adopted_not_duplicated(emulator: Emulator, bedrock: Any) -> None:

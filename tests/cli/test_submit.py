@@ -1,0 +1,217 @@
+"""`submit` and `resume` from the command line, against the emulator over HTTP."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from batch_runner.cli import main
+from batch_runner.clients import AwsContext
+from batch_runner.local import Emulator
+
+HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write_csv(path: Path, rows: int, *, header: tuple[str, ...] = ("id", "text")) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows([f"id-{n}", f"Message {n}"] for n in range(rows))
+    return path
+
+
+def input_keys(emulator: Emulator) -> set[str]:
+    s3 = emulator.client("s3")
+    keys: set[str] = set()
+    for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=emulator.stack_outputs["InputBucketName"]
+    ):
+        keys.update(obj["Key"] for obj in page.get("Contents", []))
+    return keys
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)  # the default state directory, .batch-runner, lands here
+    return tmp_path
+
+
+def test_dry_run_prints_the_plan_without_any_aws_call(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls: list[str] = []
+
+    def no_aws(self: AwsContext, *args: object) -> None:
+        calls.append(repr(args))
+        raise AssertionError("dry run called AWS")
+
+    monkeypatch.setattr(AwsContext, "client", no_aws)
+    monkeypatch.setattr(AwsContext, "session", no_aws)
+    dataset = write_csv(workdir / "tickets.csv", 250)
+    code = main(["submit", str(dataset), "--model", HAIKU, "--prompt-text", "{{ text }}", "--dry-run"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert calls == []
+    assert "records:  250 in 1 job(s)" in out
+    assert "cost:" in out
+    assert not (workdir / ".batch-runner").exists()
+
+
+def test_dry_run_json_lists_shards(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dataset = write_csv(workdir / "tickets.csv", 250)
+    argv = ["submit", str(dataset), "--model", HAIKU, "--prompt-text", "{{ text }}", "--dry-run", "--json"]
+    assert main([*argv, "--max-records-per-job", "100", "--min-records", "50"]) == 0
+    plan = json.loads(capsys.readouterr().out)["plan"]
+    assert [shard["record_count"] for shard in plan["shards"]] == [100, 100, 50]
+    assert plan["quotas"]["max_records_per_job"] == 100
+
+
+def test_submit_then_resume_the_queue(
+    emulator: Emulator, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prompt = workdir / "prompt.j2"
+    prompt.write_text("Classify: {{ text }}", encoding="utf-8")
+    system = workdir / "system.txt"
+    system.write_text("You are terse.", encoding="utf-8")
+    dataset = write_csv(workdir / "tickets.csv", 300)
+    common = ["--endpoint-url", emulator.endpoint_url, "--json"]
+    code = main(
+        [
+            *["submit", str(dataset), "--model", HAIKU, "--prompt", str(prompt), "--system", str(system)],
+            *["--id-column", "id", "--max-tokens", "50", "--temperature", "0.2", "--run", "cli-queue"],
+            *["--max-records-per-job", "100", "--max-concurrent-jobs", "2", "--yes", *common],
+        ]
+    )
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["jobs"] == {"Submitted": 2, "queued": 1}
+    assert summary["queued"] == [2]
+    first_line = json.loads(
+        Path(workdir / ".batch-runner/runs/cli-queue/input/shard-00000.jsonl").read_text().split("\n")[0]
+    )
+    assert first_line["modelInput"]["system"] == "You are terse."
+    assert first_line["modelInput"]["max_tokens"] == 50
+
+    emulator.run_until_idle()
+    assert main(["resume", "cli-queue", *common]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["queued"] == []
+    assert sorted(job.name for job in emulator.jobs()) == [
+        "cli-queue-s00000",
+        "cli-queue-s00001",
+        "cli-queue-s00002",
+    ]
+
+
+def test_interactive_run_asks_and_no_means_nothing_happens(
+    emulator: Emulator, workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    before = input_keys(emulator)
+    monkeypatch.setattr(sys, "stdin", Terminal("n\n"))
+    dataset = write_csv(workdir / "tickets.csv", 100)
+    argv = ["submit", str(dataset), "--model", HAIKU, "--prompt-text", "{{ text }}", "--run", "asked"]
+    assert main([*argv, "--endpoint-url", emulator.endpoint_url]) == 1
+    captured = capsys.readouterr()
+    assert "Upload and submit 1 job(s)? [y/N]" in captured.err
+    assert "cancelled: nothing was uploaded or submitted" in captured.err
+    assert input_keys(emulator) == before and emulator.jobs() == []
+
+    monkeypatch.setattr(sys, "stdin", Terminal("y\n"))
+    assert main([*argv, "--endpoint-url", emulator.endpoint_url]) == 0
+    assert [job.name for job in emulator.jobs()] == ["asked-s00000"]
+
+
+@dataclass(frozen=True)
+class Bad:
+    expected: str  # part of the one-line error
+    options: dict[str, str | None] = field(default_factory=dict)  # over DEFAULTS; None drops one
+    dataset: str = "data.csv"
+    rows: int = 120
+    unset: tuple[str, ...] = ()  # environment variables to remove
+
+
+DEFAULTS = {"--model": HAIKU, "--prompt-text": "{{ text }}", "--run": "bad-input"}
+CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+BAD_INPUTS = {
+    "invalid run name": Bad("invalid run name 'bad_name'", {"--run": "bad_name"}),
+    "missing dataset": Bad("missing.csv", dataset="missing.csv"),
+    "missing prompt file": Bad(
+        "prompt template file nope.j2 not found", {"--prompt-text": None, "--prompt": "nope.j2"}
+    ),
+    "unknown template variable": Bad("nope", {"--prompt-text": "{{ nope }}"}),
+    "unknown model": Bad("supported", {"--model": "acme.model-v1"}),
+    "below minimum records": Bad("100", rows=20),
+    "duplicate ids": Bad("duplicate", {"--id-column": "id"}, dataset="dupes.csv"),
+    "invalid utf-8": Bad("UTF-8", dataset="latin1.csv"),
+    "empty dataset": Bad("has no data rows", rows=0),
+    "stack not deployed": Bad("stack BedrockBatch-nowhere not found in us-east-1", {"--env": "nowhere"}),
+    "model outside allow-list": Bad("allow-list", {"--model": "meta.llama3-1-8b-instruct-v1:0"}),
+    "no credentials": Bad("no AWS credentials found", unset=CREDENTIALS),
+    "no region": Bad("no AWS Region configured", unset=("AWS_REGION", "AWS_DEFAULT_REGION")),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_is_one_line_exit_2_and_nothing_uploaded_or_submitted(
+    case: str,
+    emulator: Emulator,
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bad = BAD_INPUTS[case]
+    write_csv(workdir / "data.csv", bad.rows)
+    (workdir / "dupes.csv").write_text("id,text\na,x\n" + "".join(f"b{n},y\n" for n in range(100)) + "a,z\n")
+    latin1 = "id,text\n" + "".join(f"{n},caf\xe9\n" for n in range(120))
+    (workdir / "latin1.csv").write_bytes(latin1.encode("latin-1"))
+    for name in bad.unset:
+        monkeypatch.delenv(name)
+    options = {k: v for k, v in {**DEFAULTS, **bad.options}.items() if v is not None}
+    argv = ["submit", bad.dataset, *[x for pair in options.items() for x in pair], "--yes"]
+    before = input_keys(emulator)
+
+    code = main([*argv, "--endpoint-url", emulator.endpoint_url])
+
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert bad.expected in err
+    assert input_keys(emulator) == before
+    assert emulator.jobs() == []
+    assert not (workdir / ".batch-runner" / "runs" / "bad-input" / "manifest.json").exists()
+
+
+def test_real_process_submits_through_the_emulator(emulator: Emulator, tmp_path: Path) -> None:
+    dataset = write_csv(tmp_path / "tickets.csv", 100)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [
+            *[sys.executable, "-m", "batch_runner", "submit", str(dataset), "--model", HAIKU],
+            *["--prompt-text", "Summarize: {{ text }}", "--run", "subprocess-run"],
+            *["--endpoint-url", emulator.endpoint_url],
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Run subprocess-run: 1 shard(s), 100 record(s)" in result.stdout
+    assert "jobs submitted: 1" in result.stdout
+    assert [job.name for job in emulator.jobs()] == ["subprocess-run-s00000"]
+    assert (tmp_path / ".batch-runner" / "runs" / "subprocess-run" / "manifest.json").is_file()
