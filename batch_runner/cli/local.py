@@ -17,7 +17,7 @@ DEFAULT_PORT = 4510
 _QUICK_START = f"""\
 a job by hand, in a second shell:
   export AWS_ENDPOINT_URL=http://127.0.0.1:{DEFAULT_PORT} AWS_ACCESS_KEY_ID=testing \\
-         AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+         AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
   aws cloudformation describe-stacks --stack-name BedrockBatch-dev   # bucket names, role ARN
   aws s3 cp records.jsonl s3://<InputBucketName>/in/records.jsonl     # >= 100 records
   aws bedrock create-model-invocation-job --job-name demo-1 --role-arn <ServiceRoleArn> \\
@@ -114,7 +114,9 @@ def _serve(args: argparse.Namespace) -> int:
         emulator.stop()
         raise
     _print_banner(emulator, args, time.monotonic() - started)
+    # Both stop the server cleanly, even when started in the background (where SIGINT is ignored).
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         emulator.serve_forever()
     except KeyboardInterrupt:
@@ -138,7 +140,8 @@ def _print_banner(emulator: Any, args: argparse.Namespace, seconds: float) -> No
     lines += [
         "Point AWS clients at it:",
         f"  export AWS_ENDPOINT_URL={url}",
-        f"  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION={args.region}",
+        "  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
+        f"  export AWS_REGION={args.region} AWS_DEFAULT_REGION={args.region}",
         f"Admin endpoints: {url}/_emulator/health, /config, /events, /jobs",
         "Press Ctrl-C to stop.",
     ]

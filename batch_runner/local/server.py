@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,11 @@ class Emulator:
         return f"http://{host!s}:{port}"
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> Emulator:
-        """Serve in a background thread and deploy the stack; returns once ready."""
+        """Serve in a background thread and deploy the stack; returns once ready.
+
+        Raises ``OSError`` when the port is taken (werkzeug itself would exit the process).
+        """
+        _check_free(host, port)
         self._server = make_server(host, port, self.app, threaded=True, request_handler=self._handler)
         self._spawn(self._server.serve_forever)
         if not isinstance(self.clock, ManualClock):
@@ -206,3 +211,11 @@ class Emulator:
         with contextlib.suppress(ClientError):
             cloudformation.delete_stack(StackName=self.stack_name)
         self._deploy()
+
+
+def _check_free(host: str, port: int) -> None:
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))

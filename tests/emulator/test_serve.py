@@ -179,3 +179,25 @@ def test_the_stack_comes_back_after_something_resets_moto(emulator: Emulator) ->
     arn = create_job(emulator)
     emulator.run_until_idle()
     assert emulator.client("bedrock").get_model_invocation_job(jobIdentifier=arn)["status"] == "Completed"
+
+
+def test_serve_on_a_busy_port_says_so_in_one_line() -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "batch_runner", "local", "serve", "--port", str(port), "--no-stack"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 2
+    assert (
+        result.stderr
+        == f"error: cannot listen on 127.0.0.1:{port} (Address already in use); choose another --port\n"
+    )
