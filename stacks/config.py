@@ -15,7 +15,14 @@ from typing import Any, TypeVar
 
 import yaml
 
-from stacks.model_access import ModelIdError, ModelRef, parse_model_id, profile_usable_from
+from stacks.model_access import (
+    MODEL_GRANT_BUDGET,
+    ModelIdError,
+    ModelRef,
+    model_grant_size,
+    parse_model_id,
+    profile_usable_from,
+)
 
 ENVIRONMENTS_FILE = Path(__file__).with_name("environments.yaml")
 
@@ -173,6 +180,14 @@ def _parse_models(fields: _Fields, region: str | None) -> tuple[ModelRef, ...]:
         refs.append(ref)
     if not refs:
         raise ConfigError(f"{fields.path}.models: list at least one model ID")
+    size = model_grant_size(refs, region=region)
+    if size > MODEL_GRANT_BUDGET:
+        # Better now than as a PolicySize error halfway through `cdk deploy`.
+        raise ConfigError(
+            f"{fields.path}.models: the allow-list expands to {size} characters of IAM policy (each "
+            "cross-Region profile needs its model in every destination Region), over the "
+            f"{MODEL_GRANT_BUDGET} that fit in one managed policy; remove models or split environments"
+        )
     return tuple(refs)
 
 

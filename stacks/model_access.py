@@ -188,3 +188,25 @@ def invoke_grants(
             )
         )
     return grants
+
+
+# IAM allows 6,144 characters (whitespace excluded) in one managed policy. The submitter policy holds
+# the allow-list's ARNs once, next to about 2,600 characters of other statements (buckets, jobs,
+# data key, quotas); the service role keeps its model grants in a policy of their own.
+MANAGED_POLICY_LIMIT = 6144
+MODEL_GRANT_BUDGET = 3400
+# Stand-ins for measuring account-agnostic or Region-agnostic environments: the longest values.
+_SIZING_ACCOUNT = "123456789012"
+_SIZING_REGION = "ap-southeast-7"
+
+
+def model_grant_size(models: Iterable[ModelRef], *, region: str | None) -> int:
+    """Characters the allow-list takes in a policy: its ARNs, plus one statement per global profile."""
+    grants = invoke_grants(models, partition="aws", region=region or _SIZING_REGION, account=_SIZING_ACCOUNT)
+    size = 0
+    for grant in grants:
+        size += sum(len(arn) + len('"",') for arn in grant.resources)
+        if grant.conditions:
+            # Sid, Effect, Action and the condition naming the profile ARN.
+            size += 150 + sum(len(value) for keys in grant.conditions.values() for value in keys.values())
+    return size

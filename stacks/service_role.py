@@ -13,7 +13,7 @@ from constructs import Construct
 from stacks.config import VpcConfig
 from stacks.encryption import data_key_statement
 from stacks.model_access import ModelRef
-from stacks.model_grants import invoke_statements, region_wildcards
+from stacks.model_grants import INVOKE, model_statements, region_wildcards
 from stacks.security_checks import acknowledge_wildcard_resources
 
 BEDROCK_SERVICE = "bedrock.amazonaws.com"
@@ -55,24 +55,31 @@ class BedrockServiceRole(Construct):
                 },
             ),
         )
-        self.statements: list[iam.PolicyStatement] = self._data_access(
-            input_bucket, output_bucket, stack.account
-        )
+        statements = self._data_access(input_bucket, output_bucket, stack.account)
         if encryption_key is not None:
-            self.statements.append(data_key_statement(self, encryption_key))
-        invoke = invoke_statements(self, models)
-        self.statements.extend(invoke)
+            statements.append(data_key_statement(self, encryption_key))
         if vpc is not None:
-            self.statements.extend(_vpc_statements(vpc, stack))
+            statements.extend(_vpc_statements(vpc, stack))
 
-        # A customer-managed policy rather than an inline one: it is versioned and reviewable on its own.
+        # Customer-managed policies rather than inline ones: versioned and reviewable on their own.
+        # The model grants get a policy of their own: profiles expand to many ARNs, and one managed
+        # policy holds at most 6,144 characters.
         self.policy = iam.ManagedPolicy(
             self,
             "Permissions",
             description=f"What Amazon Bedrock may do while running batch jobs of {stack.stack_name}",
-            statements=self.statements,
+            statements=statements,
             roles=[self.role],
         )
+        invoke = model_statements(self, models, actions=[INVOKE])
+        self.model_policy = iam.ManagedPolicy(
+            self,
+            "ModelAccess",
+            description=f"The models Amazon Bedrock may invoke for batch jobs of {stack.stack_name}",
+            statements=invoke,
+            roles=[self.role],
+        )
+        acknowledge_wildcard_resources(self.model_policy, region_wildcards(invoke))
         object_reason = (
             "Job inputs and outputs are keyed by run and job IDs chosen at submit time; the bucket is fixed."
         )
@@ -80,7 +87,6 @@ class BedrockServiceRole(Construct):
             input_bucket.arn_for_objects("*"): object_reason,
             output_bucket.arn_for_objects("*"): object_reason,
         }
-        wildcards.update(region_wildcards(invoke))
         if vpc is not None:
             wildcards["*"] = (
                 "The EC2 Describe* calls Bedrock makes for a VPC job support no resource-level "

@@ -12,10 +12,16 @@ from constructs import Construct
 
 from stacks.encryption import data_key_statement
 from stacks.model_access import ModelRef
-from stacks.model_grants import invoke_statements, model_arns, region_wildcards
+from stacks.model_grants import INVOKE, model_statements, region_wildcards
 from stacks.security_checks import acknowledge_wildcard_resources
 from stacks.service_role import BEDROCK_SERVICE, job_arn_pattern
 
+MODEL_ACTIONS = (
+    "bedrock:CreateModelInvocationJob",
+    "bedrock:GetFoundationModel",
+    "bedrock:GetInferenceProfile",
+    INVOKE,
+)
 # Service Quotas reads: the runner checks record and job quotas per model before submitting.
 SERVICE_QUOTA_READS = (
     "servicequotas:GetServiceQuota",
@@ -49,14 +55,10 @@ class SubmitterAccess(Construct):
 
         statements = [
             iam.PolicyStatement(
-                sid="CreateJobsOnAllowedModels",
-                actions=["bedrock:CreateModelInvocationJob"],
-                resources=[*model_arns(self, models), job_arns],
-            ),
-            iam.PolicyStatement(
-                sid="WatchStopAndTagJobs",
+                sid="CreateWatchStopAndTagJobs",
                 # The runner tags each job with its run ID at creation, to find it again after a crash.
                 actions=[
+                    "bedrock:CreateModelInvocationJob",
                     "bedrock:GetModelInvocationJob",
                     "bedrock:StopModelInvocationJob",
                     "bedrock:TagResource",
@@ -75,11 +77,6 @@ class SubmitterAccess(Construct):
                 # These actions support no resource types (IAM Service Authorization Reference for
                 # Amazon Bedrock and Service Quotas): "*" is the only resource they accept.
                 resources=["*"],
-            ),
-            iam.PolicyStatement(
-                sid="DescribeAllowedModels",
-                actions=["bedrock:GetFoundationModel", "bedrock:GetInferenceProfile"],
-                resources=model_arns(self, models),
             ),
             iam.PolicyStatement(
                 sid="PassServiceRoleToBedrock",
@@ -108,8 +105,9 @@ class SubmitterAccess(Construct):
                 resources=[stack.stack_id],
             ),
         ]
-        # On-demand retries of the few records a batch job failed, on the same allowed models.
-        invoke = invoke_statements(self, models)
+        # A job is created on the model as well as on the job ARN. The runner reads model details, and
+        # retries the few records a batch job failed on demand, on the same allowed models.
+        invoke = model_statements(self, models, actions=MODEL_ACTIONS)
         statements.extend(invoke)
         if encryption_key is not None:
             statements.append(data_key_statement(self, encryption_key))

@@ -1,8 +1,8 @@
 """Synthesize every environment once per test session (jsii start-up and synth are the slow part).
 
 Besides the committed environments (dev, prod) two test-only ones cover the remaining shapes:
-KMS on with foundation models only, and an APAC environment with its own submitter role and
-alerts on completed jobs.
+KMS on with foundation models only, and the widest APAC environment the config validation admits
+(largest allow-list, KMS, VPC, attached and dedicated submitter roles, alerts on completed jobs).
 """
 
 from __future__ import annotations
@@ -36,7 +36,21 @@ EXTRA_ENVIRONMENTS: Mapping[str, Mapping[str, Any]] = {
         "region": "ap-southeast-2",
         "models": [
             "apac.anthropic.claude-3-5-sonnet-20241022-v2:0",
+            "apac.anthropic.claude-3-7-sonnet-20250219-v1:0",
             "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        ],
+        "kms": True,
+        "vpc": {
+            "subnet_ids": [
+                "subnet-0a1b2c3d4e5f60718",
+                "subnet-0b1c2d3e4f5a60718",
+                "subnet-0c1d2e3f4a5b60718",
+            ],
+            "security_group_ids": ["sg-0a1b2c3d4e5f60718", "sg-0b1c2d3e4f5a60718"],
+        },
+        "submitter_role_arns": [
+            "arn:aws:iam::777788889999:role/service-role/AmazonSageMaker-ExecutionRole-20260101T000000",
+            "arn:aws:iam::777788889999:role/batch-pipelines/nightly-batch-submitter",
         ],
         "retention_days": 90,
         "notify_on_completed": True,
@@ -63,7 +77,7 @@ class Synthesized:
     def deployed(self, env: str) -> Deployment:
         """The template with intrinsics resolved as if deployed (default account/Region if agnostic)."""
         config = self.configs[env]
-        return deployment(self.templates[env], config.account, config.region)
+        return deployment(self.templates[env], stack_name(env), config.account, config.region)
 
 
 @pytest.fixture(scope="session")

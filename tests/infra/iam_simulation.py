@@ -18,7 +18,7 @@ from principalmapper.querying.local_policy_simulation import (  # noqa: E402
 )
 from principalmapper.querying.query_interface import local_check_authorization_full  # noqa: E402
 
-from tests.infra.policy_documents import managed_policy_of_role  # noqa: E402
+from tests.infra.policy_documents import permissions_of_role  # noqa: E402
 from tests.infra.template_values import Deployment  # noqa: E402
 
 
@@ -33,7 +33,7 @@ class Principal:
         """A role of the template, with the stack's managed policy attached to it."""
         return cls.with_policy(
             deployed.get_att(role_logical_id, "Arn"),
-            managed_policy_of_role(deployed, role_logical_id),
+            permissions_of_role(deployed, role_logical_id),
             trust_policy=deployed.properties(role_logical_id)["AssumeRolePolicyDocument"],
         )
 

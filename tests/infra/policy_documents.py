@@ -14,15 +14,15 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def managed_policy_of_role(deployed: Deployment, role_logical_id: str) -> dict[str, Any]:
-    """The one customer-managed policy of this stack attached to the role."""
+def permissions_of_role(deployed: Deployment, role_logical_id: str) -> dict[str, Any]:
+    """All statements of the stack's managed policies attached to the role, as one document."""
     documents = [
         deployed.properties(policy)["PolicyDocument"]
         for policy in deployed.logical_ids("AWS::IAM::ManagedPolicy")
         if {"Ref": role_logical_id} in deployed.resource(policy)["Properties"].get("Roles", [])
     ]
-    assert len(documents) == 1, (role_logical_id, len(documents))
-    return documents[0]
+    assert documents, role_logical_id
+    return {"Version": "2012-10-17", "Statement": [item for doc in documents for item in doc["Statement"]]}
 
 
 def statement(document: dict[str, Any], sid: str) -> Statement:

@@ -1,7 +1,8 @@
 """Turn the CloudFormation intrinsics in a synthesized template into the concrete values AWS would use.
 
 Policy evaluation needs real ARNs; CloudFormation generates physical names at deploy time, so the
-helper stands in a deterministic name derived from the logical ID (buckets: lower-cased).
+helper stands in names of the same shape and length: ``<stack>-<logical ID>-<12 characters>``
+(buckets lower-cased), which also makes policy sizes realistic.
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ class Deployment:
     template: dict[str, Any]
     account: str
     region: str
+    stack_name: str = "BedrockBatch-test"
     partition: str = "aws"
+
+    def physical_name(self, logical_id: str, *, limit: int = 64) -> str:
+        return f"{self.stack_name}-{logical_id}-A1B2C3D4E5F6"[-limit:]
 
     def resolve(self, value: Any) -> Any:
         """Resolve Ref, Fn::GetAtt and Fn::Join (recursively) in a template value."""
@@ -49,20 +54,24 @@ class Deployment:
             "AWS::Region": self.region,
             "AWS::Partition": self.partition,
             "AWS::URLSuffix": "amazonaws.com",
-            "AWS::StackName": "stack",
-            "AWS::StackId": f"arn:{self.partition}:cloudformation:{self.region}:{self.account}:stack/s/id",
+            "AWS::StackName": self.stack_name,
+            "AWS::StackId": (
+                f"arn:{self.partition}:cloudformation:{self.region}:{self.account}:stack/{self.stack_name}/"
+                "0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+            ),
         }
         if name in pseudo:
             return pseudo[name]
         kind = self.resource(name)["Type"]
         arn_prefix = f"arn:{self.partition}"
+        physical = self.physical_name(name)
         refs = {
-            "AWS::S3::Bucket": name.lower(),
-            "AWS::IAM::Role": name,
-            "AWS::IAM::ManagedPolicy": f"{arn_prefix}:iam::{self.account}:policy/{name}",
-            "AWS::KMS::Key": name,
-            "AWS::SNS::Topic": f"{arn_prefix}:sns:{self.region}:{self.account}:{name}",
-            "AWS::Events::Rule": name,
+            "AWS::S3::Bucket": self.physical_name(name, limit=63).lower(),
+            "AWS::IAM::Role": physical,
+            "AWS::IAM::ManagedPolicy": f"{arn_prefix}:iam::{self.account}:policy/{physical}",
+            "AWS::KMS::Key": "0a1b2c3d-4e5f-6a7b-8c9d-" + name[-12:].lower().rjust(12, "0"),
+            "AWS::SNS::Topic": f"{arn_prefix}:sns:{self.region}:{self.account}:{physical}",
+            "AWS::Events::Rule": physical,
         }
         return refs[kind]
 
@@ -71,14 +80,11 @@ class Deployment:
         arn_prefix = f"arn:{self.partition}"
         location = f"{self.region}:{self.account}"
         arns = {
-            ("AWS::S3::Bucket", "Arn"): f"{arn_prefix}:s3:::{logical_id.lower()}",
-            ("AWS::IAM::Role", "Arn"): f"{arn_prefix}:iam::{self.account}:role/{logical_id}",
-            ("AWS::KMS::Key", "Arn"): f"{arn_prefix}:kms:{location}:key/{logical_id}",
+            ("AWS::S3::Bucket", "Arn"): f"{arn_prefix}:s3:::{self.ref(logical_id)}",
+            ("AWS::IAM::Role", "Arn"): f"{arn_prefix}:iam::{self.account}:role/{self.ref(logical_id)}",
+            ("AWS::KMS::Key", "Arn"): f"{arn_prefix}:kms:{location}:key/{self.ref(logical_id)}",
             ("AWS::SNS::Topic", "TopicArn"): self.ref(logical_id),
-            (
-                "AWS::Events::Rule",
-                "Arn",
-            ): f"{arn_prefix}:events:{location}:rule/{logical_id}",
+            ("AWS::Events::Rule", "Arn"): f"{arn_prefix}:events:{location}:rule/{self.ref(logical_id)}",
         }
         return arns[(kind, attribute)]
 
@@ -95,5 +101,12 @@ class Deployment:
         return self.resolve(self.resource(logical_id).get("Properties", {}))
 
 
-def deployment(template: dict[str, Any], account: str | None, region: str | None) -> Deployment:
-    return Deployment(template=template, account=account or DEFAULT_ACCOUNT, region=region or DEFAULT_REGION)
+def deployment(
+    template: dict[str, Any], stack_name: str, account: str | None, region: str | None
+) -> Deployment:
+    return Deployment(
+        template=template,
+        account=account or DEFAULT_ACCOUNT,
+        region=region or DEFAULT_REGION,
+        stack_name=stack_name,
+    )

@@ -59,6 +59,18 @@ BAD_ENVIRONMENTS: list[tuple[str, dict[str, Any], str]] = [
         "cannot be used from region us-east-1",
     ),
     (
+        "allow-list too large for one IAM policy",
+        {
+            "region": "ap-southeast-2",
+            "models": [
+                "apac.anthropic.claude-3-5-sonnet-20241022-v2:0",
+                "apac.anthropic.claude-3-7-sonnet-20250219-v1:0",
+                "apac.amazon.nova-lite-v1:0",
+            ],
+        },
+        "environments.team.models: the allow-list expands to 3635 characters of IAM policy",
+    ),
+    (
         "retention of 0",
         {"retention_days": 0},
         "environments.team.retention_days: must be between 1 and 3650, got 0",

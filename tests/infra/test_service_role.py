@@ -7,7 +7,7 @@ import re
 from aws_cdk.assertions import Match
 
 from tests.infra.conftest import Synthesized
-from tests.infra.policy_documents import actions_of, managed_policy_of_role, resources_of, statement
+from tests.infra.policy_documents import actions_of, permissions_of_role, resources_of, statement
 
 US = ("us-east-1", "us-east-2", "us-west-1", "us-west-2")
 EU = (
@@ -71,7 +71,7 @@ def test_role_reads_input_writes_output_and_lists_both_in_this_account_only(
     synthesized: Synthesized, env_name: str
 ) -> None:
     deployed = synthesized.deployed(env_name)
-    policy = managed_policy_of_role(deployed, _role(synthesized, env_name))
+    policy = permissions_of_role(deployed, _role(synthesized, env_name))
     input_arn = deployed.get_att(deployed.only("AWS::S3::Bucket", "BucketsInput"), "Arn")
     output_arn = deployed.get_att(deployed.only("AWS::S3::Bucket", "BucketsOutput"), "Arn")
     same_account = {"StringEquals": {"aws:ResourceAccount": deployed.account}}
@@ -112,7 +112,7 @@ def test_role_may_use_the_data_key_through_s3_only_when_kms_is_on(
     synthesized: Synthesized, env_name: str
 ) -> None:
     deployed = synthesized.deployed(env_name)
-    policy = managed_policy_of_role(deployed, _role(synthesized, env_name))
+    policy = permissions_of_role(deployed, _role(synthesized, env_name))
     kms_statements = [
         item for item in policy["Statement"] if any(a.startswith("kms:") for a in actions_of(item))
     ]
@@ -133,7 +133,7 @@ def test_role_may_use_the_data_key_through_s3_only_when_kms_is_on(
 
 def _invoke_resources(synthesized: Synthesized, env_name: str) -> tuple[set[str], list[dict[str, object]]]:
     deployed = synthesized.deployed(env_name)
-    policy = managed_policy_of_role(deployed, _role(synthesized, env_name))
+    policy = permissions_of_role(deployed, _role(synthesized, env_name))
     invoke = [item for item in policy["Statement"] if actions_of(item) == ["bedrock:InvokeModel"]]
     unconditional = {
         resource for item in invoke if "Condition" not in item for resource in resources_of(item)
@@ -182,7 +182,7 @@ def test_prod_grants_eu_profiles_in_every_eu_region_and_the_global_profile_throu
     }
     assert conditional == [
         {
-            "Sid": "InvokeAllowedModels1",
+            "Sid": "AllowedModelsViaGlobalProfile0",
             "Effect": "Allow",
             "Action": "bedrock:InvokeModel",
             # "*" also matches the empty Region of arn:aws:bedrock:::foundation-model/..., which AWS
@@ -235,7 +235,7 @@ def test_vpc_permissions_only_when_the_environment_gives_subnets(
     synthesized: Synthesized, env_name: str
 ) -> None:
     deployed = synthesized.deployed(env_name)
-    policy = managed_policy_of_role(deployed, _role(synthesized, env_name))
+    policy = permissions_of_role(deployed, _role(synthesized, env_name))
     ec2 = [item for item in policy["Statement"] if any(a.startswith("ec2:") for a in actions_of(item))]
     vpc = synthesized.configs[env_name].vpc
     if vpc is None:

@@ -51,11 +51,20 @@ def test_submitters_pass_only_this_service_role_and_only_to_bedrock(
 
 def test_jobs_can_only_be_created_on_allowed_models(synthesized: Synthesized, env_name: str) -> None:
     deployed = synthesized.deployed(env_name)
-    create = statement(_submitter_policy(deployed), "CreateJobsOnAllowedModels")
-    assert actions_of(create) == ["bedrock:CreateModelInvocationJob"]
-    resources = set(resources_of(create))
-    assert _jobs(deployed) in resources
-    model_arns = resources - {_jobs(deployed)}
+    models = statement(_submitter_policy(deployed), "AllowedModels")
+    assert set(actions_of(models)) == {
+        "bedrock:CreateModelInvocationJob",
+        "bedrock:GetFoundationModel",
+        "bedrock:GetInferenceProfile",
+        "bedrock:InvokeModel",
+    }
+    model_arns = set(resources_of(models))
+    create_anywhere = [
+        item
+        for item in _submitter_policy(deployed)["Statement"]
+        if "bedrock:CreateModelInvocationJob" in actions_of(item) and item["Sid"] != "AllowedModels"
+    ]
+    assert [resources_of(item) for item in create_anywhere] == [[_jobs(deployed)]]
     allowed = synthesized.configs[env_name].models
     for arn in model_arns:
         model = arn.rsplit("/", 1)[1]
@@ -68,8 +77,9 @@ def test_jobs_can_only_be_created_on_allowed_models(synthesized: Synthesized, en
 
 def test_jobs_can_be_watched_stopped_and_tagged(synthesized: Synthesized, env_name: str) -> None:
     deployed = synthesized.deployed(env_name)
-    watch = statement(_submitter_policy(deployed), "WatchStopAndTagJobs")
+    watch = statement(_submitter_policy(deployed), "CreateWatchStopAndTagJobs")
     assert set(actions_of(watch)) == {
+        "bedrock:CreateModelInvocationJob",
         "bedrock:GetModelInvocationJob",
         "bedrock:StopModelInvocationJob",
         "bedrock:TagResource",
