@@ -298,5 +298,21 @@ def test_validation_errors_are_not_retried_and_name_the_job(emulator: Emulator, 
     assert "ValidationException" in str(manifest.shards[0].message)
 
 
+def test_the_stack_kms_key_encrypts_job_output(emulator: Emulator, bedrock: Any) -> None:
+    manifest = _manifest(emulator, "sub-kms", 1)
+    manifest.settings["kms_key"] = (
+        "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    )
+    assert job_request(manifest, manifest.shards[0]).to_api()["outputDataConfig"]["s3OutputDataConfig"] == {
+        "s3Uri": f"s3://{emulator.stack_outputs['OutputBucketName']}/runs/sub-kms/output/",
+        "s3EncryptionKeyId": manifest.settings["kms_key"],
+    }
+    manifest.settings["kms_key"] = None
+    assert (
+        "s3EncryptionKeyId"
+        not in job_request(manifest, manifest.shards[0]).to_api()["outputDataConfig"]["s3OutputDataConfig"]
+    )
+
+
 def test_active_statuses_are_the_non_terminal_ones() -> None:
     assert set(ACTIVE_STATUSES) == {"Submitted", "Validating", "Scheduled", "InProgress", "Stopping"}
