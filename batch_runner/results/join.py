@@ -164,8 +164,8 @@ class _Join:
         self._partition_outcomes(listings, outcome_parts)
         joined_parts = [self.tmp / f"joined-{p}" for p in range(count)]
         totals = {SUCCEEDED: 0, FAILED: 0, MISSING: 0}
-        superseded = 0
-        unexpected: list[str] = []
+        superseded = unexpected = 0
+        unexpected_examples: list[str] = []
         for index_part, outcome_part, joined_part in zip(
             index_parts, outcome_parts, joined_parts, strict=True
         ):
@@ -173,11 +173,15 @@ class _Join:
                 index_part, outcome_part, joined_part, totals
             )
             superseded += part_superseded
-            unexpected += part_unexpected
+            unexpected += len(part_unexpected)
+            unexpected_examples = sorted(unexpected_examples + part_unexpected)[:EXAMPLE_LIMIT]
+            # Deleted at once: dirty pages of a deleted file need never reach the disk.
+            index_part.unlink()
+            outcome_part.unlink()
         return JoinedResults(
             columns=RESULT_COLUMNS + self._input_columns(),
             kinds=self._kinds(),
-            reconciliation=self._reconciliation(totals, superseded, unexpected),
+            reconciliation=self._reconciliation(totals, superseded, unexpected, unexpected_examples),
             _input_names=tuple(self.input_types) if self.include_input else (),
             _parts=tuple(joined_parts),
         )
@@ -323,7 +327,7 @@ class _Join:
         return superseded, unexpected
 
     def _reconciliation(
-        self, totals: dict[str, int], superseded: int, unexpected: list[str]
+        self, totals: dict[str, int], superseded: int, unexpected: int, unexpected_examples: list[str]
     ) -> Reconciliation:
         tallies = self.tallies
         return Reconciliation(
@@ -331,7 +335,7 @@ class _Join:
             succeeded=totals[SUCCEEDED],
             failed=totals[FAILED],
             missing=totals[MISSING],
-            unexpected=len(unexpected),
+            unexpected=unexpected,
             malformed=sum(t.malformed for t in tallies),
             superseded=superseded,
             input_tokens=sum(t.input_tokens for t in tallies),
@@ -340,7 +344,7 @@ class _Join:
             manifest_output_tokens=_sum_known(t.manifest.output_token_count for t in tallies if t.manifest),
             jobs=tuple(tallies),
             malformed_lines=tuple(self.malformed_lines),
-            unexpected_record_ids=tuple(sorted(unexpected)[:EXAMPLE_LIMIT]),
+            unexpected_record_ids=tuple(unexpected_examples),
             non_terminal_jobs=tuple(
                 t.job_id for t in tallies if t.status is not None and t.status not in TERMINAL_STATUSES
             ),

@@ -255,3 +255,17 @@ def test_results_that_do_not_add_up_are_an_internal_error() -> None:
             manifest_output_tokens=None,
             jobs=(),
         )
+
+
+def test_unexpected_records_are_all_counted_and_the_first_ids_kept(s3: Any, tmp_path: Path) -> None:
+    strangers = [s.success_line(f"X{i:04d}", s.LLAMA_OUTPUT) for i in range(150)]
+    s.put_job_output(s3, OLD, {"a.jsonl.out": strangers}, b"this manifest is not JSON")
+    jobs = [JobOutputRef(s.job_arn(OLD), s.OUTPUT_URI, "Completed")]
+
+    with join_results(S3OutputSource(s3), jobs, _index(tmp_path, 2)) as joined:
+        rec = joined.reconciliation
+
+    assert (rec.total, rec.missing, rec.unexpected, rec.jobs[0].unexpected) == (2, 2, 150, 150)
+    assert rec.unexpected_record_ids == tuple(f"X{i:04d}" for i in range(100))
+    assert rec.jobs[0].manifest is None and rec.jobs[0].manifest_error
+    assert any("unreadable manifest.json.out" in w for w in rec.warnings())
