@@ -8,6 +8,7 @@ the role's real policies in moto IAM), then the input files (present, JSONL, rec
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from batch_runner.local import iam_policy
@@ -42,6 +43,7 @@ def validate_job(job: Job, config: EmulatorConfig) -> list[InputFile]:
     iam = IamState(job.account_id)
     s3 = S3State(job.account_id)
     role = _assumable_role(job, iam)
+    _check_profile_access(job, role)
     input_uri = job.input_data_config["s3InputDataConfig"]["s3Uri"]
     output_uri = job.output_data_config["s3OutputDataConfig"]["s3Uri"]
     input_location = _location(input_uri)
@@ -94,6 +96,48 @@ def _assumable_role(job: Job, iam: IamState) -> Identity:
             f"{BEDROCK_SERVICE} to perform sts:AssumeRole for account {job.account_id} and job {job.arn}."
         )
     return role
+
+
+# Regions each geographic inference profile routes to, a conservative core of AWS's lists (which vary
+# by model): a role must be allowed to invoke the model in every one of them.
+PROFILE_REGIONS = {
+    "us": ("us-east-1", "us-east-2", "us-west-2"),
+    "eu": ("eu-central-1", "eu-west-1", "eu-west-3"),
+    "apac": ("ap-northeast-1", "ap-southeast-1", "ap-southeast-2"),
+}
+_PROFILE_ID = re.compile(
+    r"(?:arn:aws[^:]*:bedrock:[^:]*:\d{12}:inference-profile/)?([a-z-]+)\.([a-z0-9-]+\..+)"
+)
+
+
+def _check_profile_access(job: Job, role: Identity) -> None:
+    """A job through a cross-Region inference profile needs bedrock:InvokeModel on the profile and on
+    the model in each Region it routes to (single-Region jobs need S3 access only)."""
+    match = _PROFILE_ID.fullmatch(job.model_id)
+    if match is None or match.group(1) not in (*PROFILE_REGIONS, "global"):
+        return
+    geo, model = match.groups()
+    profile_id = f"{geo}.{model}"
+    profile_arn = f"arn:aws:bedrock:{job.region}:{job.account_id}:inference-profile/{profile_id}"
+    regions = PROFILE_REGIONS.get(geo, (job.region, ""))  # global profiles: the unscoped model ARN
+    resources = [profile_arn, *(f"arn:aws:bedrock:{region}::foundation-model/{model}" for region in regions)]
+    for resource in resources:
+        request = AccessRequest(
+            action="bedrock:InvokeModel",
+            resource=resource,
+            context={
+                "aws:PrincipalArn": role.arn,
+                "aws:PrincipalAccount": job.account_id,
+                "aws:RequestedRegion": job.region,
+                "bedrock:InferenceProfileArn": profile_arn,
+            },
+        )
+        if _decide(role.policies, request) is not Decision.ALLOW:
+            raise JobValidationError(
+                f"The role {job.role_arn} is not allowed to perform bedrock:InvokeModel on {resource}. A job "
+                f"that uses the inference profile {profile_id} needs it on the profile and on the model in "
+                "every Region the profile routes to."
+            )
 
 
 def _bucket(s3: S3State, name: str, job: Job) -> Bucket:

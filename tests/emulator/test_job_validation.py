@@ -292,3 +292,53 @@ def test_kms_encrypted_input_needs_decrypt(emulator: Emulator) -> None:
     job = final_job(emulator, arn)
     assert job["status"] == "Failed"
     assert job["message"].startswith("Amazon Bedrock could not validate s3:GetObject permissions")
+
+
+PROFILE = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
+
+
+def test_the_stack_role_may_use_its_allowed_inference_profile(emulator: Emulator) -> None:
+    assert final_job(emulator, create_job(emulator, modelId=PROFILE))["status"] == "Completed"
+
+
+def test_an_inference_profile_needs_invoke_model_in_every_destination_region(emulator: Emulator) -> None:
+    assert (
+        final_job(
+            emulator, create_job(emulator, roleArn=make_role(emulator, trust_policy(), s3_policy(emulator)))
+        )["status"]
+        == "Completed"
+    )  # single-Region model: S3 access is all it needs
+
+    model = PROFILE.removeprefix("us.")
+    only_source_region = s3_policy(emulator)
+    only_source_region["Statement"].append(
+        {
+            "Effect": "Allow",
+            "Action": "bedrock:InvokeModel",
+            "Resource": [
+                f"arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/{PROFILE}",
+                f"arn:aws:bedrock:us-east-1::foundation-model/{model}",
+            ],
+        }
+    )
+    role = make_role(emulator, trust_policy(), only_source_region)
+    job = final_job(emulator, create_job(emulator, modelId=PROFILE, roleArn=role))
+    assert job["status"] == "Failed"
+    assert (
+        f"not allowed to perform bedrock:InvokeModel on arn:aws:bedrock:us-east-2::foundation-model/{model}"
+        in job["message"]
+    )
+
+    every_region = s3_policy(emulator)
+    every_region["Statement"].append(
+        {
+            "Effect": "Allow",
+            "Action": "bedrock:InvokeModel",
+            "Resource": [
+                f"arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/{PROFILE}",
+                f"arn:aws:bedrock:*::foundation-model/{model}",
+            ],
+        }
+    )
+    role = make_role(emulator, trust_policy(), every_region)
+    assert final_job(emulator, create_job(emulator, modelId=PROFILE, roleArn=role))["status"] == "Completed"
