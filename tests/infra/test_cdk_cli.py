@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -61,3 +62,9 @@ def test_plain_python_app_synthesizes_dev_by_default(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""  # no prints during synth
     assert {path.name for path in tmp_path.glob("*.template.json")} == {"BedrockBatch-dev.template.json"}
+
+
+def test_cdk_json_runs_the_app_with_policy_minimization() -> None:
+    settings = json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))
+    assert settings["app"] == "python3 app.py"
+    assert settings["context"]["@aws-cdk/aws-iam:minimizePolicies"] is True
