@@ -195,7 +195,11 @@ def prepare(
         target.aws.client("s3"), settings.input_bucket, name
     )
     if existing is not None:
+        # Sharding must repeat exactly, so the run's recorded quotas apply; only the concurrency
+        # limit, which does not shape shards, may be changed when continuing.
         planned_quotas = Run.attach(existing, directory, target.aws).quotas
+        if quotas is not None and quotas.max_concurrent_jobs is not None:
+            existing.quotas["max_concurrent_jobs"] = quotas.max_concurrent_jobs
         quota_source, quota_detail = existing.quotas.get("source", ""), existing.quotas.get("detail", "")
     else:
         lookup = read_quotas(

@@ -231,9 +231,19 @@ def test_concurrency_quota_leaves_shards_queued_for_later(
     assert [s.state for s in run.shards] == [SUBMITTED, SUBMITTED, QUEUED, QUEUED]
     assert run.summary()["queued"] == [2, 3]
     assert run.submit_queued().created == []  # still two active
+    # Submitting the same run again may raise the limit (it does not change the shards).
+    again = submit(
+        tmp_path / "e.csv",
+        model=HAIKU,
+        prompt="{{ text }}",
+        run="queued-run",
+        quotas=QuotaOverrides(max_records_per_job=100, max_concurrent_jobs=3),
+        **where,
+    )
+    assert again.summary()["queued"] == [3]
     emulator.run_until_idle()
     later = Run.load("queued-run", state_dir=where["state_dir"], endpoint_url=emulator.endpoint_url)
-    assert later.submit_queued().created == [2, 3]
+    assert later.submit_queued().created == [3]
     assert len(run_jobs(emulator, "queued-run")) == 4
 
 
