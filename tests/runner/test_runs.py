@@ -299,3 +299,24 @@ def test_dataframe_source(emulator: Emulator, where: dict[str, Any]) -> None:
     assert run.manifest.plan["record_count"] == 100
     assert run.name == "from-frame"
     assert run_jobs(emulator, "from-frame") == ["from-frame-s00000"]
+
+
+def test_pre_formatted_jsonl_needs_no_prompt(
+    emulator: Emulator, where: dict[str, Any], tmp_path: Path
+) -> None:
+    body = {
+        "anthropic_version": "bedrock-2023-05-31",
+        "max_tokens": 20,
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "Say hi"}]}],
+    }
+    dataset = tmp_path / "requests.jsonl"
+    dataset.write_text(
+        "".join(json.dumps({"recordId": f"REC{n:05d}", "modelInput": body}) + "\n" for n in range(100))
+    )
+    run = submit(dataset, model=HAIKU, run="pre-formatted", **where)
+    assert len(run.job_arns) == 1
+    sent = json.loads(Path(run.shards[0].local_path).read_text().splitlines()[0])
+    assert sent["modelInput"] == body
+    emulator.run_until_idle()
+    job = emulator.client("bedrock").get_model_invocation_job(jobIdentifier=run.job_arns[0])
+    assert (job["status"], job["successRecordCount"]) == ("Completed", 100)
