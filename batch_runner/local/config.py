@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 JOB_OUTCOMES = ("Failed", "Expired", "PartiallyCompleted")
+# Nova Pro V1 jobs may be 100 GB where others may be 5 GB: that model's limit is this multiple.
+NOVA_PRO_JOB_SIZE_FACTOR = 20
 
 
 def _setting(default: Any, help: str) -> Any:
@@ -59,6 +61,9 @@ class EmulatorConfig:
             raise ValueError(f"records_per_second must be positive, got {self.records_per_second}")
         if self.job_outcome is not None and self.job_outcome not in JOB_OUTCOMES:
             raise ValueError(f"job_outcome must be one of {', '.join(JOB_OUTCOMES)} or null")
+
+    def job_bytes_limit(self, nova_pro: bool) -> int:
+        return self.max_job_bytes * (NOVA_PRO_JOB_SIZE_FACTOR if nova_pro else 1)
 
     def updated(self, changes: dict[str, Any]) -> EmulatorConfig:
         """A copy with ``changes`` applied; unknown fields and wrong types raise ``ValueError``."""

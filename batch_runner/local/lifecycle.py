@@ -154,5 +154,5 @@ class Lifecycle:
                 write_outputs(job)
             except Exception as err:  # the output bucket vanished or moto refused the write
                 status, job.message = "Failed", f"Amazon Bedrock could not write the job output: {err}"
-        job.files = []  # the records are not needed once the job is over
+        job.files, job.output_lines = [], {}  # written out; not needed once the job is over
         self._move(job, status, at)

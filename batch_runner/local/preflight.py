@@ -15,6 +15,7 @@ from batch_runner.local import iam_policy
 from batch_runner.local.config import EmulatorConfig
 from batch_runner.local.iam_policy import AccessRequest, Decision
 from batch_runner.local.jobs import InputFile, Job
+from batch_runner.local.models import base_model_id
 from batch_runner.local.moto_state import (
     Bucket,
     IamState,
@@ -242,10 +243,11 @@ def _input_objects(s3: S3State, location: _Location, uri: str) -> list[S3Object]
 
 def _read_records(s3: S3State, objects: list[S3Object], config: EmulatorConfig, job: Job) -> list[InputFile]:
     total_bytes = sum(item.size for item in objects)
-    if total_bytes > config.max_job_bytes:
+    limit = config.job_bytes_limit(nova_pro=base_model_id(job.model_id).startswith("amazon.nova-pro"))
+    if total_bytes > limit:
         raise JobValidationError(
             f"The input files of the job total {total_bytes} bytes, more than the job size quota of "
-            f"{config.max_job_bytes} bytes. Split the input into several jobs."
+            f"{limit} bytes. Split the input into several jobs."
         )
     files: list[InputFile] = []
     total_records = 0

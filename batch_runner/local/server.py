@@ -81,6 +81,7 @@ class Emulator:
             AdminApp(self),
             DomainDispatcherApplication(create_backend_app),
             self._faults,
+            lambda: self._config,
         )
         self._server: BaseWSGIServer | None = None
         self._handler = MotoRequestHandler if log_requests else _QuietRequestHandler

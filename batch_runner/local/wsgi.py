@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from batch_runner.local import service_quotas
+from batch_runner.local.config import EmulatorConfig
 from batch_runner.local.control_plane import ControlPlane, is_control_plane_path, tagged_job_arn
 from batch_runner.local.errors import InternalServerError, ServiceError, ThrottlingError
 from batch_runner.local.faults import FaultInjector
@@ -53,11 +55,15 @@ def raw_uri(environ: dict[str, Any]) -> str:
 
 
 def json_response(
-    start_response: StartResponse, status: int, body: Any, headers: list[tuple[str, str]] | None = None
+    start_response: StartResponse,
+    status: int,
+    body: Any,
+    headers: list[tuple[str, str]] | None = None,
+    content_type: str = "application/json",
 ) -> list[bytes]:
     payload = json.dumps(body).encode()
     all_headers = [
-        ("Content-Type", "application/json"),
+        ("Content-Type", content_type),
         ("Content-Length", str(len(payload))),
         ("x-amzn-RequestId", str(uuid.uuid4())),
         *(headers or []),
@@ -91,8 +97,14 @@ _SLOW_DOWN = (
 
 class EmulatorApp:
     def __init__(
-        self, control_plane: ControlPlane, admin: WsgiApp, moto_app: WsgiApp, faults: FaultInjector
+        self,
+        control_plane: ControlPlane,
+        admin: WsgiApp,
+        moto_app: WsgiApp,
+        faults: FaultInjector,
+        config: Callable[[], EmulatorConfig],
     ) -> None:
+        self._config = config
         self._control_plane = control_plane
         self._admin = admin
         self._moto = moto_app
@@ -108,6 +120,10 @@ class EmulatorApp:
             body = _read_body(environ)
             if is_control_plane_path(uri) or tagged_job_arn(uri, body) is not None:
                 return self._bedrock(environ, start_response, signed, uri, body)
+        if signed is not None and signed.service == "servicequotas":
+            quotas = self._service_quotas(environ, start_response, signed)
+            if quotas is not None:
+                return quotas
         if (
             signed is not None
             and signed.service == "s3"
@@ -120,6 +136,20 @@ class EmulatorApp:
             )
             return [_SLOW_DOWN]
         return self._moto(environ, start_response)
+
+    def _service_quotas(
+        self, environ: dict[str, Any], start_response: StartResponse, signed: Signature
+    ) -> list[bytes] | None:
+        request = _json_object(_read_body(environ))
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if not service_quotas.handles(target, request):
+            return None
+        account_id = account_for_access_key(signed.access_key)
+        try:
+            page = service_quotas.answer(request, self._config(), account_id, signed.region)
+        except ServiceError as err:
+            return error_response(start_response, err)
+        return json_response(start_response, 200, page, content_type="application/x-amz-json-1.1")
 
     def _bedrock(
         self, environ: dict[str, Any], start_response: StartResponse, signed: Signature, uri: str, body: bytes
@@ -150,6 +180,14 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     body: bytes = environ["wsgi.input"].read(length) if length else b""
     environ["wsgi.input"] = io.BytesIO(body)
     return body
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        parsed = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
 
 
 def _is_object_get(environ: dict[str, Any]) -> bool:

@@ -342,3 +342,20 @@ def test_an_inference_profile_needs_invoke_model_in_every_destination_region(emu
     )
     role = make_role(emulator, trust_policy(), every_region)
     assert final_job(emulator, create_job(emulator, modelId=PROFILE, roleArn=role))["status"] == "Completed"
+
+
+def test_nova_pro_jobs_may_be_twenty_times_larger(emulator: Emulator) -> None:
+    emulator.configure(max_job_bytes=10_000)
+    body = {
+        "messages": [{"role": "user", "content": [{"text": "Hello"}]}],
+        "inferenceConfig": {"maxTokens": 10},
+    }
+    records = [{"recordId": f"N{index:05d}", "modelInput": body} for index in range(150)]  # about 17 kB
+    assert (
+        final_job(emulator, create_job(emulator, records, modelId="amazon.nova-pro-v1:0"))["status"]
+        == "Completed"
+    )
+    assert (
+        final_job(emulator, create_job(emulator, records, modelId="amazon.nova-lite-v1:0"))["status"]
+        == "Failed"
+    )
