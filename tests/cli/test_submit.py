@@ -158,7 +158,7 @@ BAD_INPUTS = {
     "invalid utf-8": Bad("UTF-8", dataset="latin1.csv"),
     "empty dataset": Bad("has no data rows", rows=0),
     "stack not deployed": Bad("stack BedrockBatch-nowhere not found in us-east-1", {"--env": "nowhere"}),
-    "model outside allow-list": Bad("allow-list", {"--model": "meta.llama3-1-8b-instruct-v1:0"}),
+    "model outside allow-list": Bad("allow-list", {"--model": "meta.llama3-1-405b-instruct-v1:0"}),
     "no credentials": Bad("no AWS credentials found", unset=CREDENTIALS),
     "no region": Bad("no AWS Region configured", unset=("AWS_REGION", "AWS_DEFAULT_REGION")),
 }

@@ -269,19 +269,36 @@ def test_same_run_name_for_other_data_is_refused_and_changes_nothing(
     assert manifest_after == manifest_before
 
 
+NOT_ALLOWED = "meta.llama3-1-405b-instruct-v1:0"  # a supported family, absent from the dev allow-list
+
+
 def test_model_outside_the_stack_allow_list_is_refused_before_upload(
     emulator: Emulator, where: dict[str, Any], tmp_path: Path
 ) -> None:
+    assert NOT_ALLOWED not in emulator.stack_outputs["AllowedModels"].split(",")
     with pytest.raises(UsageError, match="not in the allow-list of stack BedrockBatch-dev"):
         submit(
             write_csv(tmp_path / "h.csv", 100),
-            model="meta.llama3-1-8b-instruct-v1:0",
+            model=NOT_ALLOWED,
             prompt="{{ text }}",
             run="not-allowed",
             **where,
         )
     assert run_objects(emulator, "not-allowed") == []
     assert run_jobs(emulator, "not-allowed") == []
+
+
+def test_live_quotas_from_service_quotas_shape_the_run(
+    emulator: Emulator, where: dict[str, Any], tmp_path: Path
+) -> None:
+    emulator.configure(max_records_per_job=150, max_active_jobs_per_model=1)
+    run = submit(
+        write_csv(tmp_path / "q.csv", 300), model=HAIKU, prompt="{{ text }}", run="live-quotas", **where
+    )
+    assert run.manifest.quotas["source"] == "service-quotas"
+    assert (run.quotas.max_records_per_job, run.quotas.max_concurrent_jobs) == (150, 1)
+    assert [s.record_count for s in run.shards] == [150, 150]
+    assert run.summary()["queued"] == [1]
 
 
 def test_iterable_of_dicts_source(emulator: Emulator, where: dict[str, Any]) -> None:
