@@ -59,6 +59,11 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--env", default="dev", help="environment whose stack is deployed (default: dev)")
     serve.add_argument("--no-stack", action="store_true", help="do not synthesize and deploy the stack")
     serve.add_argument("--log-requests", action="store_true", help="log every HTTP request")
+    serve.add_argument(
+        "--manual-clock",
+        action="store_true",
+        help="time stands still until POST /_emulator/clock/advance or /_emulator/run (for scripted tests)",
+    )
     _add_config_options(serve)
     serve.set_defaults(handler=_serve)
 
@@ -93,10 +98,13 @@ def _serve(args: argparse.Namespace) -> int:
         config = EmulatorConfig().updated(_config_changes(args))
     except ValueError as err:
         raise UsageError(f"{err}; see `python -m batch_runner local serve --help`") from err
+    from batch_runner.local.clock import ManualClock
     from batch_runner.local.server import Emulator  # loads moto: only once the settings are valid
 
+    clock = ManualClock() if args.manual_clock else None
     emulator = Emulator(
         config,
+        clock=clock,
         region=args.region,
         environment=args.env,
         deploy_stack=not args.no_stack,
@@ -143,6 +151,11 @@ def _print_banner(emulator: Any, args: argparse.Namespace, seconds: float) -> No
         "  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
         f"  export AWS_REGION={args.region} AWS_DEFAULT_REGION={args.region}",
         f"Admin endpoints: {url}/_emulator/health, /config, /events, /jobs",
+        *(
+            ["Clock: manual; advance it with POST /_emulator/clock/advance or /_emulator/run"]
+            if args.manual_clock
+            else []
+        ),
         "Press Ctrl-C to stop.",
     ]
     print("\n".join(lines), flush=True)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import sys
+import traceback
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -171,6 +173,9 @@ class EmulatorApp:
             )
         except ServiceError as err:
             return error_response(start_response, err)
+        except Exception as err:  # an emulator bug: answer like the service would, keep the trace
+            traceback.print_exc(file=sys.stderr)
+            return error_response(start_response, InternalServerError(f"Bedrock emulator error: {err!r}"))
         return json_response(start_response, 200, response)
 
 

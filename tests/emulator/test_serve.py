@@ -201,3 +201,36 @@ def test_serve_on_a_busy_port_says_so_in_one_line() -> None:
         result.stderr
         == f"error: cannot listen on 127.0.0.1:{port} (Address already in use); choose another --port\n"
     )
+
+
+def test_serve_with_a_manual_clock_moves_only_when_told() -> None:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "batch_runner",
+            "local",
+            "serve",
+            "--port",
+            "0",
+            "--no-stack",
+            "--manual-clock",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(7)]
+        url = next(line.split("=", 1)[1].strip() for line in lines if "AWS_ENDPOINT_URL=" in line)
+        before = admin(url, "/clock/advance", {"seconds": 0})["now"]
+        time.sleep(0.3)
+        assert admin(url, "/clock/advance", {"seconds": 60})["now"] == before + 60
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=20)
+    assert "Clock: manual" in "".join(lines)
+    assert process.returncode == 0
