@@ -24,7 +24,6 @@ FORCED_FAILURE = (
 )
 EXPIRED = "The job did not start before its timeout of {hours} hours expired. Submit a new job."
 PARTIAL = "Not all of your records could be processed in time."
-STOPPED = "The job was stopped by a user."
 
 
 class Lifecycle:
@@ -88,7 +87,7 @@ class Lifecycle:
         elif job.status == "Scheduled":
             self._leave_queue(job, due)
         elif job.status == "Stopping":
-            self._finish(job, "Stopped", due, STOPPED)
+            self._finish(job, "Stopped", due, None)
         return True
 
     def _validate(self, job: Job, at: float) -> None:
