@@ -10,9 +10,11 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import batch_runner.submission
 from batch_runner.cli import main
 from batch_runner.clients import AwsContext
 from batch_runner.local import Emulator
@@ -215,3 +217,28 @@ def test_real_process_submits_through_the_emulator(emulator: Emulator, tmp_path:
     assert "jobs submitted: 1" in result.stdout
     assert [job.name for job in emulator.jobs()] == ["subprocess-run-s00000"]
     assert (tmp_path / ".batch-runner" / "runs" / "subprocess-run" / "manifest.json").is_file()
+
+
+def test_resume_after_a_crash_between_create_and_manifest_write(
+    emulator: Emulator, workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real_create = batch_runner.submission.create_job
+
+    def create_then_die(*args: Any, **kwargs: Any) -> str:
+        real_create(*args, **kwargs)
+        raise KeyboardInterrupt  # the job exists; the process dies before writing its ARN down
+
+    monkeypatch.setattr(batch_runner.submission, "create_job", create_then_die)
+    dataset = write_csv(workdir / "tickets.csv", 200)
+    argv = ["submit", str(dataset), "--model", HAIKU, "--prompt-text", "{{ text }}", "--run", "cli-crash"]
+    endpoint = ["--endpoint-url", emulator.endpoint_url]
+    assert main([*argv, "--max-records-per-job", "100", "--yes", *endpoint]) == 130
+    assert [job.name for job in emulator.jobs()] == ["cli-crash-s00000"]
+    monkeypatch.setattr(batch_runner.submission, "create_job", real_create)
+    assert "interrupted" in capsys.readouterr().err
+
+    assert main(["resume", "cli-crash", "--json", *endpoint]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["queued"] == []
+    assert sorted(job.name for job in emulator.jobs()) == ["cli-crash-s00000", "cli-crash-s00001"]
+    assert sorted(summary["job_arns"]) == sorted(job.arn for job in emulator.jobs())

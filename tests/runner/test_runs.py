@@ -162,6 +162,8 @@ class Crash(Exception):
 def test_crash_between_upload_and_create_then_resume(
     emulator: Emulator, where: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    real_create = batch_runner.submission.create_job
+
     def die(*args: object, **kwargs: object) -> str:
         raise Crash
 
@@ -176,7 +178,7 @@ def test_crash_between_upload_and_create_then_resume(
         submit(dataset, run="crash-upload", **options, **where)
     assert len(run_objects(emulator, "crash-upload")) == 5  # 3 shards, index, manifest
     assert run_jobs(emulator, "crash-upload") == []
-    monkeypatch.undo()
+    monkeypatch.setattr(batch_runner.submission, "create_job", real_create)
 
     run = Run.load("crash-upload", state_dir=where["state_dir"], endpoint_url=emulator.endpoint_url)
     assert [s.state for s in run.shards] == [QUEUED] * 3
@@ -209,7 +211,7 @@ def test_crash_between_create_and_manifest_write_then_submit_again(
     with pytest.raises(Crash):
         submit(dataset, run="crash-create", **options, **where)
     assert run_jobs(emulator, "crash-create") == ["crash-create-s00000"]
-    monkeypatch.undo()
+    monkeypatch.setattr(batch_runner.submission, "create_job", real_create)
 
     run = submit(dataset, run="crash-create", **options, **where)
     assert run_jobs(emulator, "crash-create") == ["crash-create-s00000", "crash-create-s00001"]
