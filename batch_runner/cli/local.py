@@ -118,9 +118,9 @@ def _serve(args: argparse.Namespace) -> int:
         raise ConfigurationError(
             f"cannot listen on {args.host}:{args.port} ({err.strerror}); choose another --port"
         ) from err
-    except ConfigurationError:
+    except ConfigurationError as err:
         emulator.stop()
-        raise
+        raise ConfigurationError(f"{err} (to serve without the stack: --no-stack)") from err
     _print_banner(emulator, args, time.monotonic() - started)
     # Both stop the server cleanly, even when started in the background (where SIGINT is ignored).
     signal.signal(signal.SIGTERM, _interrupt)

@@ -1,4 +1,5 @@
-"""One WSGI app for every AWS service: our Bedrock control plane, admin endpoints, then moto.
+"""One WSGI app for every AWS service: admin endpoints, the emulated Bedrock batch-job API and
+Service Quotas for ``bedrock``, fault injection on S3 reads, and moto for everything else.
 
 Requests are told apart the way AWS endpoints tell them apart: by the SigV4 credential scope's
 service name (``Credential=<key>/<date>/<region>/<service>/aws4_request``) and the path. So a

@@ -234,3 +234,18 @@ def test_serve_with_a_manual_clock_moves_only_when_told() -> None:
         process.communicate(timeout=20)
     assert "Clock: manual" in "".join(lines)
     assert process.returncode == 0
+
+
+def test_serve_reports_a_stack_that_cannot_be_synthesized_in_one_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "batch_runner", "local", "serve", "--port", "0", "--env", "nosuchenv"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: synthesizing app.py failed: ")
+    assert "nosuchenv" in result.stderr and "--no-stack" in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
