@@ -37,7 +37,7 @@ from batch_runner.run_state import (
 from batch_runner.settings import Overrides, resolve_settings, with_region
 from batch_runner.settings import state_dir as resolve_state_dir
 from batch_runner.submission import Backoff, SubmitReport, output_uri, submit_queued
-from batch_runner.uploads import Upload, check_bedrock_key, upload_files
+from batch_runner.uploads import Upload, already_uploaded, check_bedrock_key, upload_files
 
 
 def file_sha256(path: Path) -> str:
@@ -163,22 +163,24 @@ class Run:
         write_remote(self.manifest, self.client("s3"), str(self.manifest.settings["input_bucket"]))
 
     def upload_pending(self) -> list[int]:
-        """Upload shards (and the record index) not uploaded yet; returns the shard indexes sent."""
+        """Upload shards (and the record index) not uploaded yet; returns the shard indexes sent.
+
+        Files already in S3 with the same hash count as uploaded, even when this machine does
+        not have them (the run was started elsewhere and crashed before recording the upload).
+        """
+        s3, bucket = self.client("s3"), str(self.manifest.settings["input_bucket"])
         pending = [s for s in self.shards if s.state == PLANNED]
         index = self.manifest.record_index
-        missing = [s.local_path for s in pending if not Path(s.local_path).is_file()]
-        if not index.get("uploaded") and not Path(index["local_path"]).is_file():
-            missing.append(index["local_path"])
-        if missing:
-            raise UsageError(
-                f"run {self.name}: {len(missing)} file(s) to upload are not on this machine "
-                f"(e.g. {missing[0]}): re-run `submit` with the same dataset and --run {self.name}"
-            )
         uploads = [Upload(Path(s.local_path), s.s3_key, s.sha256) for s in pending]
         if not index.get("uploaded"):
             uploads.append(Upload(Path(index["local_path"]), index["s3_key"], index["sha256"]))
-        if uploads:
-            upload_files(self.client("s3"), str(self.manifest.settings["input_bucket"]), uploads)
+        missing = [u for u in uploads if not u.path.is_file() and not already_uploaded(s3, bucket, u)]
+        if missing:
+            raise UsageError(
+                f"run {self.name}: {len(missing)} file(s) to upload are not on this machine "
+                f"(e.g. {missing[0].path}): re-run `submit` with the same dataset and --run {self.name}"
+            )
+        upload_files(s3, bucket, [u for u in uploads if u.path.is_file()])
         for shard in pending:
             shard.state = QUEUED
         index["uploaded"] = True

@@ -45,17 +45,26 @@ def check_bedrock_key(key: str) -> str:
     return key
 
 
-def already_uploaded(s3: Any, bucket: str, upload: Upload) -> bool:
+def uploaded_sha256(s3: Any, bucket: str, key: str) -> tuple[str, int] | None:
+    """(sha256, size) recorded on the object, or None when it is not there (or not ours)."""
     try:
-        head = s3.head_object(Bucket=bucket, Key=upload.key)
+        head = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as err:
         if error_code(err) in {"404", "NoSuchKey", "NotFound"}:
-            return False
-        raise aws_error(err, f"checking s3://{bucket}/{upload.key}") from err
+            return None
+        raise aws_error(err, f"checking s3://{bucket}/{key}") from err
     except BotoCoreError as err:
-        raise aws_error(err, f"checking s3://{bucket}/{upload.key}") from err
-    same_size = head.get("ContentLength") == upload.path.stat().st_size
-    return bool(same_size and head.get("Metadata", {}).get(SHA256_METADATA) == upload.sha256)
+        raise aws_error(err, f"checking s3://{bucket}/{key}") from err
+    sha = head.get("Metadata", {}).get(SHA256_METADATA)
+    return (str(sha), int(head.get("ContentLength", -1))) if sha else None
+
+
+def already_uploaded(s3: Any, bucket: str, upload: Upload) -> bool:
+    """Whether S3 holds this exact file; the local file need not exist when the answer is yes."""
+    found = uploaded_sha256(s3, bucket, upload.key)
+    if found is None or found[0] != upload.sha256:
+        return False
+    return not upload.path.is_file() or found[1] == upload.path.stat().st_size
 
 
 def upload_files(

@@ -339,3 +339,33 @@ def test_pre_formatted_jsonl_needs_no_prompt(
     emulator.run_until_idle()
     job = emulator.client("bedrock").get_model_invocation_job(jobIdentifier=run.job_arns[0])
     assert (job["status"], job["successRecordCount"]) == ("Completed", 100)
+
+
+def test_crash_after_upload_resumes_on_a_machine_without_the_files(
+    emulator: Emulator, where: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_save = Run.save
+    saves = []
+
+    def save_then_die_after_upload(self: Run) -> None:
+        saves.append(1)
+        if len(saves) == 2:  # the save that would record the upload
+            raise Crash
+        real_save(self)
+
+    monkeypatch.setattr(Run, "save", save_then_die_after_upload)
+    dataset = write_csv(tmp_path / "u.csv", 200)
+    options: dict[str, Any] = {
+        "model": HAIKU,
+        "prompt": "{{ text }}",
+        "quotas": QuotaOverrides(max_records_per_job=100),
+    }
+    with pytest.raises(Crash):
+        submit(dataset, run="crash-uploaded", **options, **where)
+    monkeypatch.setattr(Run, "save", real_save)
+    assert "runs/crash-uploaded/input/shard-00001.jsonl" in run_objects(emulator, "crash-uploaded")
+
+    elsewhere = Run.load("crash-uploaded", state_dir=tmp_path / "laptop", endpoint_url=emulator.endpoint_url)
+    assert [s.state for s in elsewhere.shards] == ["planned", "planned"]
+    elsewhere.resume()
+    assert run_jobs(emulator, "crash-uploaded") == ["crash-uploaded-s00000", "crash-uploaded-s00001"]
