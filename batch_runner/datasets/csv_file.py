@@ -16,7 +16,7 @@ import pyarrow.csv as pa_csv
 from batch_runner.datasets.chunk import Chunk
 from batch_runner.exceptions import DatasetError
 
-BLOCK_BYTES = 512 << 10  # CSV bytes per batch; pyarrow reads ~35 blocks ahead, so this bounds memory
+BLOCK_BYTES = 256 << 10  # CSV bytes per batch; pyarrow reads ~35 blocks ahead, so this bounds memory
 
 
 class CsvDataset:
