@@ -10,6 +10,8 @@ from batch_runner.local.iam_policy import AccessRequest, Decision, evaluate
 
 ALLOW, DENY, IMPLICIT = Decision.ALLOW, Decision.EXPLICIT_DENY, Decision.IMPLICIT_DENY
 BUCKET = "arn:aws:s3:::input-bucket"
+MISSING = object()  # the condition key is absent from the request context
+ACCOUNT = "123456789012"
 JOB = "arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/abcdefabcdef"
 
 
@@ -25,7 +27,15 @@ def get(resource: str = f"{BUCKET}/a/b.jsonl", **context: Any) -> AccessRequest:
     return AccessRequest(action="s3:GetObject", resource=resource, context=context)
 
 
-CASES: list[tuple[str, list[dict[str, Any]], AccessRequest, Decision]] = [
+# What CDK's enforceSSL adds to a bucket policy.
+ENFORCE_TLS = {
+    "Effect": "Deny",
+    "Action": "s3:*",
+    "Resource": "*",
+    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+}
+
+CASES: list[tuple[str, list[Any], AccessRequest, Decision]] = [
     ("no policy", [], get(), IMPLICIT),
     ("exact allow", [policy(allow(resource=f"{BUCKET}/a/b.jsonl"))], get(), ALLOW),
     ("resource wildcard crosses slashes", [policy(allow(resource=f"{BUCKET}/*"))], get(), ALLOW),
@@ -67,248 +77,23 @@ CASES: list[tuple[str, list[dict[str, Any]], AccessRequest, Decision]] = [
         IMPLICIT,
     ),
     (
-        "StringEquals met",
-        [policy(allow(Condition={"StringEquals": {"aws:ResourceAccount": "123456789012"}}))],
-        get(**{"aws:ResourceAccount": "123456789012"}),
-        ALLOW,
-    ),
-    (
-        "StringEquals list is OR",
-        [policy(allow(Condition={"StringEquals": {"aws:ResourceAccount": ["1", "123456789012"]}}))],
-        get(**{"aws:ResourceAccount": "123456789012"}),
-        ALLOW,
-    ),
-    (
-        "StringEquals not met",
-        [policy(allow(Condition={"StringEquals": {"aws:ResourceAccount": "999999999999"}}))],
-        get(**{"aws:ResourceAccount": "123456789012"}),
-        IMPLICIT,
-    ),
-    (
-        "StringEquals key missing",
-        [policy(allow(Condition={"StringEquals": {"aws:ResourceAccount": "1"}}))],
-        get(),
-        IMPLICIT,
-    ),
-    (
         "condition keys ignore case",
         [policy(allow(Condition={"StringEquals": {"AWS:resourceaccount": "1"}}))],
         get(**{"aws:ResourceAccount": "1"}),
         ALLOW,
     ),
-    (
-        "condition values do not",
-        [policy(allow(Condition={"StringEquals": {"aws:PrincipalTag/team": "ML"}}))],
-        get(**{"aws:PrincipalTag/team": "ml"}),
-        IMPLICIT,
-    ),
-    (
-        "StringEqualsIgnoreCase",
-        [policy(allow(Condition={"StringEqualsIgnoreCase": {"aws:PrincipalTag/team": "ML"}}))],
-        get(**{"aws:PrincipalTag/team": "ml"}),
-        ALLOW,
-    ),
-    (
-        "StringNotEquals met",
-        [policy(allow(Condition={"StringNotEquals": {"aws:ResourceAccount": "2"}}))],
-        get(**{"aws:ResourceAccount": "1"}),
-        ALLOW,
-    ),
-    (
-        "StringNotEquals missing key is true",
-        [policy(allow(Condition={"StringNotEquals": {"aws:ResourceAccount": "2"}}))],
-        get(),
-        ALLOW,
-    ),
-    (
-        "StringLike",
-        [policy(allow(Condition={"StringLike": {"s3:prefix": "runs/*"}}))],
-        get(**{"s3:prefix": "runs/2024/x"}),
-        ALLOW,
-    ),
-    (
-        "StringNotLike",
-        [policy(allow(Condition={"StringNotLike": {"s3:prefix": "runs/*"}}))],
-        get(**{"s3:prefix": "runs/2024/x"}),
-        IMPLICIT,
-    ),
-    (
-        "ArnLike per segment",
-        [
-            policy(
-                allow(
-                    Condition={
-                        "ArnLike": {
-                            "aws:SourceArn": "arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/*"
-                        }
-                    }
-                )
-            )
-        ],
-        get(**{"aws:SourceArn": JOB}),
-        ALLOW,
-    ),
-    (
-        "ArnLike wrong region",
-        [policy(allow(Condition={"ArnLike": {"aws:SourceArn": "arn:aws:bedrock:eu-west-1:123456789012:*"}}))],
-        get(**{"aws:SourceArn": JOB}),
-        IMPLICIT,
-    ),
-    (
-        "ArnEquals takes wildcards too",
-        [
-            policy(
-                allow(
-                    Condition={
-                        "ArnEquals": {
-                            "aws:SourceArn": "arn:aws:bedrock:*:123456789012:model-invocation-job/*"
-                        }
-                    }
-                )
-            )
-        ],
-        get(**{"aws:SourceArn": JOB}),
-        ALLOW,
-    ),
-    (
-        "ArnLike star stays in its segment",
-        [policy(allow(Condition={"ArnLike": {"aws:SourceArn": "arn:aws:bedrock:*:model-invocation-job/*"}}))],
-        get(**{"aws:SourceArn": JOB}),
-        IMPLICIT,
-    ),
-    (
-        "ArnNotLike",
-        [policy(allow(Condition={"ArnNotLike": {"aws:SourceArn": "arn:aws:bedrock:*:*:*"}}))],
-        get(**{"aws:SourceArn": JOB}),
-        IMPLICIT,
-    ),
-    (
-        "Bool true",
-        [policy(allow(Condition={"Bool": {"aws:SecureTransport": "true"}}))],
-        get(**{"aws:SecureTransport": True}),
-        ALLOW,
-    ),
-    (
-        "deny insecure transport",
-        [
-            policy(
-                allow(),
-                {
-                    "Effect": "Deny",
-                    "Action": "s3:*",
-                    "Resource": "*",
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                },
-            )
-        ],
-        get(**{"aws:SecureTransport": True}),
-        ALLOW,
-    ),
+    ("deny insecure transport", [policy(allow(), ENFORCE_TLS)], get(**{"aws:SecureTransport": True}), ALLOW),
     (
         "deny insecure transport applies",
-        [
-            policy(
-                allow(),
-                {
-                    "Effect": "Deny",
-                    "Action": "s3:*",
-                    "Resource": "*",
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                },
-            )
-        ],
+        [policy(allow(), ENFORCE_TLS)],
         get(**{"aws:SecureTransport": False}),
         DENY,
-    ),
-    (
-        "Null true means absent",
-        [policy(allow(Condition={"Null": {"aws:MultiFactorAuthAge": "true"}}))],
-        get(),
-        ALLOW,
-    ),
-    (
-        "Null false means present",
-        [policy(allow(Condition={"Null": {"aws:MultiFactorAuthAge": "false"}}))],
-        get(),
-        IMPLICIT,
-    ),
-    (
-        "NumericLessThanEquals",
-        [policy(allow(Condition={"NumericLessThanEquals": {"s3:max-keys": "10"}}))],
-        get(**{"s3:max-keys": 10}),
-        ALLOW,
-    ),
-    (
-        "NumericGreaterThan",
-        [policy(allow(Condition={"NumericGreaterThan": {"s3:max-keys": "10"}}))],
-        get(**{"s3:max-keys": 10}),
-        IMPLICIT,
-    ),
-    (
-        "DateLessThan",
-        [policy(allow(Condition={"DateLessThan": {"aws:CurrentTime": "2030-01-01T00:00:00Z"}}))],
-        get(**{"aws:CurrentTime": "2026-11-26T00:00:00Z"}),
-        ALLOW,
-    ),
-    (
-        "IpAddress",
-        [policy(allow(Condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}))],
-        get(**{"aws:SourceIp": "10.1.2.3"}),
-        ALLOW,
-    ),
-    (
-        "NotIpAddress",
-        [policy(allow(Condition={"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}}))],
-        get(**{"aws:SourceIp": "10.1.2.3"}),
-        IMPLICIT,
-    ),
-    (
-        "IfExists with missing key",
-        [policy(allow(Condition={"StringEqualsIfExists": {"aws:ResourceAccount": "2"}}))],
-        get(),
-        ALLOW,
-    ),
-    (
-        "IfExists with present key",
-        [policy(allow(Condition={"StringEqualsIfExists": {"aws:ResourceAccount": "2"}}))],
-        get(**{"aws:ResourceAccount": "1"}),
-        IMPLICIT,
     ),
     (
         "every operator must hold",
         [policy(allow(Condition={"StringEquals": {"a:x": "1"}, "Bool": {"a:y": "true"}}))],
         get(**{"a:x": "1", "a:y": False}),
         IMPLICIT,
-    ),
-    (
-        "ForAnyValue one matches",
-        [policy(allow(Condition={"ForAnyValue:StringEquals": {"aws:TagKeys": ["team"]}}))],
-        get(**{"aws:TagKeys": ["env", "team"]}),
-        ALLOW,
-    ),
-    (
-        "ForAnyValue missing key",
-        [policy(allow(Condition={"ForAnyValue:StringEquals": {"aws:TagKeys": ["team"]}}))],
-        get(),
-        IMPLICIT,
-    ),
-    (
-        "ForAllValues all match",
-        [policy(allow(Condition={"ForAllValues:StringEquals": {"aws:TagKeys": ["team", "env"]}}))],
-        get(**{"aws:TagKeys": ["env", "team"]}),
-        ALLOW,
-    ),
-    (
-        "ForAllValues one outside",
-        [policy(allow(Condition={"ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}))],
-        get(**{"aws:TagKeys": ["env", "team"]}),
-        IMPLICIT,
-    ),
-    (
-        "ForAllValues missing key is true",
-        [policy(allow(Condition={"ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}))],
-        get(),
-        ALLOW,
     ),
     ("a statement object, not a list", [{"Version": "2012-10-17", "Statement": allow()}], get(), ALLOW),
     (
@@ -327,6 +112,103 @@ CASES: list[tuple[str, list[dict[str, Any]], AccessRequest, Decision]] = [
     ),
 ]
 
+# One condition per row: (case, operator, key, policy value, request value or MISSING, decision).
+CONDITIONS: list[tuple[str, str, str, Any, Any, Decision]] = [
+    (
+        "ArnLike per segment",
+        "ArnLike",
+        "aws:SourceArn",
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:model-invocation-job/*",
+        JOB,
+        ALLOW,
+    ),
+    (
+        "ArnEquals takes wildcards too",
+        "ArnEquals",
+        "aws:SourceArn",
+        f"arn:aws:bedrock:*:{ACCOUNT}:model-invocation-job/*",
+        JOB,
+        ALLOW,
+    ),
+    ("StringEquals met", "StringEquals", "aws:ResourceAccount", "123456789012", "123456789012", ALLOW),
+    (
+        "StringEquals list is OR",
+        "StringEquals",
+        "aws:ResourceAccount",
+        ["1", "123456789012"],
+        "123456789012",
+        ALLOW,
+    ),
+    ("StringEquals not met", "StringEquals", "aws:ResourceAccount", "999999999999", "123456789012", IMPLICIT),
+    ("StringEquals key missing", "StringEquals", "aws:ResourceAccount", "1", MISSING, IMPLICIT),
+    ("condition values do not", "StringEquals", "aws:PrincipalTag/team", "ML", "ml", IMPLICIT),
+    ("StringEqualsIgnoreCase", "StringEqualsIgnoreCase", "aws:PrincipalTag/team", "ML", "ml", ALLOW),
+    ("StringNotEquals met", "StringNotEquals", "aws:ResourceAccount", "2", "1", ALLOW),
+    ("StringNotEquals missing key is true", "StringNotEquals", "aws:ResourceAccount", "2", MISSING, ALLOW),
+    ("StringLike", "StringLike", "s3:prefix", "runs/*", "runs/2024/x", ALLOW),
+    ("StringNotLike", "StringNotLike", "s3:prefix", "runs/*", "runs/2024/x", IMPLICIT),
+    (
+        "ArnLike wrong region",
+        "ArnLike",
+        "aws:SourceArn",
+        "arn:aws:bedrock:eu-west-1:123456789012:*",
+        JOB,
+        IMPLICIT,
+    ),
+    (
+        "ArnLike star stays in its segment",
+        "ArnLike",
+        "aws:SourceArn",
+        "arn:aws:bedrock:*:model-invocation-job/*",
+        JOB,
+        IMPLICIT,
+    ),
+    ("ArnNotLike", "ArnNotLike", "aws:SourceArn", "arn:aws:bedrock:*:*:*", JOB, IMPLICIT),
+    ("Bool true", "Bool", "aws:SecureTransport", "true", True, ALLOW),
+    ("Null true means absent", "Null", "aws:MultiFactorAuthAge", "true", MISSING, ALLOW),
+    ("Null false means present", "Null", "aws:MultiFactorAuthAge", "false", MISSING, IMPLICIT),
+    ("NumericLessThanEquals", "NumericLessThanEquals", "s3:max-keys", "10", 10, ALLOW),
+    ("NumericGreaterThan", "NumericGreaterThan", "s3:max-keys", "10", 10, IMPLICIT),
+    (
+        "DateLessThan",
+        "DateLessThan",
+        "aws:CurrentTime",
+        "2030-01-01T00:00:00Z",
+        "2026-11-26T00:00:00Z",
+        ALLOW,
+    ),
+    ("IpAddress", "IpAddress", "aws:SourceIp", "10.0.0.0/8", "10.1.2.3", ALLOW),
+    ("NotIpAddress", "NotIpAddress", "aws:SourceIp", "10.0.0.0/8", "10.1.2.3", IMPLICIT),
+    ("IfExists with missing key", "StringEqualsIfExists", "aws:ResourceAccount", "2", MISSING, ALLOW),
+    ("IfExists with present key", "StringEqualsIfExists", "aws:ResourceAccount", "2", "1", IMPLICIT),
+    ("ForAnyValue one matches", "ForAnyValue:StringEquals", "aws:TagKeys", ["team"], ["env", "team"], ALLOW),
+    ("ForAnyValue missing key", "ForAnyValue:StringEquals", "aws:TagKeys", ["team"], MISSING, IMPLICIT),
+    (
+        "ForAllValues all match",
+        "ForAllValues:StringEquals",
+        "aws:TagKeys",
+        ["team", "env"],
+        ["env", "team"],
+        ALLOW,
+    ),
+    (
+        "ForAllValues one outside",
+        "ForAllValues:StringEquals",
+        "aws:TagKeys",
+        ["team"],
+        ["env", "team"],
+        IMPLICIT,
+    ),
+    (
+        "ForAllValues missing key is true",
+        "ForAllValues:StringEquals",
+        "aws:TagKeys",
+        ["team"],
+        MISSING,
+        ALLOW,
+    ),
+]
+
 
 @pytest.mark.parametrize(
     ("case", "policies", "request_", "expected"), CASES, ids=[case for case, _, _, _ in CASES]
@@ -335,6 +217,19 @@ def test_identity_policies(
     case: str, policies: list[Any], request_: AccessRequest, expected: Decision
 ) -> None:
     assert evaluate(policies, request_) is expected
+
+
+@pytest.mark.parametrize(
+    ("case", "operator", "key", "policy_value", "request_value", "expected"),
+    CONDITIONS,
+    ids=[case for case, *_ in CONDITIONS],
+)
+def test_condition_operators(
+    case: str, operator: str, key: str, policy_value: Any, request_value: Any, expected: Decision
+) -> None:
+    document = policy(allow(Condition={operator: {key: policy_value}}))
+    context = {} if request_value is MISSING else {key: request_value}
+    assert evaluate([document], get(**context)) is expected
 
 
 def trust(principal: Any, **condition: Any) -> dict[str, Any]:

@@ -34,26 +34,21 @@ def admin(url: str, path: str, body: dict[str, Any] | None = None) -> Any:
         return json.loads(response.read())
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[subprocess.Popen[str], str, list[str]]]:
+def serve_command(*flags: str) -> list[str]:
+    return [sys.executable, "-m", "batch_runner", "local", "serve", "--port", "0", *flags]
+
+
+def run_serve(*flags: str) -> subprocess.CompletedProcess[str]:
+    """A `local serve` that is expected to refuse to start."""
+    return subprocess.run(
+        serve_command(*flags), cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def start_serve(*flags: str) -> tuple[subprocess.Popen[str], str, list[str]]:
+    """Start `local serve` in the background; returns the process, its endpoint and its banner."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "batch_runner",
-            "local",
-            "serve",
-            "--port",
-            "0",
-            "--submitted-seconds",
-            "0.1",
-            "--validating-seconds",
-            "0.1",
-            "--scheduled-seconds",
-            "0.1",
-            "--min-records-per-job",
-            "10",
-        ],
+        serve_command(*flags),
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -62,18 +57,23 @@ def served() -> Iterator[tuple[subprocess.Popen[str], str, list[str]]]:
     )
     assert process.stdout is not None
     banner: list[str] = []
-    url = ""
     deadline = time.monotonic() + 120
-    while not url and time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
+    while time.monotonic() < deadline and (line := process.stdout.readline()):
         banner.append(line)
-        match = re.search(r"export AWS_ENDPOINT_URL=(\S+)", line)
-        url = match.group(1) if match else ""
-    assert url, "".join(banner) + (
-        process.stderr.read() if process.poll() is not None and process.stderr else ""
-    )
+        if line.startswith("Press Ctrl-C"):
+            break
+    urls = [match.group(1) for line in banner if (match := re.search(r"export AWS_ENDPOINT_URL=(\S+)", line))]
+    if not urls:
+        process.kill()
+        _, stderr = process.communicate(timeout=10)
+        pytest.fail("local serve did not start:\n" + "".join(banner) + stderr)
+    return process, urls[0], banner
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[subprocess.Popen[str], str, list[str]]]:
+    flags = ("--submitted-seconds", "0.1", "--validating-seconds", "0.1", "--scheduled-seconds", "0.1")
+    process, url, banner = start_serve(*flags, "--min-records-per-job", "10")
     try:
         yield process, url, banner
     finally:
@@ -121,14 +121,7 @@ def test_serve_runs_a_job_end_to_end_and_stops_cleanly_on_ctrl_c(
 
 
 def test_serve_rejects_bad_settings_in_one_line() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "batch_runner", "local", "serve", "--throttle-rate", "2"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_serve("--throttle-rate", "2")
     assert result.returncode == 2
     assert result.stderr.startswith("error: throttle_rate must be between 0 and 1")
     assert "Traceback" not in result.stderr
@@ -188,14 +181,7 @@ def test_serve_on_a_busy_port_says_so_in_one_line() -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = subprocess.run(
-            [sys.executable, "-m", "batch_runner", "local", "serve", "--port", str(port), "--no-stack"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = run_serve("--port", str(port), "--no-stack")  # the later --port wins
     assert result.returncode == 2
     assert (
         result.stderr
@@ -204,47 +190,20 @@ def test_serve_on_a_busy_port_says_so_in_one_line() -> None:
 
 
 def test_serve_with_a_manual_clock_moves_only_when_told() -> None:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "batch_runner",
-            "local",
-            "serve",
-            "--port",
-            "0",
-            "--no-stack",
-            "--manual-clock",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    process, url, banner = start_serve("--no-stack", "--manual-clock")
     try:
-        assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(7)]
-        url = next(line.split("=", 1)[1].strip() for line in lines if "AWS_ENDPOINT_URL=" in line)
         before = admin(url, "/clock/advance", {"seconds": 0})["now"]
         time.sleep(0.3)
         assert admin(url, "/clock/advance", {"seconds": 60})["now"] == before + 60
     finally:
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=20)
-    assert "Clock: manual" in "".join(lines)
+    assert "Clock: manual" in "".join(banner)
     assert process.returncode == 0
 
 
 def test_serve_reports_a_stack_that_cannot_be_synthesized_in_one_line() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "batch_runner", "local", "serve", "--port", "0", "--env", "nosuchenv"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_serve("--env", "nosuchenv")
     assert result.returncode == 2
     assert result.stderr.startswith("error: synthesizing app.py failed: ")
     assert "nosuchenv" in result.stderr and "--no-stack" in result.stderr
