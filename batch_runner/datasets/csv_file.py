@@ -1,7 +1,9 @@
 """CSV, read with pyarrow's streaming reader: every column as text, quoted newlines allowed.
 
 pyarrow is fast but its errors do not say where the problem is, so when it fails the file is
-scanned again with the standard library to name the line (and byte, for bad UTF-8).
+scanned again with the standard library to name the line (and byte, for bad UTF-8). pyarrow also
+accepts a quote left open at the end of the file (the rest of the file silently becomes one
+value), so the quotes are counted as the file is read: an odd count triggers the same scan.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -26,9 +29,10 @@ class CsvDataset:
 
     def chunks(self) -> Iterator[Chunk]:
         columns = self._header()
+        source = _QuoteCountingFile(self.path)
         try:
             reader = pa_csv.open_csv(
-                self.path,
+                source,
                 read_options=pa_csv.ReadOptions(block_size=BLOCK_BYTES),
                 parse_options=pa_csv.ParseOptions(newlines_in_values=True),
                 convert_options=pa_csv.ConvertOptions(
@@ -42,6 +46,12 @@ class CsvDataset:
                     first_row += batch.num_rows
         except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
             raise self._explain(err) from err
+        finally:
+            source.close()
+        if source.quotes % 2:
+            problem = find_csv_problem(self.path)  # None for bare quotes inside unquoted values
+            if problem is not None:
+                raise DatasetError(f"{self.label} {problem}; fix the file or export it again as UTF-8 CSV")
 
     def _header(self) -> list[str]:
         try:
@@ -68,6 +78,30 @@ class CsvDataset:
         return DatasetError(f"{self.label} {problem}; fix the file or export it again as UTF-8 CSV")
 
 
+class _QuoteCountingFile:
+    """A read-only file for pyarrow that counts the double quotes it hands out."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("rb")
+        self.quotes = 0
+        self.closed = False
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._file.read(size)
+        self.quotes += data.count(b'"')
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self._file.close()
+        self.closed = True
+
+
 def find_csv_problem(path: Path) -> str | None:
     """The first problem in a CSV file, located by line (and byte for bad UTF-8), or None."""
     with path.open("rb") as raw:
@@ -78,18 +112,27 @@ def find_csv_problem(path: Path) -> str | None:
                 bad = line[err.start : err.start + 1]
                 return f"line {line_number}, byte {err.start + 1}: invalid UTF-8 ({bad!r})"
     limit = csv.field_size_limit(2**31 - 1)  # pyarrow has no per-field limit; do not invent one here
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle, strict=True)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            return _find_structure_problem(csv.reader(handle, strict=True))
+    finally:
+        csv.field_size_limit(limit)
+
+
+def _find_structure_problem(reader: Any) -> str | None:  # a csv.reader (its type is private)
+    header: list[str] | None = None
+    while True:
+        first_line = reader.line_num + 1
         try:
-            header = next(reader, [])
-            for row in reader:
-                if row and len(row) != len(header):
-                    return (
-                        f"line {reader.line_num}: malformed CSV row with {len(row)} fields, "
-                        f"the header has {len(header)}"
-                    )
+            row = next(reader)
+        except StopIteration:
+            return None
         except csv.Error as err:
+            if "unexpected end of data" in str(err):
+                return f"line {first_line}: a quoted value starts in this record and is never closed"
             return f"line {reader.line_num}: malformed CSV ({err})"
-        finally:
-            csv.field_size_limit(limit)
-    return None
+        if header is None:
+            header = row
+        elif row and len(row) != len(header):
+            fields = f"{len(row)} fields, the header has {len(header)}"
+            return f"line {reader.line_num}: malformed CSV row with {fields}"

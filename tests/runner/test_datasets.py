@@ -27,6 +27,12 @@ def test_csv_columns_are_text_with_quoted_newlines_and_bom(tmp_path: Path) -> No
     assert read_all(path) == [{"id": "007", "text": 'a "quoted"\nline'}, {"id": "8", "text": ""}]
 
 
+def test_bare_quotes_inside_unquoted_values_are_text(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_bytes(b'size,label\n5" screen,x\n')
+    assert read_all(path) == [{"size": '5" screen', "label": "x"}]
+
+
 def test_large_csv_is_read_in_bounded_chunks(tmp_path: Path) -> None:
     rows = [[str(n), "x" * 1000] for n in range(3 * BLOCK_BYTES // 1000)]
     path = write_csv(tmp_path / "d.csv", ["n", "text"], rows)
@@ -81,6 +87,11 @@ BAD_FILES = [
         "csv wrong field count",
         write("d.csv", b"a,b\n1,2\n3,4,5\n"),
         r"line 3: malformed CSV row with 3 fields",
+    ),
+    (
+        "csv unclosed quote",
+        write("d.csv", b'a,b\n1,"2\n3,4\n'),
+        r"line 2: a quoted value starts in this record and is never closed",
     ),
     ("csv bad utf-8", write("d.csv", b"a,b\n1,2\n3,\xff4\n"), r"line 3, byte 3: invalid UTF-8"),
     ("csv bad utf-8 header", write("d.csv", b"a,\xe9\n1,2\n"), r"line 1, byte 3: invalid UTF-8"),
