@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import uuid
 from typing import Any
@@ -49,7 +50,10 @@ class EventLog:
         event = state_change_event(job, at)
         with self._lock:
             self._events.append(event)
-        put_event(job.account_id, job.region, event)
+        try:
+            put_event(job.account_id, job.region, event)
+        except Exception as err:  # delivery is best effort, as in EventBridge; the job moves on regardless
+            print(f"bedrock emulator: could not deliver an event for {job.arn}: {err!r}", file=sys.stderr)
 
     def all(self) -> list[dict[str, Any]]:
         with self._lock:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sys
 import threading
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +142,10 @@ class Emulator:
     def _tick(self) -> None:
         """With a wall clock, move jobs along (and emit their events) even when nobody polls."""
         while not self._stopping.wait(_TICK_SECONDS):
-            self._store.advance()
+            try:
+                self._store.advance()
+            except Exception:  # keep time running; the trace says what went wrong
+                traceback.print_exc(file=sys.stderr)
 
     def _deploy(self) -> None:
         template = self._template or synthesized_template(self._root, self._environment)

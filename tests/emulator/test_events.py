@@ -21,15 +21,15 @@ DETAIL_FIELDS = {
 }
 
 
-def queue_receiving(emulator: Emulator, pattern: dict[str, Any]) -> str:
-    """An SQS queue that an EventBridge rule on the default bus feeds; returns its URL."""
+def queue_receiving(emulator: Emulator, pattern: dict[str, Any]) -> tuple[str, str]:
+    """An SQS queue that an EventBridge rule on the default bus feeds; returns its URL and the rule."""
     sqs, events = emulator.client("sqs"), emulator.client("events")
     url: str = sqs.create_queue(QueueName=unique("events"))["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     rule = unique("rule")
     events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
     events.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": arn}])
-    return url
+    return url, rule
 
 
 def drain(emulator: Emulator, url: str) -> list[dict[str, Any]]:
@@ -65,7 +65,7 @@ def test_each_status_change_is_recorded_as_the_documented_event(emulator: Emulat
 
 
 def test_events_reach_rules_on_the_default_bus(emulator: Emulator) -> None:
-    url = queue_receiving(emulator, {"source": ["aws.bedrock"], "detail": {"status": ["Completed"]}})
+    url, _ = queue_receiving(emulator, {"source": ["aws.bedrock"], "detail": {"status": ["Completed"]}})
     arn = create_job(emulator)
     emulator.run_until_idle()
     delivered = [body for body in drain(emulator, url) if body["resources"] == [arn]]
@@ -90,3 +90,17 @@ def test_the_stacks_alert_rule_publishes_failed_jobs_to_its_topic(emulator: Emul
     assert [alert["detail"]["batchJobArn"] for alert in alerts] == [failed]
     assert alerts[0]["detail"]["status"] == "Failed"
     assert completed not in json.dumps(alerts)
+
+
+def test_delivery_is_best_effort_and_never_stalls_a_job(emulator: Emulator) -> None:
+    url, rule = queue_receiving(emulator, {"source": ["aws.bedrock"]})
+    emulator.client("sqs").delete_queue(QueueUrl=url)  # the rule now points at nothing
+    arn = create_job(emulator)
+    try:
+        emulator.run_until_idle()
+    finally:
+        events = emulator.client("events")
+        events.remove_targets(Rule=rule, Ids=["queue"])
+        events.delete_rule(Name=rule)
+    assert emulator.client("bedrock").get_model_invocation_job(jobIdentifier=arn)["status"] == "Completed"
+    assert [e["detail"]["status"] for e in emulator.events() if e["resources"] == [arn]][-1] == "Completed"
