@@ -20,6 +20,4 @@ class ClaudeMessages(ModelAdapter):
         if self.settings.system_prompt:
             body["system"] = self.settings.system_prompt
         body["messages"] = [{"role": "user", "content": [{"type": "text", "text": text}]}]
-        if self.settings.temperature is not None:
-            body["temperature"] = self.settings.temperature
-        return body
+        return self.with_temperature(body)

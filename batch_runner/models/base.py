@@ -61,5 +61,11 @@ class ModelAdapter:
     def build(self, text: str) -> dict[str, Any]:
         raise NotImplementedError
 
+    def with_temperature(self, target: dict[str, Any]) -> dict[str, Any]:
+        """``target`` plus ``temperature``, when one was given (otherwise the model's default applies)."""
+        if self.settings.temperature is not None:
+            target["temperature"] = self.settings.temperature
+        return target
+
     def missing_fields(self, body: Mapping[str, Any]) -> list[str]:
         return [name for name in self.required_fields if name not in body]

@@ -16,8 +16,7 @@ class Converse(ModelAdapter):
         body: dict[str, Any] = {"messages": [{"role": "user", "content": [{"text": text}]}]}
         if self.settings.system_prompt:
             body["system"] = [{"text": self.settings.system_prompt}]
-        inference: dict[str, Any] = {"maxTokens": self.settings.max_tokens}
-        if self.settings.temperature is not None:
-            inference["temperature"] = self.settings.temperature
-        body["inferenceConfig"] = inference
+        body["inferenceConfig"] = self.with_temperature(
+            {"maxTokens": self.settings.max_tokens}, "temperature"
+        )
         return body

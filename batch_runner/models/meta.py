@@ -38,9 +38,7 @@ class Llama3(ModelAdapter):
     def build(self, text: str) -> dict[str, Any]:
         prompt = self.tokens.prompt(text, self.settings.system_prompt)
         body: dict[str, Any] = {"prompt": prompt, "max_gen_len": self.settings.max_tokens}
-        if self.settings.temperature is not None:
-            body["temperature"] = self.settings.temperature
-        return body
+        return self.with_temperature(body)
 
 
 class Llama4(Llama3):

@@ -19,9 +19,7 @@ class MistralText(ModelAdapter):
             "prompt": f"<s>[INST] {instruction} [/INST]",
             "max_tokens": self.settings.max_tokens,
         }
-        if self.settings.temperature is not None:
-            body["temperature"] = self.settings.temperature
-        return body
+        return self.with_temperature(body)
 
 
 class MistralChat(ModelAdapter):
@@ -35,6 +33,4 @@ class MistralChat(ModelAdapter):
             messages.append({"role": "system", "content": self.settings.system_prompt})
         messages.append({"role": "user", "content": text})
         body: dict[str, Any] = {"messages": messages, "max_tokens": self.settings.max_tokens}
-        if self.settings.temperature is not None:
-            body["temperature"] = self.settings.temperature
-        return body
+        return self.with_temperature(body)

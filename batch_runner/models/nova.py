@@ -36,8 +36,7 @@ class NovaMessages(ModelAdapter):
         if self.settings.system_prompt:
             body["system"] = [{"text": self.settings.system_prompt}]
         body["messages"] = [{"role": "user", "content": [{"text": text}]}]
-        inference: dict[str, Any] = {"maxTokens": self.settings.max_tokens}
-        if self.settings.temperature is not None:
-            inference["temperature"] = self.settings.temperature
-        body["inferenceConfig"] = inference
+        body["inferenceConfig"] = self.with_temperature(
+            {"maxTokens": self.settings.max_tokens}, "temperature"
+        )
         return body
