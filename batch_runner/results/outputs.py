@@ -84,17 +84,6 @@ def list_job_objects(source: OutputSource, job: JobOutputRef) -> JobObjects:
     return JobObjects(tuple(sorted(records, key=lambda o: o.key)), manifest)
 
 
-def split_lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Lines of a chunked byte stream; a final line without a newline is still a line."""
-    pending = b""
-    for chunk in chunks:
-        lines = (pending + chunk).split(b"\n")
-        pending = lines.pop()
-        yield from lines
-    if pending:
-        yield pending
-
-
 def file_lines(handle: IO[bytes]) -> Iterator[bytes]:
     """Lines of an open binary file, without newlines (file iteration is the fastest way)."""
     for line in handle:

@@ -6,9 +6,13 @@ use, so tests exercise what real output files contain.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import boto3
 import orjson
+from moto import mock_aws
 
 CLAUDE_INPUT = {
     "anthropic_version": "bedrock-2023-05-31",
@@ -121,3 +125,18 @@ def put_job_output(
         s3.put_object(Bucket=BUCKET, Key=prefix + name, Body=b"\n".join(lines) + b"\n")
     if manifest_body is not None:
         s3.put_object(Bucket=BUCKET, Key=prefix + "manifest.json.out", Body=manifest_body)
+
+
+@contextmanager
+def moto_bucket() -> Iterator[Any]:
+    """An S3 client on moto with the output bucket; one per test module (moto resets are slow)."""
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+def empty_bucket(s3: Any) -> None:
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+        for item in page.get("Contents", []):
+            s3.delete_object(Bucket=BUCKET, Key=item["Key"])

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from batch_runner.clients import AwsContext
 from batch_runner.local import Emulator
 from batch_runner.results import JobOutputRef, S3OutputSource, collect_results, iter_results
 from tests.emulator.helpers import claude_body, job_request, jsonl, upload
@@ -27,7 +28,9 @@ def _submit(emulator: Emulator, rows: list[int], output_uri: str | None = None) 
     return JobOutputRef(arn, job["outputDataConfig"]["s3OutputDataConfig"]["s3Uri"], job["status"])
 
 
-def test_partial_job_then_retry_accounts_for_every_record(emulator: Emulator, tmp_path: Path) -> None:
+def test_partial_job_then_retry_accounts_for_every_record(
+    emulator: Emulator, emulator_aws: AwsContext, tmp_path: Path
+) -> None:
     index = tmp_path / "record-index.jsonl"
     index.write_bytes(
         b"".join(
@@ -36,9 +39,9 @@ def test_partial_job_then_retry_accounts_for_every_record(emulator: Emulator, tm
             for row in range(COUNT)
         )
     )
-    emulator.configure(min_records_per_job=1, record_error_rate=0.2, job_outcome="PartiallyCompleted")
+    emulator.configure(min_records_per_job=1, record_error_rate=0.5, job_outcome="PartiallyCompleted")
     first = _submit(emulator, list(range(COUNT)))
-    source = S3OutputSource(emulator.client("s3"))
+    source = S3OutputSource(emulator_aws.client("s3"))  # the runner's own client config
 
     rows = list(iter_results(source, [first], index))
     rec = collect_results(source, [first], index, tmp_path / "first.csv")
@@ -56,6 +59,7 @@ def test_partial_job_then_retry_accounts_for_every_record(emulator: Emulator, tm
     emulator.configure(record_error_rate=0.0, job_outcome=None)
     retry_rows = [r["row"] for r in rows if r["status"] != "succeeded"]
     second = _submit(emulator, retry_rows, output_uri=first.output_s3_uri)
+    emulator.configure(s3_get_error_rate=0.3)  # S3 answers 503 SlowDown to some downloads
     final = list(iter_results(source, [first, second], index))
     rec = collect_results(source, [first, second], index, tmp_path / "final.parquet")
 

@@ -6,10 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import orjson
 import pytest
-from moto import mock_aws
 
 from batch_runner.exceptions import InternalError, RecordIndexError
 from batch_runner.results import (
@@ -25,12 +23,16 @@ from tests.runner import results_samples as s
 OLD, NEW = "jobold000001", "jobnew000002"
 
 
-@pytest.fixture
-def s3() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=s.BUCKET)
+@pytest.fixture(scope="module")
+def _moto_s3() -> Iterator[Any]:
+    with s.moto_bucket() as client:
         yield client
+
+
+@pytest.fixture
+def s3(_moto_s3: Any) -> Iterator[Any]:
+    yield _moto_s3
+    s.empty_bucket(_moto_s3)
 
 
 def _index(tmp_path: Path, count: int) -> Path:

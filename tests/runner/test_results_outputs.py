@@ -7,10 +7,8 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ResponseStreamingError
-from moto import mock_aws
 
 from batch_runner.exceptions import AwsError, UsageError
 from batch_runner.results.outputs import (
@@ -22,12 +20,16 @@ from batch_runner.results.outputs import (
 from tests.runner import results_samples as s
 
 
-@pytest.fixture
-def s3() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=s.BUCKET)
+@pytest.fixture(scope="module")
+def _moto_s3() -> Iterator[Any]:
+    with s.moto_bucket() as client:
         yield client
+
+
+@pytest.fixture
+def s3(_moto_s3: Any) -> Iterator[Any]:
+    yield _moto_s3
+    s.empty_bucket(_moto_s3)
 
 
 class _BreakingBody:

@@ -12,12 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from moto import mock_aws
 
 from batch_runner.exceptions import UsageError
 from batch_runner.results import RESULT_COLUMNS, JobOutputRef, S3OutputSource, collect_results
@@ -27,12 +25,16 @@ from tests.runner import results_samples as s
 JOB = "embed0000001"
 
 
-@pytest.fixture
-def s3() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=s.BUCKET)
+@pytest.fixture(scope="module")
+def _moto_s3() -> Iterator[Any]:
+    with s.moto_bucket() as client:
         yield client
+
+
+@pytest.fixture
+def s3(_moto_s3: Any) -> Iterator[Any]:
+    yield _moto_s3
+    s.empty_bucket(_moto_s3)
 
 
 def _embedding_run(s3: Any, tmp_path: Path) -> tuple[list[JobOutputRef], Path]:
