@@ -16,7 +16,5 @@ class Converse(ModelAdapter):
         body: dict[str, Any] = {"messages": [{"role": "user", "content": [{"text": text}]}]}
         if self.settings.system_prompt:
             body["system"] = [{"text": self.settings.system_prompt}]
-        body["inferenceConfig"] = self.with_temperature(
-            {"maxTokens": self.settings.max_tokens}, "temperature"
-        )
+        body["inferenceConfig"] = self.with_temperature({"maxTokens": self.settings.max_tokens})
         return body

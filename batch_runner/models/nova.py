@@ -36,7 +36,5 @@ class NovaMessages(ModelAdapter):
         if self.settings.system_prompt:
             body["system"] = [{"text": self.settings.system_prompt}]
         body["messages"] = [{"role": "user", "content": [{"text": text}]}]
-        body["inferenceConfig"] = self.with_temperature(
-            {"maxTokens": self.settings.max_tokens}, "temperature"
-        )
+        body["inferenceConfig"] = self.with_temperature({"maxTokens": self.settings.max_tokens})
         return body
