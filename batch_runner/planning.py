@@ -1,6 +1,14 @@
 """Plan a submission without touching AWS: read the dataset once, validate every record, write the
 shard files and the record index, estimate tokens and cost.
 
+What ends up in ``workdir``:
+
+- ``shard-00000.jsonl``, ``shard-00001.jsonl``, ...: one file per batch job, one request per line,
+  ``{"recordId": "R0000000042", "modelInput": {...}}`` (runner IDs, see ``record_ids``);
+- ``record-index.ndjson``: one line per input row, in row order,
+  ``{"recordId": "R0000000042", "row": 42, "id": <the user's ID or null>, "input": {<the row>}}``.
+  Its extension is deliberately not ``.jsonl``, so a job pointed at the folder never reads it.
+
 Files are written into a staging directory inside ``workdir`` and moved into place only when the
 whole dataset has been read and checked, so an error on the last row leaves nothing that could be
 uploaded.
