@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from batch_runner.background_writer import BackgroundWriter
 from batch_runner.exceptions import PlanError
 from batch_runner.plan import ModelQuotas, Plan
 from batch_runner.planning import build_plan
@@ -100,3 +101,29 @@ def test_split_point(
     sizes: list[int], last_bytes: int, total: int, minimum: int, max_bytes: int, expected: int | None
 ) -> None:
     assert split_point(sizes, last_bytes, total, minimum, max_bytes) == expected
+
+
+def test_background_write_failures_surface_in_the_planning_thread(tmp_path: Path) -> None:
+    sink = BackgroundWriter()
+    handle = (tmp_path / "f").open("wb")
+    handle.close()  # writing to it fails on the background thread
+    try:
+        sink.write(handle, hashlib.sha256(), b"data")
+        with pytest.raises(ValueError, match="closed file"):
+            sink.drain()
+    finally:
+        sink.stop()
+
+
+def test_background_writes_keep_their_order_and_hash(tmp_path: Path) -> None:
+    sink = BackgroundWriter()
+    digest = hashlib.sha256()
+    handle = (tmp_path / "f").open("wb")
+    for number in range(50):
+        sink.write(handle, digest, f"{number}\n".encode())
+    sink.close(handle, digest)
+    sink.drain()
+    sink.stop()
+    content = (tmp_path / "f").read_bytes()
+    assert content == "".join(f"{number}\n" for number in range(50)).encode()
+    assert digest.hexdigest() == hashlib.sha256(content).hexdigest()
