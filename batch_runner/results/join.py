@@ -102,7 +102,8 @@ class JoinedResults:
     _parts: tuple[Path, ...]
 
     def rows(self) -> Iterator[list[Any]]:
-        """Every input row once, in input row order, as values in ``columns`` order."""
+        """Every input row once, as values in ``columns`` order, in input row order (partitions
+        keep the index's order and are merged by ``row``; the planner writes rows ascending)."""
         with ExitStack() as stack:
             streams = [
                 _read_joined(stack.enter_context(open(p, "rb", buffering=_MANY_BUFFER))) for p in self._parts

@@ -112,4 +112,5 @@ class Reconciliation:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-ready (for ``--json``): every field, plus ``complete`` and ``warnings``."""
+        return asdict(self) | {"complete": self.complete, "warnings": self.warnings()}

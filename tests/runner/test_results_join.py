@@ -271,3 +271,14 @@ def test_unexpected_records_are_all_counted_and_the_first_ids_kept(s3: Any, tmp_
     assert rec.unexpected_record_ids == tuple(f"X{i:04d}" for i in range(100))
     assert rec.jobs[0].manifest is None and rec.jobs[0].manifest_error
     assert any("unreadable manifest.json.out" in w for w in rec.warnings())
+
+
+def test_reconciliation_serializes_to_json_with_its_warnings(s3: Any, run: Any) -> None:
+    jobs, index = run
+    with join_results(S3OutputSource(s3), jobs, index) as joined:
+        data = orjson.loads(orjson.dumps(joined.reconciliation.to_dict()))
+
+    assert (data["total"], data["succeeded"], data["failed"], data["missing"]) == (10, 4, 3, 3)
+    assert data["complete"] is False and data["warnings"] == joined.reconciliation.warnings()
+    assert data["jobs"][0]["manifest"]["extra"]["inputAudioSecond"] == 0
+    assert data["malformed_lines"][0]["line"] == 2
