@@ -49,12 +49,13 @@ def collect_results(
     source: OutputSource,
     jobs: Sequence[JobOutputRef],
     record_index: RecordIndex,
-    out_path: Path,
+    out_path: Path | str,
     *,
     include_input: bool = False,
     work_dir: Path | None = None,
 ) -> Reconciliation:
     """Write one row per input record to ``out_path`` (format from its extension)."""
+    out_path = Path(out_path)
     check_output_path(out_path)
     with join_results(source, jobs, record_index, include_input=include_input, work_dir=work_dir) as joined:
         write_rows(out_path, joined.columns, joined.kinds, joined.rows())
