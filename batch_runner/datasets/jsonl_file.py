@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ class JsonlDataset:
         first_row = 0
         with self.path.open("rb") as handle:
             for line_number, line in enumerate(handle, 1):
+                if line_number == 1:
+                    line = line.removeprefix(codecs.BOM_UTF8)  # some Windows tools start files with one
                 if not line.strip():
                     continue
                 rows.append(self._parse(line, line_number))

@@ -53,6 +53,18 @@ def test_jsonl_rows_keep_json_types_and_line_numbers(tmp_path: Path) -> None:
     assert chunk.where(1) == "row 2 (line 3)"
 
 
+def test_jsonl_may_start_with_a_byte_order_mark(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"a": 1}\r\n{"a": 2}\r\n')
+    assert read_all(path) == [{"a": 1}, {"a": 2}]
+
+
+def test_csv_with_windows_line_endings(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_bytes(b'a,b\r\n1,"x\r\ny"\r\n2,z\r\n')
+    assert read_all(path) == [{"a": "1", "b": "x\r\ny"}, {"a": "2", "b": "z"}]
+
+
 def test_parquet_is_read_batch_by_batch(tmp_path: Path) -> None:
     path = tmp_path / "d.parquet"
     pq.write_table(pa.table({"n": list(range(20_000)), "t": ["x"] * 20_000}), path, row_group_size=5000)
