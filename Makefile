@@ -12,4 +12,7 @@ demo: setup
 test: setup
 	./scripts/check.sh
 
-synth: demo
+# Synthesizes every environment in stacks/environments.yaml, offline.
+synth: setup
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DISABLE_CLI_TELEMETRY=true \
+	  PATH="$(CURDIR)/.venv/bin:$$PATH" npx cdk synth -c env=all --no-notices --quiet
