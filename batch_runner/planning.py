@@ -26,7 +26,7 @@ from pathlib import Path
 import orjson
 
 from batch_runner.background_writer import BackgroundWriter
-from batch_runner.datasets import DatasetSource, is_jsonl, open_dataset
+from batch_runner.datasets import BlocksTooSmall, Dataset, DatasetSource, is_jsonl, open_dataset
 from batch_runner.exceptions import DatasetError, PlanError, UsageError
 from batch_runner.models import DEFAULT_MAX_TOKENS, ModelAdapter, RequestSettings, adapter_for
 from batch_runner.models.registry import FAMILY_OPTION
@@ -55,15 +55,47 @@ def build_plan(source: DatasetSource, options: SubmitOptions, *, quotas: ModelQu
         )
     dataset = open_dataset(source)
     workdir.mkdir(parents=True, exist_ok=True)
+    while True:
+        try:
+            written = _write_files(dataset, options, adapter, template, quotas, workdir)
+            break
+        except BlocksTooSmall as retry:  # a CSV row longer than the read block: start over
+            dataset = retry.dataset
+    shards, records, index_sha256, prompt_chars = written
+    input_tokens = estimate_input_tokens(prompt_chars)
+    max_tokens = options.max_tokens or DEFAULT_MAX_TOKENS
+    produces_text = adapter.produces_text if adapter is not None else True
+    output_tokens = estimate_output_tokens(records, max_tokens, produces_text=produces_text)
+    return Plan(
+        model_id=options.model_id,
+        invocation_type=options.invocation_type,
+        dataset_fingerprint=_fingerprint(options, index_sha256),
+        record_count=records,
+        byte_size=sum(shard.byte_size for shard in shards),
+        shards=tuple(shards),
+        record_index_path=workdir / RECORD_INDEX_NAME,
+        quotas=quotas,
+        estimate=estimate_cost(options.model_id, input_tokens, output_tokens),
+    )
+
+
+def _write_files(
+    dataset: Dataset,
+    options: SubmitOptions,
+    adapter: ModelAdapter | None,
+    template: PromptTemplate | None,
+    quotas: ModelQuotas,
+    workdir: Path,
+) -> tuple[list[ShardPlan], int, str, int]:
+    """Shards, record count, SHA-256 of the record index, and rendered prompt characters."""
     staging = Path(tempfile.mkdtemp(prefix=".planning-", dir=workdir))
     sink = BackgroundWriter()
     writer = ShardWriter(staging, quotas, sink)
     index = (staging / RECORD_INDEX_NAME).open("wb")
     try:
         ids = UserIdRegistry(options.id_column or "recordId")
-        encoder = _encoder(
-            adapter, template, RowEncoder(adapter, template, options.system_prompt, options.id_column, ids)
-        )
+        rows = RowEncoder(adapter, template, options.system_prompt, options.id_column, ids)
+        encoder = _encoder(adapter, template, rows)
         index_digest = hashlib.sha256()
         prompt_chars = 0
         for chunk in dataset.chunks():
@@ -72,30 +104,15 @@ def build_plan(source: DatasetSource, options: SubmitOptions, *, quotas: ModelQu
             sink.write(index, index_digest, encoded.index)
             prompt_chars += encoded.prompt_chars
         sink.close(index, index_digest)
-        records = writer.records
-        _check_count(records, quotas, options.model_id, dataset.label)
+        _check_count(writer.records, quotas, options.model_id, dataset.label)
         ids.check_unique()
         shards = _move_into_place(staging, workdir, writer.finish())
+        return shards, writer.records, index_digest.hexdigest(), prompt_chars
     finally:
         sink.stop()
         writer.abandon()
         index.close()
         shutil.rmtree(staging, ignore_errors=True)
-    input_tokens = estimate_input_tokens(prompt_chars)
-    max_tokens = options.max_tokens or DEFAULT_MAX_TOKENS
-    produces_text = adapter.produces_text if adapter is not None else True
-    output_tokens = estimate_output_tokens(records, max_tokens, produces_text=produces_text)
-    return Plan(
-        model_id=options.model_id,
-        invocation_type=options.invocation_type,
-        dataset_fingerprint=_fingerprint(options, index_digest.hexdigest()),
-        record_count=records,
-        byte_size=sum(shard.byte_size for shard in shards),
-        shards=tuple(shards),
-        record_index_path=workdir / RECORD_INDEX_NAME,
-        quotas=quotas,
-        estimate=estimate_cost(options.model_id, input_tokens, output_tokens),
-    )
 
 
 def describe_plan(plan: Plan) -> list[str]:

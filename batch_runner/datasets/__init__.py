@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from batch_runner.datasets.chunk import Chunk
-from batch_runner.datasets.csv_file import CsvDataset
+from batch_runner.datasets.csv_file import BlocksTooSmall, CsvDataset
 from batch_runner.datasets.in_memory import DataFrameDataset, RecordsDataset
 from batch_runner.datasets.jsonl_file import JsonlDataset
 from batch_runner.datasets.parquet_file import ParquetDataset
@@ -62,4 +62,4 @@ def _open_file(path: Path) -> Dataset:
     return reader(path)
 
 
-__all__ = ["Chunk", "Dataset", "DatasetSource", "is_jsonl", "open_dataset"]
+__all__ = ["BlocksTooSmall", "Chunk", "Dataset", "DatasetSource", "is_jsonl", "open_dataset"]

@@ -22,10 +22,26 @@ from batch_runner.exceptions import DatasetError
 BLOCK_BYTES = 256 << 10  # CSV bytes per batch; pyarrow reads ~35 blocks ahead, so this bounds memory
 
 
+MAX_BLOCK_BYTES = 1 << 30  # a row this long cannot fit in a batch input file anyway
+
+
+class BlocksTooSmall(Exception):
+    """A CSV row is longer than the read block; ``dataset`` reads with blocks large enough to retry.
+
+    pyarrow needs each row inside one block. Blocks are small to keep memory low, so a dataset
+    with very long rows is read again from the start with larger blocks (and more memory).
+    """
+
+    def __init__(self, dataset: CsvDataset) -> None:
+        super().__init__(f"retry with {dataset.block_bytes:,}-byte blocks")
+        self.dataset = dataset
+
+
 class CsvDataset:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, block_bytes: int | None = None) -> None:
         self.path = path
         self.label = str(path)
+        self.block_bytes = block_bytes or BLOCK_BYTES
 
     def chunks(self) -> Iterator[Chunk]:
         columns = self._header()
@@ -33,7 +49,7 @@ class CsvDataset:
         try:
             reader = pa_csv.open_csv(
                 source,
-                read_options=pa_csv.ReadOptions(block_size=BLOCK_BYTES),
+                read_options=pa_csv.ReadOptions(block_size=self.block_bytes),
                 parse_options=pa_csv.ParseOptions(newlines_in_values=True),
                 convert_options=pa_csv.ConvertOptions(
                     column_types={name: pa.string() for name in columns}, strings_can_be_null=False
@@ -45,6 +61,8 @@ class CsvDataset:
                     yield Chunk(first_row, batch=batch)
                     first_row += batch.num_rows
         except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+            if "straddl" in str(err) and self.block_bytes < MAX_BLOCK_BYTES:
+                raise BlocksTooSmall(CsvDataset(self.path, self.block_bytes * 8)) from err
             raise self._explain(err) from err
         finally:
             source.close()

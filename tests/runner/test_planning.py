@@ -329,3 +329,21 @@ def test_fingerprint_follows_the_data_and_the_request_options(tmp_path: Path) ->
     assert fingerprint(changed) != base
     assert fingerprint(data, max_tokens=99) != base
     assert fingerprint(data, system_prompt="S") != base
+
+
+def test_rows_longer_than_a_read_block_are_planned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(csv_file, "BLOCK_BYTES", 4 << 10)
+    rows = [[f"short {n}", "a"] for n in range(20)]
+    rows[12] = ["long " * 10_000, 'with "quotes"\nand lines']
+    data = write_csv(tmp_path / "d.csv", ["Context", "Response"], rows)
+    dicts = [{"Context": context, "Response": response} for context, response in rows]
+
+    plan = build_plan(data, options(), quotas=SMALL_QUOTAS, workdir=tmp_path / "csv")
+    reference = build_plan(dicts, options(), quotas=SMALL_QUOTAS, workdir=tmp_path / "dicts")
+
+    assert [s.path.read_bytes() for s in plan.shards] == [s.path.read_bytes() for s in reference.shards]
+    assert sorted(path.name for path in (tmp_path / "csv").iterdir()) == [
+        "record-index.ndjson",
+        "shard-00000.jsonl",
+        "shard-00001.jsonl",
+    ]
