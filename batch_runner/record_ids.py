@@ -10,6 +10,7 @@ and the user's ID.
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import Any
 
 from batch_runner.exceptions import DatasetError
@@ -37,11 +38,11 @@ def row_of_record_id(record_id: str) -> int | None:
 
 def user_id(value: Any, *, where: str, column: str) -> str:
     """Check one user-supplied ID and return it as text (results are joined on text)."""
-    if isinstance(value, bool) or not isinstance(value, str | int):
+    if isinstance(value, bool) or not isinstance(value, str | Integral):  # Integral: numpy ints too
         raise DatasetError(
             f"{where}: ID column {column!r} holds {_describe(value)}; IDs must be text or integers"
         )
-    text = str(value)
+    text = str(value) if isinstance(value, str) else str(int(value))
     if not text.strip():
         raise DatasetError(f"{where}: ID column {column!r} is empty; every row needs an ID")
     if len(text) > MAX_USER_ID_LENGTH:

@@ -2,7 +2,7 @@
 
 Record lines are ``{"recordId": ..., "modelInput": {...}}``; index lines are
 ``{"recordId", "row", "id", "input"}`` (see ``Plan.record_index_path``). Plain-substitution
-templates over text columns take the column-wise path in ``jsonl_lines``; everything else (Jinja2
+templates over text columns take the column-wise path in ``records_columnar``; everything else (Jinja2
 logic, non-text or missing values, pre-formatted input) is encoded here row by row with orjson.
 Both produce byte-identical lines.
 """
