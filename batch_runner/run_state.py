@@ -7,6 +7,12 @@ It is rewritten after every step, atomically (a temporary file, then ``os.replac
 Shard states move ``planned`` (file written locally) -> ``queued`` (uploaded, waiting for a job
 slot) -> ``submitted`` (job created; ``job_arn`` set). ``job_status`` is the last Bedrock status
 seen; later commands refresh it.
+
+``kind`` tells a shard's origin: ``batch`` (planned by submit), ``retry`` (a child batch job of the
+failed and missing records of earlier ones; ``attempt`` counts retries, ``parents`` names the shards
+the records came from) or ``on-demand`` (records processed with bedrock-runtime at full price; its
+``job_arn`` is ``on-demand:<run>/<job id>`` and its output sits where a batch job's would, under
+``<output uri>/<job id>/``). Manifests without these fields load as ``batch`` shards.
 """
 
 from __future__ import annotations
@@ -31,6 +37,10 @@ MANIFEST_NAME = "manifest.json"
 PLANNED = "planned"
 QUEUED = "queued"
 SUBMITTED = "submitted"
+
+BATCH = "batch"
+RETRY = "retry"
+ON_DEMAND = "on-demand"
 
 # Run names become S3 key segments and job-name prefixes: letters, digits and inner hyphens only,
 # short enough that "<run>-s00001" stays within the 63-character job-name limit.
@@ -82,10 +92,18 @@ class ShardState:
     job_status: str | None = None
     message: str | None = None  # last error or service message worth showing
     submitted_at: str | None = None
+    kind: str = BATCH
+    attempt: int = 0
+    parents: list[int] = field(default_factory=list)
 
     @property
     def job_id(self) -> str | None:
         return self.job_arn.rsplit("/", 1)[-1] if self.job_arn else None
+
+    @property
+    def is_bedrock_job(self) -> bool:
+        """Whether a Bedrock batch job backs this shard (on-demand shards have none to poll or stop)."""
+        return self.kind != ON_DEMAND
 
 
 @dataclass

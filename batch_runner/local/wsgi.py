@@ -1,5 +1,5 @@
-"""One WSGI app for every AWS service: admin endpoints, the emulated Bedrock batch-job API and
-Service Quotas for ``bedrock``, fault injection on S3 reads, and moto for everything else.
+"""One WSGI app for every AWS service: admin endpoints, the emulated Bedrock batch-job and runtime APIs
+and Service Quotas for ``bedrock``, fault injection on S3 reads, and moto for everything else.
 
 Requests are told apart the way AWS endpoints tell them apart: by the SigV4 credential scope's
 service name (``Credential=<key>/<date>/<region>/<service>/aws4_request``) and the path. So a
@@ -26,6 +26,8 @@ from batch_runner.local.errors import InternalServerError, ServiceError, Throttl
 from batch_runner.local.faults import FaultInjector
 from batch_runner.local.job_store import Scope
 from batch_runner.local.moto_state import account_for_access_key
+from batch_runner.local.runtime import RuntimeCall, runtime_call
+from batch_runner.local.runtime import answer as runtime_answer
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -123,6 +125,9 @@ class EmulatorApp:
             body = _read_body(environ)
             if is_control_plane_path(uri) or tagged_job_arn(uri, body) is not None:
                 return self._bedrock(environ, start_response, signed, uri, body)
+            call = runtime_call(environ["REQUEST_METHOD"], uri)
+            if call is not None:
+                return self._runtime(start_response, call, body)
         if signed is not None and signed.service == "servicequotas":
             quotas = self._service_quotas(environ, start_response, signed)
             if quotas is not None:
@@ -159,16 +164,7 @@ class EmulatorApp:
     ) -> list[bytes]:
         scope = Scope(account_id=account_for_access_key(signed.access_key), region=signed.region)
         try:
-            fault = self._faults.control_plane_error()
-            if fault == "throttle":
-                raise ThrottlingError(
-                    "Too many requests, please wait before trying again. (injected by the Bedrock emulator)"
-                )
-            if fault == "server":
-                raise InternalServerError(
-                    "An internal server error occurred. Retry your request. "
-                    "(injected by the Bedrock emulator)"
-                )
+            self._inject_fault()
             response = self._control_plane.handle(
                 environ["REQUEST_METHOD"], uri, body, scope, signed.access_key
             )
@@ -178,6 +174,29 @@ class EmulatorApp:
             traceback.print_exc(file=sys.stderr)
             return error_response(start_response, InternalServerError(f"Bedrock emulator error: {err!r}"))
         return json_response(start_response, 200, response)
+
+    def _runtime(self, start_response: StartResponse, call: RuntimeCall, body: bytes) -> list[bytes]:
+        """bedrock-runtime InvokeModel/Converse (same signing name as the control plane)."""
+        try:
+            self._inject_fault()
+            response = runtime_answer(call, body)
+        except ServiceError as err:
+            return error_response(start_response, err)
+        except Exception as err:  # an emulator bug: answer like the service would, keep the trace
+            traceback.print_exc(file=sys.stderr)
+            return error_response(start_response, InternalServerError(f"Bedrock emulator error: {err!r}"))
+        return json_response(start_response, 200, response.body, headers=response.headers)
+
+    def _inject_fault(self) -> None:
+        fault = self._faults.control_plane_error()
+        if fault == "throttle":
+            raise ThrottlingError(
+                "Too many requests, please wait before trying again. (injected by the Bedrock emulator)"
+            )
+        if fault == "server":
+            raise InternalServerError(
+                "An internal server error occurred. Retry your request. (injected by the Bedrock emulator)"
+            )
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:
