@@ -53,6 +53,10 @@ def build_plan(source: DatasetSource, options: SubmitOptions, *, quotas: ModelQu
         raise UsageError(
             "no prompt template given; pass --prompt or --prompt-text (or a pre-formatted JSONL file)"
         )
+    if template is None and options.id_column is not None:
+        raise UsageError(
+            "--id-column needs a prompt template; pre-formatted lines carry their IDs in recordId"
+        )
     dataset = open_dataset(source)
     workdir.mkdir(parents=True, exist_ok=True)
     while True:

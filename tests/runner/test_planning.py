@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from batch_runner.datasets import csv_file
-from batch_runner.exceptions import DatasetError, ModelNotSupportedError, PlanError, TemplateError
+from batch_runner.exceptions import DatasetError, ModelNotSupportedError, PlanError, TemplateError, UsageError
 from batch_runner.plan import CONVERSE, ModelQuotas
 from batch_runner.planning import RECORD_INDEX_NAME, build_plan, describe_plan
 from batch_runner.quotas import default_quotas
@@ -236,6 +236,13 @@ def test_bad_pre_formatted_lines(
         build_plan(
             data, options(model_id=model, prompt_template=None), quotas=SMALL_QUOTAS, workdir=tmp_path / "w"
         )
+
+
+def test_id_column_does_not_apply_to_pre_formatted_input(tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "d.jsonl", [{"modelInput": {}, "key": n} for n in range(3)])
+    opts = options(prompt_template=None, id_column="key")
+    with pytest.raises(UsageError, match="pre-formatted lines carry their IDs in recordId"):
+        build_plan(data, opts, quotas=SMALL_QUOTAS, workdir=tmp_path / "w")
 
 
 def test_embeddings_can_take_one_column_as_input_text(tmp_path: Path) -> None:
