@@ -1,0 +1,89 @@
+"""Showing a run's progress while waiting: a redrawn bar on a terminal, plain lines otherwise.
+
+On a terminal the line is rewritten in place (records processed of total, jobs by state, elapsed,
+ETA). In a log or a pipe a line is printed when something changed, or every ``every`` seconds, so
+CI logs stay short but show that the wait is alive.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+from batch_runner.tracking import RunStatus
+
+BAR_WIDTH = 24
+PLAIN_EVERY_SECONDS = 300.0
+
+
+class ProgressDisplay:
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        tty: bool | None = None,
+        every: float = PLAIN_EVERY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._stream = stream or sys.stderr
+        self._tty = self._stream.isatty() if tty is None else tty
+        self._every = every
+        self._clock = clock
+        self._started = clock()
+        self._first_processed: int | None = None
+        self._last_line = ""
+        self._last_printed = 0.0
+
+    def update(self, status: RunStatus) -> None:
+        line = self.line(status)
+        now = self._clock()
+        if self._tty:
+            padding = " " * max(0, len(self._last_line) - len(line))
+            self._stream.write(f"\r{line}{padding}")
+        elif self._changed(line) or now - self._last_printed >= self._every:
+            self._stream.write(line + "\n")
+            self._last_printed = now
+        self._stream.flush()
+        self._last_line = line
+
+    def close(self) -> None:
+        if self._tty and self._last_line:
+            self._stream.write("\n")
+            self._stream.flush()
+
+    def line(self, status: RunStatus) -> str:
+        elapsed = self._clock() - self._started
+        if self._first_processed is None:
+            self._first_processed = status.processed
+        total = max(status.records, 1)
+        share = min(status.processed / total, 1.0)
+        counts = ", ".join(f"{n} {label}" for label, n in sorted(status.counts().items()))
+        text = f"{status.processed}/{status.records} records ({share:.0%}) | jobs: {counts}"
+        text += f" | {_duration(elapsed)} elapsed"
+        eta = self._eta(status, elapsed)
+        if eta is not None:
+            text += f" | ETA {_duration(eta)}"
+        if self._tty:
+            filled = int(share * BAR_WIDTH)
+            text = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {text}"
+        return text
+
+    def _eta(self, status: RunStatus, elapsed: float) -> float | None:
+        """From the records processed since waiting began; None until there is a rate."""
+        done = status.processed - (self._first_processed or 0)
+        if done <= 0 or elapsed <= 0 or status.finished:
+            return None
+        return max(0, status.records - status.processed) * elapsed / done
+
+    def _changed(self, line: str) -> bool:
+        # Compare without the clock parts, so a quiet run does not print a line per poll.
+        return line.split(" | ")[:2] != self._last_line.split(" | ")[:2]
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
