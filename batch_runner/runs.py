@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batch_runner.clients import AwsContext
 from batch_runner.exceptions import RunNotFoundError, UsageError
@@ -38,6 +38,12 @@ from batch_runner.settings import Overrides, resolve_settings, with_region
 from batch_runner.settings import state_dir as resolve_state_dir
 from batch_runner.submission import Backoff, SubmitReport, output_uri, submit_queued
 from batch_runner.uploads import Upload, already_uploaded, check_bedrock_key, upload_files
+
+if TYPE_CHECKING:
+    from batch_runner.cancelling import CancelReport
+    from batch_runner.costs import RunCost
+    from batch_runner.run_results import RunResults
+    from batch_runner.tracking import RunStatus
 
 
 def file_sha256(path: Path) -> str:
@@ -196,6 +202,47 @@ class Run:
         """Continue wherever the run stopped: upload what is missing, then submit what is queued."""
         self.upload_pending()
         return self.submit_queued(backoff=backoff)
+
+    # -- tracking, results and costs (thin over the core modules, imported late: they import Run) --
+
+    def status(self) -> RunStatus:
+        """Refresh every job's status from Bedrock, submit queued shards if slots are free."""
+        from batch_runner.tracking import refresh
+
+        return refresh(self)
+
+    def wait(self, timeout: float | None = None, poll: float = 30.0) -> RunStatus:
+        """Poll until every job is terminal (submitting queued shards meanwhile).
+
+        Returns the final status when every job Completed; raises ``JobsUnsuccessfulError`` (each
+        job and the service's reason) when one did not, ``WaitTimeoutError`` after ``timeout`` s.
+        """
+        from batch_runner.waiting import Pacing, check_succeeded, wait_for_run
+
+        return check_succeeded(wait_for_run(self, Pacing(poll=poll, timeout=timeout)))
+
+    def results(self, include_input: bool = False) -> RunResults:
+        """The results, one record per input row: iterate for dicts, or ``.to_pandas()``,
+        or ``.save("out.parquet")`` (returns the reconciliation)."""
+        from batch_runner.run_results import RunResults
+
+        return RunResults(self, include_input=include_input)
+
+    def to_pandas(self, include_input: bool = False) -> Any:
+        """Shortcut for ``results(include_input).to_pandas()``."""
+        return self.results(include_input).to_pandas()
+
+    def cancel(self) -> CancelReport:
+        """Stop every live job and dequeue shards without a job; returns what was done."""
+        from batch_runner.cancelling import cancel_run
+
+        return cancel_run(self)
+
+    def cost(self) -> RunCost:
+        """Actual tokens and indicative dollars from the jobs' ``manifest.json.out`` files."""
+        from batch_runner.costs import run_cost
+
+        return run_cost(self)
 
 
 def shard_key(run: str, index: int) -> str:
