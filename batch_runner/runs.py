@@ -42,6 +42,7 @@ from batch_runner.uploads import Upload, already_uploaded, check_bedrock_key, up
 if TYPE_CHECKING:
     from batch_runner.cancelling import CancelReport
     from batch_runner.costs import RunCost
+    from batch_runner.retrying import RetryReport
     from batch_runner.run_results import RunResults
     from batch_runner.tracking import RunStatus
 
@@ -243,6 +244,13 @@ class Run:
         from batch_runner.costs import run_cost
 
         return run_cost(self)
+
+    def retry(self, *, on_demand: bool = False, backoff: Backoff | None = None) -> RetryReport:
+        """Send the failed and missing records of finished jobs again, as child jobs of this run;
+        below the model's minimum records per job, ``on_demand`` runs them through bedrock-runtime."""
+        from batch_runner.retrying import retry_run
+
+        return retry_run(self, on_demand=on_demand, backoff=backoff)
 
 
 def shard_key(run: str, index: int) -> str:
