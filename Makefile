@@ -4,10 +4,10 @@
 setup:
 	./scripts/setup.sh
 
-# Until the local emulator lands, the end-to-end job is a synthesis of every environment.
+# The main job end to end on the local emulator: deploy, submit, wait, results, summary.
 demo: setup
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DISABLE_CLI_TELEMETRY=true \
-	  PATH="$(CURDIR)/.venv/bin:$$PATH" npx cdk synth --all --no-notices --quiet
+	  .venv/bin/python -m batch_runner demo
 
 test: setup
 	./scripts/check.sh

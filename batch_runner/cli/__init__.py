@@ -16,7 +16,20 @@ from batch_runner import __version__
 from batch_runner.exceptions import BatchRunnerError
 
 # Command modules, in the order `--help` lists them. A command is added by adding its module here.
-COMMAND_MODULES: tuple[str, ...] = ("submit", "resume", "local")
+COMMAND_MODULES: tuple[str, ...] = (
+    "submit",
+    "resume",
+    "status",
+    "wait",
+    "results",
+    "retry",
+    "cancel",
+    "runs",
+    "cost",
+    "local",
+    "doctor",
+    "demo",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,101 @@
+"""Run the whole journey on the local emulator, no AWS account needed.
+
+Starts the emulator in this process with the dev stack deployed, submits the bundled example (a
+concern/intervention audit of 160 synthetic client–therapist exchanges, Claude 3 Haiku) with the
+Python API, waits for the jobs with a progress bar, writes the joined results file and prints a
+summary: records, succeeded/failed, tokens, and what the run would cost in batch vs on demand.
+Everything is stopped when it ends, unless --keep-running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from batch_runner.exceptions import UsageError
+
+if TYPE_CHECKING:
+    from batch_runner.demo import DemoSummary
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="run the bundled example end to end on the local emulator",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("demo-results.csv"),
+        metavar="PATH",
+        help="results file; .csv, .jsonl or .parquet (default: demo-results.csv)",
+    )
+    parser.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="keep the emulator serving afterwards (run state in .batch-runner) to explore the run "
+        "with the other commands; Ctrl-C stops it",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from batch_runner.demo import run_demo
+    from batch_runner.progress import ProgressDisplay
+    from batch_runner.results import SUPPORTED_SUFFIXES
+    from batch_runner.tracking import RunStatus
+
+    if args.out.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise UsageError(f"--out {args.out}: the file must end in {', '.join(sorted(SUPPORTED_SUFFIXES))}")
+    bar = ProgressDisplay(sys.stderr)
+
+    def started(endpoint: str, stack: str) -> None:
+        print(f"Local emulator on {endpoint}, stack {stack} deployed", flush=True)
+
+    def progress(status: RunStatus) -> None:
+        bar.update(status)
+
+    def ready(summary: DemoSummary, endpoint: str) -> None:
+        _print_summary(summary)
+        print(
+            "\nThe emulator keeps running; in another shell:\n"
+            f"  export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
+            "AWS_REGION=us-east-1\n"
+            "Press Ctrl-C to stop.",
+            flush=True,
+        )
+
+    print("Demo: a concern/intervention audit of client–therapist exchanges, on the local emulator")
+    summary = run_demo(
+        args.out, keep_running=args.keep_running, on_start=started, on_progress=progress, on_ready=ready
+    )
+    bar.close()
+    if not args.keep_running:
+        _print_summary(summary)
+    return 0 if summary.state == "Completed" and summary.succeeded == summary.records else 1
+
+
+def _print_summary(summary: DemoSummary) -> None:
+    cost = (
+        f"${summary.batch_usd:.4f} in batch vs ${summary.on_demand_usd:.4f} on demand "
+        f"(prices as of {summary.prices_as_of})"
+        if summary.batch_usd is not None and summary.on_demand_usd is not None
+        else "no listed price for this model"
+    )
+    print(
+        "\n".join(
+            [
+                f"Run {summary.run}: {summary.state} in {summary.seconds:.1f}s ({summary.jobs} job(s))",
+                f"  records:  {summary.records} ({summary.succeeded} succeeded, {summary.failed} failed, "
+                f"{summary.missing} missing)",
+                f"  tokens:   {summary.input_tokens:,} input, {summary.output_tokens:,} output",
+                f"  cost:     {cost}",
+                f"  results:  {summary.output_path}",
+            ]
+        ),
+        flush=True,
+    )

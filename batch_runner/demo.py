@@ -1,0 +1,175 @@
+"""The one-command first run: the whole user journey on the local emulator, in a few seconds.
+
+``run_demo`` starts the emulator in this process (wall clock, short job phases) with the dev stack
+deployed, submits the bundled concern/intervention audit of client–therapist conversations through
+the public ``submit`` API, waits for the jobs, writes the joined results file and returns a
+``DemoSummary``. Nothing outlives the call unless the caller keeps the emulator (``keep_running``).
+
+The demo talks to the emulator only: fake credentials, and none of the caller's AWS profile,
+endpoint or ``BATCH_RUNNER_*`` settings, so it can never reach a real account.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+
+from batch_runner.api import submit
+from batch_runner.local.config import EmulatorConfig
+from batch_runner.run_state import default_run_name
+from batch_runner.settings import DEFAULT_STATE_DIR
+from batch_runner.tracking import RunStatus
+from batch_runner.waiting import Pacing, wait_for_run
+
+REGION = "us-east-1"
+MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"
+DATASET = "conversations.csv"
+PROMPT = "prompt.j2"
+ID_COLUMN = "conversation_id"
+MAX_TOKENS = 300
+DEFAULT_OUTPUT = Path("demo-results.csv")
+# Job phases of a fraction of a second and fast processing: the whole run takes seconds, yet every
+# status a real job passes through (Submitted, Validating, Scheduled, InProgress) is visible.
+DEMO_CONFIG = EmulatorConfig(
+    submitted_seconds=0.5,
+    validating_seconds=0.5,
+    scheduled_seconds=0.5,
+    records_per_second=80.0,
+)
+POLL_SECONDS = 0.25
+TIMEOUT_SECONDS = 120.0
+_FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+# Settings of the caller's shell that would point the demo elsewhere than the emulator.
+_CALLER_SETTINGS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL")
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    run: str
+    state: str  # the run's outcome, e.g. Completed
+    output_path: Path
+    records: int
+    succeeded: int
+    failed: int
+    missing: int
+    input_tokens: int
+    output_tokens: int
+    batch_usd: float | None
+    on_demand_usd: float | None
+    prices_as_of: str | None
+    jobs: int
+    seconds: float
+
+
+def bundled_file(name: str) -> Path:
+    """A file of the bundled example (package data, so an installed copy has it too)."""
+    return Path(str(resources.files("batch_runner.data").joinpath("examples", name)))
+
+
+@contextlib.contextmanager
+def emulator_only_environment() -> Iterator[None]:
+    """Fake credentials and none of the caller's AWS or runner settings, restored afterwards."""
+    saved = dict(os.environ)
+    for name in list(os.environ):
+        if name in _CALLER_SETTINGS or name.startswith("BATCH_RUNNER_"):
+            del os.environ[name]
+    os.environ.update(_FAKE_CREDENTIALS)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def run_demo(
+    out: Path = DEFAULT_OUTPUT,
+    *,
+    keep_running: bool = False,
+    on_start: Callable[[str, str], None] | None = None,
+    on_progress: Callable[[RunStatus], None] | None = None,
+    on_ready: Callable[[DemoSummary, str], None] | None = None,
+) -> DemoSummary:
+    """Run the demo end to end and write ``out``; returns what happened.
+
+    ``on_start`` gets the emulator endpoint and stack name once the stack is deployed,
+    ``on_progress`` every poll.
+    With ``keep_running`` the run state goes to ``.batch-runner`` in the working directory and,
+    after ``on_ready(summary, endpoint)``, the emulator serves until interrupted (Ctrl-C), so the
+    run can be explored with the other commands; otherwise state lives in a temporary directory.
+    """
+    from batch_runner.local.server import Emulator  # loads moto: only when the demo runs
+
+    started = time.monotonic()
+    state_dir = Path(DEFAULT_STATE_DIR) if keep_running else Path(tempfile.mkdtemp(prefix="batch-demo-"))
+    emulator = Emulator(DEMO_CONFIG, region=REGION)
+    try:
+        with emulator_only_environment():
+            emulator.start()
+            if on_start is not None:
+                on_start(emulator.endpoint_url, emulator.stack_name)
+            summary = _submit_wait_collect(
+                emulator.endpoint_url, emulator.stack_name, state_dir, out, on_progress
+            )
+            summary = _with_seconds(summary, time.monotonic() - started)
+            if keep_running:
+                if on_ready is not None:
+                    on_ready(summary, emulator.endpoint_url)
+                with contextlib.suppress(KeyboardInterrupt):
+                    emulator.serve_forever()
+            return summary
+    finally:
+        emulator.stop()
+        if not keep_running:
+            shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def _submit_wait_collect(
+    endpoint_url: str,
+    stack: str,
+    state_dir: Path,
+    out: Path,
+    on_progress: Callable[[RunStatus], None] | None,
+) -> DemoSummary:
+    run = submit(
+        bundled_file(DATASET),
+        model=MODEL_ID,
+        prompt=bundled_file(PROMPT).read_text(encoding="utf-8"),
+        id_column=ID_COLUMN,
+        max_tokens=MAX_TOKENS,
+        run=default_run_name("demo"),
+        stack=stack,
+        region=REGION,
+        endpoint_url=endpoint_url,
+        state_dir=state_dir,
+    )
+    pacing = Pacing(poll=POLL_SECONDS, max_poll=POLL_SECONDS * 4, timeout=TIMEOUT_SECONDS)
+    status = wait_for_run(run, pacing, on_progress=on_progress)
+    reconciliation = run.results(include_input=True).save(out)
+    cost = run.cost()
+    return DemoSummary(
+        run=run.name,
+        state=status.state,
+        output_path=out.resolve(),
+        records=reconciliation.total,
+        succeeded=reconciliation.succeeded,
+        failed=reconciliation.failed,
+        missing=reconciliation.missing,
+        input_tokens=cost.input_tokens,
+        output_tokens=cost.output_tokens,
+        batch_usd=cost.batch_usd,
+        on_demand_usd=cost.on_demand_usd,
+        prices_as_of=cost.prices_as_of,
+        jobs=len(status.jobs),
+        seconds=0.0,
+    )
+
+
+def _with_seconds(summary: DemoSummary, seconds: float) -> DemoSummary:
+    return replace(summary, seconds=seconds)
