@@ -1,0 +1,117 @@
+"""Send the failed and missing records of a run again, as child jobs of the same run.
+
+Only records of finished jobs are retried (run `wait` first). Their request lines are copied from
+the run's uploaded input files, unchanged, into new shards that respect the model's quotas and are
+submitted like the run's other jobs; `results` afterwards shows each record's newest outcome.
+Running retry again after it was interrupted finishes what it started and never creates a job
+twice.
+
+When fewer records remain than the model's minimum per batch job, retry stops with an error
+unless --on-demand is given: then they are processed one by one with the bedrock-runtime API
+(InvokeModel, or Converse for Converse runs) at the full on-demand price, and written to the run's
+output like a job's. Asks for confirmation on a terminal unless --yes.
+
+Exit codes: 0 done (or nothing to retry), 1 cancelled or an AWS error, 2 usage (jobs still running,
+too few records without --on-demand).
+
+--json prints one object:
+  {"run", "mode" (nothing|batch|on-demand|resumed|cancelled), "records" (records retried),
+   "shards" ([shard index]), "jobs" ([{"shard", "job_name", "job_arn", "state", "status"}]),
+   "queued" ([shard index] still waiting for a concurrency slot),
+   "on_demand" ({"records", "succeeded", "failed", "input_tokens", "output_tokens",
+   "on_demand_usd"} | null)}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from typing import Any
+
+from batch_runner.cli.run_args import add_command, load_run
+from batch_runner.retrying import CANCELLED, NOTHING, RetryReport, retry_run
+from batch_runner.runs import Run
+
+
+def register(subparsers: Any) -> None:
+    parser = add_command(
+        subparsers, "retry", "resubmit the failed and missing records as child jobs", __doc__
+    )
+    parser.add_argument(
+        "--on-demand",
+        action="store_true",
+        help="below the model's minimum per job, process the records with the runtime API (full price)",
+    )
+    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    parser.add_argument("--json", action="store_true", help="print the outcome as JSON (schema above)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    batch_run = load_run(args)
+    confirm = None if args.yes or not sys.stdin.isatty() else _confirm
+    report = retry_run(batch_run, on_demand=args.on_demand, confirm=confirm)
+    if args.json:
+        print(json.dumps(report_dict(batch_run, report), indent=2))
+    else:
+        print_report(batch_run, report)
+    return 1 if report.mode == CANCELLED else 0
+
+
+def report_dict(batch_run: Run, report: RetryReport) -> dict[str, Any]:
+    shards = {s.index: s for s in batch_run.shards}
+    return {
+        "run": batch_run.name,
+        "mode": report.mode,
+        "records": report.records,
+        "shards": report.shards,
+        "jobs": [
+            {
+                "shard": index,
+                "job_name": shards[index].job_name,
+                "job_arn": shards[index].job_arn,
+                "state": shards[index].state,
+                "status": shards[index].job_status,
+            }
+            for index in report.shards
+        ],
+        "queued": report.submit.queued if report.submit else [],
+        "on_demand": asdict(report.on_demand) if report.on_demand else None,
+    }
+
+
+def print_report(batch_run: Run, report: RetryReport) -> None:
+    if report.mode == NOTHING:
+        print(f"Run {batch_run.name}: nothing to retry, every record succeeded")
+        return
+    if report.mode == CANCELLED:
+        print(f"cancelled: {report.records} record(s) not processed", file=sys.stderr)
+        return
+    data = report_dict(batch_run, report)
+    print(f"Run {batch_run.name}: retrying {report.records} record(s) ({report.mode})")
+    for job in data["jobs"]:
+        print(f"  shard {job['shard']}: {job['job_name']} {job['status'] or job['state']}")
+    if data["queued"]:
+        print(f"  queued: {len(data['queued'])}; `status`/`wait` submit them as slots free up")
+    result = report.on_demand
+    if result is not None:
+        usd = result.on_demand_usd
+        price = "no listed price" if usd is None else f"${usd:.4f} at the on-demand price"
+        print(
+            f"  on demand: {result.succeeded} succeeded, {result.failed} failed; "
+            f"{result.input_tokens} input + {result.output_tokens} output tokens, {price}"
+        )
+    else:
+        print(f"  next: python -m batch_runner wait {batch_run.name}")
+
+
+def _confirm(records: int) -> bool:
+    print(
+        f"Process {records} record(s) with the runtime API at the full on-demand price? [y/N] ",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
+    return sys.stdin.readline().strip().lower() in {"y", "yes"}
