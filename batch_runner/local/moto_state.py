@@ -150,8 +150,14 @@ class IamState:
             session_policies = (assumed.policy,) if assumed.policy else ()
             return Identity(arn=assumed.arn, policies=identity.policies + session_policies)
         user = self._iam.get_user_from_access_key_id(access_key)
-        if user is None:
-            return None
+        return None if user is None else self._user_identity(user)
+
+    def user(self, user_arn: str) -> Identity | None:
+        """An IAM user's identity by ARN, or None when no such user exists."""
+        user = next((u for u in self._iam.users.values() if u.arn == user_arn), None)
+        return None if user is None else self._user_identity(user)
+
+    def _user_identity(self, user: Any) -> Identity:
         policies = [*user.policies.values(), *_managed(user.managed_policies)]
         for group in self._iam.get_groups_for_user(user.name):
             policies += [*group.policies.values(), *_managed(group.managed_policies)]

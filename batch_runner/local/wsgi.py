@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from batch_runner.local import service_quotas
+from batch_runner.local import catalog, iam_simulation, service_quotas
 from batch_runner.local.config import EmulatorConfig
 from batch_runner.local.control_plane import ControlPlane, is_control_plane_path, tagged_job_arn
 from batch_runner.local.errors import InternalServerError, ServiceError, ThrottlingError
@@ -128,6 +128,14 @@ class EmulatorApp:
             call = runtime_call(environ["REQUEST_METHOD"], uri)
             if call is not None:
                 return self._runtime(start_response, call, body)
+        if (
+            signed is not None
+            and signed.service == "bedrock"
+            and catalog.handles(environ["REQUEST_METHOD"], uri)
+        ):
+            return self._catalog(start_response, signed, uri)
+        if signed is not None and signed.service == "iam" and iam_simulation.handles(_read_body(environ)):
+            return self._simulate(start_response, signed, _read_body(environ))
         if signed is not None and signed.service == "servicequotas":
             quotas = self._service_quotas(environ, start_response, signed)
             if quotas is not None:
@@ -144,6 +152,21 @@ class EmulatorApp:
             )
             return [_SLOW_DOWN]
         return self._moto(environ, start_response)
+
+    def _catalog(self, start_response: StartResponse, signed: Signature, uri: str) -> list[bytes]:
+        try:
+            body = catalog.answer(uri, account_for_access_key(signed.access_key), signed.region)
+        except ServiceError as err:
+            return error_response(start_response, err)
+        return json_response(start_response, 200, body)
+
+    def _simulate(self, start_response: StartResponse, signed: Signature, body: bytes) -> list[bytes]:
+        result = iam_simulation.answer(body, account_for_access_key(signed.access_key), signed.access_key)
+        start_response(
+            f"{result.status} {_REASONS.get(result.status, 'Error')}",
+            [("Content-Type", "text/xml"), ("Content-Length", str(len(result.body)))],
+        )
+        return [result.body]
 
     def _service_quotas(
         self, environ: dict[str, Any], start_response: StartResponse, signed: Signature
