@@ -8,12 +8,11 @@ submitted again.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from batch_runner.cli.common import add_aws_options
+from batch_runner.cli.run_args import load_run
 from batch_runner.cli.run_output import print_run
-from batch_runner.runs import Run
 
 
 def register(subparsers: Any) -> None:
@@ -33,15 +32,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    batch_run = Run.load(
-        args.run,
-        state_dir=Path(args.state_dir) if args.state_dir else None,
-        region=args.region,
-        profile=args.profile,
-        endpoint_url=args.endpoint_url,
-        stack=args.stack,
-        env=args.env,
-    )
+    batch_run = load_run(args)
     batch_run.resume()
     print_run(batch_run, as_json=args.json)
     return 0

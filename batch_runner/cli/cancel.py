@@ -1,0 +1,48 @@
+"""Cancel a run: stop every live job (StopModelInvocationJob) and dequeue shards without a job.
+
+Dequeued shards are marked cancelled in the run manifest, so later `status`/`wait` calls never
+submit them; stopped jobs go through Stopping to Stopped, and the run then shows Stopped. Records
+already processed are billed and kept: `results` still collects them. Safe to run again.
+
+--json prints {"stopped": [shard], "dequeued": [shard], "not_stopped": {shard: reason},
+"status": <the `status --json` object>}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from batch_runner.cancelling import cancel_run
+from batch_runner.cli.run_args import add_command, load_run
+from batch_runner.cli.status import print_status
+
+
+def register(subparsers: Any) -> None:
+    parser = add_command(subparsers, "cancel", "stop every live job of a run and dequeue the rest", __doc__)
+    parser.add_argument("--json", action="store_true", help="print what was done as JSON")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    report = cancel_run(load_run(args))
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "stopped": report.stopped,
+                    "dequeued": report.dequeued,
+                    "not_stopped": {str(k): v for k, v in report.not_stopped.items()},
+                    "status": report.status.to_dict() if report.status else None,
+                },
+                indent=2,
+            )
+        )
+        return 0
+    print(f"stop requested for {len(report.stopped)} job(s); {len(report.dequeued)} queued shard(s) dequeued")
+    for index, reason in sorted(report.not_stopped.items()):
+        print(f"  shard {index} not stopped: {reason}")
+    if report.status is not None:
+        print_status(report.status)
+    return 0

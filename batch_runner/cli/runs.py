@@ -1,0 +1,56 @@
+"""List the runs found in the stack's input bucket (runs/*/manifest.json) and on this machine.
+
+For each: name, created, model, state, records, shards, jobs by status and the cost estimated at
+submit. No job is queried: states are as last recorded (`status RUN` refreshes one run); actual
+costs come from `cost RUN`. Newest first.
+
+--json prints a list of {"run", "created_at", "updated_at", "model_id", "state", "records",
+"shards", "counts" ({status: jobs}), "estimated_batch_usd" (number|null), "location"
+(s3|local|s3+local), "problem" (str|null: an unreadable manifest)}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from batch_runner.cli.common import add_aws_options, aws_context
+from batch_runner.cli.run_args import add_state_dir
+from batch_runner.run_catalog import list_runs
+from batch_runner.settings import Overrides, resolve_settings, state_dir, with_region
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "runs",
+        help="list the runs in the input bucket and on this machine",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--json", action="store_true", help="print the runs as JSON")
+    add_state_dir(parser)
+    add_aws_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    aws = with_region(aws_context(args))
+    settings = resolve_settings(aws, Overrides(stack=args.stack, env=args.env))
+    directory = state_dir(Path(args.state_dir) if args.state_dir else None)
+    listings = list_runs(aws.client("s3"), settings.input_bucket, directory)
+    if args.json:
+        print(json.dumps([listing.to_dict() for listing in listings], indent=2))
+        return 0
+    if not listings:
+        print(f"no runs in s3://{settings.input_bucket}/runs/ or {directory / 'runs'}")
+        return 0
+    print(f"{'run':<40} {'created':<25} {'state':<18} {'records':>8} {'est. batch $':>12}  jobs")
+    for item in listings:
+        cost = "-" if item.estimated_batch_usd is None else f"{item.estimated_batch_usd:.4f}"
+        jobs = ", ".join(f"{n} {label}" for label, n in sorted(item.counts.items()))
+        print(f"{item.run:<40} {item.created_at:<25} {item.state:<18} {item.records:>8} {cost:>12}  {jobs}")
+        if item.problem:
+            print(f"  {item.problem}")
+    return 0

@@ -1,0 +1,58 @@
+"""Wait until every job of a run has ended, showing progress; submit queued shards meanwhile.
+
+On a terminal a progress bar is redrawn (records processed of total, jobs by state, elapsed, ETA);
+otherwise a plain line is printed when something changes. Polls every --poll seconds, backing off
+(up to 5 minutes) while nothing changes; throttling and server errors are retried.
+
+Exit codes: 0 every job Completed; 1 a job ended Failed, PartiallyCompleted, Expired or Stopped
+(each is listed with the service's reason; `results` keeps what they produced); 124 --timeout
+reached; 130 interrupted (Ctrl-C stops the waiting, not the jobs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from batch_runner.cli.run_args import add_command, load_run
+from batch_runner.cli.status import print_status
+from batch_runner.exceptions import UsageError
+from batch_runner.progress import ProgressDisplay
+from batch_runner.waiting import DEFAULT_POLL_SECONDS, Pacing, check_succeeded, wait_for_run
+
+
+def register(subparsers: Any) -> None:
+    parser = add_command(subparsers, "wait", "wait until every job has ended, with progress", __doc__)
+    parser.add_argument("--timeout", type=float, metavar="SECONDS", help="give up after this long (exit 124)")
+    parser.add_argument(
+        "--poll",
+        type=float,
+        default=DEFAULT_POLL_SECONDS,
+        metavar="SECONDS",
+        help=f"base poll interval (default {DEFAULT_POLL_SECONDS:g})",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.poll <= 0 or (args.timeout is not None and args.timeout < 0):
+        raise UsageError("--poll must be positive and --timeout not negative, e.g. --poll 30 --timeout 3600")
+    batch_run = load_run(args)
+    display = ProgressDisplay(sys.stderr)
+    try:
+        status = wait_for_run(
+            batch_run, Pacing(poll=args.poll, timeout=args.timeout), on_progress=display.update
+        )
+    except KeyboardInterrupt:
+        display.close()
+        print(
+            f"stopped waiting; the jobs keep running: `status {batch_run.name}` or `wait {batch_run.name}`",
+            file=sys.stderr,
+        )
+        return 130
+    finally:
+        display.close()
+    print_status(status)
+    check_succeeded(status)
+    return 0
