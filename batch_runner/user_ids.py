@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 from batch_runner.exceptions import DatasetError
 from batch_runner.jsonl_lines import int_range
 
-_SHOWN = 5  # duplicates listed in the error; the rest are counted
+_SHOWN = 5  # duplicates listed in the error, and rows listed per duplicate; the rest are counted
 
 
 class UserIdRegistry:
@@ -40,7 +40,7 @@ class UserIdRegistry:
         if duplicated.num_rows == 0:
             return
         shown = [
-            f"{value!r} (rows {', '.join(map(str, rows))})"
+            f"{value!r} (rows {_row_list(rows)})"
             for value, rows in zip(
                 duplicated["id"].to_pylist()[:_SHOWN],
                 duplicated["row_list"].to_pylist()[:_SHOWN],
@@ -52,3 +52,10 @@ class UserIdRegistry:
             f"ID column {self.column!r} has duplicate values: {'; '.join(shown)}{more}; "
             "IDs must be unique (use another column, or omit --id-column to number rows)"
         )
+
+
+def _row_list(rows: list[int]) -> str:
+    """The first rows of a duplicate and how many there are: one ID on every row of a large
+    dataset must not make a megabyte-long error line."""
+    listed = ", ".join(map(str, rows[:_SHOWN]))
+    return listed if len(rows) <= _SHOWN else f"{listed}, ... {len(rows):,} in all"

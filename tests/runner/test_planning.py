@@ -165,6 +165,14 @@ def test_duplicate_ids_are_reported_with_their_rows(tmp_path: Path, as_dicts: bo
     assert list(workdir.iterdir()) == []
 
 
+def test_an_id_repeated_on_every_row_gives_a_short_error(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "d.csv", ["key", "Context", "Response"], [["same", "c", "r"]] * 5000)
+    with pytest.raises(DatasetError) as raised:
+        build_plan(data, options(id_column="key"), quotas=SMALL_QUOTAS, workdir=tmp_path / "w")
+    assert "'same' (rows 1, 2, 3, 4, 5, ... 5,000 in all)" in str(raised.value)
+    assert len(str(raised.value)) < 300
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [("", r"row 2: ID column 'key' is empty"), ("a\x01b", r"row 2: ID in column 'key' contains control")],
