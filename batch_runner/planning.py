@@ -67,7 +67,7 @@ def build_plan(source: DatasetSource, options: SubmitOptions, *, quotas: ModelQu
             dataset = retry.dataset
     shards, records, index_sha256, prompt_chars = written
     input_tokens = estimate_input_tokens(prompt_chars)
-    max_tokens = options.max_tokens or DEFAULT_MAX_TOKENS
+    max_tokens = DEFAULT_MAX_TOKENS if options.max_tokens is None else options.max_tokens
     produces_text = adapter.produces_text if adapter is not None else True
     output_tokens = estimate_output_tokens(records, max_tokens, produces_text=produces_text)
     return Plan(
@@ -157,9 +157,9 @@ def _template(options: SubmitOptions) -> PromptTemplate | None:
 
 def _adapter(options: SubmitOptions, *, pre_formatted: bool) -> ModelAdapter | None:
     model_options = {k: v for k, v in options.model_options.items() if k != INPUT_COLUMN_OPTION}
-    settings = RequestSettings(
-        options.system_prompt, options.max_tokens or DEFAULT_MAX_TOKENS, options.temperature, model_options
-    )
+    # `is None`, not `or`: an explicit 0 must reach the adapter's check, not become the default.
+    max_tokens = DEFAULT_MAX_TOKENS if options.max_tokens is None else options.max_tokens
+    settings = RequestSettings(options.system_prompt, max_tokens, options.temperature, model_options)
     if pre_formatted:
         # Requests are already built: unknown models are fine, known ones get their fields checked.
         try:

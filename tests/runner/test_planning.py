@@ -189,6 +189,13 @@ def test_missing_id_column_lists_the_columns(tmp_path: Path) -> None:
         build_plan(data, options(id_column="key"), quotas=SMALL_QUOTAS, workdir=tmp_path / "w")
 
 
+@pytest.mark.parametrize("max_tokens", [0, -1])
+def test_max_tokens_below_one_is_refused(tmp_path: Path, max_tokens: int) -> None:
+    data = write_csv(tmp_path / "d.csv", ["Context", "Response"], conversation_rows(3))
+    with pytest.raises(UsageError, match=f"max tokens must be a positive integer, not {max_tokens}"):
+        build_plan(data, options(max_tokens=max_tokens), quotas=SMALL_QUOTAS, workdir=tmp_path / "w")
+
+
 def test_header_only_csv_is_an_empty_dataset(tmp_path: Path) -> None:
     data = write_csv(tmp_path / "d.csv", ["Context", "Response"], [])
     with pytest.raises(DatasetError, match="has no data rows"):
