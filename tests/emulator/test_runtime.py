@@ -109,9 +109,7 @@ def _error(call: Any) -> tuple[str, int, str]:
 
 ERRORS = [
     pytest.param(CLAUDE, b"{not json", "Malformed input request", id="not-json"),
-    pytest.param(
-        CLAUDE, json.dumps({"messages": []}).encode(), "required key [anthropic_version]", id="schema"
-    ),
+    pytest.param(CLAUDE, json.dumps({"messages": []}).encode(), "2 schema violations", id="schema"),
     pytest.param(TITAN, json.dumps({"inputText": ""}).encode(), "minLength", id="titan-empty"),
     pytest.param("acme.unknown-model-v1", b"{}", "model identifier is invalid", id="unknown-model"),
 ]
