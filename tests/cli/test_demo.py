@@ -1,0 +1,75 @@
+"""`demo`: bad options fail before anything starts; --keep-running serves until interrupted.
+
+The default run (clean directory, results file, summary, nothing left running) is covered by
+tests/test_readme.py, which runs it exactly as the README says.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import orjson
+import pytest
+
+from batch_runner.cli import main
+from tests.readme_commands import ROOT
+
+
+def test_unsupported_output_format_is_refused_before_the_emulator_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    code = main(["demo", "--out", "results.txt"])
+
+    assert code != 0
+    err = capsys.readouterr().err
+    assert err.startswith("error: --out results.txt") and ".parquet" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_keep_running_serves_the_finished_run_until_interrupted(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "batch_runner", "demo", "--keep-running", "--out", "out.jsonl"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if "Press Ctrl-C" in line:
+                break
+        output = "".join(lines)
+        endpoint = re.search(r"AWS_ENDPOINT_URL=(http://127\.0\.0\.1:(\d+))", output)
+        run = re.search(r"^Run (demo-[\w-]+): Completed", output, re.MULTILINE)
+        assert endpoint and run, output
+
+        # The emulator still answers, with the run's job, and the run state is in the CWD.
+        bedrock = boto3.client("bedrock", endpoint_url=endpoint.group(1), region_name="us-east-1")
+        jobs = bedrock.list_model_invocation_jobs()["invocationJobSummaries"]
+        assert [job["status"] for job in jobs] == ["Completed"]
+        assert (tmp_path / ".batch-runner" / "runs" / run.group(1) / "manifest.json").is_file()
+        rows = [orjson.loads(line) for line in (tmp_path / "out.jsonl").read_bytes().splitlines()]
+        assert len(rows) == 160 and {row["status"] for row in rows} == {"succeeded"}
+
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", int(endpoint.group(2))), timeout=2):
+        pass
