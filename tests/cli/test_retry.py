@@ -1,0 +1,95 @@
+"""`retry` from the command line against the emulator: submit -> results -> retry -> results,
+every record accounted for; the minimum-records rule and --on-demand; exit codes and --json."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from batch_runner.cli import main
+from batch_runner.local import Emulator
+from tests.cli.test_submit import HAIKU, write_csv
+
+
+@pytest.fixture
+def cli(emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Any:
+    """``cli(*args)`` runs a command against the emulator: (exit code, parsed --json or stdout, stderr)."""
+    common = ["--endpoint-url", emulator.endpoint_url, "--state-dir", str(tmp_path / "state")]
+
+    def run(*args: str) -> tuple[int, Any, str]:
+        code = main([*args, *common])
+        out, err = capsys.readouterr()
+        return code, json.loads(out) if "--json" in args and code == 0 else out, err
+
+    return run
+
+
+def submitted(emulator: Emulator, cli: Any, tmp_path: Path, rows: int, minimum: int) -> str:
+    emulator.configure(min_records_per_job=minimum)
+    name = f"cli-retry-{uuid.uuid4().hex[:8]}"
+    dataset = str(write_csv(tmp_path / f"{name}.csv", rows))
+    code, _, err = cli(
+        "submit", dataset, "--model", HAIKU, "--prompt-text", "{{ text }}", "--run", name,
+        "--min-records", str(minimum), "--yes", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    return name
+
+
+def reconciled(cli: Any, tmp_path: Path, name: str, out: str) -> dict[str, Any]:
+    code, report, err = cli("results", name, "--out", str(tmp_path / out), "--json")
+    assert code == 0, err
+    assert report["total"] == report["succeeded"] + report["failed"] + report["missing"]
+    return dict(report)
+
+
+def test_journey_submit_results_retry_results(emulator: Emulator, cli: Any, tmp_path: Path) -> None:
+    emulator.configure(record_error_rate=0.2)
+    name = submitted(emulator, cli, tmp_path, 60, minimum=5)
+    emulator.run_until_idle()
+    first = reconciled(cli, tmp_path, name, "first.csv")
+    assert first["total"] == 60 and first["failed"] >= 5
+
+    emulator.configure(record_error_rate=0.0)
+    code, report, err = cli("retry", name, "--json")
+    assert code == 0, err
+    assert report["mode"] == "batch" and report["records"] == first["failed"]
+    (job,) = report["jobs"]
+    assert job["job_name"] == f"{name}-s00001" and job["status"] == "Submitted"
+    assert report["queued"] == [] and report["on_demand"] is None
+
+    code, out, _ = cli("retry", name)
+    assert code == 2  # the child job has not finished
+    emulator.run_until_idle()
+    second = reconciled(cli, tmp_path, name, "second.csv")
+    assert (second["total"], second["succeeded"], second["superseded"]) == (60, 60, first["failed"])
+
+    code, out, _ = cli("retry", name)
+    assert code == 0 and "nothing to retry" in out
+
+
+def test_below_minimum_exit_2_then_on_demand(emulator: Emulator, cli: Any, tmp_path: Path) -> None:
+    emulator.configure(record_error_rate=0.15)
+    name = submitted(emulator, cli, tmp_path, 40, minimum=30)
+    emulator.run_until_idle()
+    failed = reconciled(cli, tmp_path, name, "first.jsonl")["failed"]
+    assert 0 < failed < 30
+    emulator.configure(record_error_rate=0.0)
+
+    code, _, err = cli("retry", name)
+    assert code == 2
+    assert err.startswith("error: ") and f"{failed} record(s) to retry, fewer than the 30" in err
+    assert "--on-demand" in err
+
+    code, report, err = cli("retry", name, "--on-demand", "--yes", "--json")
+    assert code == 0, err
+    assert report["mode"] == "on-demand" and report["records"] == failed
+    assert report["on_demand"]["succeeded"] == failed and report["on_demand"]["on_demand_usd"] > 0
+    assert report["jobs"][0]["status"] == "Completed"
+    final = reconciled(cli, tmp_path, name, "final.parquet")
+    assert (final["succeeded"], final["missing"], final["failed"]) == (40, 0, 0)
+    assert [job.name for job in emulator.jobs()] == [f"{name}-s00000"]  # no batch job for the rest
