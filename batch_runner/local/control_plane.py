@@ -17,7 +17,7 @@ from batch_runner.local import shape_validation
 from batch_runner.local.errors import AccessDeniedError, ServiceError, ValidationError
 from batch_runner.local.iam_policy import AccessRequest, Decision, evaluate
 from batch_runner.local.job_store import JobStore, Scope
-from batch_runner.local.models import base_model_id
+from batch_runner.local.jobs import model_arn
 from batch_runner.local.moto_state import IamState
 
 _JOB_PATH = re.compile(r"/model-invocation-job/(?P<id>[^/?]+)(?P<stop>/stop)?/?")
@@ -82,7 +82,7 @@ class ControlPlane:
         shape_validation.validate("CreateModelInvocationJob", request)
         caller.authorize(
             "bedrock:CreateModelInvocationJob",
-            [_job_arn_pattern(scope, "*"), _model_arn(scope, request["modelId"])],
+            [_job_arn_pattern(scope, "*"), model_arn(scope.region, scope.account_id, request["modelId"])],
         )
         caller.authorize(
             "iam:PassRole", [request["roleArn"]], context={"iam:PassedToService": BEDROCK_SERVICE}
@@ -155,14 +155,6 @@ def _job_arn_pattern(scope: Scope, identifier: str) -> str:
     if identifier.startswith("arn:"):
         return identifier
     return f"arn:aws:bedrock:{scope.region}:{scope.account_id}:model-invocation-job/{identifier}"
-
-
-def _model_arn(scope: Scope, model_id: str) -> str:
-    if model_id.startswith("arn:"):
-        return model_id
-    if base_model_id(model_id) != model_id:
-        return f"arn:aws:bedrock:{scope.region}:{scope.account_id}:inference-profile/{model_id}"
-    return f"arn:aws:bedrock:{scope.region}::foundation-model/{model_id}"
 
 
 def _json_body(body: bytes) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from batch_runner.local.clock import to_datetime
-from batch_runner.local.jobs import Job
+from batch_runner.local.jobs import Job, model_arn
 from batch_runner.local.moto_state import put_event
 
 SOURCE = "aws.bedrock"
@@ -30,7 +30,8 @@ def state_change_event(job: Job, at: float) -> dict[str, Any]:
             "accountId": job.account_id,
             "batchJobName": job.name,
             "batchJobArn": job.arn,
-            "batchModelId": job.model_id,
+            # An ARN, as in the service's events, even when the job was created with a bare ID.
+            "batchModelId": model_arn(job.region, job.account_id, job.model_id),
             "status": job.status,
             "failureMessage": job.message if job.status == "Failed" and job.message else "",
             # The service writes this one in a human format, e.g. "Aug 28, 2024, 10:47:53 PM".

@@ -6,10 +6,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batch_runner.local.clock import iso8601
+from batch_runner.local.models import base_model_id
 
 TERMINAL = frozenset({"Completed", "PartiallyCompleted", "Failed", "Stopped", "Expired"})
 # Statuses that count against the per-model quota of submitted and in-progress jobs.
 ACTIVE = frozenset({"Submitted", "Validating", "Scheduled", "InProgress", "Stopping"})
+
+
+def model_arn(region: str, account_id: str, model_id: str) -> str:
+    """The ARN of what ``modelId`` names: as given, an inference profile, or a foundation model."""
+    if model_id.startswith("arn:"):
+        return model_id
+    if base_model_id(model_id) != model_id:
+        return f"arn:aws:bedrock:{region}:{account_id}:inference-profile/{model_id}"
+    return f"arn:aws:bedrock:{region}::foundation-model/{model_id}"
 
 
 @dataclass

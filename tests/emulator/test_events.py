@@ -60,7 +60,7 @@ def test_each_status_change_is_recorded_as_the_documented_event(emulator: Emulat
         assert set(event["detail"]) == DETAIL_FIELDS
         assert event["detail"]["batchJobName"] == name
         assert event["detail"]["batchJobArn"] == arn
-        assert event["detail"]["batchModelId"] == CLAUDE
+        assert event["detail"]["batchModelId"] == f"arn:aws:bedrock:us-east-1::foundation-model/{CLAUDE}"
         assert event["detail"]["failureMessage"] == ""
 
 
