@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +20,6 @@ from batch_runner.results import join as join_module
 from tests.runner import results_samples as s
 
 OLD, NEW = "jobold000001", "jobnew000002"
-
-
-@pytest.fixture(scope="module")
-def _moto_s3() -> Iterator[Any]:
-    with s.moto_bucket() as client:
-        yield client
-
-
-@pytest.fixture
-def s3(_moto_s3: Any) -> Iterator[Any]:
-    yield _moto_s3
-    s.empty_bucket(_moto_s3)
 
 
 def _index(tmp_path: Path, count: int) -> Path:

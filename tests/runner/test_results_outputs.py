@@ -20,18 +20,6 @@ from batch_runner.results.outputs import (
 from tests.runner import results_samples as s
 
 
-@pytest.fixture(scope="module")
-def _moto_s3() -> Iterator[Any]:
-    with s.moto_bucket() as client:
-        yield client
-
-
-@pytest.fixture
-def s3(_moto_s3: Any) -> Iterator[Any]:
-    yield _moto_s3
-    s.empty_bucket(_moto_s3)
-
-
 class _BreakingBody:
     """A body whose connection drops after ``limit`` bytes, as urllib3 reports it through botocore."""
 

@@ -25,18 +25,6 @@ from tests.runner import results_samples as s
 JOB = "embed0000001"
 
 
-@pytest.fixture(scope="module")
-def _moto_s3() -> Iterator[Any]:
-    with s.moto_bucket() as client:
-        yield client
-
-
-@pytest.fixture
-def s3(_moto_s3: Any) -> Iterator[Any]:
-    yield _moto_s3
-    s.empty_bucket(_moto_s3)
-
-
 def _embedding_run(s3: Any, tmp_path: Path) -> tuple[list[JobOutputRef], Path]:
     lines = [
         s.success_line("R0000000001", s.TITAN_EMBEDDING_BY_TYPE_OUTPUT),
