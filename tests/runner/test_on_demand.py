@@ -7,10 +7,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import boto3
 import orjson
 import pytest
-from botocore.config import Config
 
 from batch_runner.local import Emulator
 from batch_runner.on_demand import OnDemandTarget, process, summarize, write_output
@@ -18,6 +16,7 @@ from batch_runner.plan import CONVERSE, INVOKE_MODEL
 from batch_runner.results import FAILED, SUCCEEDED, JobOutputRef, S3OutputSource, iter_results
 from batch_runner.submission import Backoff
 from tests.emulator.helpers import CLAUDE, claude_body
+from tests.emulator.test_runtime import runtime
 
 NOVA = "us.amazon.nova-lite-v1:0"
 
@@ -27,21 +26,9 @@ class Sleeps(list[float]):
         self.append(seconds)
 
 
-def runtime_client(emulator: Emulator) -> Any:
-    """A client that does not retry by itself, so every retry seen is ours."""
-    return boto3.client(
-        "bedrock-runtime",
-        region_name=emulator.region,
-        endpoint_url=emulator.endpoint_url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
-    )
-
-
 def target(emulator: Emulator, model: str, invocation_type: str, sleeps: Sleeps) -> OnDemandTarget:
     backoff = Backoff(base_seconds=0.01, max_seconds=0.01, deadline_seconds=30.0, sleep=sleeps)
-    return OnDemandTarget(runtime_client(emulator), model, invocation_type, backoff)
+    return OnDemandTarget(runtime(emulator), model, invocation_type, backoff)
 
 
 def line(record_id: str, body: Any) -> bytes:

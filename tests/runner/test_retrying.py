@@ -48,6 +48,15 @@ def start(emulator: Emulator, tmp_path: Path, where: dict[str, Any], rows: int, 
     )
 
 
+def finished_with_failures(emulator: Emulator, tmp_path: Path, where: dict[str, Any]) -> Run:
+    """A one-job run of 40 records, about 30% failed, its job finished; later records succeed."""
+    emulator.configure(record_error_rate=0.3)
+    run = start(emulator, tmp_path, where, 40, min_records_per_job=5)
+    emulator.run_until_idle()
+    emulator.configure(record_error_rate=0.0)
+    return run
+
+
 def outcomes(run: Run) -> dict[str, str]:
     return {str(r["record_id"]): str(r["status"]) for r in run.results()}
 
@@ -159,10 +168,7 @@ def test_below_minimum_needs_on_demand_then_runs_at_full_price(
 def test_killed_retry_run_again_creates_no_duplicate_job(
     emulator: Emulator, where: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    emulator.configure(record_error_rate=0.3)
-    run = start(emulator, tmp_path, where, 40, min_records_per_job=5)
-    emulator.run_until_idle()
-    emulator.configure(record_error_rate=0.0)
+    run = finished_with_failures(emulator, tmp_path, where)
     real_create = batch_runner.submission.create_job
 
     def create_then_die(*args: Any, **kwargs: Any) -> str:
@@ -187,10 +193,7 @@ def test_killed_retry_run_again_creates_no_duplicate_job(
 def test_retry_killed_between_planning_and_saving_plans_the_same_shard_again(
     emulator: Emulator, where: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    emulator.configure(record_error_rate=0.3)
-    run = start(emulator, tmp_path, where, 40, min_records_per_job=5)
-    emulator.run_until_idle()
-    emulator.configure(record_error_rate=0.0)
+    run = finished_with_failures(emulator, tmp_path, where)
     real_plan = batch_runner.retrying._plan_retry_shards
     planned: list[str] = []
 
@@ -208,3 +211,29 @@ def test_retry_killed_between_planning_and_saving_plans_the_same_shard_again(
     again.retry(backoff=FAST)
     assert [s.client_token for s in again.shards[1:]] == planned
     assert run_jobs(emulator, run.name) == [f"{run.name}-s00000", f"{run.name}-s00001"]
+
+
+def test_on_demand_retry_killed_mid_way_is_finished_by_the_next_retry(
+    emulator: Emulator, where: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator.configure(record_error_rate=0.2)
+    run = start(emulator, tmp_path, where, 30, min_records_per_job=20)
+    emulator.run_until_idle()
+    emulator.configure(record_error_rate=0.0)
+
+    def die(*args: Any) -> None:
+        raise Crash  # processed, but nothing written
+
+    monkeypatch.setattr(batch_runner.retrying, "write_output", die)
+    with pytest.raises(Crash):
+        run.retry(on_demand=True, backoff=FAST)
+    monkeypatch.undo()
+    (child,) = [s for s in run.shards if s.kind == ON_DEMAND]
+    assert child.job_status == "InProgress"
+
+    again = Run.load(run.name, state_dir=where["state_dir"], endpoint_url=emulator.endpoint_url)
+    report = again.retry(backoff=FAST)  # no --on-demand needed to finish what was started
+    assert report.mode == RESUMED and report.shards == [child.index]
+    assert [s.kind for s in again.shards] == [BATCH, ON_DEMAND]
+    assert again.shards[1].job_status == "Completed"
+    assert set(outcomes(again).values()) == {SUCCEEDED}
