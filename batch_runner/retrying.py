@@ -15,6 +15,7 @@ recorded as an ``on-demand`` shard whose output has the batch layout.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -45,6 +46,9 @@ RESUMED = "resumed"  # an earlier retry stopped half-way and was finished
 CANCELLED = "cancelled"  # the caller declined on-demand processing
 
 _CHUNK_BYTES = 4 << 20
+# The planner writes request lines as {"recordId":"…","modelInput":…}: reading the ID from that
+# prefix spares parsing every request of the run; any other form is parsed.
+_PLANNED_LINE = re.compile(rb'\{"recordId":"([^"\\]*)"')
 
 
 @dataclass
@@ -142,13 +146,18 @@ def _original_lines(run: Run, wanted: set[str]) -> Iterator[tuple[int, bytes]]:
         if shard.kind != BATCH:
             continue
         for raw in _shard_lines(run, shard, source):
-            if raw.strip() and str(orjson.loads(raw).get("recordId")) in wanted:
+            if raw.strip() and _record_id(raw) in wanted:
                 found += 1
                 yield shard.index, raw
     if found != len(wanted):
         raise InternalError(
             f"run {run.name}: {len(wanted) - found} record(s) to retry are in no shard of the run"
         )
+
+
+def _record_id(raw: bytes) -> str:
+    match = _PLANNED_LINE.match(raw)
+    return match.group(1).decode() if match else str(orjson.loads(raw).get("recordId"))
 
 
 def _shard_lines(run: Run, shard: ShardState, source: S3OutputSource) -> Iterator[bytes]:

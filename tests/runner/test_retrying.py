@@ -19,7 +19,7 @@ from batch_runner.local import Emulator
 from batch_runner.pricing import estimate_cost
 from batch_runner.results import FAILED, MISSING, SUCCEEDED
 from batch_runner.retrying import BATCH_JOBS, NOTHING, ON_DEMAND_RUN, RESUMED
-from batch_runner.run_state import BATCH, ON_DEMAND, RETRY, SUBMITTED
+from batch_runner.run_state import BATCH, ON_DEMAND, QUEUED, RETRY, SUBMITTED
 from batch_runner.submission import Backoff
 from tests.runner.test_runs import HAIKU, run_jobs, write_csv
 
@@ -237,3 +237,49 @@ def test_on_demand_retry_killed_mid_way_is_finished_by_the_next_retry(
     assert [s.kind for s in again.shards] == [BATCH, ON_DEMAND]
     assert again.shards[1].job_status == "Completed"
     assert set(outcomes(again).values()) == {SUCCEEDED}
+
+
+def test_retry_shards_follow_the_run_quotas_and_queue_beyond_the_concurrency_limit(
+    emulator: Emulator, where: dict[str, Any], tmp_path: Path
+) -> None:
+    emulator.configure(job_outcome="Failed")  # every record of both jobs is missing
+    run = start(emulator, tmp_path, where, 40, min_records_per_job=5, max_records_per_job=20)
+    emulator.run_until_idle()
+    emulator.configure(job_outcome=None)
+    run.manifest.quotas["max_records_per_job"] = 15
+    run.manifest.quotas["max_concurrent_jobs"] = 2
+
+    report = run.retry(backoff=FAST)
+
+    children = [s for s in run.shards if s.kind == RETRY]
+    assert report.records == 40 and [s.record_count for s in children] == [15, 15, 10]
+    assert [s.state for s in children] == [SUBMITTED, SUBMITTED, QUEUED]
+    assert report.submit is not None and report.submit.queued == [children[2].index]
+    emulator.run_until_idle()
+    run.status()  # a later pass submits the queued shard
+    emulator.run_until_idle()
+    run.status()
+    assert set(outcomes(run).values()) == {SUCCEEDED}
+    assert len(run_jobs(emulator, run.name)) == 5
+
+
+def test_converse_run_retried_on_demand_through_the_converse_operation(
+    emulator: Emulator, where: dict[str, Any], tmp_path: Path
+) -> None:
+    emulator.configure(record_error_rate=0.2, min_records_per_job=20)
+    run = submit(
+        write_csv(tmp_path / "rows.csv", 30),
+        model="us.amazon.nova-lite-v1:0",
+        prompt="{{ text }}",
+        invocation_type="Converse",
+        run=f"retry-{uuid.uuid4().hex[:8]}",
+        quotas=QuotaOverrides(min_records_per_job=20),
+        **where,
+    )
+    emulator.run_until_idle()
+    emulator.configure(record_error_rate=0.0)
+    report = run.retry(on_demand=True, backoff=FAST)
+    assert report.on_demand is not None and report.on_demand.failed == 0 and report.on_demand.succeeded > 0
+    rows = list(run.results())
+    assert {r["status"] for r in rows} == {SUCCEEDED}
+    assert all(r["answer"].startswith("[emulated us.amazon.nova-lite-v1:0]") for r in rows)
