@@ -108,3 +108,16 @@ def test_make_targets_in_the_readme_exist_and_test_is_what_ci_runs() -> None:
     test = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, check=True)
     assert "./scripts/check.sh" in test.stdout
     assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_performance_tables_are_the_benchmarks_current_ones() -> None:
+    readme = README.read_text(encoding="utf-8")
+    section = readme[readme.index("## Performance") : readme.index("## Development")]
+    benchmarks = (ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8")
+
+    def table_rows(text: str) -> list[str]:
+        return [line for line in text.splitlines() if line.startswith("|")]
+
+    assert table_rows(section) == table_rows(benchmarks), (
+        "copy the tables of benchmarks/README.md into the README's Performance section"
+    )
