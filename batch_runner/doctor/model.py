@@ -64,10 +64,11 @@ def _look_up(target: Target, facts: ModelFacts) -> CheckResult:
     listing = f"list what exists: `aws bedrock list-foundation-models --region {target.region}`"
     try:
         if parse_model_id(facts.model_id).geo_prefix:
+            listing = f"list what exists: `aws bedrock list-inference-profiles --region {target.region}`"
             profile = bedrock.get_inference_profile(inferenceProfileIdentifier=facts.model_id)
             facts.profile_arn = profile["inferenceProfileArn"]
             facts.destination_arns = [m["modelArn"] for m in profile.get("models", [])]
-            listing = f"list what exists: `aws bedrock list-inference-profiles --region {target.region}`"
+            listing = f"list what exists: `aws bedrock list-foundation-models --region {target.region}`"
         details = bedrock.get_foundation_model(modelIdentifier=facts.base_model_id)["modelDetails"]
     except ClientError as err:
         if error_code(err) in ACCESS_DENIED:

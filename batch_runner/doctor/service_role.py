@@ -86,7 +86,7 @@ def _judge_trust(target: Target, document: dict[str, Any]) -> CheckResult:
     unchecked = [
         key
         for key in ("aws:SourceAccount", "aws:SourceArn")
-        if trust_policy.admits_bedrock(document, {k: v for k, v in foreign.items() if k != key})
+        if trust_policy.admits_bedrock(document, {k: v for k, v in own_job.items() if k != key})
     ]
     if trust_policy.admits_bedrock(document, foreign) or unchecked:
         missing = ", ".join(unchecked) or "aws:SourceAccount and aws:SourceArn"

@@ -1,0 +1,87 @@
+"""`python -m batch_runner doctor`: one ✓/✗/? line per check, fixes indented below, exit status."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from batch_runner.cli import main
+from batch_runner.cli.doctor import EXIT_UNVERIFIED, exit_code
+from batch_runner.doctor import CheckResult
+from batch_runner.local import Emulator
+from tests.doctor.identities import CLAUDE, submitter_key, use_key
+
+_LINE = re.compile(r"^(✓|✗|\?) \S.*?: \S.*$")
+
+
+def doctor(emulator: Emulator, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]]:
+    code = main(["doctor", "--endpoint-url", emulator.endpoint_url, "--region", "us-east-1", *args])
+    return code, capsys.readouterr().out.splitlines()
+
+
+def test_all_checks_pass_exit_zero(
+    emulator: Emulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_key(monkeypatch, submitter_key(emulator))
+    code, lines = doctor(emulator, capsys, "--model", CLAUDE)
+    assert code == 0
+    *checks, summary = lines
+    assert all(_LINE.match(line) and line.startswith("✓") for line in checks), checks
+    assert summary == f"{len(checks)} passed, 0 failed, 0 could not be verified"
+
+
+def test_a_failed_check_prints_a_cross_and_its_fix_and_exits_one(
+    emulator: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = "anthropic.claude-nonexistent-20990101-v1:0"
+    code, lines = doctor(emulator, capsys, "--model", model)
+    assert code == 1
+    index = lines.index(next(line for line in lines if line.startswith(f"✗ model {model} exists: ")))
+    assert lines[index + 1] == (
+        "    fix: check the ID; list what exists: `aws bedrock list-foundation-models --region us-east-1`"
+    )
+    assert lines[-1].endswith("could not be verified") and " 0 failed" not in lines[-1]
+
+
+def test_unverifiable_checks_are_marked_apart_and_exit_three(
+    emulator: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # moto's default credentials are no IAM user, so the caller's permissions cannot be simulated.
+    code, lines = doctor(emulator, capsys, "--model", CLAUDE)
+    assert code == EXIT_UNVERIFIED
+    unverified = [line for line in lines if line.startswith("? ")]
+    assert [line.split(":")[0] for line in unverified] == [
+        "? caller may pass the role",
+        "? caller may manage jobs",
+    ]
+    assert all("could not verify" in line for line in unverified)
+    assert lines[lines.index(unverified[0]) + 1].startswith("    to verify: ")
+
+
+def test_the_multi_line_fix_is_indented_json(emulator: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    code, lines = doctor(emulator, capsys, "--model", "eu.amazon.nova-lite-v1:0")
+    assert code == 1
+    start = next(i for i, line in enumerate(lines) if line.startswith("✗ service role may invoke"))
+    assert lines[start + 1].startswith("    fix: ")
+    assert lines[start + 2] == "      {"
+
+
+def test_exit_code_prefers_failure_over_unverified() -> None:
+    ok, bad, unknown = (
+        CheckResult("a", True, ""),
+        CheckResult("b", False, "", "f"),
+        CheckResult("c", None, ""),
+    )
+    assert exit_code([ok]) == 0
+    assert exit_code([ok, unknown]) == EXIT_UNVERIFIED
+    assert exit_code([unknown, bad]) == 1
+
+
+def test_without_a_region_doctor_says_how_to_set_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    assert main(["doctor"]) == 2
+    assert "no AWS Region configured" in capsys.readouterr().err
