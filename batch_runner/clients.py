@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
 
 from batch_runner import __version__
+from batch_runner.exceptions import ConfigurationError
 
 _CONFIG = Config(
     retries={"mode": "adaptive", "max_attempts": 8},
@@ -30,6 +32,16 @@ class AwsContext:
     region: str | None = None
     profile: str | None = None
     endpoint_url: str | None = None
+
+    def __post_init__(self) -> None:
+        # botocore would raise a bare ValueError at the first client, deep inside some command.
+        if self.endpoint_url:
+            parts = urlsplit(self.endpoint_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ConfigurationError(
+                    f"invalid endpoint URL {self.endpoint_url!r}: give a full URL such as "
+                    "http://127.0.0.1:4566 (the address `python -m batch_runner local serve` prints)"
+                )
 
     def session(self) -> boto3.Session:
         return boto3.Session(profile_name=self.profile, region_name=self.region)

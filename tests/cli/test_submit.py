@@ -159,6 +159,7 @@ BAD_INPUTS = {
     "duplicate ids": Bad("duplicate", {"--id-column": "id"}, dataset="dupes.csv"),
     "invalid utf-8": Bad("UTF-8", dataset="latin1.csv"),
     "empty dataset": Bad("has no data rows", rows=0),
+    "zero max tokens": Bad("max tokens must be a positive integer, not 0", {"--max-tokens": "0"}),
     "stack not deployed": Bad("stack BedrockBatch-nowhere not found in us-east-1", {"--env": "nowhere"}),
     "model outside allow-list": Bad("allow-list", {"--model": "meta.llama3-1-405b-instruct-v1:0"}),
     "no credentials": Bad("no AWS credentials found", unset=CREDENTIALS),
@@ -194,6 +195,21 @@ def test_bad_input_is_one_line_exit_2_and_nothing_uploaded_or_submitted(
     assert input_keys(emulator) == before
     assert emulator.jobs() == []
     assert not (workdir / ".batch-runner" / "runs" / "bad-input" / "manifest.json").exists()
+
+
+def test_an_endpoint_that_is_not_a_url_is_one_line_exit_2(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dataset = write_csv(workdir / "data.csv", 120)
+    argv = ["submit", str(dataset), "--model", HAIKU, "--prompt-text", "{{ text }}", "--yes"]
+
+    assert main([*argv, "--endpoint-url", "localhost:4566"]) == 2
+
+    err = capsys.readouterr().err
+    assert err == (
+        "error: invalid endpoint URL 'localhost:4566': give a full URL such as http://127.0.0.1:4566 "
+        "(the address `python -m batch_runner local serve` prints)\n"
+    )
 
 
 def test_real_process_submits_through_the_emulator(emulator: Emulator, tmp_path: Path) -> None:
