@@ -23,6 +23,7 @@ from pathlib import Path
 
 from batch_runner.api import submit
 from batch_runner.local.config import EmulatorConfig
+from batch_runner.results.writers import check_output_path
 from batch_runner.run_state import default_run_name
 from batch_runner.settings import DEFAULT_STATE_DIR
 from batch_runner.tracking import RunStatus
@@ -106,6 +107,7 @@ def run_demo(
     """
     from batch_runner.local.server import Emulator  # loads moto: only when the demo runs
 
+    check_output_path(out)  # before anything starts
     started = time.monotonic()
     state_dir = Path(DEFAULT_STATE_DIR) if keep_running else Path(tempfile.mkdtemp(prefix="batch-demo-"))
     emulator = Emulator(DEMO_CONFIG, region=REGION)

@@ -14,8 +14,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from batch_runner.exceptions import UsageError
-
 if TYPE_CHECKING:
     from batch_runner.demo import DemoSummary
 
@@ -46,11 +44,8 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from batch_runner.demo import run_demo
     from batch_runner.progress import ProgressDisplay
-    from batch_runner.results import SUPPORTED_SUFFIXES
     from batch_runner.tracking import RunStatus
 
-    if args.out.suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise UsageError(f"--out {args.out}: the file must end in {', '.join(sorted(SUPPORTED_SUFFIXES))}")
     bar = ProgressDisplay(sys.stderr)
 
     def started(endpoint: str, stack: str) -> None:
@@ -76,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
     bar.close()
     if not args.keep_running:
         _print_summary(summary)
+        print(
+            "Next: `python -m batch_runner demo --keep-running` to explore the run with the other "
+            "commands, or the README's 'The journey on AWS' to run it for real."
+        )
     return 0 if summary.state == "Completed" and summary.succeeded == summary.records else 1
 
 

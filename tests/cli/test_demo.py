@@ -22,16 +22,24 @@ from batch_runner.cli import main
 from tests.readme_commands import ROOT
 
 
-def test_unsupported_output_format_is_refused_before_the_emulator_starts(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("out", "problem"),
+    [("results.txt", "unsupported extension '.txt'"), ("missing/results.csv", "does not exist")],
+)
+def test_unwritable_output_is_refused_before_the_emulator_starts(
+    out: str,
+    problem: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
 
-    code = main(["demo", "--out", "results.txt"])
+    code = main(["demo", "--out", out])
 
-    assert code != 0
+    assert code == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: --out results.txt") and ".parquet" in err
+    assert err.startswith(f"error: cannot write results to {out}") and problem in err
     assert list(tmp_path.iterdir()) == []
 
 
