@@ -14,20 +14,20 @@ from batch_runner.doctor.account import check_credentials, check_stack
 from batch_runner.doctor.buckets import check_bucket
 from batch_runner.doctor.caller import check_job_actions, check_pass_role
 from batch_runner.doctor.model import check_model
-from batch_runner.doctor.result import CheckResult, Target
+from batch_runner.doctor.result import CheckResult, CheckTarget
 from batch_runner.doctor.service_role import check_role_data_access, check_role_trust
 from batch_runner.settings import Overrides, resolve_stack_name, with_region
 
-__all__ = ["CheckResult", "Target", "prepare", "run_checks"]
+__all__ = ["CheckResult", "CheckTarget", "prepare", "run_checks"]
 
 
 def prepare(
     ctx: AwsContext, overrides: Overrides | None = None, environ: Mapping[str, str] | None = None
-) -> Target:
+) -> CheckTarget:
     """The target of the checks: Region resolved, stack named (raises ``ConfigurationError`` when no
     Region is configured)."""
     aws = with_region(ctx, environ)
-    return Target(
+    return CheckTarget(
         aws=aws, region=str(aws.region), stack=resolve_stack_name(overrides or Overrides(), environ)
     )
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from batch_runner.doctor.result import CheckResult, Target, error_message, failed, passed
+from batch_runner.doctor.result import CheckResult, CheckTarget, error_message, failed, passed
 from batch_runner.exceptions import BatchRunnerError, StackNotFoundError
 from batch_runner.settings import Overrides, read_stack_outputs, resolve_settings
 from batch_runner.stack_outputs import OutputKey, stack_name
@@ -25,7 +25,7 @@ EXPECTED_OUTPUTS = (
 )
 
 
-def check_credentials(target: Target) -> CheckResult:
+def check_credentials(target: CheckTarget) -> CheckResult:
     """``sts:GetCallerIdentity`` answers: fills in the account and caller ARN."""
     try:
         identity = target.client("sts").get_caller_identity()
@@ -41,7 +41,7 @@ def check_credentials(target: Target) -> CheckResult:
 
 
 def check_stack(
-    target: Target, overrides: Overrides, environ: Mapping[str, str] | None = None
+    target: CheckTarget, overrides: Overrides, environ: Mapping[str, str] | None = None
 ) -> CheckResult:
     """The stack is deployed in the Region with every expected output; fills in the resources,
     with flags > environment variables > stack outputs as ``resolve_settings`` does."""
@@ -70,7 +70,9 @@ def check_stack(
     return passed(STACK, f"{target.stack} in {target.region} with outputs {', '.join(EXPECTED_OUTPUTS)}")
 
 
-def _apply(target: Target, overrides: Overrides, environ: Mapping[str, str], outputs: dict[str, str]) -> None:
+def _apply(
+    target: CheckTarget, overrides: Overrides, environ: Mapping[str, str], outputs: dict[str, str]
+) -> None:
     """The resources as the runner resolves them; left empty when they cannot be resolved (no
     stack and no flags or variables), so the checks that need them are skipped."""
     target.outputs = outputs

@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from batch_runner.doctor.result import (
     ACCESS_DENIED,
     CheckResult,
-    Target,
+    CheckTarget,
     error_code,
     error_message,
     failed,
@@ -20,7 +20,7 @@ from batch_runner.doctor.result import (
 )
 
 
-def check_bucket(target: Target, kind: str) -> CheckResult:
+def check_bucket(target: CheckTarget, kind: str) -> CheckResult:
     """``kind`` is ``"input"`` or ``"output"``."""
     name = f"{kind} bucket"
     bucket = target.input_bucket if kind == "input" else target.output_bucket

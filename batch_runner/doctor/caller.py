@@ -6,7 +6,7 @@ import re
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from batch_runner.doctor.result import CheckResult, Target, failed, passed, statement_json, unverified
+from batch_runner.doctor.result import CheckResult, CheckTarget, failed, passed, statement_json, unverified
 from batch_runner.doctor.simulation import SimulationUnavailable, simulate
 from batch_runner.doctor.trust_policy import BEDROCK_SERVICE
 
@@ -20,7 +20,7 @@ JOB_ACTIONS = (
 )
 
 
-def principal_arn(target: Target) -> str | None:
+def principal_arn(target: CheckTarget) -> str | None:
     """The IAM ARN policies attach to: an assumed-role session's role, the user itself; None for root."""
     if target.caller_arn.endswith(":root"):
         return None
@@ -33,7 +33,7 @@ def principal_arn(target: Target) -> str | None:
         return f"arn:{match.group(1)}:iam::{match.group(2)}:role/{match.group(3)}"
 
 
-def check_pass_role(target: Target) -> CheckResult:
+def check_pass_role(target: CheckTarget) -> CheckResult:
     principal = principal_arn(target)
     if principal is None:
         return passed(PASS_ROLE, "the caller is the account root, allowed everything (prefer an IAM role)")
@@ -60,7 +60,7 @@ def check_pass_role(target: Target) -> CheckResult:
     return passed(PASS_ROLE, f"{principal} may pass {target.role_arn} to {BEDROCK_SERVICE}")
 
 
-def check_job_actions(target: Target, model_arns: list[str]) -> CheckResult:
+def check_job_actions(target: CheckTarget, model_arns: list[str]) -> CheckResult:
     """Create on the job ARN and the model (AWS authorizes both), get and stop on the job ARN."""
     principal = principal_arn(target)
     if principal is None:

@@ -10,7 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from batch_runner.doctor.result import (
     ACCESS_DENIED,
     CheckResult,
-    Target,
+    CheckTarget,
     error_code,
     error_message,
     failed,
@@ -44,7 +44,7 @@ class ModelFacts:
         return [self.profile_arn] if self.profile_arn else self.destination_arns[:1]
 
 
-def check_model(target: Target, model_id: str) -> tuple[list[CheckResult], ModelFacts]:
+def check_model(target: CheckTarget, model_id: str) -> tuple[list[CheckResult], ModelFacts]:
     facts = ModelFacts(model_id, parse_model_id(model_id).base_model_id or model_id)
     exists = _look_up(target, facts)
     results = [exists]
@@ -54,20 +54,22 @@ def check_model(target: Target, model_id: str) -> tuple[list[CheckResult], Model
             results.append(check_allow_list(target, model_id))
         if facts.profile_arn and target.role_arn:
             results.append(check_profile_invoke(target, facts))
-    results.append(check_quotas(target, model_id))
+    results.append(check_quotas(target, facts.base_model_id))
     return results, facts
 
 
-def _look_up(target: Target, facts: ModelFacts) -> CheckResult:
+def _look_up(target: CheckTarget, facts: ModelFacts) -> CheckResult:
     name = f"model {facts.model_id} exists"
     bedrock = target.client("bedrock")
     listing = f"list what exists: `aws bedrock list-foundation-models --region {target.region}`"
     try:
-        if parse_model_id(facts.model_id).geo_prefix:
+        if _is_profile(facts.model_id):
             listing = f"list what exists: `aws bedrock list-inference-profiles --region {target.region}`"
             profile = bedrock.get_inference_profile(inferenceProfileIdentifier=facts.model_id)
             facts.profile_arn = profile["inferenceProfileArn"]
             facts.destination_arns = [m["modelArn"] for m in profile.get("models", [])]
+            if facts.destination_arns:  # application profiles name their model only here
+                facts.base_model_id = facts.destination_arns[0].rsplit("/", 1)[-1]
             listing = f"list what exists: `aws bedrock list-foundation-models --region {target.region}`"
         details = bedrock.get_foundation_model(modelIdentifier=facts.base_model_id)["modelDetails"]
     except ClientError as err:
@@ -95,12 +97,17 @@ def _look_up(target: Target, facts: ModelFacts) -> CheckResult:
     return passed(name, f"{details.get('modelName', facts.base_model_id)} in {target.region}{via}")
 
 
+def _is_profile(model_id: str) -> bool:
+    """System profiles (``us.…``, or their ARN) and application inference-profile ARNs."""
+    return bool(parse_model_id(model_id).geo_prefix) or "inference-profile/" in model_id
+
+
 def check_batch_support(facts: ModelFacts) -> CheckResult:
     """AWS reports no batch marker in the model details: batch support comes from the documented
     table the runner ships (quota names exist only for batch-capable models) and its request formats."""
     name = f"model {facts.model_id} supports batch inference"
-    quota_name = quota_model_name(facts.model_id)
-    family = model_family(facts.model_id)
+    quota_name = quota_model_name(facts.base_model_id)
+    family = model_family(facts.base_model_id)
     if "IMAGE" in facts.output_modalities or (family is None and quota_name is None):
         return failed(
             name,
@@ -122,7 +129,7 @@ def check_batch_support(facts: ModelFacts) -> CheckResult:
     return passed(name, f"{quota_name}, request format {family}")
 
 
-def check_enabled(target: Target, facts: ModelFacts) -> CheckResult:
+def check_enabled(target: CheckTarget, facts: ModelFacts) -> CheckResult:
     name = f"model {facts.model_id} enabled for the account"
     try:
         answer = target.client("bedrock").get_foundation_model_availability(modelId=facts.base_model_id)
@@ -148,7 +155,7 @@ def check_enabled(target: Target, facts: ModelFacts) -> CheckResult:
     return passed(name, "authorized, entitled and available in the Region")
 
 
-def check_allow_list(target: Target, model_id: str) -> CheckResult:
+def check_allow_list(target: CheckTarget, model_id: str) -> CheckResult:
     name = f"model {model_id} in the stack's allow-list"
     if model_id in target.allowed_models:
         return passed(name, f"{target.stack} grants it")
@@ -159,7 +166,7 @@ def check_allow_list(target: Target, model_id: str) -> CheckResult:
     )
 
 
-def check_profile_invoke(target: Target, facts: ModelFacts) -> CheckResult:
+def check_profile_invoke(target: CheckTarget, facts: ModelFacts) -> CheckResult:
     """A job through a profile invokes the profile and the model in each of its destination Regions."""
     name = f"service role may invoke {facts.model_id}"
     resources = [facts.profile_arn, *facts.destination_arns]
@@ -183,7 +190,7 @@ def check_profile_invoke(target: Target, facts: ModelFacts) -> CheckResult:
     return passed(name, f"the profile and its {len(facts.destination_arns)} destination model ARNs")
 
 
-def check_quotas(target: Target, model_id: str) -> CheckResult:
+def check_quotas(target: CheckTarget, model_id: str) -> CheckResult:
     name = f"batch quotas for {model_id}"
     lookup = read_quotas(lambda: target.client("service-quotas"), model_id, default_quotas(model_id))
     quotas = lookup.quotas

@@ -33,7 +33,7 @@ def unverified(name: str, detail: str, fix: str = "") -> CheckResult:
 
 
 @dataclass
-class Target:
+class CheckTarget:
     """The account, Region and resources under check, filled in as checks succeed."""
 
     aws: AwsContext

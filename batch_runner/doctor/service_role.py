@@ -10,7 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from batch_runner.doctor import trust_policy
 from batch_runner.doctor.result import (
     CheckResult,
-    Target,
+    CheckTarget,
     error_code,
     error_message,
     failed,
@@ -25,7 +25,7 @@ DATA_ACCESS = "service role data access"
 _SAMPLE_JOB_ID = "doctorcheck1"  # job IDs are 12 lowercase alphanumerics
 
 
-def check_role_trust(target: Target) -> CheckResult:
+def check_role_trust(target: CheckTarget) -> CheckResult:
     role_name = target.role_arn.rsplit("/", 1)[-1]
     try:
         role = target.client("iam").get_role(RoleName=role_name)["Role"]
@@ -52,7 +52,7 @@ def check_role_trust(target: Target) -> CheckResult:
         )
 
 
-def expected_trust_statement(target: Target) -> dict[str, Any]:
+def expected_trust_statement(target: CheckTarget) -> dict[str, Any]:
     return {
         "Effect": "Allow",
         "Principal": {"Service": trust_policy.BEDROCK_SERVICE},
@@ -64,7 +64,7 @@ def expected_trust_statement(target: Target) -> dict[str, Any]:
     }
 
 
-def _judge_trust(target: Target, document: dict[str, Any]) -> CheckResult:
+def _judge_trust(target: CheckTarget, document: dict[str, Any]) -> CheckResult:
     job_arn = f"arn:aws:bedrock:{target.region}:{target.account}:model-invocation-job/{_SAMPLE_JOB_ID}"
     own_job = {"aws:SourceAccount": target.account, "aws:SourceArn": job_arn}
     fix = (
@@ -99,7 +99,7 @@ def _judge_trust(target: Target, document: dict[str, Any]) -> CheckResult:
     return passed(TRUST, f"{trust_policy.BEDROCK_SERVICE} may assume it for this account's jobs only")
 
 
-def check_role_data_access(target: Target) -> CheckResult:
+def check_role_data_access(target: CheckTarget) -> CheckResult:
     """Simulate what Bedrock does as the role: list and read input, write output, use the key."""
     context: dict[str, str | bool] = {
         "aws:ResourceAccount": target.account,
@@ -119,9 +119,10 @@ def check_role_data_access(target: Target) -> CheckResult:
             for d in simulate(target, target.role_arn, [action], [resource], context)
         ]
         if target.kms_key:
+            key_arn = _key_arn(target, target.kms_key)
             kms_context = {**context, "kms:ViaService": f"s3.{target.region}.amazonaws.com"}
             denied += simulate(
-                target, target.role_arn, ["kms:Decrypt", "kms:GenerateDataKey"], [target.kms_key], kms_context
+                target, target.role_arn, ["kms:Decrypt", "kms:GenerateDataKey"], [key_arn], kms_context
             )
     except SimulationUnavailable as err:
         return unverified(DATA_ACCESS, f"could not verify: {err}", err.fix)
@@ -136,3 +137,13 @@ def check_role_data_access(target: Target) -> CheckResult:
         )
     key = f" and use {target.kms_key}" if target.kms_key else ""
     return passed(DATA_ACCESS, f"may read s3://{target.input_bucket}, write s3://{target.output_bucket}{key}")
+
+
+def _key_arn(target: CheckTarget, key: str) -> str:
+    """IAM policies name keys by ARN; the setting may be a key ID or alias."""
+    if key.startswith("arn:"):
+        return key
+    try:
+        return str(target.client("kms").describe_key(KeyId=key)["KeyMetadata"]["Arn"])
+    except (ClientError, BotoCoreError):
+        return f"arn:aws:kms:{target.region}:{target.account}:key/{key}"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from batch_runner.doctor.result import Target, error_code, error_message
+from batch_runner.doctor.result import CheckTarget, error_code, error_message
 
 Context = Mapping[str, str | bool]
 
@@ -34,7 +34,11 @@ class SimulationUnavailable(Exception):
 
 
 def simulate(
-    target: Target, principal_arn: str, actions: Sequence[str], resources: Sequence[str], context: Context
+    target: CheckTarget,
+    principal_arn: str,
+    actions: Sequence[str],
+    resources: Sequence[str],
+    context: Context,
 ) -> list[Denied]:
     """Every (action, resource) pair the principal's policies do not allow."""
     entries = [

@@ -222,3 +222,33 @@ def test_single_checks_are_callable_from_python(emulator: Emulator, emulator_ctx
     assert result == CheckResult(
         "input bucket", True, f"{target.input_bucket} in us-east-1, owned by {ACCOUNT}"
     )
+
+
+def test_an_assumed_role_session_is_checked_as_its_role(
+    emulator: Emulator, emulator_ctx: AwsContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    iam = emulator.client("iam")
+    name = unique("submitter")
+    account_trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = iam.create_role(RoleName=name, Path="/team/", AssumeRolePolicyDocument=json.dumps(account_trust))
+    iam.attach_role_policy(RoleName=name, PolicyArn=emulator.stack_outputs[OutputKey.SUBMITTER_POLICY_ARN])
+    iam.put_role_policy(RoleName=name, PolicyName="doctor", PolicyDocument=json.dumps(DOCTOR_READS))
+    session = emulator.client("sts").assume_role(RoleArn=role["Role"]["Arn"], RoleSessionName="doctor")
+    credentials = session["Credentials"]
+    use_key(
+        monkeypatch,
+        {"AccessKeyId": credentials["AccessKeyId"], "SecretAccessKey": credentials["SecretAccessKey"]},
+    )
+    monkeypatch.setenv("AWS_SESSION_TOKEN", credentials["SessionToken"])
+    results = by_name(run_checks(emulator_ctx, models=[CLAUDE], environ={}))
+    assert results["caller may pass the role"].ok is True
+    assert results["caller may manage jobs"].detail.startswith(f"arn:aws:iam::{ACCOUNT}:role/team/{name} may")
