@@ -252,3 +252,15 @@ def test_an_assumed_role_session_is_checked_as_its_role(
     results = by_name(run_checks(emulator_ctx, models=[CLAUDE], environ={}))
     assert results["caller may pass the role"].ok is True
     assert results["caller may manage jobs"].detail.startswith(f"arn:aws:iam::{ACCOUNT}:role/team/{name} may")
+
+
+def test_a_kms_key_the_role_may_not_use_is_named(emulator: Emulator, emulator_ctx: AwsContext) -> None:
+    key = emulator.client("kms").create_key(Description="doctor test")["KeyMetadata"]
+    check = by_name(run_checks(emulator_ctx, Overrides(kms_key=key["KeyId"]), models=[CLAUDE], environ={}))[
+        "service role data access"
+    ]
+    assert check.ok is False
+    assert (
+        f"kms:Decrypt on {key['Arn']}" in check.detail
+        and f"kms:GenerateDataKey on {key['Arn']}" in check.detail
+    )
