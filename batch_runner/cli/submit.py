@@ -140,19 +140,38 @@ def _options(args: argparse.Namespace) -> SubmitOptions:
         template: str | None = _read_text(Path(args.prompt), "prompt template")
     else:
         template = args.prompt_text
-    system = args.system
-    if system and Path(system).is_file():
-        system = _read_text(Path(system), "system prompt")
     return SubmitOptions(
         model_id=args.model,
         prompt_template=template,
-        system_prompt=system,
+        system_prompt=_system_prompt(args.system),
         id_column=args.id_column,
         max_tokens=args.max_tokens,
         temperature=args.temperature,
         invocation_type=args.invocation_type,
         model_options=dict(_model_option(item) for item in args.model_option),
     )
+
+
+# Endings that make a --system value a file name rather than prompt text.
+_TEXT_FILE_SUFFIXES = frozenset({".txt", ".md", ".j2", ".jinja", ".prompt"})
+
+
+def _system_prompt(value: str | None) -> str | None:
+    """``--system`` is a file when one exists at that path, otherwise the prompt text itself.
+
+    A value that can only be a file name (no spaces, a text-file ending) but names no file is a
+    mistyped path: sending it to the model as the system prompt would cost a whole batch.
+    """
+    if not value:
+        return value
+    path = Path(value)
+    if path.is_file():
+        return _read_text(path, "system prompt")
+    if path.is_dir():
+        raise UsageError(f"--system {value} is a directory; give a file, or the system prompt text")
+    if not any(char.isspace() for char in value) and path.suffix.lower() in _TEXT_FILE_SUFFIXES:
+        raise UsageError(f"system prompt file {value} not found; fix the path, or give the prompt text")
+    return value
 
 
 def _read_text(path: Path, what: str) -> str:

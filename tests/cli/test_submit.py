@@ -153,6 +153,8 @@ BAD_INPUTS = {
     "missing prompt file": Bad(
         "prompt template file nope.j2 not found", {"--prompt-text": None, "--prompt": "nope.j2"}
     ),
+    "missing system prompt file": Bad("system prompt file system.txt not found", {"--system": "system.txt"}),
+    "system prompt directory": Bad("--system sub is a directory", {"--system": "sub"}),
     "unknown template variable": Bad("nope", {"--prompt-text": "{{ nope }}"}),
     "unknown model": Bad("supported", {"--model": "acme.model-v1"}),
     "below minimum records": Bad("100", rows=20),
@@ -177,6 +179,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_uploaded_or_submitted(
 ) -> None:
     bad = BAD_INPUTS[case]
     write_csv(workdir / "data.csv", bad.rows)
+    (workdir / "sub").mkdir()
     (workdir / "dupes.csv").write_text("id,text\na,x\n" + "".join(f"b{n},y\n" for n in range(100)) + "a,z\n")
     latin1 = "id,text\n" + "".join(f"{n},caf\xe9\n" for n in range(120))
     (workdir / "latin1.csv").write_bytes(latin1.encode("latin-1"))
