@@ -4,6 +4,7 @@ shows exists with the options it uses, and its two `make` targets exist."""
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import csv
 import io
@@ -17,10 +18,14 @@ from pathlib import Path
 
 import pytest
 
+import batch_runner
 from batch_runner.cli import build_parser
+from batch_runner.run_results import RunResults
+from batch_runner.runs import Run
 from tests.readme_commands import README, ROOT, readme_commands, runner_commands
 
 BUNDLED = ROOT / "batch_runner" / "data" / "examples" / "conversations.csv"
+_PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
 def _subcommand_parser(argv: list[str]) -> argparse.ArgumentParser:
@@ -121,3 +126,19 @@ def test_performance_tables_are_the_benchmarks_current_ones() -> None:
     assert table_rows(section) == table_rows(benchmarks), (
         "copy the tables of benchmarks/README.md into the README's Performance section"
     )
+
+
+def test_python_example_uses_what_the_package_exports() -> None:
+    blocks = _PYTHON_BLOCK.findall(README.read_text(encoding="utf-8"))
+    assert blocks
+    for node in (node for block in blocks for node in ast.walk(ast.parse(block))):
+        if isinstance(node, ast.ImportFrom) and node.module == "batch_runner":
+            assert all(hasattr(batch_runner, alias.name) for alias in node.names)
+        if not isinstance(node, ast.Attribute):
+            continue
+        owner = node.value
+        if isinstance(owner, ast.Name) and owner.id == "run":
+            assert hasattr(Run, node.attr), f"Run has no {node.attr}"
+        called = owner.func if isinstance(owner, ast.Call) else None
+        if isinstance(called, ast.Attribute) and called.attr == "results":
+            assert hasattr(RunResults, node.attr), f"RunResults has no {node.attr}"
