@@ -19,7 +19,33 @@ import orjson
 import pytest
 
 from batch_runner.cli import main
+from batch_runner.demo import emulator_only_environment
 from tests.readme_commands import ROOT
+
+
+def test_the_demo_sees_only_fake_credentials_and_restores_the_callers_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    caller = {
+        "AWS_PROFILE": "production",
+        "AWS_SESSION_TOKEN": "real-looking-token",
+        "AWS_ENDPOINT_URL": "https://bedrock.example.com",
+        "BATCH_RUNNER_INPUT_BUCKET": "someone-elses-bucket",
+        "BATCH_RUNNER_KMS_KEY": "arn:aws:kms:us-east-1:111122223333:key/x",
+    }
+    for name, value in caller.items():
+        monkeypatch.setenv(name, value)
+    before = dict(os.environ)
+
+    with pytest.raises(RuntimeError), emulator_only_environment():
+        assert not set(caller) & set(os.environ)
+        assert (os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]) == (
+            "testing",
+            "testing",
+        )
+        raise RuntimeError("the demo failed")
+
+    assert dict(os.environ) == before
 
 
 @pytest.mark.parametrize(
