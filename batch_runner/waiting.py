@@ -68,8 +68,8 @@ def wait_for_run(
             left = deadline - pacing.clock()
             if left <= 0:
                 raise WaitTimeoutError(
-                    f"run {run.name} not finished after {pacing.timeout:g}s: {describe(status)};"
-                    f" the jobs keep running, wait again with `wait {run.name}`"
+                    f"run {status.run} not finished after {pacing.timeout:g}s: {describe(status)};"
+                    f" the jobs keep running, wait again with `wait {status.run}`"
                 )
             pacing.sleep(min(interval, left))
         else:

@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 
 import batch_runner.cli.wait
+from batch_runner.api import QuotaOverrides, submit
 from batch_runner.cli import main
 from batch_runner.local import Emulator
+from batch_runner.runs import Run
 from batch_runner.waiting import Pacing
 from tests.cli.test_submit import HAIKU, write_csv
 
-__all__ = ["HAIKU", "emulator_pacing", "submit_cli", "write_csv"]
+__all__ = ["HAIKU", "emulator_pacing", "submit_api", "submit_cli", "write_csv"]
 
 
 def submit_cli(
@@ -57,3 +59,23 @@ def emulator_pacing(
     pacing = functools.partial(Pacing, sleep=sleep, clock=emulator.clock.now)
     monkeypatch.setattr(batch_runner.cli.wait, "Pacing", pacing)
     return sleeps
+
+
+def submit_api(
+    emulator: Emulator, state_dir: Path, run: str, rows: int, *, per_job: int = 100, concurrent: int = 20
+) -> Run:
+    """Submit ``rows`` generated records through the Python API; returns the Run."""
+    emulator.configure(min_records_per_job=1)
+    return submit(
+        [{"id": f"id-{n}", "text": f"Message {n}"} for n in range(rows)],
+        model=HAIKU,
+        prompt="Answer: {{ text }}",
+        id_column="id",
+        run=run,
+        quotas=QuotaOverrides(
+            min_records_per_job=1, max_records_per_job=per_job, max_concurrent_jobs=concurrent
+        ),
+        endpoint_url=emulator.endpoint_url,
+        region="us-east-1",
+        state_dir=state_dir,
+    )
