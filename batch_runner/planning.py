@@ -27,7 +27,7 @@ import orjson
 
 from batch_runner.background_writer import BackgroundWriter
 from batch_runner.datasets import BlocksTooSmall, Dataset, DatasetSource, is_jsonl, open_dataset
-from batch_runner.exceptions import DatasetError, PlanError, UsageError
+from batch_runner.exceptions import DatasetError, ModelNotSupportedError, PlanError, UsageError
 from batch_runner.models import DEFAULT_MAX_TOKENS, ModelAdapter, RequestSettings, adapter_for
 from batch_runner.models.registry import FAMILY_OPTION
 from batch_runner.plan import ModelQuotas, Plan, ShardPlan, SubmitOptions
@@ -164,7 +164,7 @@ def _adapter(options: SubmitOptions, *, pre_formatted: bool) -> ModelAdapter | N
         # Requests are already built: unknown models are fine, known ones get their fields checked.
         try:
             return adapter_for(options.model_id, options.invocation_type, settings)
-        except UsageError:
+        except ModelNotSupportedError:
             return None
     return adapter_for(options.model_id, options.invocation_type, settings)
 

@@ -114,5 +114,11 @@ class RowEncoder:
                     f"{where}: modelInput lacks {', '.join(missing)}, required for "
                     f"{self.adapter.description} requests; add the field(s)"
                 )
+            unexpected = self.adapter.unexpected_fields(model_input)
+            if unexpected:
+                raise DatasetError(
+                    f"{where}: modelInput has {', '.join(unexpected)}, which {self.adapter.description} "
+                    "requests do not take, so every record would fail; check --invocation-type"
+                )
         uid = row.get(PRE_FORMATTED_ID)
         return model_input, None if uid is None else user_id(uid, where=where, column=PRE_FORMATTED_ID)

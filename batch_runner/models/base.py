@@ -35,6 +35,8 @@ class ModelAdapter:
     description: ClassVar[str]
     required_fields: ClassVar[tuple[str, ...]]
     produces_text: ClassVar[bool] = True  # False for embeddings: no output tokens to estimate
+    # Every top-level field the request shape takes, when the service rejects others; None: not checked.
+    allowed_fields: ClassVar[frozenset[str] | None] = None
 
     def __init__(self, model_id: str, settings: RequestSettings) -> None:
         self.model_id = model_id
@@ -69,3 +71,8 @@ class ModelAdapter:
 
     def missing_fields(self, body: Mapping[str, Any]) -> list[str]:
         return [name for name in self.required_fields if name not in body]
+
+    def unexpected_fields(self, body: Mapping[str, Any]) -> list[str]:
+        if self.allowed_fields is None:
+            return []
+        return sorted(set(body) - self.allowed_fields)

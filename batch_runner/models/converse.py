@@ -11,6 +11,22 @@ class Converse(ModelAdapter):
     family = "converse"
     description = "Converse (any text model)"
     required_fields = ("messages",)
+    # The Converse request body without modelId. Converse rejects other fields, so a native
+    # InvokeModel body (anthropic_version, max_tokens, ...) in a Converse job fails every record.
+    allowed_fields = frozenset(
+        {
+            "messages",
+            "system",
+            "inferenceConfig",
+            "toolConfig",
+            "guardrailConfig",
+            "additionalModelRequestFields",
+            "additionalModelResponseFieldPaths",
+            "promptVariables",
+            "requestMetadata",
+            "performanceConfig",
+        }
+    )
 
     def build(self, text: str) -> dict[str, Any]:
         body: dict[str, Any] = {"messages": [{"role": "user", "content": [{"text": text}]}]}

@@ -253,6 +253,25 @@ def test_bad_pre_formatted_lines(
         )
 
 
+def test_native_bodies_in_a_converse_job_are_refused(tmp_path: Path) -> None:
+    body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 10, "messages": []}
+    data = write_jsonl(tmp_path / "d.jsonl", [{"modelInput": body}] * 3)
+    opts = options(prompt_template=None, invocation_type=CONVERSE)
+    with pytest.raises(
+        DatasetError, match=r"line 1\): modelInput has anthropic_version, max_tokens, which Converse"
+    ):
+        build_plan(data, opts, quotas=SMALL_QUOTAS, workdir=tmp_path / "w")
+
+
+def test_converse_bodies_for_an_embedding_model_are_refused(tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "d.jsonl", [{"modelInput": {"messages": []}}] * 3)
+    opts = options(model_id="amazon.titan-embed-text-v2:0", prompt_template=None, invocation_type=CONVERSE)
+    with pytest.raises(
+        UsageError, match="embedding model, which the Converse invocation type does not support"
+    ):
+        build_plan(data, opts, quotas=SMALL_QUOTAS, workdir=tmp_path / "w")
+
+
 def test_id_column_does_not_apply_to_pre_formatted_input(tmp_path: Path) -> None:
     data = write_jsonl(tmp_path / "d.jsonl", [{"modelInput": {}, "key": n} for n in range(3)])
     opts = options(prompt_template=None, id_column="key")
