@@ -100,6 +100,13 @@ class SubmitterAccess(Construct):
                 resources=[output_bucket.arn_for_objects("*")],
             ),
             iam.PolicyStatement(
+                # `retry --on-demand` writes the records it ran through bedrock-runtime beside the
+                # jobs' output, as runs/<run>/output/on-demand-<shard>/ (batch_runner.retrying).
+                sid="WriteOnDemandOutput",
+                actions=["s3:PutObject"],
+                resources=[output_bucket.arn_for_objects("runs/*/output/on-demand-*")],
+            ),
+            iam.PolicyStatement(
                 sid="ReadStackOutputs",
                 actions=["cloudformation:DescribeStacks"],
                 resources=[stack.stack_id],
@@ -142,6 +149,8 @@ class SubmitterAccess(Construct):
             "account and Region.",
             input_bucket.arn_for_objects("*"): object_reason,
             output_bucket.arn_for_objects("*"): object_reason,
+            output_bucket.arn_for_objects("runs/*/output/on-demand-*"): "Run names and shard numbers "
+            "are chosen per run; writes stay under the on-demand prefixes of runs in this bucket.",
         }
         wildcards.update(region_wildcards(invoke))
         acknowledge_wildcard_resources(self.policy, wildcards)

@@ -118,6 +118,10 @@ def test_submitters_write_input_and_read_output(synthesized: Synthesized, env_na
     assert actions_of(read_output) == ["s3:GetObject"]
     assert resources_of(read_output) == [f"{output_arn}/*"]
     assert set(resources_of(statement(policy, "ListBatchBuckets"))) == {input_arn, output_arn}
+    # Only on-demand retries write to the output bucket, and only under their own prefixes.
+    write_on_demand = statement(policy, "WriteOnDemandOutput")
+    assert actions_of(write_on_demand) == ["s3:PutObject"]
+    assert resources_of(write_on_demand) == [f"{output_arn}/runs/*/output/on-demand-*"]
     s3_actions = {
         action for item in policy["Statement"] for action in actions_of(item) if action.startswith("s3:")
     }
