@@ -1,0 +1,66 @@
+"""`results`: the reconciliation as text and JSON, input columns, and bad output paths."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from batch_runner.cli import main
+from batch_runner.local import Emulator
+from tests.cli.run_schemas import RECONCILIATION
+from tests.runner.tracking_helpers import submit_cli, write_csv
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_results_text_json_and_input_columns(
+    emulator: Emulator, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emulator.configure(job_outcome="PartiallyCompleted", partial_fraction=0.6)
+    endpoint = submit_cli(
+        emulator, write_csv(workdir / "t.csv", 100), "cli-results", extra=("--id-column", "id")
+    )
+    emulator.run_until_idle()
+    capsys.readouterr()
+
+    assert main(["results", "cli-results", "--out", "out.jsonl", "--include-input", *endpoint]) == 0
+    captured = capsys.readouterr()
+    assert "wrote out.jsonl: total 100 = succeeded 60 + failed 0 + missing 40" in captured.out
+    assert "warning: job " in captured.err and "is not finished" in captured.err  # status not refreshed yet
+    rows = [json.loads(line) for line in (workdir / "out.jsonl").read_text().splitlines()]
+    assert [(row["id"], row["text"], row["status"]) for row in rows[59:61]] == [
+        ("id-59", "Message 59", "succeeded"),
+        ("id-60", "Message 60", "missing"),
+    ]
+
+    assert main(["status", "cli-results", *endpoint]) == 0  # records PartiallyCompleted
+    capsys.readouterr()
+    assert main(["results", "cli-results", "--out", "out.parquet", "--json", *endpoint]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    jsonschema.validate(rec, RECONCILIATION)
+    assert (rec["total"], rec["succeeded"], rec["missing"], rec["complete"]) == (100, 60, 40, False)
+    assert rec["jobs"][0]["status"] == "PartiallyCompleted" and rec["warnings"] == []
+
+
+@pytest.mark.parametrize(
+    ("out", "expected"),
+    [
+        ("out.xlsx", "error: cannot write results to out.xlsx: unsupported extension '.xlsx'"),
+        (
+            "missing/out.csv",
+            "error: cannot write results to missing/out.csv: directory missing does not exist",
+        ),
+    ],
+)
+def test_a_bad_output_path_fails_before_anything_is_read(
+    workdir: Path, capsys: pytest.CaptureFixture[str], out: str, expected: str
+) -> None:
+    assert main(["results", "any-run", "--out", out]) == 2  # no run lookup, no AWS call
+    assert capsys.readouterr().err.startswith(expected)
