@@ -2,9 +2,10 @@
 
 ``refresh(run)`` is one pass, shared by ``status`` and every poll of ``wait``: it calls
 GetModelInvocationJob for each job (terminal ones too: their record counters feed the totals),
-saves the manifest when a status or message changed, then submits queued shards if concurrency slots are
-free. Throttling and server errors are retried with backoff; a job that still cannot be read keeps
-its last known status for this pass, so a flaky API slows a poll down but never ends it.
+saves the manifest when a status or message changed, then uploads shards a stopped submit left
+behind and submits queued shards if concurrency slots are free. Throttling and server errors are
+retried with backoff; a job that still cannot be read keeps its last known status for this pass,
+so a flaky API slows a poll down but never ends it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from batch_runner.exceptions import UsageError
 from batch_runner.run_state import PLANNED, QUEUED, SUBMITTED, ShardState
 from batch_runner.runs import Run
 from batch_runner.submission import Backoff, NotNow, with_backoff
@@ -170,13 +172,16 @@ def refresh(run: Run, *, submit: bool = True, backoff: Backoff | None = None) ->
     if changed:
         run.save()
     waiting_reason = None
+    if submit and any(s.state == PLANNED for s in run.shards):
+        try:
+            run.upload_pending()  # what `resume` does first: a submit that stopped before uploading
+        except UsageError as err:
+            warnings.append(str(err))
     if submit and any(s.state == QUEUED for s in run.shards):
         report = run.submit_queued(backoff=backoff)
         waiting_reason = report.waiting_reason if report.queued else None
         for index in report.created + report.adopted:
             described.pop(index, None)
-    if any(s.state == PLANNED for s in run.shards):
-        warnings.append("some shards are not uploaded yet: run `resume` to upload and submit them")
     return snapshot(run, described, waiting_reason=waiting_reason, warnings=warnings)
 
 

@@ -16,8 +16,9 @@ import pytest
 
 from batch_runner.cli import main
 from batch_runner.local import Emulator
+from batch_runner.runs import Run
 from tests.conftest import FAKE_ENV
-from tests.runner.tracking_helpers import emulator_pacing, submit_cli, write_csv
+from tests.runner.tracking_helpers import emulator_pacing, submit_api, submit_cli, write_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 CONVERSATIONS = ROOT.parent / "shared" / "data" / "counseling_conversations.csv"
@@ -117,3 +118,19 @@ def test_results_from_a_real_process(
     assert result.returncode == 0, result.stderr
     assert "total 120 = succeeded 120 + failed 0 + missing 0" in result.stdout
     assert len((workdir / "out.jsonl").read_text().splitlines()) == 120
+
+
+def test_the_python_api_from_a_fresh_machine(emulator: Emulator, tmp_path: Path) -> None:
+    submitted = submit_api(emulator, tmp_path / "laptop", "api-journey", 120)
+    emulator.run_until_idle()
+    run = Run.load("api-journey", state_dir=tmp_path / "server", endpoint_url=emulator.endpoint_url)
+    assert run.status().succeeded_all
+    frame = run.results(include_input=True).to_pandas()
+    assert list(frame["id"]) == [f"id-{n}" for n in range(120)]
+    assert set(frame["status"]) == {"succeeded"} and frame["text"][7] == "Message 7"
+    records = list(run.results())
+    assert [r["row"] for r in records] == list(range(120)) and "text" not in records[0]
+    rec = run.results().save(tmp_path / "out.parquet")
+    assert (rec.total, rec.succeeded) == (120, 120)
+    assert run.cost().input_tokens == rec.manifest_input_tokens
+    assert run.shards[0].job_arn == submitted.shards[0].job_arn

@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from batch_runner.local import Emulator
 from batch_runner.run_state import read_remote
+from batch_runner.runs import Run
 from batch_runner.submission import Backoff
 from batch_runner.tracking import CANCELLED, JobProgress, RunStatus, refresh
 from tests.runner.tracking_helpers import submit_api
@@ -96,3 +97,21 @@ def test_the_run_state_is_the_worst_outcome_once_finished(
     status = RunStatus("r", "m", tuple(jobs), "2026-01-01T00:00:00+00:00")
     assert (status.state, status.finished) == (state, finished)
     assert status.succeeded_all == (state == "Completed")
+
+
+def test_status_uploads_and_submits_what_a_stopped_submit_left(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Run, "resume", lambda self, **kwargs: None)  # submit dies after the manifest
+    run = submit_api(emulator, tmp_path, "track-planned", 150)
+    elsewhere = submit_api(emulator, tmp_path / "elsewhere", "track-planned-elsewhere", 100)
+    monkeypatch.undo()
+    assert [s.state for s in run.shards] == ["planned", "planned"] and emulator.jobs() == []
+
+    status = refresh(run)
+    assert status.counts() == {"Submitted": 2} and status.warnings == ()
+
+    Path(elsewhere.shards[0].local_path).unlink()  # as on another machine: not uploaded, not here
+    status = refresh(elsewhere)
+    assert status.counts() == {"planned": 1} and not status.finished
+    assert "file(s) to upload are not on this machine" in status.warnings[0]
