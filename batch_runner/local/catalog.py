@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from batch_runner.local.errors import ResourceNotFoundError, ValidationError
+from batch_runner.local.errors import AccessDeniedError, ResourceNotFoundError, ValidationError
+from batch_runner.local.iam_simulation import allowed
+from batch_runner.local.moto_state import IamState
 from batch_runner.local.preflight import PROFILE_REGIONS
 
 _ON_DEMAND = "ON_DEMAND"
@@ -138,10 +140,11 @@ def handles(method: str, raw_uri: str) -> bool:
     )
 
 
-def answer(raw_uri: str, account_id: str, region: str) -> dict[str, Any]:
+def answer(raw_uri: str, account_id: str, region: str, access_key: str) -> dict[str, Any]:
     """The JSON body of one catalog call; raises ``ServiceError`` for error responses."""
     path, _, query = raw_uri.partition("?")
     path = path.rstrip("/")
+    _authorize(path, account_id, region, access_key)
     if path == "/foundation-models":
         return {"modelSummaries": _list_models(parse_qs(query), region)}
     if path == "/inference-profiles":
@@ -160,6 +163,34 @@ def answer(raw_uri: str, account_id: str, region: str) -> dict[str, Any]:
     if match := _PROFILE_PATH.fullmatch(path):
         return _profile(unquote(match["id"]), account_id, region)
     raise ValidationError(f"No catalog operation matches GET {path}")
+
+
+def _authorize(path: str, account_id: str, region: str, access_key: str) -> None:
+    """IAM users and roles need the catalog actions; moto's default root caller may do anything."""
+    caller = IamState(account_id).caller(access_key)
+    if caller is None:
+        return
+    action, resource = "bedrock:ListFoundationModels", "*"
+    if path == "/inference-profiles":
+        action = "bedrock:ListInferenceProfiles"
+    elif match := _MODEL_PATH.fullmatch(path):
+        action = "bedrock:GetFoundationModel"
+        resource = _as_arn(unquote(match["id"]), f"arn:aws:bedrock:{region}::foundation-model/")
+    elif _AVAILABILITY_PATH.fullmatch(path):
+        action = "bedrock:GetFoundationModelAvailability"  # no resource types: "*"
+    elif match := _PROFILE_PATH.fullmatch(path):
+        action = "bedrock:GetInferenceProfile"
+        resource = _as_arn(unquote(match["id"]), f"arn:aws:bedrock:{region}:{account_id}:inference-profile/")
+    context = {"aws:RequestedRegion": region, "aws:PrincipalArn": caller.arn}
+    if not allowed(caller, action, resource, context):
+        raise AccessDeniedError(
+            f"User: {caller.arn} is not authorized to perform: {action} on resource: {resource} "
+            f"because no identity-based policy allows the {action} action"
+        )
+
+
+def _as_arn(identifier: str, arn_prefix: str) -> str:
+    return identifier if identifier.startswith("arn:") else arn_prefix + identifier
 
 
 def _model(identifier: str) -> FoundationModel:

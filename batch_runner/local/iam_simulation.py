@@ -43,7 +43,7 @@ def answer(body: bytes, account_id: str, access_key: str) -> XmlAnswer:
     iam = IamState(account_id)
     source = params.get("PolicySourceArn", "")
     caller = iam.caller(access_key)
-    if caller is not None and not _allowed(caller, "iam:SimulatePrincipalPolicy", source, {}):
+    if caller is not None and not allowed(caller, "iam:SimulatePrincipalPolicy", source, {}):
         return _error(
             403,
             "AccessDenied",
@@ -90,7 +90,8 @@ def _decision(
     return decision
 
 
-def _allowed(principal: Identity, action: str, resource: str, context: Mapping[str, ContextValue]) -> bool:
+def allowed(principal: Identity, action: str, resource: str, context: Mapping[str, ContextValue]) -> bool:
+    """Whether the principal's identity policies (within its permissions boundary) allow the request."""
     return _decision(principal, action, resource, context) is Decision.ALLOW
 
 

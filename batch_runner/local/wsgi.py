@@ -155,7 +155,9 @@ class EmulatorApp:
 
     def _catalog(self, start_response: StartResponse, signed: Signature, uri: str) -> list[bytes]:
         try:
-            body = catalog.answer(uri, account_for_access_key(signed.access_key), signed.region)
+            body = catalog.answer(
+                uri, account_for_access_key(signed.access_key), signed.region, signed.access_key
+            )
         except ServiceError as err:
             return error_response(start_response, err)
         return json_response(start_response, 200, body)

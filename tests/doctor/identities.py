@@ -18,11 +18,19 @@ from batch_runner.stack_outputs import OutputKey
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"
-# What doctor itself reads beyond the submitter policy: the simulator and role details.
+# What doctor itself reads beyond the submitter policy: the simulator, role details, model access.
 DOCTOR_READS = {
     "Version": "2012-10-17",
     "Statement": [
-        {"Effect": "Allow", "Action": ["iam:SimulatePrincipalPolicy", "iam:GetRole"], "Resource": "*"}
+        {
+            "Effect": "Allow",
+            "Action": [
+                "iam:SimulatePrincipalPolicy",
+                "iam:GetRole",
+                "bedrock:GetFoundationModelAvailability",
+            ],
+            "Resource": "*",
+        }
     ],
 }
 

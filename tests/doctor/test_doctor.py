@@ -143,6 +143,9 @@ def test_a_caller_who_may_not_simulate_gets_could_not_verify(
     assert check.ok is None
     assert "iam:SimulatePrincipalPolicy" in check.detail and "iam:SimulatePrincipalPolicy" in check.fix
     assert results["service role data access"].ok is None
+    enabled = results[f"model {CLAUDE} enabled for the account"]
+    assert enabled.ok is None and "bedrock:GetFoundationModelAvailability" in enabled.fix
+    assert results[f"model {CLAUDE} exists"].ok is True  # the submitter policy grants GetFoundationModel
 
 
 def test_a_bucket_in_another_region_is_named_with_both_regions(

@@ -3,6 +3,8 @@ IAM SimulatePrincipalPolicy, through boto3 as real clients call them."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import boto3
 import pytest
 from botocore.exceptions import ClientError
@@ -78,6 +80,16 @@ def test_an_unknown_profile_is_not_found(emulator: Emulator) -> None:
     assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
+def client_as(emulator: Emulator, service: str, key: dict[str, str]) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=emulator.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+    )
+
+
 def _decisions(emulator: Emulator, principal: str, **kwargs: object) -> list[tuple[str, str, str]]:
     results = emulator.client("iam").simulate_principal_policy(PolicySourceArn=principal, **kwargs)
     return [
@@ -128,13 +140,7 @@ def test_simulation_needs_permission_and_a_known_principal(emulator: Emulator) -
         emulator,
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]},
     )
-    iam = boto3.client(
-        "iam",
-        endpoint_url=emulator.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id=key["AccessKeyId"],
-        aws_secret_access_key=key["SecretAccessKey"],
-    )
+    iam = client_as(emulator, "iam", key)
     role = emulator.stack_outputs[OutputKey.SERVICE_ROLE_ARN]
     with pytest.raises(ClientError) as denied:
         iam.simulate_principal_policy(PolicySourceArn=role, ActionNames=["s3:GetObject"])
@@ -144,3 +150,27 @@ def test_simulation_needs_permission_and_a_known_principal(emulator: Emulator) -
             PolicySourceArn=f"arn:aws:iam::{ACCOUNT}:role/no-such-role", ActionNames=["s3:GetObject"]
         )
     assert missing.value.response["Error"]["Code"] == "NoSuchEntity"
+
+
+def test_iam_users_need_the_catalog_actions(emulator: Emulator) -> None:
+    only_claude = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "bedrock:GetFoundationModel",
+                "Resource": f"arn:aws:bedrock:*::foundation-model/{CLAUDE}",
+            }
+        ],
+    }
+    key = create_user(emulator, only_claude)
+    bedrock = client_as(emulator, "bedrock", key)
+    assert bedrock.get_foundation_model(modelIdentifier=CLAUDE)["modelDetails"]["modelId"] == CLAUDE
+    for call, kwargs in (
+        (bedrock.get_foundation_model, {"modelIdentifier": "amazon.nova-lite-v1:0"}),
+        (bedrock.get_foundation_model_availability, {"modelId": CLAUDE}),
+        (bedrock.get_inference_profile, {"inferenceProfileIdentifier": f"us.{CLAUDE}"}),
+    ):
+        with pytest.raises(ClientError) as denied:
+            call(**kwargs)
+        assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
