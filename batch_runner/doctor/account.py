@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from batch_runner.doctor.result import CheckResult, CheckTarget, error_message, failed, passed
 from batch_runner.exceptions import BatchRunnerError, StackNotFoundError
@@ -29,6 +29,13 @@ def check_credentials(target: CheckTarget) -> CheckResult:
     """``sts:GetCallerIdentity`` answers: fills in the account and caller ARN."""
     try:
         identity = target.client("sts").get_caller_identity()
+    except EndpointConnectionError as err:
+        return failed(
+            CREDENTIALS,
+            f"cannot reach AWS in {target.region}: {err}",
+            "check the network, --endpoint-url / AWS_ENDPOINT_URL (for the emulator: is "
+            "`python -m batch_runner local serve` running?) and that the Region exists",
+        )
     except (ClientError, BotoCoreError) as err:
         return failed(
             CREDENTIALS,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 
 import pytest
 
@@ -85,3 +86,14 @@ def test_without_a_region_doctor_says_how_to_set_one(
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     assert main(["doctor"]) == 2
     assert "no AWS Region configured" in capsys.readouterr().err
+
+
+def test_an_unreachable_endpoint_is_one_failed_check(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code = main(["doctor", "--endpoint-url", f"http://127.0.0.1:{port}", "--region", "us-east-1"])
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 1
+    assert lines[0].startswith("✗ credentials and Region: cannot reach AWS in us-east-1")
+    assert "--endpoint-url" in lines[1] and lines[-1] == "0 passed, 1 failed, 0 could not be verified"
