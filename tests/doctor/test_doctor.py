@@ -267,3 +267,19 @@ def test_a_kms_key_the_role_may_not_use_is_named(emulator: Emulator, emulator_ct
         f"kms:Decrypt on {key['Arn']}" in check.detail
         and f"kms:GenerateDataKey on {key['Arn']}" in check.detail
     )
+
+
+def test_without_the_stack_resources_from_variables_are_still_checked(
+    emulator: Emulator, emulator_ctx: AwsContext
+) -> None:
+    outputs = emulator.stack_outputs
+    environ = {
+        "BATCH_RUNNER_INPUT_BUCKET": outputs[OutputKey.INPUT_BUCKET],
+        "BATCH_RUNNER_OUTPUT_BUCKET": outputs[OutputKey.OUTPUT_BUCKET],
+        "BATCH_RUNNER_ROLE_ARN": outputs[OutputKey.SERVICE_ROLE_ARN],
+    }
+    results = run_checks(emulator_ctx, Overrides(env="elsewhere"), models=[CLAUDE], environ=environ)
+    assert set(failures(results)) >= {"stack"}
+    named = by_name(results)
+    assert named["input bucket"].ok is True and named["service role trust"].ok is True
+    assert f"model {CLAUDE} in the stack's allow-list" not in named  # no stack, no allow-list to compare
