@@ -92,3 +92,19 @@ class JobNotifications(Construct):
             event_pattern=job_state_pattern(other_statuses),
             targets=[targets.SnsTopic(self.topic)],
         )
+        # The targets' grant names the bare EventBridge service, which would let any account's rule
+        # publish here; only this stack's rules may (the confused-deputy guard of the Bedrock role).
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="OnlyThisStacksRulesPublish",
+                effect=iam.Effect.DENY,
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "ArnNotEquals": {
+                        "aws:SourceArn": [self.failure_rule.rule_arn, self.attention_rule.rule_arn]
+                    }
+                },
+            )
+        )

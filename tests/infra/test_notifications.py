@@ -59,6 +59,23 @@ def test_topic_is_encrypted_with_a_customer_key_eventbridge_and_alarms_may_use(
     assert services == {"events.amazonaws.com", "cloudwatch.amazonaws.com"}
 
 
+def test_only_this_stacks_rules_may_publish_as_eventbridge(synthesized: Synthesized, env_name: str) -> None:
+    deployed = synthesized.deployed(env_name)
+    topic_arn = deployed.ref(deployed.only("AWS::SNS::Topic", "Notifications"))
+    policy = deployed.properties(deployed.only("AWS::SNS::TopicPolicy", "Notifications"))["PolicyDocument"]
+    (deny,) = [item for item in policy["Statement"] if item.get("Sid") == "OnlyThisStacksRulesPublish"]
+    allowed_sources = deny.pop("Condition")["ArnNotEquals"]["aws:SourceArn"]
+    assert deny == {
+        "Sid": "OnlyThisStacksRulesPublish",
+        "Effect": "Deny",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sns:Publish",
+        "Resource": topic_arn,
+    }
+    rules = deployed.logical_ids("AWS::Events::Rule")
+    assert sorted(allowed_sources) == sorted(deployed.get_att(rule, "Arn") for rule in rules)
+
+
 def test_topic_refuses_publishing_without_tls(synthesized: Synthesized, env_name: str) -> None:
     synthesized.template(env_name).has_resource_properties(
         "AWS::SNS::TopicPolicy",
