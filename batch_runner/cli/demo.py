@@ -10,8 +10,10 @@ Everything is stopped when it ends, unless --keep-running.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -57,13 +59,20 @@ def run(args: argparse.Namespace) -> int:
     def ready(summary: DemoSummary, endpoint: str) -> None:
         _print_summary(summary)
         print(
-            "\nThe emulator keeps running; in another shell:\n"
+            "\nThe emulator keeps running; in another shell, from this directory:\n"
             f"  export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
             "AWS_REGION=us-east-1\n"
+            f"  python -m batch_runner status {summary.run}\n"
+            f"  python -m batch_runner cost {summary.run}\n"
+            f"  python -m batch_runner results {summary.run} --out again.csv --include-input\n"
             "Press Ctrl-C to stop.",
             flush=True,
         )
 
+    if args.keep_running:
+        # Ctrl-C and SIGTERM end the serving, even when started in the background (SIGINT ignored).
+        signal.signal(signal.SIGINT, _interrupt)
+        signal.signal(signal.SIGTERM, _interrupt)
     print("Demo: a concern/intervention audit of client–therapist exchanges, on the local emulator")
     summary = run_demo(
         args.out, keep_running=args.keep_running, on_start=started, on_progress=progress, on_ready=ready
@@ -76,6 +85,10 @@ def run(args: argparse.Namespace) -> int:
             "commands, or the README's 'The journey on AWS' to run it for real."
         )
     return 0 if summary.state == "Completed" and summary.succeeded == summary.records else 1
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def _print_summary(summary: DemoSummary) -> None:

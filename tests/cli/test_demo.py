@@ -71,14 +71,16 @@ def test_unwritable_output_is_refused_before_the_emulator_starts(
 
 def test_keep_running_serves_the_finished_run_until_interrupted(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "batch_runner", "demo", "--keep-running", "--out", "out.jsonl"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    log = tmp_path.parent / f"{tmp_path.name}-stderr.log"
+    with log.open("w") as errors:  # the child keeps its own copy of the handle
+        process = subprocess.Popen(
+            [sys.executable, "-m", "batch_runner", "demo", "--keep-running", "--out", "out.jsonl"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+        )
     try:
         assert process.stdout is not None
         lines = []
@@ -89,7 +91,7 @@ def test_keep_running_serves_the_finished_run_until_interrupted(tmp_path: Path) 
         output = "".join(lines)
         endpoint = re.search(r"AWS_ENDPOINT_URL=(http://127\.0\.0\.1:(\d+))", output)
         run = re.search(r"^Run (demo-[\w-]+): Completed", output, re.MULTILINE)
-        assert endpoint and run, output
+        assert endpoint and run, output + log.read_text()
 
         # The emulator still answers, with the run's job, and the run state is in the CWD.
         bedrock = boto3.client("bedrock", endpoint_url=endpoint.group(1), region_name="us-east-1")
@@ -98,9 +100,22 @@ def test_keep_running_serves_the_finished_run_until_interrupted(tmp_path: Path) 
         assert (tmp_path / ".batch-runner" / "runs" / run.group(1) / "manifest.json").is_file()
         rows = [orjson.loads(line) for line in (tmp_path / "out.jsonl").read_bytes().splitlines()]
         assert len(rows) == 160 and {row["status"] for row in rows} == {"succeeded"}
+        # The commands it suggests work against it, from the same directory.
+        suggested = re.search(rf"python -m batch_runner (status {run.group(1)})", output)
+        assert suggested, output
+        status = subprocess.run(
+            [sys.executable, "-m", "batch_runner", *suggested.group(1).split(), "--json"],
+            cwd=tmp_path,
+            env={**env, "AWS_ENDPOINT_URL": endpoint.group(1)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert status.returncode == 0, status.stderr
+        assert orjson.loads(status.stdout)["state"] == "Completed"
 
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
+        assert process.wait(timeout=30) == 0, log.read_text()
     finally:
         if process.poll() is None:
             process.kill()
