@@ -46,15 +46,17 @@ class ModelFacts:
 
 def check_model(target: CheckTarget, model_id: str) -> tuple[list[CheckResult], ModelFacts]:
     facts = ModelFacts(model_id, parse_model_id(model_id).base_model_id or model_id)
-    exists = _look_up(target, facts)
-    results = [exists]
-    if facts.found:
-        results += [check_batch_support(facts), check_enabled(target, facts)]
-        if target.allowed_models:
-            results.append(check_allow_list(target, model_id))
-        if facts.profile_arn and target.role_arn:
-            results.append(check_profile_invoke(target, facts))
-    results.append(check_quotas(target, facts.base_model_id))
+    results = [_look_up(target, facts)]
+    if not facts.found:
+        return results, facts
+    batch = check_batch_support(facts)
+    results += [batch, check_enabled(target, facts)]
+    if target.allowed_models:
+        results.append(check_allow_list(target, model_id))
+    if facts.profile_arn and target.role_arn:
+        results.append(check_profile_invoke(target, facts))
+    if batch.ok is not False:  # quotas of a model batch does not take would only mislead
+        results.append(check_quotas(target, facts.base_model_id))
     return results, facts
 
 
