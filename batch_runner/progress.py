@@ -61,10 +61,10 @@ class ProgressDisplay:
         share = min(status.processed / total, 1.0)
         counts = ", ".join(f"{n} {label}" for label, n in sorted(status.counts().items()))
         text = f"{status.processed}/{status.records} records ({share:.0%}) | jobs: {counts}"
-        text += f" | {_duration(elapsed)} elapsed"
+        text += f" | {format_duration(elapsed)} elapsed"
         eta = self._eta(status, elapsed)
         if eta is not None:
-            text += f" | ETA {_duration(eta)}"
+            text += f" | ETA {format_duration(eta)}"
         if self._tty:
             filled = int(share * BAR_WIDTH)
             text = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {text}"
@@ -82,7 +82,7 @@ class ProgressDisplay:
         return line.split(" | ")[:2] != self._last_line.split(" | ")[:2]
 
 
-def _duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
     seconds = int(seconds)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
