@@ -20,6 +20,7 @@ EXPECTED_OUTPUTS = (
     OutputKey.OUTPUT_BUCKET,
     OutputKey.SERVICE_ROLE_ARN,
     OutputKey.SUBMITTER_POLICY_ARN,
+    OutputKey.NOTIFICATION_TOPIC_ARN,
     OutputKey.REGION,
     OutputKey.ALLOWED_MODELS,
 )
@@ -74,7 +75,9 @@ def check_stack(
             f"stack {target.stack} has no output {', '.join(missing)}",
             f"redeploy it with the current project: `{deploy}`",
         )
-    return passed(STACK, f"{target.stack} in {target.region} with outputs {', '.join(EXPECTED_OUTPUTS)}")
+    return passed(
+        STACK, f"{target.stack} in {target.region}, all {len(EXPECTED_OUTPUTS)} expected outputs present"
+    )
 
 
 def _apply(

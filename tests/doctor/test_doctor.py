@@ -285,3 +285,25 @@ def test_without_the_stack_resources_from_variables_are_still_checked(
     named = by_name(results)
     assert named["input bucket"].ok is True and named["service role trust"].ok is True
     assert f"model {CLAUDE} in the stack's allow-list" not in named  # no stack, no allow-list to compare
+
+
+def test_a_stack_from_an_older_deploy_is_named_with_its_missing_outputs(
+    emulator: Emulator, emulator_ctx: AwsContext
+) -> None:
+    env = unique("old").replace("-", "")
+    outputs = emulator.stack_outputs
+    old_template = {  # the outputs of the first release, pointing at the dev stack's resources
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {
+            key: {"Value": outputs[key]}
+            for key in (OutputKey.INPUT_BUCKET, OutputKey.OUTPUT_BUCKET, OutputKey.SERVICE_ROLE_ARN)
+        },
+    }
+    emulator.client("cloudformation").create_stack(
+        StackName=f"BedrockBatch-{env}", TemplateBody=json.dumps(old_template)
+    )
+    check = by_name(run_checks(emulator_ctx, Overrides(env=env), models=[CLAUDE], environ={}))["stack"]
+    assert check.ok is False
+    missing = "SubmitterPolicyArn, NotificationTopicArn, Region, AllowedModels"
+    assert check.detail == f"stack BedrockBatch-{env} has no output {missing}"
+    assert check.fix == f"redeploy it with the current project: `cdk deploy -c env={env}`"
