@@ -50,15 +50,16 @@ def is_jsonl(source: DatasetSource) -> bool:
 
 
 def _open_file(path: Path) -> Dataset:
+    # Existence first: a mistyped path is "not found", whatever its ending.
+    if not path.exists():
+        raise DatasetError(f"dataset file not found: {path}; check the path")
+    if not path.is_file():
+        raise DatasetError(f"{path} is not a file; pass the path of a {', '.join(READERS)} file")
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise DatasetError(
             f"{path}: unsupported file type {path.suffix or '(none)'!r}; use one of {', '.join(READERS)}"
         )
-    if not path.exists():
-        raise DatasetError(f"dataset file not found: {path}; check the path")
-    if not path.is_file():
-        raise DatasetError(f"{path} is not a file; pass the path of a {path.suffix} file")
     return reader(path)
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+
+from batch_runner.exceptions import DatasetError
 
 
 @dataclass(frozen=True)
@@ -36,3 +39,13 @@ class Chunk:
         """Names row ``index`` of this chunk for error messages (1-based, as people count)."""
         row = f"row {self.first_row + index + 1}"
         return f"{row} (line {self.lines[index]})" if self.lines is not None else row
+
+
+def check_unique_columns(label: str, names: Sequence[str]) -> None:
+    """Every column must be one template variable: a repeated name would silently lose a column."""
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise DatasetError(
+            f"{label}: duplicate column name(s) {', '.join(map(repr, duplicates))}; "
+            "rename them so each column can be used in the template"
+        )

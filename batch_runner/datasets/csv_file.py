@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from batch_runner.datasets.chunk import Chunk
+from batch_runner.datasets.chunk import Chunk, check_unique_columns
 from batch_runner.exceptions import DatasetError
 
 BLOCK_BYTES = 256 << 10  # CSV bytes per batch; pyarrow reads ~35 blocks ahead, so this bounds memory
@@ -81,12 +81,7 @@ class CsvDataset:
             raise DatasetError(f"{self.label} line 1: malformed CSV header ({err}); fix the file") from err
         if not header:
             raise DatasetError(f"{self.label} is empty: it has no header row and no data rows; add rows")
-        duplicates = sorted({name for name in header if header.count(name) > 1})
-        if duplicates:
-            raise DatasetError(
-                f"{self.label}: duplicate column name(s) {', '.join(map(repr, duplicates))} in the header; "
-                "rename them so each column can be used in the template"
-            )
+        check_unique_columns(f"{self.label} header", header)
         return header
 
     def _explain(self, err: Exception) -> DatasetError:

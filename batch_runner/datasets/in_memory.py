@@ -7,7 +7,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from batch_runner.datasets.chunk import Chunk
+from batch_runner.datasets.chunk import Chunk, check_unique_columns
 from batch_runner.exceptions import DatasetError
 
 CHUNK_ROWS = 8192
@@ -20,6 +20,8 @@ class DataFrameDataset:
         self.frame = frame
 
     def chunks(self) -> Iterator[Chunk]:
+        # Names as the template sees them: 1 and "1" are the same variable.
+        check_unique_columns(self.label, [str(name) for name in self.frame.columns])
         try:
             table = pa.Table.from_pandas(self.frame, preserve_index=False)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from batch_runner.datasets.chunk import Chunk
+from batch_runner.datasets.chunk import Chunk, check_unique_columns
 from batch_runner.exceptions import DatasetError
 
 BATCH_ROWS = 8192
@@ -22,6 +22,7 @@ class ParquetDataset:
     def chunks(self) -> Iterator[Chunk]:
         try:
             parquet = pq.ParquetFile(self.path)
+            check_unique_columns(self.label, parquet.schema_arrow.names)
             first_row = 0
             for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
                 if batch.num_rows:

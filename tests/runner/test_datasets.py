@@ -90,9 +90,20 @@ def write(name: str, content: bytes) -> Callable[[Path], Path]:
     return make
 
 
+def _parquet_with_columns(*names: str) -> Callable[[Path], Path]:
+    def make(directory: Path) -> Path:
+        path = directory / "d.parquet"
+        pq.write_table(pa.Table.from_arrays([pa.array(["x"])] * len(names), names=list(names)), path)
+        return path
+
+    return make
+
+
 BAD_FILES = [
     ("missing", lambda d: d / "nope.csv", r"dataset file not found: .*nope\.csv; check the path"),
+    ("missing, no extension", lambda d: d / "nope", r"dataset file not found: .*nope; check the path"),
     ("directory", lambda d: (d / "x.csv").mkdir() or d / "x.csv", r"x\.csv is not a file"),
+    ("directory, no extension", lambda d: (d / "x").mkdir() or d / "x", r"x is not a file; pass .* a \.csv"),
     ("unsupported", write("d.xlsx", b"x"), r"unsupported file type '\.xlsx'; use one of \.csv, \.jsonl"),
     ("empty csv", write("d.csv", b""), r"d\.csv is empty: it has no header row"),
     (
@@ -116,6 +127,7 @@ BAD_FILES = [
         r"line 2: expected a JSON object, found list",
     ),
     ("parquet garbage", write("d.parquet", b"not parquet"), r"cannot be read as Parquet"),
+    ("parquet duplicate column", _parquet_with_columns("text", "text"), r"duplicate column name\(s\) 'text'"),
 ]
 
 
@@ -124,6 +136,13 @@ def test_bad_files_give_one_line_errors(tmp_path: Path, make: Callable[[Path], P
     with pytest.raises(DatasetError, match=message) as caught:
         read_all(make(tmp_path))
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("columns", "repeated"), [(["text", "text"], "'text'"), ([1, "1"], "'1'")])
+def test_a_dataframe_with_repeated_column_names_is_refused(columns: list[Any], repeated: str) -> None:
+    frame = pd.DataFrame([["a", "b"]], columns=columns)
+    with pytest.raises(DatasetError, match=rf"^DataFrame: duplicate column name\(s\) {repeated}; rename"):
+        read_all(frame)
 
 
 @pytest.mark.parametrize("source", [{"a": 1}, 42, [1, 2]])
