@@ -26,6 +26,14 @@ _SAMPLE_JOB_ID = "doctorcheck1"  # job IDs are 12 lowercase alphanumerics
 
 
 def check_role_trust(target: CheckTarget) -> CheckResult:
+    role_account = target.role_arn.split(":")[4] if target.role_arn.count(":") >= 5 else ""
+    if role_account != target.account:
+        return failed(
+            TRUST,
+            f"{target.role_arn} is not a role of account {target.account}; iam:PassRole only passes "
+            "roles of the caller's own account",
+            "use the service role of the stack deployed in this account (its ServiceRoleArn output)",
+        )
     role_name = target.role_arn.rsplit("/", 1)[-1]
     try:
         role = target.client("iam").get_role(RoleName=role_name)["Role"]

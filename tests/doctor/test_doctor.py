@@ -307,3 +307,11 @@ def test_a_stack_from_an_older_deploy_is_named_with_its_missing_outputs(
     missing = "SubmitterPolicyArn, NotificationTopicArn, Region, AllowedModels"
     assert check.detail == f"stack BedrockBatch-{env} has no output {missing}"
     assert check.fix == f"redeploy it with the current project: `cdk deploy -c env={env}`"
+
+
+def test_a_role_of_another_account_is_named(emulator_ctx: AwsContext) -> None:
+    role = "arn:aws:iam::111122223333:role/service-role/bedrock-batch"
+    check = by_name(run_checks(emulator_ctx, Overrides(role_arn=role), models=[CLAUDE], environ={}))[
+        "service role trust"
+    ]
+    assert check.ok is False and f"not a role of account {ACCOUNT}" in check.detail
