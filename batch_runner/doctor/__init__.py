@@ -3,6 +3,13 @@
 Each check is a plain function returning a ``CheckResult``; ``run_checks`` runs them all in order,
 skipping those whose inputs an earlier failure left unknown. Doctor only calls AWS APIs through
 boto3, so it judges a real account and the local emulator alike.
+
+One check on its own::
+
+    target = prepare(AwsContext(region="eu-west-1"))
+    check_credentials(target)          # fills in target.account and target.caller_arn
+    target.input_bucket = "my-bucket"  # or check_stack(target, Overrides()) to resolve everything
+    print(check_bucket(target, "input"))
 """
 
 from __future__ import annotations
@@ -18,7 +25,20 @@ from batch_runner.doctor.result import CheckResult, CheckTarget
 from batch_runner.doctor.service_role import check_role_data_access, check_role_trust
 from batch_runner.settings import Overrides, resolve_stack_name, with_region
 
-__all__ = ["CheckResult", "CheckTarget", "prepare", "run_checks"]
+__all__ = [
+    "CheckResult",
+    "CheckTarget",
+    "check_bucket",
+    "check_credentials",
+    "check_job_actions",
+    "check_model",
+    "check_pass_role",
+    "check_role_data_access",
+    "check_role_trust",
+    "check_stack",
+    "prepare",
+    "run_checks",
+]
 
 
 def prepare(
@@ -38,7 +58,8 @@ def run_checks(
     models: Sequence[str] = (),
     environ: Mapping[str, str] | None = None,
 ) -> list[CheckResult]:
-    """Every check, in order. ``models`` defaults to the stack's allow-list."""
+    """Every check, in order. ``models`` defaults to the stack's allow-list; ``environ`` (default
+    ``os.environ``) supplies the ``BATCH_RUNNER_*`` variables, resolved as ``resolve_settings`` does."""
     target = prepare(ctx, overrides, environ)
     results = [check_credentials(target)]
     if results[-1].ok is False:
