@@ -20,6 +20,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
 
 from batch_runner.api import submit
 from batch_runner.local.config import EmulatorConfig
@@ -29,7 +32,11 @@ from batch_runner.settings import DEFAULT_STATE_DIR
 from batch_runner.tracking import RunStatus
 from batch_runner.waiting import Pacing, wait_for_run
 
+if TYPE_CHECKING:
+    from batch_runner.local.server import Emulator  # loads moto: only when the demo runs
+
 REGION = "us-east-1"
+DEMO_ENVIRONMENT = "dev"
 MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"
 DATASET = "conversations.csv"
 PROMPT = "prompt.j2"
@@ -110,10 +117,11 @@ def run_demo(
     check_output_path(out)  # before anything starts
     started = time.monotonic()
     state_dir = Path(DEFAULT_STATE_DIR) if keep_running else Path(tempfile.mkdtemp(prefix="batch-demo-"))
-    emulator = Emulator(DEMO_CONFIG, region=REGION)
+    emulator = Emulator(DEMO_CONFIG, region=REGION, environment=DEMO_ENVIRONMENT, deploy_stack=False)
     try:
         with emulator_only_environment():
             emulator.start()
+            _deploy_fresh_stack(emulator)
             if on_start is not None:
                 on_start(emulator.endpoint_url, emulator.stack_name)
             summary = _submit_wait_collect(
@@ -130,6 +138,17 @@ def run_demo(
         emulator.stop()
         if not keep_running:
             shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def _deploy_fresh_stack(emulator: Emulator) -> None:
+    """Deploy the dev stack, replacing one an earlier demo left in this process's moto state
+    (moto keeps its state per process, so a second ``run_demo`` would find the stack existing)."""
+    from batch_runner.local.stack import deploy, project_root, synthesized_template
+
+    cloudformation = emulator.client("cloudformation")
+    with contextlib.suppress(ClientError):
+        cloudformation.delete_stack(StackName=emulator.stack_name)
+    deploy(cloudformation, emulator.stack_name, synthesized_template(project_root(), DEMO_ENVIRONMENT))
 
 
 def _submit_wait_collect(

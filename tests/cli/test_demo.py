@@ -122,3 +122,33 @@ def test_keep_running_serves_the_finished_run_until_interrupted(tmp_path: Path) 
             process.wait()
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", int(endpoint.group(2))), timeout=2):
         pass
+
+
+_TWICE_IN_ONE_PROCESS = """
+import threading
+from pathlib import Path
+from batch_runner.demo import run_demo
+for name in ("first.csv", "second.csv"):
+    summary = run_demo(Path(name))
+    print(summary.run, summary.state, summary.succeeded, summary.records)
+print("threads:", ",".join(t.name for t in threading.enumerate()))
+"""
+
+
+def test_run_demo_twice_in_one_process_joins_every_thread(tmp_path: Path) -> None:
+    # In a child process: moto state is per process, and this suite's own emulator must not be touched.
+    result = subprocess.run(
+        [sys.executable, "-c", _TWICE_IN_ONE_PROCESS],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split()[1:] for line in lines[:2]] == [["Completed", "160", "160"]] * 2
+    assert lines[2] == "threads: MainThread"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["first.csv", "second.csv"]
