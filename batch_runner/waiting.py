@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from batch_runner.exceptions import JobsUnsuccessfulError, WaitTimeoutError
+from batch_runner.run_state import PLANNED
 from batch_runner.runs import Run
 from batch_runner.submission import Backoff
 from batch_runner.tracking import RunStatus, refresh
@@ -52,6 +53,9 @@ def wait_for_run(
     returned status says so (``check_succeeded`` turns that into ``JobsUnsuccessfulError``).
     """
     pacing = pacing or Pacing()
+    if any(shard.state == PLANNED for shard in run.shards):
+        # Shards that cannot be uploaded from here would keep the wait going forever: fail now.
+        run.upload_pending()
     deadline = None if pacing.timeout is None else pacing.clock() + pacing.timeout
     interval = min(pacing.poll, pacing.max_poll)
     previous: tuple[object, ...] | None = None

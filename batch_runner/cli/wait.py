@@ -45,7 +45,6 @@ def run(args: argparse.Namespace) -> int:
             batch_run, Pacing(poll=args.poll, timeout=args.timeout), on_progress=display.update
         )
     except KeyboardInterrupt:
-        display.close()
         print(
             f"stopped waiting; the jobs keep running: `status {batch_run.name}` or `wait {batch_run.name}`",
             file=sys.stderr,

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 import batch_runner.waiting
-from batch_runner.exceptions import JobsUnsuccessfulError, WaitTimeoutError
+from batch_runner.exceptions import JobsUnsuccessfulError, UsageError, WaitTimeoutError
 from batch_runner.local import Emulator
+from batch_runner.runs import Run
 from batch_runner.tracking import JobProgress, RunStatus
 from batch_runner.waiting import Pacing, check_succeeded, wait_for_run
 from tests.runner.tracking_helpers import submit_api
@@ -25,6 +27,9 @@ def _status(*labels: str, processed: int = 0, message: str | None = None) -> Run
         for i, label in enumerate(labels)
     )
     return RunStatus("w", "m", jobs, "2026-01-01T00:00:00+00:00")
+
+
+NO_RUN = SimpleNamespace(shards=[])  # refresh is scripted: the run is only checked for planned shards
 
 
 class FakeTime:
@@ -51,7 +56,7 @@ def test_the_interval_grows_while_nothing_changes_and_resets_on_progress(
     clock = FakeTime()
     seen: list[RunStatus] = []
     pacing = Pacing(poll=10, max_poll=30, sleep=clock.sleep, clock=lambda: clock.now)
-    final = wait_for_run(Any, pacing, on_progress=seen.append)  # type: ignore[arg-type]
+    final = wait_for_run(NO_RUN, pacing, on_progress=seen.append)  # type: ignore[arg-type]
     assert clock.sleeps == [10, 15, 22.5, 30, 30, 10, 15]
     assert final.finished and len(seen) == 8
 
@@ -63,7 +68,7 @@ def test_the_deadline_ends_the_wait_exactly(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(
         WaitTimeoutError, match=r"not finished after 25s: 0 of 10 records processed; jobs: 1 Scheduled"
     ):
-        wait_for_run(Any, pacing)  # type: ignore[arg-type]
+        wait_for_run(NO_RUN, pacing)  # type: ignore[arg-type]
     assert clock.sleeps == [10, 10, 5]
 
 
@@ -90,3 +95,14 @@ def test_run_wait_on_the_emulator(emulator: Emulator, tmp_path: Path) -> None:
     emulator.run_until_idle()
     status: Any = done.wait(timeout=60, poll=1)
     assert (status.state, status.processed) == ("Completed", 100)
+
+
+def test_shards_that_cannot_be_uploaded_from_here_end_the_wait_at_once(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Run, "resume", lambda self, **kwargs: None)  # submit died before uploading
+    run = submit_api(emulator, tmp_path, "wait-not-uploaded", 100)
+    monkeypatch.undo()
+    Path(run.shards[0].local_path).unlink()
+    with pytest.raises(UsageError, match="file\\(s\\) to upload are not on this machine"):
+        wait_for_run(run, Pacing(poll=1, timeout=10, sleep=lambda seconds: None))
