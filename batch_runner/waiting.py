@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from batch_runner.exceptions import JobsUnsuccessfulError, WaitTimeoutError
+from batch_runner.exceptions import JobsUnsuccessfulError, UsageError, WaitTimeoutError
 from batch_runner.run_state import PLANNED
 from batch_runner.runs import Run
 from batch_runner.submission import Backoff
@@ -65,6 +65,7 @@ def wait_for_run(
             on_progress(status)
         if status.finished:
             return status
+        _check_waitable(status)
         fingerprint = (status.processed, tuple(sorted(status.counts().items())))
         interval = pacing.poll if fingerprint != previous else min(interval * _GROWTH, pacing.max_poll)
         previous = fingerprint
@@ -78,6 +79,16 @@ def wait_for_run(
             pacing.sleep(min(interval, left))
         else:
             pacing.sleep(interval)
+
+
+def _check_waitable(status: RunStatus) -> None:
+    """Only ``retry`` moves records sent on demand: when nothing else is left, waiting cannot end."""
+    left = [job for job in status.jobs if not job.finished]
+    if left and all(job.job_arn and not job.job_arn.startswith("arn:") for job in left):
+        raise UsageError(
+            f"run {status.run}: only records sent on demand by `retry` are unfinished (shard "
+            f"{', '.join(str(job.shard) for job in left)}); finish them with `retry {status.run}`"
+        )
 
 
 def check_succeeded(status: RunStatus) -> RunStatus:

@@ -1,5 +1,6 @@
 """What a run cost: tokens counted by Bedrock in each job's manifest.json.out, priced at the batch
-rate, next to the on-demand price of the same tokens (the saving) and the estimate made at submit.
+rate (records a retry sent on demand at the full rate), next to the on-demand price of the same
+tokens (the saving) and the estimate made at submit.
 
 Prices come from the bundled price table (as of the date shown) and are indicative; the AWS bill is
 the authority. Jobs without a manifest.json.out yet (running, or Failed early) count nothing.
@@ -7,7 +8,8 @@ the authority. Jobs without a manifest.json.out yet (running, or Failed early) c
 --json prints {"run", "model_id", "input_tokens", "output_tokens", "batch_usd", "on_demand_usd",
 "saving_usd" (numbers, null when the model has no listed price), "estimate" (the submit-time
 estimate: input_tokens, output_tokens, batch_usd, on_demand_usd, prices_as_of), "prices_as_of",
-"indicative" (true), "jobs_without_manifest", "jobs": [{"job_id", "status", "input_tokens",
+"indicative" (true), "jobs_without_manifest", "jobs": [{"job_id", "status", "kind" (batch|retry|
+on-demand), "input_tokens",
 "output_tokens" (null without a manifest), "note"}]}.
 """
 
@@ -38,10 +40,12 @@ def run(args: argparse.Namespace) -> int:
 
 def print_cost(cost: RunCost) -> None:
     estimate = cost.estimate
+    full_price = sum(1 for job in cost.jobs if job.full_price)
+    on_demand_note = f" ({full_price} on-demand shard(s) at full price)" if full_price else ""
     print(f"Run {cost.run} ({cost.model_id}), indicative prices as of {cost.prices_as_of}:")
     print(
         f"  actual:    {cost.input_tokens} input + {cost.output_tokens} output tokens"
-        f" = {_usd(cost.batch_usd)} at the batch price"
+        f" = {_usd(cost.batch_usd)} at the batch price{on_demand_note}"
     )
     print(f"  on-demand: {_usd(cost.on_demand_usd)} for the same tokens; saving {_usd(cost.saving_usd)}")
     if estimate:

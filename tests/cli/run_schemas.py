@@ -111,6 +111,7 @@ COST = _object(
                 {
                     "job_id": {"type": "string"},
                     "status": STRING_OR_NULL,
+                    "kind": {"enum": ["batch", "retry", "on-demand"]},
                     "input_tokens": INT_OR_NULL,
                     "output_tokens": INT_OR_NULL,
                     "note": STRING_OR_NULL,

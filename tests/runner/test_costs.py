@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from batch_runner.local import Emulator
 from batch_runner.pricing import model_price
+from batch_runner.run_state import ON_DEMAND
 from tests.runner.tracking_helpers import HAIKU, submit_api
 
 
@@ -48,5 +50,27 @@ def test_a_failed_job_without_manifest_counts_nothing(emulator: Emulator, tmp_pa
     run.status()
     cost = run.cost()
     assert (cost.input_tokens, cost.output_tokens, cost.batch_usd) == (0, 0, 0.0)
-    assert [(job.status, job.note) for job in cost.jobs] == [("Failed", "no manifest.json.out")]
+    assert [(job.status, job.kind, job.note) for job in cost.jobs] == [
+        ("Failed", "batch", "no manifest.json.out")
+    ]
     assert cost.to_dict()["jobs_without_manifest"] == 1
+
+
+def test_records_a_retry_sent_on_demand_cost_the_full_price(emulator: Emulator, tmp_path: Path) -> None:
+    run = submit_api(emulator, tmp_path, "cost-on-demand", 100)
+    emulator.run_until_idle()
+    run.status()
+    batch_only = run.cost()
+    # An on-demand shard whose output (and manifest.json.out) mirrors the batch job's.
+    on_demand = replace(
+        run.shards[0], index=1, kind=ON_DEMAND, job_arn=f"on-demand:cost-on-demand/{run.shards[0].job_id}"
+    )
+    run.manifest.shards.append(on_demand)
+
+    cost = run.cost()
+
+    assert [job.kind for job in cost.jobs] == ["batch", ON_DEMAND]
+    assert cost.input_tokens == 2 * batch_only.input_tokens
+    assert batch_only.batch_usd is not None and batch_only.on_demand_usd is not None
+    assert cost.batch_usd == pytest.approx(batch_only.batch_usd + batch_only.on_demand_usd)
+    assert cost.on_demand_usd == pytest.approx(2 * batch_only.on_demand_usd)

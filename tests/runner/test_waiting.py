@@ -4,6 +4,7 @@ says which jobs did not complete and why."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -106,3 +107,13 @@ def test_shards_that_cannot_be_uploaded_from_here_end_the_wait_at_once(
     Path(run.shards[0].local_path).unlink()
     with pytest.raises(UsageError, match="file\\(s\\) to upload are not on this machine"):
         wait_for_run(run, Pacing(poll=1, timeout=10, sleep=lambda seconds: None))
+
+
+def test_unfinished_on_demand_records_alone_cannot_be_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    running = _status("Completed", "InProgress")
+    jobs = (running.jobs[0], replace(running.jobs[1], job_arn="on-demand:w/on-demand-00001"))
+    _script(monkeypatch, [replace(running, jobs=jobs)])
+    with pytest.raises(
+        UsageError, match=r"only records sent on demand by `retry` are unfinished \(shard 1\)"
+    ):
+        wait_for_run(NO_RUN, Pacing(poll=1, sleep=lambda seconds: None))  # type: ignore[arg-type]
