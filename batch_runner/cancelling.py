@@ -8,6 +8,7 @@ not an error: the service's refusal is noted and the job keeps its final status.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 from batch_runner.exceptions import AwsError
 from batch_runner.run_state import PLANNED, QUEUED, SUBMITTED
@@ -42,10 +43,9 @@ def cancel_run(run: Run, *, backoff: Backoff | None = None) -> CancelReport:
     for shard in run.shards:
         if shard.state != SUBMITTED or not is_batch_job(shard) or shard.job_status in TERMINAL_STATUSES:
             continue
-        arn = shard.job_arn
         try:
             with_backoff(
-                lambda arn=arn: bedrock.stop_model_invocation_job(jobIdentifier=arn),  # type: ignore[misc]
+                partial(bedrock.stop_model_invocation_job, jobIdentifier=shard.job_arn),
                 backoff,
                 f"stopping job {shard.job_name}",
             )

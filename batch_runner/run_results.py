@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from batch_runner.aws_errors import aws_error
 from batch_runner.exceptions import UsageError
+from batch_runner.planning import RECORD_INDEX_NAME
 from batch_runner.results import JobOutputRef, Reconciliation, S3OutputSource, collect_results, iter_results
 from batch_runner.runs import Run, file_sha256
 
@@ -36,7 +37,7 @@ def record_index_path(run: Run) -> Path:
     local = Path(str(index.get("local_path", "")))
     if local.is_file() and file_sha256(local) == index.get("sha256"):
         return local
-    target = run.directory / "record-index.ndjson"
+    target = run.directory / RECORD_INDEX_NAME
     if target.is_file() and file_sha256(target) == index.get("sha256"):
         return target
     bucket, key = str(run.manifest.settings["input_bucket"]), str(index["s3_key"])

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from batch_runner.exceptions import UsageError
@@ -150,17 +151,23 @@ class RunStatus:
 def refresh(run: Run, *, submit: bool = True, backoff: Backoff | None = None) -> RunStatus:
     """One pass: update every live job's status in the manifest, submit queued shards, snapshot."""
     backoff = backoff or Backoff()
+    warnings: list[str] = []
+    described = _read_jobs(run, backoff, warnings)
+    waiting_reason = _submit_more(run, backoff, warnings) if submit else None
+    return snapshot(run, described, waiting_reason=waiting_reason, warnings=warnings)
+
+
+def _read_jobs(run: Run, backoff: Backoff, warnings: list[str]) -> dict[int, Mapping[str, Any]]:
+    """GetModelInvocationJob for every batch job; the manifest is saved once if anything changed."""
     bedrock = run.client("bedrock")
     described: dict[int, Mapping[str, Any]] = {}
-    warnings: list[str] = []
     changed = False
     for shard in run.shards:
         if shard.state != SUBMITTED or not is_batch_job(shard):
             continue
-        arn = shard.job_arn
         try:
             job = with_backoff(
-                lambda arn=arn: bedrock.get_model_invocation_job(jobIdentifier=arn),  # type: ignore[misc]
+                partial(bedrock.get_model_invocation_job, jobIdentifier=shard.job_arn),
                 backoff,
                 f"reading job {shard.job_name}",
             )
@@ -171,18 +178,20 @@ def refresh(run: Run, *, submit: bool = True, backoff: Backoff | None = None) ->
         changed |= _record(shard, job)
     if changed:
         run.save()
-    waiting_reason = None
-    if submit and any(s.state == PLANNED for s in run.shards):
+    return described
+
+
+def _submit_more(run: Run, backoff: Backoff, warnings: list[str]) -> str | None:
+    """Upload what a stopped submit left, submit queued shards; returns why some still wait."""
+    if any(s.state == PLANNED for s in run.shards):
         try:
-            run.upload_pending()  # what `resume` does first: a submit that stopped before uploading
+            run.upload_pending()  # what `resume` does first
         except UsageError as err:
             warnings.append(str(err))
-    if submit and any(s.state == QUEUED for s in run.shards):
-        report = run.submit_queued(backoff=backoff)
-        waiting_reason = report.waiting_reason if report.queued else None
-        for index in report.created + report.adopted:
-            described.pop(index, None)
-    return snapshot(run, described, waiting_reason=waiting_reason, warnings=warnings)
+    if not any(s.state == QUEUED for s in run.shards):
+        return None
+    report = run.submit_queued(backoff=backoff)
+    return report.waiting_reason if report.queued else None
 
 
 def is_batch_job(shard: ShardState) -> bool:
