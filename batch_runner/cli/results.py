@@ -4,8 +4,9 @@ Every job's output prefix is listed (keys are never guessed) and each output fil
 input row gets the model's answer (text, or the vector for embeddings), stop reason, tokens, or
 error_code/error_message for failed records, or status "missing" when no output holds it (partial
 results of unfinished, stopped or expired jobs are kept). For records retried in later jobs, the
-newest outcome wins. The file (.csv, .jsonl or .parquet) is written atomically: an interrupted
-run leaves no partial file and can simply be run again.
+newest outcome wins. Job statuses are refreshed first (nothing is submitted). The file (.csv,
+.jsonl or .parquet) is written atomically: an interrupted run leaves no partial file and can
+simply be run again.
 
 Prints the reconciliation, total = succeeded + failed + missing, and any warnings. Exit code 0
 when the file is written, whatever the records' outcomes. --json prints the reconciliation object
@@ -22,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from batch_runner.cli.run_args import add_command, load_run
+from batch_runner.exceptions import AwsError
 from batch_runner.results.writers import SUPPORTED_SUFFIXES, check_output_path
 from batch_runner.run_results import write_results
+from batch_runner.tracking import refresh
 
 
 def register(subparsers: Any) -> None:
@@ -44,7 +47,12 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     check_output_path(out)  # a wrong extension fails before any download
-    reconciliation = write_results(load_run(args), out, include_input=args.include_input)
+    batch_run = load_run(args)
+    try:
+        refresh(batch_run, submit=False)  # current job statuses, so unfinished jobs are flagged right
+    except AwsError as err:
+        print(f"warning: job statuses not refreshed ({err}); using the last ones recorded", file=sys.stderr)
+    reconciliation = write_results(batch_run, out, include_input=args.include_input)
     if args.json:
         print(json.dumps(reconciliation.to_dict(), indent=2, default=str))
         return 0
