@@ -8,7 +8,7 @@ keeping anything else in memory.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -212,15 +212,22 @@ class Run:
 
         return refresh(self)
 
-    def wait(self, timeout: float | None = None, poll: float = 30.0) -> RunStatus:
+    def wait(
+        self,
+        timeout: float | None = None,
+        poll: float = 30.0,
+        on_progress: Callable[[RunStatus], None] | None = None,
+    ) -> RunStatus:
         """Poll until every job is terminal (submitting queued shards meanwhile).
 
         Returns the final status when every job Completed; raises ``JobsUnsuccessfulError`` (each
         job and the service's reason) when one did not, ``WaitTimeoutError`` after ``timeout`` s.
+        ``on_progress`` gets each poll's status, e.g. ``ProgressDisplay().update``.
         """
         from batch_runner.waiting import Pacing, check_succeeded, wait_for_run
 
-        return check_succeeded(wait_for_run(self, Pacing(poll=poll, timeout=timeout)))
+        status = wait_for_run(self, Pacing(poll=poll, timeout=timeout), on_progress=on_progress)
+        return check_succeeded(status)
 
     def results(self, include_input: bool = False) -> RunResults:
         """The results, one record per input row: iterate for dicts, or ``.to_pandas()``,

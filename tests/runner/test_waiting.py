@@ -94,8 +94,9 @@ def test_run_wait_on_the_emulator(emulator: Emulator, tmp_path: Path) -> None:
     emulator.configure(job_outcome=None)
     done = submit_api(emulator, tmp_path, "wait-done", 100)
     emulator.run_until_idle()
-    status: Any = done.wait(timeout=60, poll=1)
-    assert (status.state, status.processed) == ("Completed", 100)
+    seen: list[RunStatus] = []
+    status: Any = done.wait(timeout=60, poll=1, on_progress=seen.append)
+    assert (status.state, status.processed) == ("Completed", 100) and seen == [status]
 
 
 def test_shards_that_cannot_be_uploaded_from_here_end_the_wait_at_once(
