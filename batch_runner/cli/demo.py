@@ -4,7 +4,8 @@ Starts the emulator in this process with the dev stack deployed, submits the bun
 concern/intervention audit of 160 synthetic client–therapist exchanges, Claude 3 Haiku) with the
 Python API, waits for the jobs with a progress bar, writes the joined results file and prints a
 summary: records, succeeded/failed, tokens, and what the run would cost in batch vs on demand.
-Everything is stopped when it ends, unless --keep-running.
+Run state lives in a temporary directory and everything is stopped when the demo ends, unless
+--keep-running. Exit status: 0 when every record succeeded, 1 otherwise.
 """
 
 from __future__ import annotations
