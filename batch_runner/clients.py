@@ -7,6 +7,8 @@ the local emulator is reached without a special code path.
 
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +25,18 @@ _CONFIG = Config(
     read_timeout=60,
     user_agent_appid=f"bedrock-batch-runner-{__version__}",
 )
+
+# A boto3 Session loads service models from disk on first use, which costs far more than the call
+# itself; sessions are reused for as long as the settings that shape them (the AWS_* variables,
+# profile and Region) stay the same. Sessions are not thread-safe, hence the lock.
+_SESSIONS: dict[tuple[object, ...], boto3.Session] = {}
+_SESSIONS_LOCK = threading.RLock()
+_MAX_SESSIONS = 16
+
+
+def _session_key(profile: str | None, region: str | None) -> tuple[object, ...]:
+    aws_environment = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
+    return (profile, region, aws_environment)
 
 
 @dataclass(frozen=True)
@@ -44,10 +58,18 @@ class AwsContext:
                 )
 
     def session(self) -> boto3.Session:
-        return boto3.Session(profile_name=self.profile, region_name=self.region)
+        key = _session_key(self.profile, self.region)
+        with _SESSIONS_LOCK:
+            session = _SESSIONS.get(key)
+            if session is None:
+                if len(_SESSIONS) >= _MAX_SESSIONS:
+                    _SESSIONS.clear()
+                session = _SESSIONS[key] = boto3.Session(profile_name=self.profile, region_name=self.region)
+            return session
 
     def client(self, service: str) -> Any:
         kwargs: dict[str, Any] = {"config": _CONFIG}
         if self.endpoint_url:
             kwargs["endpoint_url"] = self.endpoint_url
-        return self.session().client(service, **kwargs)
+        with _SESSIONS_LOCK:
+            return self.session().client(service, **kwargs)
