@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from batch_runner.datasets import Chunk
-from batch_runner.exceptions import DatasetError
+from batch_runner.exceptions import DatasetError, TemplateError
 from batch_runner.models import ModelAdapter
 from batch_runner.prompts import PromptTemplate, missing_variable_error
 from batch_runner.record_ids import runner_record_id, user_id
@@ -88,7 +88,15 @@ class RowEncoder:
         assert self.template is not None
         if self.template.missing_columns(list(row)):
             raise missing_variable_error(self.template, list(row), where=where)
-        return self.template.render(row, where=where)
+        text = self.template.render(row, where=where)
+        if not text.strip():
+            # Bedrock refuses blank text (Claude: "text content blocks must contain non-whitespace
+            # text"; Titan: inputText minLength 1), so the record would fail after a long queue.
+            raise TemplateError(
+                f"{where}: the prompt is empty (the template renders only whitespace for this row); "
+                "fill the row's values or put text in the template"
+            )
+        return text
 
     def _user_id(self, row: dict[str, Any], where: str) -> str | None:
         if self.id_column is None:

@@ -37,6 +37,8 @@ class ColumnEncoder:
         assert template.parts is not None, "only plain-substitution templates are encoded column-wise"
         self.parts = template.parts
         self.fallback = fallback
+        # Only a template without text of its own can render blank: when all its columns are blank.
+        self.can_render_blank = not any(isinstance(part, str) and part.strip() for part in self.parts)
         self.request_layout = layout({"recordId": slot("id"), "modelInput": adapter.build(slot("text"))})
         self.literal_chars = sum(len(part) for part in self.parts if isinstance(part, str))
         self.id_column = fallback.id_column
@@ -67,15 +69,16 @@ class ColumnEncoder:
     def _escaped_columns(self, batch: pa.RecordBatch) -> dict[str, pa.Array] | None:
         """Every column JSON-escaped, or None when the batch needs the per-row encoder."""
         names = set(batch.schema.names)
-        needed = [part.name for part in self.parts if isinstance(part, Column)]
-        if self.id_column is not None:
-            needed.append(self.id_column)
+        template_columns = [part.name for part in self.parts if isinstance(part, Column)]
+        needed = [*template_columns, *([self.id_column] if self.id_column is not None else [])]
         if not all(name in names for name in needed):
             return None
         if not all(_plain_text(column) for column in batch.columns):
             return None
         if self.id_column is not None and not _valid_ids(batch.column(self.id_column)):
             return None
+        if self.can_render_blank and _some_row_blank(batch, template_columns):
+            return None  # the row encoder names the row
         escaped = {}
         for name, column in zip(batch.schema.names, batch.columns, strict=True):
             escaped_column = escape_column(column)
@@ -114,6 +117,15 @@ def _plain_text(column: pa.Array) -> bool:
     return (
         pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
     ) and column.null_count == 0
+
+
+def _some_row_blank(batch: pa.RecordBatch, names: list[str]) -> bool:
+    """Whether any row has only whitespace in every one of these (non-null text) columns."""
+    blank = pa.array([True] * batch.num_rows)
+    for name in names:
+        empty = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(batch.column(name))), 0)
+        blank = pc.and_(blank, empty)
+    return bool(pc.any(blank).as_py())
 
 
 def _valid_ids(ids: pa.Array) -> bool:

@@ -196,6 +196,27 @@ def test_max_tokens_below_one_is_refused(tmp_path: Path, max_tokens: int) -> Non
         build_plan(data, options(max_tokens=max_tokens), quotas=SMALL_QUOTAS, workdir=tmp_path / "w")
 
 
+@pytest.mark.parametrize(
+    ("template", "values"),
+    [
+        ("{{ Context }}", ["q0", "q1", " \t "]),  # column-wise path, blank on the third row
+        ("{{ Context | trim }}", ["q0", "q1", ""]),  # Jinja2 per row
+        ("  ", ["q0", "q1", "q2"]),  # no text at all: row 1 is already blank
+    ],
+)
+def test_a_blank_prompt_names_the_row(tmp_path: Path, template: str, values: list[str]) -> None:
+    data = write_csv(tmp_path / "d.csv", ["Context", "Response"], [[value, "r"] for value in values])
+    row = 1 if not template.strip() else 3
+    with pytest.raises(TemplateError, match=rf"^row {row}\b.*: the prompt is empty"):
+        build_plan(data, options(prompt_template=template), quotas=SMALL_QUOTAS, workdir=tmp_path / "w")
+
+
+def test_a_blank_column_with_template_text_is_fine(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "d.csv", ["Context", "Response"], [["", "r"]] * 3)
+    opts = options(prompt_template="Q: {{ Context }}")
+    assert build_plan(data, opts, quotas=SMALL_QUOTAS, workdir=tmp_path).record_count == 3
+
+
 def test_header_only_csv_is_an_empty_dataset(tmp_path: Path) -> None:
     data = write_csv(tmp_path / "d.csv", ["Context", "Response"], [])
     with pytest.raises(DatasetError, match="has no data rows"):
