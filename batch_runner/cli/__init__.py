@@ -12,6 +12,9 @@ import sys
 from collections.abc import Sequence
 from importlib import import_module
 
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
+
 from batch_runner import __version__
 from batch_runner.exceptions import BatchRunnerError
 
@@ -56,6 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BatchRunnerError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
+    except (BotoCoreError, ClientError, ResponseParserError) as err:
+        # The core wraps the AWS errors it expects; anything else from the SDK (an endpoint that
+        # answers garbage, a connection that drops) still deserves one line, not a traceback.
+        print(f"error: AWS call failed: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

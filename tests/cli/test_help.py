@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
+from botocore.parsers import ResponseParserError
 
+from batch_runner import cli
 from batch_runner.cli import COMMAND_MODULES, build_parser
 
 
@@ -38,3 +42,25 @@ def test_each_command_has_help(command: str) -> None:
     result = _run(*args)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ResponseParserError("Unable to parse response (not XML), invalid XML received"),
+        EndpointConnectionError(endpoint_url="http://127.0.0.1:1"),
+    ],
+)
+def test_unexpected_sdk_error_is_one_line(
+    error: Exception, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(_args: argparse.Namespace) -> int:
+        raise error
+
+    parser = build_parser()
+    monkeypatch.setattr(parser, "parse_args", lambda _argv: argparse.Namespace(handler=broken))
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    assert cli.main(["runs"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: AWS call failed: ")
+    assert "Traceback" not in err and err.count("\n") == 1
