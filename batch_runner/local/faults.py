@@ -51,11 +51,12 @@ class FaultInjector:
                 return outcome
         return None
 
-    def record_fails(self, job_id: str, file_name: str, index: int) -> bool:
-        """Per record and independent of processing order, so reruns fail the same records."""
+    def record_fails(self, record_key: str) -> bool:
+        """Per record, from the seed and the record's ID only: independent of processing order and of
+        the (random) job ID, so the same dataset fails the same records in every run and test."""
         rate = self._config.record_error_rate
         if rate <= 0.0:
             return False
-        seed = f"{self._config.seed}/{job_id}/{file_name}/{index}".encode()
+        seed = f"{self._config.seed}/{record_key}".encode()
         value = int.from_bytes(hashlib.sha256(seed).digest()[:8], "big") / 2**64
         return value < rate

@@ -40,11 +40,10 @@ def process_records(job: Job, count: int, faults: FaultInjector) -> None:
 def _output_line(
     job: Job, file_name: str, index: int, record: dict[str, Any], model: Any, faults: FaultInjector
 ) -> str:
-    record_id = record.get("recordId")
-    if record_id is None:
-        record_id = _generated_record_id(job.job_id, file_name, index)
+    given_id = record.get("recordId")
+    record_id = given_id if given_id is not None else _generated_record_id(job.job_id, file_name, index)
     line: dict[str, Any] = {"recordId": record_id, "modelInput": record["modelInput"]}
-    if faults.record_fails(job.job_id, file_name, index):
+    if faults.record_fails(str(given_id) if given_id is not None else f"{file_name}/{index}"):
         line["error"] = INJECTED_ERROR
     elif model is None:
         line["error"] = {"errorCode": 400, "errorMessage": f"The model {job.model_id} is not supported."}
