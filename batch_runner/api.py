@@ -163,6 +163,7 @@ class PreparedSubmission:
                 "byte_size": plan.byte_size,
                 "shard_count": len(plan.shards),
                 "estimate": {f.name: getattr(estimate, f.name) for f in fields(estimate)},
+                "structured_output": plan.structured_output.to_dict() if plan.structured_output else None,
             },
             record_index={
                 "local_path": str(self._moved(plan.record_index_path, input_dir)),

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from batch_runner.output_schema import StructuredOutput
 
 INVOKE_MODEL = "InvokeModel"
 CONVERSE = "Converse"
@@ -39,6 +42,8 @@ class SubmitOptions:
     temperature: float | None = None
     invocation_type: str = INVOKE_MODEL
     model_options: dict[str, object] = field(default_factory=dict)  # e.g. embeddings dimensions
+    # A JSON Schema document (see batch_runner.output_schema): answers are parsed into its columns.
+    output_schema: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -78,3 +83,4 @@ class Plan:
     record_index_path: Path
     quotas: ModelQuotas
     estimate: CostEstimate
+    structured_output: StructuredOutput | None = None  # how requests ask for JSON; None: no schema
