@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -181,15 +182,28 @@ You are auditing a counselling session for quality. Read this exchange.
 Client: {{ client }}
 Therapist: {{ therapist }}
 
-Answer in JSON with these keys:
-- "concern": the client's main concern, in at most five words
-- "intervention": the therapist's technique (e.g. reflective listening, validation, open question,
-  cognitive reframing, psychoeducation, behavioral activation, grounding, risk assessment,
-  advice-giving, minimizing, off-topic)
-- "addresses_concern": "yes", "partly" or "no"
-- "risk_flag": true if the client's words suggest a risk to their safety that needs follow-up
-- "note": one sentence a supervisor would find useful
+Report:
+- concerns: what the client is struggling with, each in at most five words
+- interventions: the techniques the therapist's reply uses
+- resolved: "yes" if the reply addresses the client's main concern, otherwise "no"
+- risk_flag: true if the client's words suggest a risk to their safety that needs follow-up
+- note: one sentence a supervisor would find useful
 """
+# `submit --output-schema`: the answer becomes one column per property, validated.
+CONCERN_AUDIT_SCHEMA: dict[str, object] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "Audit of one client-therapist exchange",
+    "type": "object",
+    "properties": {
+        "concerns": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        "interventions": {"type": "array", "items": {"enum": list(INTERVENTIONS)}, "minItems": 1},
+        "resolved": {"enum": ["yes", "no"]},
+        "risk_flag": {"type": "boolean"},
+        "note": {"type": "string"},
+    },
+    "required": ["concerns", "interventions", "resolved", "risk_flag", "note"],
+    "additionalProperties": False,
+}
 
 # -- classification: support tickets ----------------------------------------------------------------
 
@@ -225,9 +239,13 @@ Classify this customer support ticket into exactly one category:
 billing, technical, account, shipping, feedback.
 
 Ticket: {{ text }}
-
-Answer with the category name only.
 """
+CLASSIFICATION_SCHEMA: dict[str, object] = {
+    "type": "object",
+    "properties": {"category": {"enum": list(TICKETS)}},
+    "required": ["category"],
+    "additionalProperties": False,
+}
 
 
 def tickets(rng: random.Random, count: int) -> list[dict[str, str]]:
@@ -396,6 +414,12 @@ def graded_answers(rng: random.Random, count: int) -> list[dict[str, str]]:
 
 # -- writing -------------------------------------------------------------------------------------
 
+SCHEMA_FILE = "schema.json"
+SCHEMAS: dict[str, dict[str, object]] = {
+    "concern_audit": CONCERN_AUDIT_SCHEMA,
+    "classification": CLASSIFICATION_SCHEMA,
+}
+
 Generator = Callable[[random.Random, int], list[dict[str, str]]]
 # directory -> (data file, rows, generator, prompt file, prompt)
 EXAMPLES: dict[str, tuple[str, int, Generator, str, str]] = {
@@ -430,6 +454,10 @@ def write_all(root: Path) -> list[Path]:
             (directory / data_file).write_text(csv_text(generate(rng, count)), encoding="utf-8")
             (directory / prompt_file).write_text(prompt, encoding="utf-8")
             written += [directory / data_file, directory / prompt_file]
+            if name in SCHEMAS:
+                schema = json.dumps(SCHEMAS[name], indent=2, ensure_ascii=False) + "\n"
+                (directory / SCHEMA_FILE).write_text(schema, encoding="utf-8")
+                written.append(directory / SCHEMA_FILE)
             rng = random.Random(f"{SEED}-{name}")
     return written
 
