@@ -22,6 +22,9 @@ MODEL_ACTIONS = (
     "bedrock:GetInferenceProfile",
     INVOKE,
 )
+# `doctor` reads: the caller's own role and the service role (trust policy), and simulates their
+# policies (IAM's SimulatePrincipalPolicy) to show exactly which permission is missing.
+DOCTOR_ROLE_READS = ("iam:GetRole", "iam:SimulatePrincipalPolicy")
 # Service Quotas reads: the runner checks record and job quotas per model before submitting.
 SERVICE_QUOTA_READS = (
     "servicequotas:GetServiceQuota",
@@ -72,6 +75,8 @@ class SubmitterAccess(Construct):
                     "bedrock:ListModelInvocationJobs",
                     "bedrock:ListFoundationModels",
                     "bedrock:ListInferenceProfiles",
+                    # doctor: is the model offered and agreed to in this account and Region
+                    "bedrock:GetFoundationModelAvailability",
                     *SERVICE_QUOTA_READS,
                 ],
                 # These actions support no resource types (IAM Service Authorization Reference for
@@ -133,6 +138,14 @@ class SubmitterAccess(Construct):
             )
             attached_roles.append(self.role)
 
+        # Only the roles this stack knows of: the service role and the roles holding this policy.
+        statements.append(
+            iam.PolicyStatement(
+                sid="DoctorReadsRoles",
+                actions=list(DOCTOR_ROLE_READS),
+                resources=[service_role.role_arn, *(role.role_arn for role in attached_roles)],
+            )
+        )
         self.policy = iam.ManagedPolicy(
             self,
             "Policy",
@@ -143,7 +156,7 @@ class SubmitterAccess(Construct):
         object_reason = "Object keys are chosen per run at submit time; the bucket is fixed."
         wildcards = {
             "*": "List actions (bedrock:ListModelInvocationJobs, ListFoundationModels, "
-            "ListInferenceProfiles) and the Service Quotas reads support no resource types in the IAM "
+            "ListInferenceProfiles), GetFoundationModelAvailability and the Service Quotas reads support no resource types in the IAM "
             "Service Authorization Reference, so '*' is the only resource they accept.",
             job_arns: "Job IDs are assigned by Bedrock when a job is created; the ARN is fixed to this "
             "account and Region.",

@@ -4,6 +4,7 @@ with its fix."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -134,10 +135,31 @@ def test_a_submitter_without_pass_role_is_told_the_statement_to_add(
     }
 
 
-def test_a_caller_who_may_not_simulate_gets_could_not_verify(
+def _without_doctor_reads(policy: dict[str, Any]) -> dict[str, Any]:
+    reads = {"iam:GetRole", "iam:SimulatePrincipalPolicy", "bedrock:GetFoundationModelAvailability"}
+    statements = []
+    for item in policy["Statement"]:
+        actions = [item["Action"]] if isinstance(item["Action"], str) else item["Action"]
+        kept = [action for action in actions if action not in reads]
+        if kept:
+            statements.append({**item, "Action": kept})
+    return {**policy, "Statement": statements}
+
+
+def test_the_submitter_policy_alone_lets_doctor_check_the_model_and_the_service_role(
     emulator: Emulator, emulator_ctx: AwsContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use_key(monkeypatch, create_user(emulator, submitter_policy(emulator)))
+    results = by_name(run_checks(emulator_ctx, models=[CLAUDE], environ={}))
+    assert results[f"model {CLAUDE} enabled for the account"].ok is True
+    assert results["service role data access"].ok is True
+    assert results["service role trust"].ok is True
+
+
+def test_a_caller_who_may_not_simulate_gets_could_not_verify(
+    emulator: Emulator, emulator_ctx: AwsContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_key(monkeypatch, create_user(emulator, _without_doctor_reads(submitter_policy(emulator))))
     results = by_name(run_checks(emulator_ctx, models=[CLAUDE], environ={}))
     check = results["caller may pass the role"]
     assert check.ok is None

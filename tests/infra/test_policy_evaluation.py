@@ -112,6 +112,44 @@ GLOBAL_PROFILE = f"arn:aws:bedrock:eu-west-1:111122223333:inference-profile/glob
 
 # (case, env, who, action, resource, extra request context, allowed?)
 REQUESTS: list[tuple[str, str, str, str, str, dict[str, str | None], bool]] = [
+    # What `doctor` reads as a submitter.
+    ("submitter reads the service role", "dev", "submitter", "iam:GetRole", "{role}", {}, True),
+    (
+        "submitter simulates the service role's policies",
+        "prod",
+        "submitter",
+        "iam:SimulatePrincipalPolicy",
+        "{role}",
+        {},
+        True,
+    ),
+    (
+        "submitter cannot read other roles",
+        "dev",
+        "submitter",
+        "iam:GetRole",
+        "arn:aws:iam::{account}:role/admin",
+        {},
+        False,
+    ),
+    (
+        "submitter cannot simulate other roles",
+        "prod",
+        "submitter",
+        "iam:SimulatePrincipalPolicy",
+        "arn:aws:iam::{account}:role/admin",
+        {},
+        False,
+    ),
+    (
+        "submitter checks model availability",
+        "dev",
+        "submitter",
+        "bedrock:GetFoundationModelAvailability",
+        "*",
+        {},
+        True,
+    ),
     # The Bedrock service role and the batch data.
     (
         "role reads input objects",

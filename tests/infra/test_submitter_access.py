@@ -10,6 +10,7 @@ from tests.infra.template_values import Deployment
 
 # Actions that AWS authorizes only on "*" (no resource types in the Service Authorization Reference).
 RESOURCELESS_ACTIONS = {
+    "bedrock:GetFoundationModelAvailability",  # per model ID, but takes no resource in IAM
     "bedrock:ListModelInvocationJobs",
     "bedrock:ListFoundationModels",
     "bedrock:ListInferenceProfiles",
