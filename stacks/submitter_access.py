@@ -156,7 +156,8 @@ class SubmitterAccess(Construct):
         object_reason = "Object keys are chosen per run at submit time; the bucket is fixed."
         wildcards = {
             "*": "List actions (bedrock:ListModelInvocationJobs, ListFoundationModels, "
-            "ListInferenceProfiles), GetFoundationModelAvailability and the Service Quotas reads support no resource types in the IAM "
+            "ListInferenceProfiles), GetFoundationModelAvailability and the Service Quotas reads support "
+            "no resource types in the IAM "
             "Service Authorization Reference, so '*' is the only resource they accept.",
             job_arns: "Job IDs are assigned by Bedrock when a job is created; the ARN is fixed to this "
             "account and Region.",
