@@ -95,6 +95,9 @@ class ShardState:
     kind: str = BATCH
     attempt: int = 0
     parents: list[int] = field(default_factory=list)
+    # A finished job's record counters (GetModelInvocationJob's processed/success/errorRecordCount),
+    # kept because a terminal job never changes: later status passes need not ask again.
+    final_counts: dict[str, int] | None = None
 
     @property
     def job_id(self) -> str | None:

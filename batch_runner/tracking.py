@@ -1,11 +1,11 @@
 """Where a run stands: ask Bedrock about each job, record what it says, submit what is queued.
 
 ``refresh(run)`` is one pass, shared by ``status`` and every poll of ``wait``: it calls
-GetModelInvocationJob for each job (terminal ones too: their record counters feed the totals),
-saves the manifest when a status or message changed, then uploads shards a stopped submit left
-behind and submits queued shards if concurrency slots are free. Throttling and server errors are
-retried with backoff; a job that still cannot be read keeps its last known status for this pass,
-so a flaky API slows a poll down but never ends it.
+GetModelInvocationJob for each job not yet known to be finished (a finished job's record counters
+are kept in the manifest, since they never change again), saves the manifest when something
+changed, then uploads shards a stopped submit left behind and submits queued shards if concurrency
+slots are free. Throttling and server errors are retried with backoff; a job that still cannot be
+read keeps its last known status for this pass, so a flaky API slows a poll down but never ends it.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ UNSUCCESSFUL_STATUSES = ("Failed", "PartiallyCompleted", "Expired", "Stopped")
 # A shard dequeued by `cancel` before it got a job: never submitted afterwards.
 CANCELLED = "cancelled"
 # Run-level state when every job has ended: the worst outcome names the run.
+_COUNTERS = ("processedRecordCount", "successRecordCount", "errorRecordCount")
 _WORST_FIRST = ("Stopped", "Failed", "Expired", "PartiallyCompleted", "Completed")
 
 
@@ -165,6 +166,9 @@ def _read_jobs(run: Run, backoff: Backoff, warnings: list[str]) -> dict[int, Map
     for shard in run.shards:
         if shard.state != SUBMITTED or not is_batch_job(shard):
             continue
+        if shard.final_counts is not None and shard.job_status in TERMINAL_STATUSES:
+            described[shard.index] = shard.final_counts
+            continue
         try:
             job = with_backoff(
                 partial(bedrock.get_model_invocation_job, jobIdentifier=shard.job_arn),
@@ -224,9 +228,12 @@ def _record(shard: ShardState, job: Mapping[str, Any]) -> bool:
     """Copy status and message into the shard; True when something changed."""
     status = str(job.get("status") or shard.job_status or "")
     message = job.get("message") or None
-    if (status, message) == (shard.job_status, shard.message):
+    final_counts = None
+    if status in TERMINAL_STATUSES:
+        final_counts = {name: value for name in _COUNTERS if (value := _count(job, name)) is not None}
+    if (status, message, final_counts) == (shard.job_status, shard.message, shard.final_counts):
         return False
-    shard.job_status, shard.message = status, message
+    shard.job_status, shard.message, shard.final_counts = status, message, final_counts
     return True
 
 

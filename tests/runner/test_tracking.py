@@ -115,3 +115,34 @@ def test_status_uploads_and_submits_what_a_stopped_submit_left(
     status = refresh(elsewhere)
     assert status.counts() == {"planned": 1} and not status.finished
     assert "file(s) to upload are not on this machine" in status.warnings[0]
+
+
+def test_finished_jobs_are_not_asked_again_but_keep_their_counts(emulator: Emulator, tmp_path: Path) -> None:
+    run = submit_api(emulator, tmp_path, "track-final", 250, concurrent=3)
+    emulator.run_until_idle()
+    calls: list[str] = []
+
+    def count_gets(each: Run) -> Run:
+        each.client("bedrock").meta.events.register(
+            "before-call.bedrock.GetModelInvocationJob", lambda **kwargs: calls.append("get")
+        )
+        return each
+
+    first = refresh(count_gets(run))
+    assert first.finished and [j.succeeded for j in first.jobs] == [100, 100, 50]
+    assert len(calls) == 3
+    calls.clear()
+    elsewhere = count_gets(
+        Run.load("track-final", state_dir=run.state_dir, endpoint_url=emulator.endpoint_url)
+    )
+
+    again = refresh(run)
+    reloaded = refresh(elsewhere)
+
+    assert calls == []
+    for snapshot in (again, reloaded):
+        assert [(j.processed, j.succeeded, j.failed) for j in snapshot.jobs] == [
+            (100, 100, 0),
+            (100, 100, 0),
+            (50, 50, 0),
+        ]
