@@ -46,9 +46,11 @@ SCHEMA_OPEN = "<json_schema>"
 SCHEMA_CLOSE = "</json_schema>"
 
 # Keywords constrained decoding rejects (Anthropic's structured-outputs limits); dropped from the
-# native request only. minItems is kept when 0 or 1, the values it supports.
+# native request only. minItems is kept when 0 or 1, the values it supports. "$schema" is dropped
+# as Anthropic's SDKs drop it: a dialect URI is no constraint, and the service need not accept it.
 _UNSUPPORTED_NATIVE = frozenset(
     {
+        "$schema",
         "minimum",
         "maximum",
         "exclusiveMinimum",
@@ -60,6 +62,10 @@ _UNSUPPORTED_NATIVE = frozenset(
         "minProperties",
         "maxProperties",
     }
+)
+# String formats constrained decoding supports; others are dropped from the native request.
+_NATIVE_FORMATS = frozenset(
+    {"date-time", "time", "date", "duration", "email", "hostname", "uri", "ipv4", "ipv6", "uuid"}
 )
 # Keys whose value maps names to schemas (a property may be called "minimum"), and keys holding data.
 _SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
@@ -189,6 +195,8 @@ def _native(node: Any) -> Any:
     reduced: dict[str, Any] = {}
     for key, value in node.items():
         if key in _UNSUPPORTED_NATIVE or (key == "minItems" and value not in (0, 1)):
+            continue
+        if key == "format" and value not in _NATIVE_FORMATS:
             continue
         if key in _SCHEMA_MAPS and isinstance(value, dict):
             reduced[key] = {name: _native(schema) for name, schema in value.items()}

@@ -20,8 +20,10 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -30,6 +32,15 @@ from batch_runner.datasets import BlocksTooSmall, Dataset, DatasetSource, is_jso
 from batch_runner.exceptions import DatasetError, ModelNotSupportedError, PlanError, UsageError
 from batch_runner.models import DEFAULT_MAX_TOKENS, ModelAdapter, RequestSettings, adapter_for
 from batch_runner.models.registry import FAMILY_OPTION
+from batch_runner.output_schema import (
+    INSTRUCTIONS,
+    NATIVE,
+    PRE_FORMATTED,
+    PREFILL,
+    OutputSchema,
+    StructuredOutput,
+    output_schema,
+)
 from batch_runner.plan import ModelQuotas, Plan, ShardPlan, SubmitOptions
 from batch_runner.pricing import estimate_cost, estimate_input_tokens, estimate_output_tokens
 from batch_runner.prompts import PromptTemplate, column_template, compile_template
@@ -47,8 +58,9 @@ __all__ = ["RECORD_INDEX_NAME", "build_plan", "default_quotas", "describe_plan"]
 
 def build_plan(source: DatasetSource, options: SubmitOptions, *, quotas: ModelQuotas, workdir: Path) -> Plan:
     """Read ``source`` once, write ready-to-upload shard files and the record index into ``workdir``."""
+    schema = None if options.output_schema is None else output_schema(options.output_schema)
     template = _template(options)
-    adapter = _adapter(options, pre_formatted=template is None)
+    adapter = _adapter(options, schema, pre_formatted=template is None)
     if template is None and not (is_jsonl(source) or _is_iterable_of_dicts(source)):
         raise UsageError(
             "no prompt template given; pass --prompt or --prompt-text (or a pre-formatted JSONL file)"
@@ -80,6 +92,7 @@ def build_plan(source: DatasetSource, options: SubmitOptions, *, quotas: ModelQu
         record_index_path=workdir / RECORD_INDEX_NAME,
         quotas=quotas,
         estimate=estimate_cost(options.model_id, input_tokens, output_tokens),
+        structured_output=_structured_output(schema, adapter, pre_formatted=template is None),
     )
 
 
@@ -119,11 +132,14 @@ def _write_files(
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def describe_plan(plan: Plan) -> list[str]:
-    """Human-readable lines summarising a plan (what ``submit --dry-run`` prints)."""
+def describe_plan(plan: Plan, schema: OutputSchema | Mapping[str, Any] | None = None) -> list[str]:
+    """Human-readable lines summarising a plan (what ``submit --dry-run`` prints); ``schema`` is the
+    run's output schema, named with its columns."""
     estimate = plan.estimate
-    lines = [
-        f"model:    {plan.model_id} ({plan.invocation_type})",
+    lines = [f"model:    {plan.model_id} ({plan.invocation_type})"]
+    if schema is not None and plan.structured_output is not None:
+        lines.append(f"output:   {_describe_output(output_schema(schema), plan.structured_output)}")
+    lines += [
         f"records:  {plan.record_count:,} in {len(plan.shards)} job(s), {_size(plan.byte_size)} of requests",
     ]
     lines += [
@@ -144,6 +160,28 @@ def describe_plan(plan: Plan) -> list[str]:
     return lines
 
 
+_MECHANISMS = {
+    NATIVE: "via native structured output ({field})",
+    PREFILL: 'via prompt instructions and a reply prefilled with "{prefill}" ({field})',
+    INSTRUCTIONS: "via prompt instructions ({field})",
+    PRE_FORMATTED: "checked in the answers only (pre-formatted requests are sent as they are)",
+}
+_MAX_LISTED_CHARS = 60
+
+
+def _describe_output(schema: OutputSchema, structured: StructuredOutput) -> str:
+    names = list(schema.properties)
+    listed = ", ".join(names)
+    while len(listed) > _MAX_LISTED_CHARS and len(names) > 1:
+        names.pop()
+        listed = ", ".join([*names, "..."])
+    columns = f"{len(schema.properties)} column{'s' if len(schema.properties) != 1 else ''} ({listed})"
+    how = _MECHANISMS.get(structured.mechanism, f"via {structured.mechanism}")
+    return f"JSON schema, {columns} " + how.format(
+        field=structured.detail.get("field", "?"), prefill=structured.prefill or ""
+    )
+
+
 def _template(options: SubmitOptions) -> PromptTemplate | None:
     if options.prompt_template is not None:
         if INPUT_COLUMN_OPTION in options.model_options:
@@ -155,11 +193,13 @@ def _template(options: SubmitOptions) -> PromptTemplate | None:
     return column_template(str(column))
 
 
-def _adapter(options: SubmitOptions, *, pre_formatted: bool) -> ModelAdapter | None:
+def _adapter(
+    options: SubmitOptions, schema: OutputSchema | None, *, pre_formatted: bool
+) -> ModelAdapter | None:
     model_options = {k: v for k, v in options.model_options.items() if k != INPUT_COLUMN_OPTION}
     # `is None`, not `or`: an explicit 0 must reach the adapter's check, not become the default.
     max_tokens = DEFAULT_MAX_TOKENS if options.max_tokens is None else options.max_tokens
-    settings = RequestSettings(options.system_prompt, max_tokens, options.temperature, model_options)
+    settings = RequestSettings(options.system_prompt, max_tokens, options.temperature, model_options, schema)
     if pre_formatted:
         # Requests are already built: unknown models are fine, known ones get their fields checked.
         try:
@@ -167,6 +207,17 @@ def _adapter(options: SubmitOptions, *, pre_formatted: bool) -> ModelAdapter | N
         except ModelNotSupportedError:
             return None
     return adapter_for(options.model_id, options.invocation_type, settings)
+
+
+def _structured_output(
+    schema: OutputSchema | None, adapter: ModelAdapter | None, *, pre_formatted: bool
+) -> StructuredOutput | None:
+    if schema is None:
+        return None
+    if pre_formatted or adapter is None:
+        # The user wrote the requests; the schema only checks the answers.
+        return StructuredOutput(PRE_FORMATTED)
+    return adapter.structured_output
 
 
 def _encoder(
@@ -211,6 +262,8 @@ def _move_into_place(staging: Path, workdir: Path, shards: list[ShardPlan]) -> l
 def _fingerprint(options: SubmitOptions, index_sha256: str) -> str:
     # The record index holds every row's values in order, so its hash stands for the dataset's content.
     shaping = asdict(options)
+    if options.output_schema is None:
+        del shaping["output_schema"]  # runs planned before the option existed keep their fingerprint
     shaping["model_options"] = {k: v for k, v in options.model_options.items() if k != FAMILY_OPTION}
     canonical = orjson.dumps(shaping, option=orjson.OPT_SORT_KEYS, default=str)
     return hashlib.sha256(canonical + index_sha256.encode()).hexdigest()

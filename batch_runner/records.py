@@ -52,7 +52,10 @@ class RowEncoder:
     ) -> None:
         self.adapter = adapter
         self.template = template
-        self.system_chars = len(system_prompt or "")
+        # Sent with every record besides its rendered prompt: the system prompt, schema instructions.
+        self.fixed_chars = len(system_prompt or "") + (
+            adapter.added_prompt_chars() if adapter is not None else 0
+        )
         self.id_column = id_column
         self.ids = ids
 
@@ -71,7 +74,7 @@ class RowEncoder:
                 chars += len(orjson.dumps(model_input))  # the whole request stands in for the prompt
             else:
                 text = self._render(row, where)
-                chars += len(text) + self.system_chars
+                chars += len(text) + self.fixed_chars
                 assert self.adapter is not None
                 model_input, uid = self.adapter.build(text), self._user_id(row, where)
             if uid is not None:

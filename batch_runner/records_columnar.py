@@ -88,7 +88,7 @@ class ColumnEncoder:
         return escaped
 
     def _prompt_chars(self, batch: pa.RecordBatch) -> int:
-        total = (self.literal_chars + self.fallback.system_chars) * batch.num_rows
+        total = (self.literal_chars + self.fallback.fixed_chars) * batch.num_rows
         for part in self.parts:
             if isinstance(part, Column):
                 total += pc.sum(pc.utf8_length(batch.column(part.name))).as_py() or 0

@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from batch_runner.models.base import ModelAdapter
+from batch_runner.models.ids import parse_model_id
+from batch_runner.output_schema import JSON_PREFILL, NATIVE, PREFILL, StructuredOutput
+
+# Claude 4.5 and later decode under a JSON Schema (structured outputs); earlier ones do not.
+_NATIVE_JSON_SCHEMA = re.compile(r"^anthropic\.claude-(opus|sonnet|haiku)-(4-[5-9]|[5-9]|[1-9]\d)(?!\d)")
+NATIVE_FIELD = "output_config.format"
+
+
+def has_native_json_schema(model_id: str) -> bool:
+    """Whether a Claude model constrains its output to a JSON Schema. An ID that does not name the
+    model (an application inference profile) counts as not: the prompt mechanisms work everywhere."""
+    return _NATIVE_JSON_SCHEMA.match(parse_model_id(model_id).base_model_id or "") is not None
 
 
 class ClaudeMessages(ModelAdapter):
     family = "anthropic"
     description = "Anthropic Claude (Messages API)"
     required_fields = ("anthropic_version", "max_tokens", "messages")
+
+    def ask_for_json(self) -> StructuredOutput:
+        if has_native_json_schema(self.model_id):
+            return StructuredOutput(NATIVE, detail={"field": NATIVE_FIELD})
+        return StructuredOutput(PREFILL, JSON_PREFILL, {"field": "messages"})
 
     def build(self, text: str) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -19,5 +37,13 @@ class ClaudeMessages(ModelAdapter):
         }
         if self.settings.system_prompt:
             body["system"] = self.settings.system_prompt
-        body["messages"] = [{"role": "user", "content": [{"type": "text", "text": text}]}]
+        messages: list[dict[str, Any]] = [
+            {"role": "user", "content": [{"type": "text", "text": self.user_text(text)}]}
+        ]
+        if self.prefill:
+            # A final assistant message: Claude continues it, so the reply can only be the object's rest.
+            messages.append({"role": "assistant", "content": [{"type": "text", "text": self.prefill}]})
+        body["messages"] = messages
+        if self.mechanism == NATIVE:
+            body["output_config"] = {"format": {"type": "json_schema", "schema": self.native_schema}}
         return self.with_temperature(body)

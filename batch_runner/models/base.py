@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar
 
+import orjson
+
 from batch_runner.exceptions import UsageError
+from batch_runner.output_schema import INSTRUCTIONS, NATIVE, PREFILL, OutputSchema, StructuredOutput
 
 # Used when the caller gives no --max-tokens: long enough for a paragraph-length answer, and the
 # number the AWS examples use. Output tokens are billed as produced, so a high cap costs nothing
@@ -22,6 +26,7 @@ class RequestSettings:
     max_tokens: int = DEFAULT_MAX_TOKENS
     temperature: float | None = None
     options: Mapping[str, object] = field(default_factory=dict)
+    output_schema: OutputSchema | None = None  # answers must be JSON matching it (--output-schema)
 
 
 class ModelAdapter:
@@ -29,6 +34,10 @@ class ModelAdapter:
 
     Subclasses set ``family`` and ``required_fields`` and implement ``build``. ``required_fields``
     lists the top-level body fields the service needs; pre-formatted records are checked against it.
+
+    With an output schema, ``structured_output`` says how the requests ask for JSON. ``ask_for_json``
+    chooses it (prompt instructions unless a family overrides it); ``build`` puts the prompt text
+    through ``user_text``, which appends the instructions when the mechanism uses them.
     """
 
     family: ClassVar[str]
@@ -37,11 +46,19 @@ class ModelAdapter:
     produces_text: ClassVar[bool] = True  # False for embeddings: no output tokens to estimate
     # Every top-level field the request shape takes, when the service rejects others; None: not checked.
     allowed_fields: ClassVar[frozenset[str] | None] = None
+    text_field: ClassVar[str] = "messages"  # the body field holding the prompt text
 
     def __init__(self, model_id: str, settings: RequestSettings) -> None:
         self.model_id = model_id
         self.settings = settings
         self.check_settings()
+        schema = settings.output_schema
+        self.structured_output: StructuredOutput | None = None if schema is None else self.ask_for_json()
+        # Built once: appended to every record's prompt text.
+        uses_instructions = self.mechanism in (PREFILL, INSTRUCTIONS)
+        self._instructions = (
+            f"\n\n{schema.instructions()}" if schema is not None and uses_instructions else ""
+        )
 
     def check_settings(self) -> None:
         """Raise ``UsageError`` for options this family cannot honour."""
@@ -62,6 +79,40 @@ class ModelAdapter:
 
     def build(self, text: str) -> dict[str, Any]:
         raise NotImplementedError
+
+    def ask_for_json(self) -> StructuredOutput:
+        """How requests ask for JSON matching the output schema: prompt instructions, unless a
+        family overrides this with its native mechanism or a prefill."""
+        return StructuredOutput(INSTRUCTIONS, detail={"field": self.text_field})
+
+    def user_text(self, text: str) -> str:
+        """The user turn's text: the rendered prompt, then the schema instructions when they apply."""
+        return text + self._instructions
+
+    @property
+    def mechanism(self) -> str | None:
+        """The ``output_schema`` mechanism the requests use, or None without a schema."""
+        return self.structured_output.mechanism if self.structured_output is not None else None
+
+    @property
+    def prefill(self) -> str | None:
+        """Text the model's reply is started with, or None."""
+        return self.structured_output.prefill if self.structured_output is not None else None
+
+    @cached_property
+    def native_schema(self) -> dict[str, Any]:
+        """The schema as native structured output takes it; built once, shared by every record."""
+        if self.settings.output_schema is None:
+            raise ValueError("no output schema")
+        return self.settings.output_schema.native_schema()
+
+    def added_prompt_chars(self) -> int:
+        """Characters every request sends beyond the rendered prompt and system prompt, for the
+        token estimate: the instructions, or the schema that native structured output turns into
+        a prompt of its own."""
+        if self.mechanism == NATIVE:
+            return len(orjson.dumps(self.native_schema))
+        return len(self._instructions) + len(self.prefill or "")
 
     def with_temperature(self, target: dict[str, Any]) -> dict[str, Any]:
         """``target`` plus ``temperature``, when one was given (otherwise the model's default applies)."""

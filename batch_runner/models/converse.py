@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
+import orjson
+
+from batch_runner.models.anthropic import has_native_json_schema
 from batch_runner.models.base import ModelAdapter
+from batch_runner.output_schema import NATIVE, StructuredOutput
+
+NATIVE_FIELD = "outputConfig.textFormat"
 
 
 class Converse(ModelAdapter):
@@ -25,12 +32,28 @@ class Converse(ModelAdapter):
             "promptVariables",
             "requestMetadata",
             "performanceConfig",
+            "outputConfig",
         }
     )
 
+    def ask_for_json(self) -> StructuredOutput:
+        # Converse takes a JSON Schema for every model, but only Claude 4.5 and later are known to
+        # decode under it; for the others the instructions are the dependable way.
+        if has_native_json_schema(self.model_id):
+            return StructuredOutput(NATIVE, detail={"field": NATIVE_FIELD})
+        return super().ask_for_json()
+
     def build(self, text: str) -> dict[str, Any]:
-        body: dict[str, Any] = {"messages": [{"role": "user", "content": [{"text": text}]}]}
+        body: dict[str, Any] = {"messages": [{"role": "user", "content": [{"text": self.user_text(text)}]}]}
         if self.settings.system_prompt:
             body["system"] = [{"text": self.settings.system_prompt}]
         body["inferenceConfig"] = self.with_temperature({"maxTokens": self.settings.max_tokens})
+        if self.mechanism == NATIVE:
+            body["outputConfig"] = self._text_format
         return body
+
+    @cached_property
+    def _text_format(self) -> dict[str, Any]:
+        # Converse takes the schema as a JSON string, not an object.
+        definition = {"schema": orjson.dumps(self.native_schema).decode(), "name": "output"}
+        return {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": definition}}}

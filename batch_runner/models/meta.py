@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from batch_runner.models.base import ModelAdapter
+from batch_runner.output_schema import JSON_PREFILL, PREFILL, StructuredOutput
 
 
 @dataclass(frozen=True)
@@ -14,14 +15,14 @@ class ChatTokens:
     header_end: str
     end_of_turn: str
 
-    def prompt(self, text: str, system_prompt: str | None) -> str:
+    def prompt(self, text: str, system_prompt: str | None, prefill: str | None = None) -> str:
         turns = [("system", system_prompt)] if system_prompt else []
         turns.append(("user", text))
         parts = ["<|begin_of_text|>"]
         parts += [
             f"{self.header_start}{role}{self.header_end}\n\n{body}{self.end_of_turn}" for role, body in turns
         ]
-        parts.append(f"{self.header_start}assistant{self.header_end}\n\n")
+        parts.append(f"{self.header_start}assistant{self.header_end}\n\n{prefill or ''}")
         return "".join(parts)
 
 
@@ -33,10 +34,15 @@ class Llama3(ModelAdapter):
     family = "meta-llama3"
     description = "Meta Llama 3.x Instruct"
     required_fields = ("prompt",)
+    text_field = "prompt"
     tokens = LLAMA3
 
+    def ask_for_json(self) -> StructuredOutput:
+        # The raw prompt holds the assistant turn, so the reply can be started with "{".
+        return StructuredOutput(PREFILL, JSON_PREFILL, {"field": self.text_field})
+
     def build(self, text: str) -> dict[str, Any]:
-        prompt = self.tokens.prompt(text, self.settings.system_prompt)
+        prompt = self.tokens.prompt(self.user_text(text), self.settings.system_prompt, self.prefill)
         body: dict[str, Any] = {"prompt": prompt, "max_gen_len": self.settings.max_tokens}
         return self.with_temperature(body)
 

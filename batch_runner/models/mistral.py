@@ -5,18 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from batch_runner.models.base import ModelAdapter
+from batch_runner.output_schema import JSON_PREFILL, PREFILL, StructuredOutput
 
 
 class MistralText(ModelAdapter):
     family = "mistral-text"
     description = "Mistral AI text completion"
     required_fields = ("prompt", "max_tokens")
+    text_field = "prompt"
+
+    def ask_for_json(self) -> StructuredOutput:
+        # The raw prompt ends where the reply starts, so the reply can be started with "{".
+        return StructuredOutput(PREFILL, JSON_PREFILL, {"field": self.text_field})
 
     def build(self, text: str) -> dict[str, Any]:
         # The instruct template has no system role: the system prompt leads the instruction.
+        text = self.user_text(text)
         instruction = f"{self.settings.system_prompt}\n\n{text}" if self.settings.system_prompt else text
         body: dict[str, Any] = {
-            "prompt": f"<s>[INST] {instruction} [/INST]",
+            "prompt": f"<s>[INST] {instruction} [/INST]{self.prefill or ''}",
             "max_tokens": self.settings.max_tokens,
         }
         return self.with_temperature(body)
@@ -31,6 +38,6 @@ class MistralChat(ModelAdapter):
         messages = []
         if self.settings.system_prompt:
             messages.append({"role": "system", "content": self.settings.system_prompt})
-        messages.append({"role": "user", "content": text})
+        messages.append({"role": "user", "content": self.user_text(text)})
         body: dict[str, Any] = {"messages": messages, "max_tokens": self.settings.max_tokens}
         return self.with_temperature(body)

@@ -35,6 +35,6 @@ class NovaMessages(ModelAdapter):
             body["schemaVersion"] = "messages-v1"
         if self.settings.system_prompt:
             body["system"] = [{"text": self.settings.system_prompt}]
-        body["messages"] = [{"role": "user", "content": [{"text": text}]}]
+        body["messages"] = [{"role": "user", "content": [{"text": self.user_text(text)}]}]
         body["inferenceConfig"] = self.with_temperature({"maxTokens": self.settings.max_tokens})
         return body

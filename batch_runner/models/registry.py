@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from batch_runner.exceptions import ModelNotSupportedError, UsageError
 from batch_runner.models.anthropic import ClaudeMessages
@@ -51,7 +52,7 @@ def adapter_for(model_id: str, invocation_type: str, settings: RequestSettings) 
     """The adapter that builds ``modelInput`` bodies for this model and invocation type."""
     options = dict(settings.options)
     family = str(options.pop(FAMILY_OPTION, "") or "") or model_family(model_id)
-    settings = RequestSettings(settings.system_prompt, settings.max_tokens, settings.temperature, options)
+    settings = replace(settings, options=options)
     if family is not None and family not in ADAPTERS:
         raise ModelNotSupportedError(
             f"unknown model family {family!r}; supported: {', '.join(SUPPORTED_FAMILIES)}"

@@ -23,6 +23,11 @@ class TitanTextEmbeddingsV2(ModelAdapter):
         super().check_settings()
         if self.settings.system_prompt:
             raise UsageError("embedding models take no system prompt; remove --system")
+        if self.settings.output_schema is not None:
+            raise UsageError(
+                f"{self.model_id} is an embedding model: it returns vectors, not text, so --output-schema "
+                "does not apply; remove it or choose a text model"
+            )
         dimensions = self.settings.options.get("dimensions")
         if dimensions is not None and dimensions not in DIMENSIONS:
             raise UsageError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import tracemalloc
 from pathlib import Path
 
@@ -12,11 +13,14 @@ import pytest
 
 from batch_runner.datasets import csv_file
 from batch_runner.exceptions import DatasetError, ModelNotSupportedError, PlanError, TemplateError, UsageError
-from batch_runner.plan import CONVERSE, ModelQuotas
+from batch_runner.output_schema import PRE_FORMATTED, PREFILL, OutputSchema, StructuredOutput
+from batch_runner.plan import CONVERSE, INVOKE_MODEL, ModelQuotas
 from batch_runner.planning import RECORD_INDEX_NAME, build_plan, describe_plan
+from batch_runner.pricing import estimate_input_tokens
 from batch_runner.quotas import default_quotas
 from tests.runner.planning_helpers import (
     CLAUDE,
+    PROMPT,
     REAL_DATASET,
     SMALL_QUOTAS,
     conversation_rows,
@@ -409,3 +413,156 @@ def test_rows_longer_than_a_read_block_are_planned(tmp_path: Path, monkeypatch: 
         "shard-00000.jsonl",
         "shard-00001.jsonl",
     ]
+
+
+AUDIT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "concerns": {"type": "array", "items": {"type": "string"}, "minItems": 2},
+        "resolved": {"enum": ["yes", "no"], "description": 'quotes " and \\ and ünïcödé'},
+    },
+    "required": ["concerns", "resolved"],
+}
+
+
+@pytest.mark.parametrize(
+    ("model_id", "invocation_type"),
+    [
+        (CLAUDE, INVOKE_MODEL),
+        ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", INVOKE_MODEL),
+        ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", CONVERSE),
+        (CLAUDE, CONVERSE),
+        ("us.amazon.nova-lite-v1:0", INVOKE_MODEL),
+        ("meta.llama3-1-8b-instruct-v1:0", INVOKE_MODEL),
+        ("us.meta.llama4-scout-17b-instruct-v1:0", INVOKE_MODEL),
+        ("mistral.mistral-7b-instruct-v0:2", INVOKE_MODEL),
+        ("mistral.mistral-large-2407-v1:0", INVOKE_MODEL),
+    ],
+)
+def test_column_wise_and_row_paths_match_with_an_output_schema(
+    tmp_path: Path, model_id: str, invocation_type: str
+) -> None:
+    opts = options(
+        model_id=model_id, invocation_type=invocation_type, system_prompt="S", output_schema=AUDIT_SCHEMA
+    )
+    data = write_csv(tmp_path / "d.csv", ["Context", "Response"], TRICKY * 3)
+    dicts = [dict(zip(["Context", "Response"], row, strict=True)) for row in TRICKY * 3]
+
+    columnar = build_plan(data, opts, quotas=SMALL_QUOTAS, workdir=tmp_path / "csv")
+    per_row = build_plan(dicts, opts, quotas=SMALL_QUOTAS, workdir=tmp_path / "dicts")
+
+    assert [s.path.read_bytes() for s in columnar.shards] == [s.path.read_bytes() for s in per_row.shards]
+    assert columnar.estimate == per_row.estimate
+    assert columnar.structured_output == per_row.structured_output is not None
+    request = orjson.dumps(read_lines(columnar.shards[0].path)[1]["modelInput"]).decode()
+    assert 'quotes \\" and \\\\ backslash' in request
+
+
+def test_the_estimate_counts_the_schema_instructions(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "d.csv", ["Context", "Response"], conversation_rows(10))
+    plain = build_plan(data, options(), quotas=SMALL_QUOTAS, workdir=tmp_path / "plain")
+    structured = build_plan(
+        data, options(output_schema=AUDIT_SCHEMA), quotas=SMALL_QUOTAS, workdir=tmp_path / "s"
+    )
+
+    instruction_chars = len(OutputSchema(AUDIT_SCHEMA).instructions()) + len("\n\n{")
+    extra = structured.estimate.input_tokens - plain.estimate.input_tokens
+    assert abs(extra - estimate_input_tokens(10 * instruction_chars)) <= 1  # rounding
+    assert structured.structured_output == StructuredOutput(PREFILL, "{", {"field": "messages"})
+    assert plain.structured_output is None
+
+
+def test_pre_formatted_input_with_a_schema_is_sent_untouched(tmp_path: Path) -> None:
+    lines = [
+        {
+            "recordId": f"r{n}",
+            "modelInput": {"anthropic_version": "v", "max_tokens": 5, "messages": [{"n": n}]},
+        }
+        for n in range(3)
+    ]
+    data = write_jsonl(tmp_path / "in.jsonl", lines)
+    opts = options(prompt_template=None, output_schema=AUDIT_SCHEMA)
+    plan = build_plan(data, opts, quotas=SMALL_QUOTAS, workdir=tmp_path / "w")
+
+    assert [line["modelInput"] for line in read_lines(plan.shards[0].path)] == [
+        line["modelInput"] for line in lines
+    ]
+    assert plan.structured_output == StructuredOutput(PRE_FORMATTED)
+    assert "checked in the answers only" in "\n".join(describe_plan(plan, AUDIT_SCHEMA))
+
+
+@pytest.mark.parametrize(
+    ("schema", "message"),
+    [
+        ({"type": "array"}, "must describe a JSON object"),
+        (
+            {"type": "object", "properties": {"a": {"type": "nope"}}},
+            "not a valid JSON Schema at properties/a/type",
+        ),
+        ([1, 2], "must be a JSON object, not list"),
+    ],
+)
+def test_a_bad_schema_is_refused_before_anything_is_written(
+    tmp_path: Path, schema: object, message: str
+) -> None:
+    data = write_csv(tmp_path / "d.csv", ["Context", "Response"], conversation_rows(3))
+    with pytest.raises(UsageError, match=message):
+        build_plan(data, options(output_schema=schema), quotas=SMALL_QUOTAS, workdir=tmp_path / "w")
+    assert not (tmp_path / "w").exists()
+
+
+def test_embeddings_with_a_schema_are_refused(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "d.csv", ["Context", "Response"], conversation_rows(3))
+    opts = options(model_id="amazon.titan-embed-text-v2:0", output_schema=AUDIT_SCHEMA)
+    with pytest.raises(UsageError, match="embedding model"):
+        build_plan(data, opts, quotas=SMALL_QUOTAS, workdir=tmp_path / "w")
+
+
+def test_describe_plan_names_the_columns_and_the_mechanism(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "d.csv", ["Context", "Response"], conversation_rows(3))
+    native = options(model_id="us.anthropic.claude-sonnet-4-5-20250929-v1:0", output_schema=AUDIT_SCHEMA)
+    plan = build_plan(data, native, quotas=SMALL_QUOTAS, workdir=tmp_path / "w")
+    lines = describe_plan(plan, AUDIT_SCHEMA)
+    assert lines[1] == (
+        "output:   JSON schema, 2 columns (concerns, resolved) "
+        "via native structured output (output_config.format)"
+    )
+    assert not any(line.startswith("output:") for line in describe_plan(plan))  # no schema given: no line
+
+    many = {"type": "object", "properties": {f"property_number_{n}": {"type": "string"} for n in range(9)}}
+    wide = build_plan(data, options(output_schema=many), quotas=SMALL_QUOTAS, workdir=tmp_path / "x")
+    line = describe_plan(wide, many)[1]
+    assert line.startswith("output:   JSON schema, 9 columns (property_number_0, ")
+    assert ', ...) via prompt instructions and a reply prefilled with "{" (messages)' in line
+
+
+def test_fingerprint_follows_the_schema_and_ignores_its_absence(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "d.csv", ["Context", "Response"], conversation_rows(3))
+
+    def fingerprint(name: str, **overrides: object) -> str:
+        return build_plan(
+            data, options(**overrides), quotas=SMALL_QUOTAS, workdir=tmp_path / name
+        ).dataset_fingerprint
+
+    base = fingerprint("a")
+    with_schema = fingerprint("b", output_schema=AUDIT_SCHEMA)
+    changed = {**AUDIT_SCHEMA, "required": ["concerns"]}
+    assert with_schema != base
+    assert fingerprint("c", output_schema=changed) != with_schema
+    assert fingerprint("d", output_schema=AUDIT_SCHEMA) == with_schema
+    # Runs planned before --output-schema existed had no such option: their fingerprint is unchanged.
+    shaping = {
+        "model_id": CLAUDE,
+        "prompt_template": PROMPT,
+        "system_prompt": None,
+        "id_column": None,
+        "max_tokens": None,
+        "temperature": None,
+        "invocation_type": INVOKE_MODEL,
+        "model_options": {},
+    }
+    index_sha = hashlib.sha256((tmp_path / "a" / RECORD_INDEX_NAME).read_bytes()).hexdigest()
+    legacy = hashlib.sha256(
+        orjson.dumps(shaping, option=orjson.OPT_SORT_KEYS) + index_sha.encode()
+    ).hexdigest()
+    assert base == legacy
