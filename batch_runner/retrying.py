@@ -1,7 +1,9 @@
 """Retry: the failed and missing records of a run's finished jobs, sent again as child jobs.
 
 The records to retry are those whose newest outcome (the results join over every job of the run,
-oldest first) is ``failed`` or ``missing``. Their request lines are copied byte for byte from the
+oldest first) is ``failed`` or ``missing``; for a run with an output schema, failed includes
+answers that did not parse or validate (``error_code`` ``schema``). ``failed_schema`` retries only
+those. Their request lines are copied byte for byte from the
 run's uploaded shard files (the original prompt bodies, never re-rendered), in input order, into new
 shards appended to the manifest, so ``results`` reads their outcomes as the newest. The new shards
 respect the run's recorded quotas and are submitted like any other (queued beyond the concurrency
@@ -27,8 +29,9 @@ import orjson
 from batch_runner.background_writer import BackgroundWriter
 from batch_runner.exceptions import InternalError, UsageError
 from batch_runner.on_demand import WORKERS, OnDemandResult, OnDemandTarget, process, summarize, write_output
+from batch_runner.output_schema import SCHEMA_ERROR_CODE
 from batch_runner.results import SUCCEEDED, JobOutputRef, S3OutputSource, iter_results
-from batch_runner.run_results import job_refs, record_index_path
+from batch_runner.run_results import answer_options, job_refs, record_index_path, run_output_schema
 from batch_runner.run_state import BATCH, ON_DEMAND, PLANNED, QUEUED, RETRY, SUBMITTED, ShardState, utc_now
 from batch_runner.runs import Run, file_sha256, shard_key
 from batch_runner.shards import Lines, ShardWriter
@@ -39,7 +42,7 @@ from batch_runner.uploads import Upload, upload_files
 
 ON_DEMAND_DONE = COMPLETED
 
-NOTHING = "nothing"  # every record already succeeded
+NOTHING = "nothing"  # every record already succeeded (with failed_schema: no schema failure left)
 BATCH_JOBS = "batch"
 ON_DEMAND_RUN = "on-demand"
 RESUMED = "resumed"  # an earlier retry stopped half-way and was finished
@@ -67,16 +70,23 @@ def retry_run(
     run: Run,
     *,
     on_demand: bool = False,
+    failed_schema: bool = False,
     backoff: Backoff | None = None,
     runtime: Any = None,
     workers: int = WORKERS,
     confirm: Callable[[int], bool] | None = None,
 ) -> RetryReport:
-    """Send the failed and missing records again; see the module docstring.
+    """Send the failed and missing records again (only the schema failures with
+    ``failed_schema``); see the module docstring.
 
     ``runtime`` is a bedrock-runtime client (default: the run's); ``confirm(records)`` is asked
     before records are processed on demand, at full price.
     """
+    if failed_schema and run_output_schema(run) is None:
+        raise UsageError(
+            f"run {run.name} has no output schema, so no answer can fail one: --failed-schema is for "
+            "runs submitted with --output-schema; plain retry resends failed and missing records"
+        )
     backoff = backoff or Backoff()
     unsent = [s for s in run.shards if s.kind == RETRY and s.state in (PLANNED, QUEUED)]
     if unsent:
@@ -93,7 +103,7 @@ def retry_run(
 
     refresh(run, submit=False, backoff=backoff)
     _check_all_finished(run)
-    wanted = records_to_retry(run)
+    wanted = records_to_retry(run, failed_schema=failed_schema)
     if not wanted:
         return RetryReport(NOTHING)
     minimum = run.quotas.min_records_per_job
@@ -114,10 +124,15 @@ def retry_run(
     return RetryReport(ON_DEMAND_RUN, len(wanted), [shard.index], on_demand=result)
 
 
-def records_to_retry(run: Run) -> set[str]:
-    """Record IDs whose newest outcome over every job of the run is failed or missing."""
+def records_to_retry(run: Run, *, failed_schema: bool = False) -> set[str]:
+    """Record IDs whose newest outcome over every job of the run is failed or missing (an answer
+    that fails the run's output schema is failed); with ``failed_schema``, only schema failures."""
     source = S3OutputSource(run.client("s3"))
-    rows = iter_results(source, job_refs(run), record_index_path(run), work_dir=run.directory)
+    rows = iter_results(
+        source, job_refs(run), record_index_path(run), work_dir=run.directory, **answer_options(run)
+    )
+    if failed_schema:
+        return {str(row["record_id"]) for row in rows if row["error_code"] == SCHEMA_ERROR_CODE}
     return {str(row["record_id"]) for row in rows if row["status"] != SUCCEEDED}
 
 

@@ -3,7 +3,8 @@
 Jobs go oldest first, in manifest order (child jobs of retries are appended to the manifest, so
 the newest outcome of a record wins). The record index is read from the local copy when its hash
 matches the manifest, else downloaded from the input bucket into the run's state directory, so
-``results`` works on a machine that never saw the run.
+``results`` works on a machine that never saw the run. A run submitted with an output schema has
+its answers parsed and validated with the schema and prefill recorded in its manifest.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from batch_runner.aws_errors import aws_error
 from batch_runner.exceptions import UsageError
+from batch_runner.output_schema import OutputSchema, StructuredOutput, output_schema
 from batch_runner.planning import RECORD_INDEX_NAME
 from batch_runner.results import JobOutputRef, Reconciliation, S3OutputSource, collect_results, iter_results
 from batch_runner.runs import Run, file_sha256
@@ -54,6 +56,23 @@ def record_index_path(run: Run) -> Path:
     return target
 
 
+def run_output_schema(run: Run) -> OutputSchema | None:
+    """The schema the run's answers must match (``submit --output-schema``), if any."""
+    document = run.manifest.options.get("output_schema")
+    return None if document is None else output_schema(document, origin=f"of run {run.name}")
+
+
+def run_prefill(run: Run) -> str | None:
+    """The text the run's requests started each reply with (the answers lack it)."""
+    structured = StructuredOutput.from_dict(run.manifest.plan.get("structured_output"))
+    return structured.prefill if structured else None
+
+
+def answer_options(run: Run) -> dict[str, Any]:
+    """``output_schema`` and ``prefill`` keyword arguments for the results core."""
+    return {"output_schema": run_output_schema(run), "prefill": run_prefill(run)}
+
+
 def _require_jobs(run: Run) -> list[JobOutputRef]:
     refs = job_refs(run)
     if not refs:
@@ -65,7 +84,12 @@ def write_results(run: Run, out: Path | str, *, include_input: bool = False) -> 
     """Write one row per input record to ``out`` (CSV, JSONL or Parquet, atomically)."""
     source = S3OutputSource(run.client("s3"))
     return collect_results(
-        source, _require_jobs(run), record_index_path(run), out, include_input=include_input
+        source,
+        _require_jobs(run),
+        record_index_path(run),
+        out,
+        include_input=include_input,
+        **answer_options(run),
     )
 
 
@@ -73,7 +97,8 @@ def write_results(run: Run, out: Path | str, *, include_input: bool = False) -> 
 class RunResults:
     """The results of a run as records: iterate for dicts, ``to_pandas()``, or ``save(path)``.
 
-    Each iteration reads the outputs from S3 again (streamed, bounded memory).
+    Each iteration reads the outputs from S3 again (streamed, bounded memory). With an output
+    schema, each record also has one key per top-level property of the schema.
     """
 
     run: Run
@@ -82,7 +107,11 @@ class RunResults:
     def __iter__(self) -> Iterator[dict[str, Any]]:
         source = S3OutputSource(self.run.client("s3"))
         yield from iter_results(
-            source, _require_jobs(self.run), record_index_path(self.run), include_input=self.include_input
+            source,
+            _require_jobs(self.run),
+            record_index_path(self.run),
+            include_input=self.include_input,
+            **answer_options(self.run),
         )
 
     def save(self, path: Path | str) -> Reconciliation:

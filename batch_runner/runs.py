@@ -252,12 +252,16 @@ class Run:
 
         return run_cost(self)
 
-    def retry(self, *, on_demand: bool = False, backoff: Backoff | None = None) -> RetryReport:
-        """Send the failed and missing records of finished jobs again, as child jobs of this run;
-        below the model's minimum records per job, ``on_demand`` runs them through bedrock-runtime."""
+    def retry(
+        self, *, on_demand: bool = False, failed_schema: bool = False, backoff: Backoff | None = None
+    ) -> RetryReport:
+        """Send the failed and missing records of finished jobs again, as child jobs of this run
+        (answers that failed the output schema count as failed; ``failed_schema`` sends only
+        them); below the model's minimum records per job, ``on_demand`` runs them through
+        bedrock-runtime."""
         from batch_runner.retrying import retry_run
 
-        return retry_run(self, on_demand=on_demand, backoff=backoff)
+        return retry_run(self, on_demand=on_demand, failed_schema=failed_schema, backoff=backoff)
 
 
 def shard_key(run: str, index: int) -> str:

@@ -8,10 +8,24 @@ newest outcome wins. Job statuses are refreshed first (nothing is submitted). Th
 .jsonl or .parquet) is written atomically: an interrupted run leaves no partial file and can
 simply be run again.
 
+Columns: record_id, id, row, status (succeeded|failed|missing), answer, stop_reason,
+input_tokens, output_tokens, error_code, error_message, job_id; then, for a run submitted with
+--output-schema, one column per top-level property of the schema (named as in the schema, or
+answer_<name> when that name is one of the columns above; nested values are JSON text in CSV and
+Parquet, JSON in JSONL; typed Parquet columns for string, integer, number and boolean
+properties); then the input columns with --include-input (input_<name> when taken).
+
+With --output-schema, each succeeded answer is parsed (code fences and text around the JSON
+object are tolerated; a prefilled reply gets its opening "{" back) and validated. An answer that
+does not parse or validate becomes status failed with error_code "schema" and error_message
+naming the problem (e.g. "$.resolved: 'maybe' is not one of ['yes', 'no']"); its answer, tokens
+and stop reason are kept and its property columns are empty. Such rows count as failed; `retry
+--failed-schema` resends only them.
+
 Prints the reconciliation, total = succeeded + failed + missing, and any warnings. Exit code 0
 when the file is written, whatever the records' outcomes. --json prints the reconciliation object
-(total, succeeded, failed, missing, unexpected, malformed, superseded, tokens, per-job tallies,
-complete, warnings) instead.
+(total, succeeded, failed, schema_failed, missing, unexpected, malformed, superseded, tokens,
+per-job tallies, complete, warnings) instead.
 """
 
 from __future__ import annotations
@@ -25,7 +39,7 @@ from typing import Any
 from batch_runner.cli.run_args import add_command, load_run
 from batch_runner.exceptions import AwsError
 from batch_runner.results.writers import SUPPORTED_SUFFIXES, check_output_path
-from batch_runner.run_results import write_results
+from batch_runner.run_results import run_output_schema, write_results
 from batch_runner.tracking import refresh
 
 
@@ -58,6 +72,19 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"wrote {out}: {reconciliation.summary()}")
     print(f"tokens: {reconciliation.input_tokens} input, {reconciliation.output_tokens} output")
+    schema = run_output_schema(batch_run)
+    if schema is not None:
+        print(schema_line(batch_run.name, reconciliation.schema_failed, schema.properties))
     for warning in reconciliation.warnings():
         print(f"warning: {warning}", file=sys.stderr)
     return 0
+
+
+def schema_line(run_name: str, failures: int, properties: tuple[str, ...]) -> str:
+    if not failures:
+        return f"output schema: every succeeded answer is valid; columns {', '.join(properties)}"
+    return (
+        f"output schema: {failures} answer(s) did not parse or validate: rows with error_code"
+        f' "schema" (error_message says why, answer keeps the text); resend them with'
+        f" `python -m batch_runner retry {run_name} --failed-schema`"
+    )

@@ -1,5 +1,9 @@
 """Send the failed and missing records of a run again, as child jobs of the same run.
 
+For a run submitted with --output-schema, failed includes answers that did not parse or match the
+schema (error_code "schema" in `results`); --failed-schema resends only those, e.g. after raising
+--max-tokens is not needed and a second sample of the model is likely to be valid.
+
 Only records of finished jobs are retried (run `wait` first). Their request lines are copied from
 the run's uploaded input files, unchanged, into new shards that respect the model's quotas and are
 submitted like the run's other jobs; `results` afterwards shows each record's newest outcome.
@@ -44,6 +48,11 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="below the model's minimum per job, process the records with the runtime API (full price)",
     )
+    parser.add_argument(
+        "--failed-schema",
+        action="store_true",
+        help='only the records whose answer did not parse or match the output schema (error_code "schema")',
+    )
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON (schema above)")
     parser.set_defaults(handler=run)
@@ -52,11 +61,11 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     batch_run = load_run(args)
     confirm = None if args.yes or not sys.stdin.isatty() else _confirm
-    report = retry_run(batch_run, on_demand=args.on_demand, confirm=confirm)
+    report = retry_run(batch_run, on_demand=args.on_demand, failed_schema=args.failed_schema, confirm=confirm)
     if args.json:
         print(json.dumps(report_dict(batch_run, report), indent=2))
     else:
-        print_report(batch_run, report)
+        print_report(batch_run, report, failed_schema=args.failed_schema)
     return 1 if report.mode == CANCELLED else 0
 
 
@@ -82,15 +91,17 @@ def report_dict(batch_run: Run, report: RetryReport) -> dict[str, Any]:
     }
 
 
-def print_report(batch_run: Run, report: RetryReport) -> None:
+def print_report(batch_run: Run, report: RetryReport, *, failed_schema: bool = False) -> None:
     if report.mode == NOTHING:
-        print(f"Run {batch_run.name}: nothing to retry, every record succeeded")
+        reason = "no answer failed the output schema" if failed_schema else "every record succeeded"
+        print(f"Run {batch_run.name}: nothing to retry, {reason}")
         return
     if report.mode == CANCELLED:
         print(f"cancelled: {report.records} record(s) not processed", file=sys.stderr)
         return
     data = report_dict(batch_run, report)
-    print(f"Run {batch_run.name}: retrying {report.records} record(s) ({report.mode})")
+    which = " whose answer failed the output schema" if failed_schema else ""
+    print(f"Run {batch_run.name}: retrying {report.records} record(s){which} ({report.mode})")
     for job in data["jobs"]:
         print(f"  shard {job['shard']}: {job['job_name']} {job['status'] or job['state']}")
     if data["queued"]:

@@ -12,6 +12,10 @@ A grace hash join on local temp files, so memory depends on the partition size, 
    still in row order, and the counts make the reconciliation.
 4. Reading the results merges the P row-ordered files back into input row order.
 
+With an output schema (``AnswerCheck``), step 2 also parses and validates each succeeded answer:
+the outcome carries the parsed object (a column per top-level property when read), or becomes a
+``schema`` failure that keeps the raw text. Job tallies still count what the service returned.
+
 P is chosen so a partition holds about ``PARTITION_BYTES`` of output lines.
 """
 
@@ -31,6 +35,8 @@ from typing import IO, Any
 import orjson
 
 from batch_runner.exceptions import RecordIndexError
+from batch_runner.output_schema import SCHEMA_ERROR_CODE
+from batch_runner.results.answers import AnswerCheck
 from batch_runner.results.extraction import (
     FAILED,
     MALFORMED_LINE,
@@ -50,9 +56,11 @@ from batch_runner.results.outputs import (
 )
 from batch_runner.results.reconcile import EXAMPLE_LIMIT, JobTally, LineProblem, Reconciliation
 
-# The result columns, in output order. Input columns (``include_input``) follow them under their
-# own names; one whose name is taken by a result column (or an earlier renamed input) gets an
-# ``input_`` prefix, so a dataset column called ``id`` or ``status`` never clobbers a result.
+# The result columns, in output order. With an output schema, one column per top-level property
+# follows (``answer_`` prefixed when its name is a result column's); input columns
+# (``include_input``) come last under their own names; one whose name is taken by an earlier
+# column gets an ``input_`` prefix, so a dataset column called ``id`` or ``status`` never clobbers
+# a result.
 RESULT_COLUMNS = (
     "record_id",
     "id",
@@ -82,6 +90,10 @@ _JSON_SCALAR_TYPES: dict[int, type] = {ord("n"): type(None), ord('"'): str}
 _JSON_SCALAR_TYPES.update(dict.fromkeys(b"-0123456789", int))
 _MISSING_FIELDS = b'"%s",null,null,null,null,null,null,null' % MISSING.encode()
 _SUCCEEDED_PREFIX = b'"%s"' % SUCCEEDED.encode()
+_JOB_ID = 7  # position of job_id in an outcome's fields
+# With a schema, an outcome's fields end with the parsed answer: an object, null, or false for an
+# answer that failed the schema (so the join counts those without parsing the line).
+_SCHEMA_FAILED_SUFFIX = b",false"
 
 RecordIndex = Path | str | Iterable[bytes]
 
@@ -100,6 +112,7 @@ class JoinedResults:
     reconciliation: Reconciliation
     _input_names: tuple[str, ...]
     _parts: tuple[Path, ...]
+    _properties: tuple[str, ...] = ()  # the output schema's top-level properties
 
     def rows(self) -> Iterator[list[Any]]:
         """Every input row once, as values in ``columns`` order, in input row order (partitions
@@ -110,8 +123,18 @@ class JoinedResults:
             ]
             merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=itemgetter(_ROW))
             names = self._input_names
+            properties = self._properties
+            no_answer = [None] * len(properties)
             for joined in merged:
-                values = joined[:-1]
+                if properties:
+                    parsed = joined.pop(-2)
+                    values = joined[:-1]
+                    if type(parsed) is dict:
+                        values.extend(parsed.get(name) for name in properties)
+                    else:
+                        values.extend(no_answer)
+                else:
+                    values = joined[:-1]
                 if names:
                     given = joined[-1] or {}
                     values.extend(given.get(name) for name in names)
@@ -131,24 +154,35 @@ def join_results(
     *,
     include_input: bool = False,
     work_dir: Path | None = None,
+    answers: AnswerCheck | None = None,
 ) -> Iterator[JoinedResults]:
     """Read every job's output and join it to the record index; temp files live until exit.
 
     ``jobs`` go oldest first: for a record found in several jobs (retries), the last one wins.
-    ``record_index`` is the run's record index file, or its lines.
+    ``record_index`` is the run's record index file, or its lines. ``answers`` checks succeeded
+    answers against an output schema.
     """
     with tempfile.TemporaryDirectory(prefix="batch-results-", dir=work_dir) as tmp:
-        yield _Join(source, jobs, include_input, Path(tmp)).run(record_index)
+        yield _Join(source, jobs, include_input, Path(tmp), answers).run(record_index)
 
 
 class _Join:
     def __init__(
-        self, source: OutputSource, jobs: Sequence[JobOutputRef], include_input: bool, tmp: Path
+        self,
+        source: OutputSource,
+        jobs: Sequence[JobOutputRef],
+        include_input: bool,
+        tmp: Path,
+        answers: AnswerCheck | None,
     ) -> None:
         self.source = source
         self.jobs = tuple(jobs)
         self.include_input = include_input
         self.tmp = tmp
+        self.answers = answers
+        self.properties = answers.schema.properties if answers else ()
+        self.property_columns = _unique(self.properties, set(RESULT_COLUMNS), "answer_")
+        self.missing_fields = _MISSING_FIELDS + b",null" if answers else _MISSING_FIELDS
         self.tallies = [JobTally(job.job_id, job.job_arn, job.status) for job in self.jobs]
         self.input_types: dict[str, set[type]] = {}
         self.id_types: set[type] = set()
@@ -164,7 +198,7 @@ class _Join:
         self._partition_index(_index_lines(record_index), index_parts)
         self._partition_outcomes(listings, outcome_parts)
         joined_parts = [self.tmp / f"joined-{p}" for p in range(count)]
-        totals = {SUCCEEDED: 0, FAILED: 0, MISSING: 0}
+        totals = {SUCCEEDED: 0, FAILED: 0, MISSING: 0, SCHEMA_ERROR_CODE: 0}
         superseded = unexpected = 0
         unexpected_examples: list[str] = []
         for index_part, outcome_part, joined_part in zip(
@@ -180,11 +214,12 @@ class _Join:
             index_part.unlink()
             outcome_part.unlink()
         return JoinedResults(
-            columns=RESULT_COLUMNS + self._input_columns(),
+            columns=RESULT_COLUMNS + self.property_columns + self._input_columns(),
             kinds=self._kinds(),
             reconciliation=self._reconciliation(totals, superseded, unexpected, unexpected_examples),
             _input_names=tuple(self.input_types) if self.include_input else (),
             _parts=tuple(joined_parts),
+            _properties=self.properties,
         )
 
     def _partition_index(self, lines: Iterable[bytes], parts: list[Path]) -> None:
@@ -251,6 +286,7 @@ class _Join:
         job_id = tally.job_id
         count = len(handles)
         answer_types = self.answer_types
+        checked = None if self.answers is None else self._checked
         succeeded = failed = input_tokens = output_tokens = 0
         for number, raw in enumerate(self.source.iter_lines(bucket, key), 1):
             outcome = parse_output_line(raw)
@@ -263,7 +299,7 @@ class _Join:
                 input_tokens += outcome.input_tokens or 0
                 output_tokens += outcome.output_tokens or 0
                 record_id = outcome.record_id
-                data = orjson.dumps((*outcome[1:], job_id))
+                data = orjson.dumps((*outcome[1:], job_id) if checked is None else checked(outcome, job_id))
             elif not raw or raw.isspace():
                 continue
             else:
@@ -274,13 +310,36 @@ class _Join:
                 if outcome.record_id is None:
                     continue
                 record_id = outcome.record_id
-                data = orjson.dumps((FAILED, None, None, None, None, MALFORMED_LINE, outcome.reason, job_id))
+                fields = (FAILED, None, None, None, None, MALFORMED_LINE, outcome.reason, job_id)
+                data = orjson.dumps(fields if checked is None else (*fields, None))
             record_key = orjson.dumps(record_id)
             handles[hash(record_key) % count].write(b"%s\t%s\n" % (record_key, data))
         tally.succeeded += succeeded
         tally.failed += failed
         tally.input_tokens += input_tokens
         tally.output_tokens += output_tokens
+
+    def _checked(self, outcome: Outcome, job_id: str) -> tuple[Any, ...]:
+        """An outcome's fields with its parsed answer last; an answer that fails the schema turns
+        the outcome into a ``schema`` failure that keeps the text, tokens and stop reason."""
+        _, status, answer, stop_reason, input_tokens, output_tokens, code, message = outcome
+        if status is not SUCCEEDED:
+            return (status, answer, stop_reason, input_tokens, output_tokens, code, message, job_id, None)
+        assert self.answers is not None
+        value, text, problem = self.answers(answer, stop_reason)
+        if value is None:
+            return (
+                FAILED,
+                text,
+                stop_reason,
+                input_tokens,
+                output_tokens,
+                SCHEMA_ERROR_CODE,
+                problem,
+                job_id,
+                False,
+            )
+        return (SUCCEEDED, text, stop_reason, input_tokens, output_tokens, None, None, job_id, value)
 
     def _join_partition(
         self, index_part: Path, outcome_part: Path, joined_part: Path, totals: dict[str, int]
@@ -296,7 +355,8 @@ class _Join:
                     superseded += 1
                 newest[key] = outcome
         seen: set[bytes] = set()
-        succeeded = failed = missing = 0
+        succeeded = failed = missing = schema_failed = 0
+        missing_fields = self.missing_fields
         with (
             open(index_part, "rb", buffering=_BUFFER) as index,
             open(joined_part, "wb", buffering=_BUFFER) as out,
@@ -309,21 +369,24 @@ class _Join:
                 data = newest.pop(key, None)
                 if data is None:
                     missing += 1
-                    fields = _MISSING_FIELDS
+                    fields = missing_fields
                 else:
                     fields = data[1:-2]  # the outcome array's items, without brackets and newline
                     if fields.startswith(_SUCCEEDED_PREFIX):
                         succeeded += 1
                     else:
                         failed += 1
+                        if fields.endswith(_SCHEMA_FAILED_SUFFIX):
+                            schema_failed += 1
                 out.write(b"[%s,%s,%s,%s,%s]\n" % (key, user_id, row, fields, given[:-1]))
         totals[SUCCEEDED] += succeeded
         totals[FAILED] += failed
         totals[MISSING] += missing
+        totals[SCHEMA_ERROR_CODE] += schema_failed
         unexpected = []
         tally_of_job = {tally.job_id: tally for tally in self.tallies}
         for key, data in newest.items():
-            tally_of_job[orjson.loads(data)[-1]].unexpected += 1
+            tally_of_job[orjson.loads(data)[_JOB_ID]].unexpected += 1
             unexpected.append(orjson.loads(key))
         return superseded, unexpected
 
@@ -332,7 +395,7 @@ class _Join:
     ) -> Reconciliation:
         tallies = self.tallies
         return Reconciliation(
-            total=sum(totals.values()),
+            total=totals[SUCCEEDED] + totals[FAILED] + totals[MISSING],
             succeeded=totals[SUCCEEDED],
             failed=totals[FAILED],
             missing=totals[MISSING],
@@ -349,28 +412,37 @@ class _Join:
             non_terminal_jobs=tuple(
                 t.job_id for t in tallies if t.status is not None and t.status not in TERMINAL_STATUSES
             ),
+            schema_failed=totals[SCHEMA_ERROR_CODE],
         )
 
     def _input_columns(self) -> tuple[str, ...]:
         if not self.include_input:
             return ()
-        taken = set(RESULT_COLUMNS)
-        names = []
-        for name in self.input_types:
-            column = name
-            while column in taken:
-                column = f"input_{column}"
-            taken.add(column)
-            names.append(column)
-        return tuple(names)
+        return _unique(tuple(self.input_types), {*RESULT_COLUMNS, *self.property_columns}, "input_")
 
     def _kinds(self) -> dict[str, str]:
         kinds = dict.fromkeys(RESULT_COLUMNS, "string")
         kinds.update(row="int", input_tokens="int", output_tokens="int", id=_kind(self.id_types))
         kinds["answer"] = _kind(self.answer_types, vectors=True)
+        if self.answers is not None:
+            for column, name in zip(self.property_columns, self.properties, strict=True):
+                kinds[column] = self.answers.kinds[name]
         for column, types in zip(self._input_columns(), self.input_types.values(), strict=True):
             kinds[column] = _kind(types)
         return kinds
+
+
+def _unique(names: tuple[str, ...], taken: set[str], prefix: str) -> tuple[str, ...]:
+    """``names`` as columns: one already taken (or taken by an earlier name) gets ``prefix``."""
+    taken = set(taken)
+    columns = []
+    for name in names:
+        column = name
+        while column in taken:
+            column = prefix + column
+        taken.add(column)
+        columns.append(column)
+    return tuple(columns)
 
 
 def _kind(types: set[type], *, vectors: bool = False) -> str:

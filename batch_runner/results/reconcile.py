@@ -1,7 +1,8 @@
 """The accounting of a results collection: every input record is succeeded, failed or missing.
 
 ``total == succeeded + failed + missing`` is checked whenever a ``Reconciliation`` is built; a
-mismatch is a bug in the runner, never a user error, and raises ``InternalError``.
+mismatch is a bug in the runner, never a user error, and raises ``InternalError``. An answer that
+does not match the run's output schema is failed (``schema_failed`` says how many of them).
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class Reconciliation:
     malformed_lines: tuple[LineProblem, ...] = ()  # the first EXAMPLE_LIMIT
     unexpected_record_ids: tuple[str, ...] = ()  # the first EXAMPLE_LIMIT
     non_terminal_jobs: tuple[str, ...] = field(default=())
+    schema_failed: int = 0  # of the failed: answers that did not parse or match the output schema
 
     def __post_init__(self) -> None:
         if (
@@ -84,6 +86,10 @@ class Reconciliation:
             raise InternalError(
                 f"results do not reconcile: total {self.total} != succeeded {self.succeeded}"
                 f" + failed {self.failed} + missing {self.missing}"
+            )
+        if not 0 <= self.schema_failed <= self.failed:
+            raise InternalError(
+                f"results do not reconcile: {self.schema_failed} schema failures of {self.failed} failed"
             )
 
     @property
@@ -106,8 +112,9 @@ class Reconciliation:
         return found
 
     def summary(self) -> str:
+        schema = f" ({self.schema_failed} not matching the output schema)" if self.schema_failed else ""
         return (
-            f"total {self.total} = succeeded {self.succeeded} + failed {self.failed}"
+            f"total {self.total} = succeeded {self.succeeded} + failed {self.failed}{schema}"
             f" + missing {self.missing}; unexpected {self.unexpected}, malformed lines {self.malformed}"
         )
 

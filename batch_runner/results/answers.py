@@ -1,0 +1,231 @@
+"""Find the JSON object in a model's answer and check it against the run's output schema.
+
+Models wrap JSON in code fences, put a sentence before or after it, or (with a prefilled reply)
+leave out the opening ``{`` that the request supplied. The parser accepts all of these, in order
+of cost, because it runs once per record on runs of millions:
+
+1. the answer as it is, then the prefill plus the answer, with orjson (the usual case);
+2. only when both fail: a scan for the first ``{`` from which a whole JSON object decodes.
+
+An answer that is a JSON array or scalar, holds no object, holds two objects, or breaks the
+schema yields a one-line problem (bounded in length), never an exception.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+import orjson
+from jsonschema.exceptions import ValidationError, best_match
+
+from batch_runner.output_schema import OutputSchema
+
+MAX_PROBLEM_CHARS = 300
+# Stop reasons saying the model ran out of output tokens (Claude and Converse; Llama, Mistral; Titan).
+TRUNCATED_STOP_REASONS = frozenset({"max_tokens", "length"})
+# At most this many "{" are tried as the start of the object: a bound on a pathological answer.
+_MAX_STARTS = 32
+_JSON_TYPE_NAMES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+_NO_POSITION = -1
+_INT64 = 1 << 63
+_EXACT_FLOAT = 1 << 53
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constants)
+
+
+class Parsed(NamedTuple):
+    value: dict[str, Any] | None  # the object, or None with a problem
+    text: str  # the text the object was read from (prefill put back when that is what parsed)
+    problem: str | None = None
+
+
+class Checked(NamedTuple):
+    value: dict[str, Any] | None  # the valid object, or None with a problem
+    answer: str  # the answer as the result's answer column shows it (prefill put back)
+    problem: str | None = None
+
+
+def parse_answer(text: str, prefill: str | None = None) -> Parsed:
+    """The JSON object in ``text`` (a reply that may continue after ``prefill``)."""
+    candidates = (text, prefill + text) if prefill else (text,)
+    not_object = None
+    for candidate in candidates:
+        try:
+            value = orjson.loads(candidate)
+        except orjson.JSONDecodeError:
+            continue
+        if type(value) is dict:
+            return Parsed(value, candidate)
+        not_object = not_object or _type_name(value)
+    whole = _restore_prefill(text, prefill)
+    if not_object is not None:
+        return Parsed(None, whole, f"answer is {not_object}, not a JSON object")
+    if not text.strip():
+        return Parsed(None, whole, "answer is empty")
+    return _scan(whole)
+
+
+def _restore_prefill(text: str, prefill: str | None) -> str:
+    if not prefill or text.lstrip().startswith(prefill):
+        return text
+    return prefill + text
+
+
+def _type_name(value: object) -> str:
+    return _JSON_TYPE_NAMES.get(type(value), "null")
+
+
+def _scan(text: str) -> Parsed:
+    """The slow path: the first decodable object in prose, fences or a concatenation."""
+    first_error = None
+    cut_off = False
+    for tries, start in enumerate(_starts(text)):
+        if tries >= _MAX_STARTS:
+            break
+        if text[start] == "[":
+            found = _decode(text, start)
+            if isinstance(found, tuple) and any(type(item) is dict for item in found[0]):
+                return Parsed(None, text, "answer is an array, not a JSON object")
+            continue
+        found = _decode(text, start)
+        if isinstance(found, tuple):
+            value, end = found
+            if any(isinstance(_decode(text, later), tuple) for later in _object_starts(text, end)):
+                return Parsed(None, text, "answer holds more than one JSON object")
+            try:
+                orjson.dumps(value)  # the stdlib decoder allows what results cannot store
+            except orjson.JSONEncodeError as err:
+                return Parsed(None, text, f"answer has a value results cannot store: {err}")
+            return Parsed(value, text)
+        first_error = first_error or found
+        if _runs_to_end(found, text):
+            first_error, cut_off = found, True
+            break  # every later "{" is inside this cut-off object
+    if first_error is None:
+        return Parsed(None, text, "answer is not JSON: no JSON object in it")
+    message = first_error.msg.removesuffix(" starting at")
+    if message.split(" ", 1)[0][1:].islower():
+        message = message[:1].lower() + message[1:]  # "Expecting value" reads on after a colon
+    detail = message if first_error.pos == _NO_POSITION else f"{message} at char {first_error.pos}"
+    if cut_off:
+        return Parsed(None, text, f"answer is not JSON: the object is cut off ({detail})")
+    return Parsed(None, text, f"answer is not JSON: {detail}")
+
+
+def _starts(text: str) -> Iterator[int]:
+    """Positions of "{" and "[", in order."""
+    position = -1
+    while True:
+        brace, bracket = text.find("{", position + 1), text.find("[", position + 1)
+        candidates = [p for p in (brace, bracket) if p >= 0]
+        if not candidates:
+            return
+        position = min(candidates)
+        yield position
+
+
+def _object_starts(text: str, start: int) -> Iterator[int]:
+    position = text.find("{", start)
+    tries = 0
+    while position >= 0 and tries < _MAX_STARTS:
+        yield position
+        position = text.find("{", position + 1)
+        tries += 1
+
+
+def _decode(text: str, start: int) -> tuple[Any, int] | json.JSONDecodeError:
+    try:
+        value, end = _DECODER.raw_decode(text, start)
+    except json.JSONDecodeError as err:
+        return err
+    except (ValueError, RecursionError) as err:
+        return json.JSONDecodeError(str(err) or type(err).__name__, text, _NO_POSITION)
+    return value, end
+
+
+def _runs_to_end(error: json.JSONDecodeError, text: str) -> bool:
+    return error.msg.startswith("Unterminated string") or error.pos >= len(text.rstrip())
+
+
+def check_answer(
+    schema: OutputSchema, answer: object, *, prefill: str | None = None, stop_reason: str | None = None
+) -> Checked:
+    """Parse ``answer`` and validate it; a problem names the JSON path and what is wrong."""
+    if not isinstance(answer, str):
+        return Checked(None, _as_text(answer), "answer is not text (an embedding vector?)")
+    value, text, problem = parse_answer(answer, prefill)
+    if value is not None:
+        problem = validation_problem(schema, value)
+    if problem is None:
+        return Checked(value, text)
+    if stop_reason is not None and stop_reason.lower() in TRUNCATED_STOP_REASONS:
+        problem = f"{_bounded(problem)}; stop reason {stop_reason}: raise --max-tokens"
+    return Checked(None, text, _bounded(problem))
+
+
+def validation_problem(schema: OutputSchema, value: dict[str, Any]) -> str | None:
+    """None when ``value`` is valid, else the most relevant error and how many more there are."""
+    errors = schema.validator.iter_errors(value)
+    first = next(errors, None)
+    if first is None:
+        return None
+    found: list[ValidationError] = [first, *errors]
+    best = best_match(found) or first
+    message = f"{best.json_path}: {best.message}"
+    more = len(found) - 1
+    if more:
+        message = f"{_bounded(message)} (and {more} more problem{'s' if more > 1 else ''})"
+    return message
+
+
+def _bounded(message: str) -> str:
+    line = " ".join(message.splitlines())
+    return line if len(line) <= MAX_PROBLEM_CHARS else line[: MAX_PROBLEM_CHARS - 3] + "..."
+
+
+def _as_text(value: object) -> str:
+    return "" if value is None else orjson.dumps(value).decode()
+
+
+class AnswerCheck:
+    """Checks the answers of one run, and keeps what the typed writers need about its columns."""
+
+    def __init__(self, schema: OutputSchema, prefill: str | None = None) -> None:
+        self.schema = schema
+        self.prefill = prefill or None
+        self.kinds = {name: schema.column_kind(name) for name in schema.properties}
+        self._ranges = {
+            name: _INT64 if kind == "int" else _EXACT_FLOAT
+            for name, kind in self.kinds.items()
+            if kind in ("int", "float")
+        }
+
+    def __call__(self, answer: object, stop_reason: str | None) -> Checked:
+        checked = check_answer(self.schema, answer, prefill=self.prefill, stop_reason=stop_reason)
+        if checked.value is not None and self._ranges:
+            self._fit_numbers(checked.value)
+        return checked
+
+    def _fit_numbers(self, value: dict[str, Any]) -> None:
+        # Typed Parquet has int64 and float64 columns: a valid number beyond their exact range
+        # (JSON has no limit) turns its column into JSON text rather than failing the write.
+        beyond = [name for name, limit in self._ranges.items() if _exceeds(value.get(name), limit)]
+        for name in beyond:
+            self.kinds[name] = "json"
+            del self._ranges[name]
+
+
+def _exceeds(number: object, limit: int) -> bool:
+    """A number an int64 column (limit 2**63) or a float64 column (2**53 for ints) cannot hold."""
+    if isinstance(number, bool) or not isinstance(number, int | float):
+        return False
+    if isinstance(number, float) and limit != _INT64:
+        return False
+    return not -limit <= number < limit
