@@ -49,6 +49,16 @@ class EmulatorConfig:
     job_expiry_rate: float = _setting(0.0, "share of new jobs forced to end Expired")
     job_partial_rate: float = _setting(0.0, "share of new jobs forced to end PartiallyCompleted")
     partial_fraction: float = _setting(0.5, "share of records a forced PartiallyCompleted job processes")
+    # Answers to requests that ask for JSON matching a schema (the three shares add up to at most 1).
+    schema_invalid_rate: float = _setting(
+        0.0, "share of schema answers that are valid JSON breaking the schema (e.g. a required field dropped)"
+    )
+    schema_unparseable_rate: float = _setting(
+        0.0, "share of schema answers cut off mid-way (not parseable JSON)"
+    )
+    schema_fenced_rate: float = _setting(
+        0.0, "share of schema answers inside ```json fences with a sentence before and after"
+    )
 
     def __post_init__(self) -> None:
         for setting in dataclasses.fields(self):
@@ -57,6 +67,12 @@ class EmulatorConfig:
                 raise ValueError(f"{setting.name} must be between 0 and 1, got {value}")
             if setting.name.endswith("_seconds") and float(value) < 0:
                 raise ValueError(f"{setting.name} must not be negative, got {value}")
+        schema_rates = self.schema_invalid_rate + self.schema_unparseable_rate + self.schema_fenced_rate
+        if schema_rates > 1.0:
+            raise ValueError(
+                "schema_invalid_rate, schema_unparseable_rate and schema_fenced_rate must add up to at "
+                f"most 1, got {schema_rates:g}"
+            )
         if self.records_per_second <= 0:
             raise ValueError(f"records_per_second must be positive, got {self.records_per_second}")
         if self.job_outcome is not None and self.job_outcome not in JOB_OUTCOMES:

@@ -7,6 +7,7 @@ import random
 import threading
 
 from batch_runner.local.config import EmulatorConfig
+from batch_runner.local.models.schema_answers import FENCED, INVALID, UNPARSEABLE
 
 
 class FaultInjector:
@@ -55,8 +56,26 @@ class FaultInjector:
         """Per record, from the seed and the record's ID only: independent of processing order and of
         the (random) job ID, so the same dataset fails the same records in every run and test."""
         rate = self._config.record_error_rate
-        if rate <= 0.0:
-            return False
+        return rate > 0.0 and self._record_draw(record_key) < rate
+
+    def schema_fault(self, record_key: str) -> str | None:
+        """How a schema answer goes wrong for this record (``INVALID``, ``UNPARSEABLE``, ``FENCED``)
+        or None; drawn like ``record_fails`` but independently of it, the three shares disjoint."""
+        config = self._config
+        shares = (
+            (INVALID, config.schema_invalid_rate),
+            (UNPARSEABLE, config.schema_unparseable_rate),
+            (FENCED, config.schema_fenced_rate),
+        )
+        if not any(rate > 0.0 for _, rate in shares):
+            return None
+        value = self._record_draw(f"schema/{record_key}")
+        for fault, rate in shares:
+            if value < rate:
+                return fault
+            value -= rate
+        return None
+
+    def _record_draw(self, record_key: str) -> float:
         seed = f"{self._config.seed}/{record_key}".encode()
-        value = int.from_bytes(hashlib.sha256(seed).digest()[:8], "big") / 2**64
-        return value < rate
+        return int.from_bytes(hashlib.sha256(seed).digest()[:8], "big") / 2**64

@@ -43,13 +43,14 @@ def _output_line(
     given_id = record.get("recordId")
     record_id = given_id if given_id is not None else _generated_record_id(job.job_id, file_name, index)
     line: dict[str, Any] = {"recordId": record_id, "modelInput": record["modelInput"]}
-    if faults.record_fails(str(given_id) if given_id is not None else f"{file_name}/{index}"):
+    fault_key = str(given_id) if given_id is not None else f"{file_name}/{index}"
+    if faults.record_fails(fault_key):
         line["error"] = INJECTED_ERROR
     elif model is None:
         line["error"] = {"errorCode": 400, "errorMessage": f"The model {job.model_id} is not supported."}
     else:
         try:
-            invocation = model.invoke(record["modelInput"])
+            invocation = model.invoke(record["modelInput"], faults.schema_fault(fault_key))
         except ModelError as err:
             line["error"] = {"errorCode": err.code, "errorMessage": err.message}
         else:

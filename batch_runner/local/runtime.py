@@ -9,6 +9,7 @@ batch jobs answer, so a record gets the same reply on demand as in a batch job.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from batch_runner.local.errors import ValidationError
+from batch_runner.local.faults import FaultInjector
 from batch_runner.local.models import EmulatedModel, ModelError, resolve
 from batch_runner.local.models.titan_embeddings import TitanEmbeddingsV2
 
@@ -44,12 +46,14 @@ def runtime_call(method: str, raw_uri: str) -> RuntimeCall | None:
     return RuntimeCall(model_id=unquote(match["model"]), operation=match["operation"])
 
 
-def answer(call: RuntimeCall, body: bytes) -> RuntimeResponse:
-    """The response to one call; raises ``ServiceError`` subclasses as the service would."""
+def answer(call: RuntimeCall, body: bytes, faults: FaultInjector) -> RuntimeResponse:
+    """The response to one call; raises ``ServiceError`` subclasses as the service would. Schema
+    answer faults are drawn per request body (there is no record ID), so a body repeats its fault."""
     request = _json(body)
     model = _model(call)
+    fault = faults.schema_fault(f"runtime/{hashlib.sha256(body).hexdigest()}")
     try:
-        invocation = model.invoke(request)
+        invocation = model.invoke(request, fault)
     except ModelError as err:
         raise ValidationError(err.message) from err
     if call.operation == CONVERSE:

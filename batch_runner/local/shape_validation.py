@@ -28,6 +28,21 @@ def operation(name: str) -> OperationModel:
     return service_model().operation_model(name)
 
 
+@cache
+def runtime_operation(name: str) -> OperationModel:
+    """An operation of ``bedrock-runtime`` (Converse record bodies are checked against it)."""
+    return botocore.session.get_session().get_service_model("bedrock-runtime").operation_model(name)
+
+
+def member_problems(operation_model: OperationModel, member: str, value: Any) -> list[str]:
+    """Violations of one top-level input member's shape, in the service's words."""
+    problems: list[str] = []
+    shape = operation_model.input_shape
+    if shape is not None and member in shape.members:
+        _check(shape.members[member], value, member, problems)
+    return problems
+
+
 def validate(operation_name: str, params: dict[str, Any]) -> None:
     """Raise ``ValidationError`` when ``params`` break the operation's input shape."""
     shape = operation(operation_name).input_shape

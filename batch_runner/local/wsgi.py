@@ -204,7 +204,7 @@ class EmulatorApp:
         """bedrock-runtime InvokeModel/Converse (same signing name as the control plane)."""
         try:
             self._inject_fault()
-            response = runtime_answer(call, body)
+            response = runtime_answer(call, body, self._faults)
         except ServiceError as err:
             return error_response(start_response, err)
         except Exception as err:  # an emulator bug: answer like the service would, keep the trace

@@ -37,7 +37,7 @@ def resolve(model_id: str, invocation_type: str = "InvokeModel") -> EmulatedMode
     base = base_model_id(model_id)
     native = _native(model_id, base)
     if invocation_type == "Converse":
-        return Converse(model_id) if native is not None else None
+        return Converse(model_id, base) if native is not None else None
     return native
 
 

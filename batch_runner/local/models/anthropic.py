@@ -13,10 +13,16 @@ from batch_runner.local.models.base import (
     check_range,
     check_type,
     digest,
-    emulated_reply,
     malformed,
     require_object,
     text_of_content,
+)
+from batch_runner.local.models.schema_answers import (
+    SchemaAsk,
+    check_native_schema,
+    claude_structured_outputs,
+    reply,
+    schema_in_text,
 )
 
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
@@ -32,6 +38,7 @@ _ALLOWED = (
     "metadata",
     "thinking",
 )
+_OUTPUT_CONFIG_KEYS = ("format", "effort")
 # Newer Claude models take temperature or top_p, not both.
 _ONE_SAMPLING_PARAMETER = ("claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-5", "claude-sonnet-4-6")
 
@@ -41,9 +48,12 @@ class ClaudeMessages:
         self.model_id = model_id
         self._base_model = base_model
 
-    def invoke(self, body: Any) -> Invocation:
+    def invoke(self, body: Any, schema_fault: str | None = None) -> Invocation:
         request = require_object(body)
-        check_keys(request, required=("anthropic_version", "max_tokens", "messages"), allowed=_ALLOWED)
+        # Only models with structured outputs know output_config; older ones refuse it as extraneous.
+        native = claude_structured_outputs(self._base_model)
+        allowed = (*_ALLOWED, "output_config") if native else _ALLOWED
+        check_keys(request, required=("anthropic_version", "max_tokens", "messages"), allowed=allowed)
         if request["anthropic_version"] != ANTHROPIC_VERSION:
             raise ModelError(f"invalid anthropic_version: {request['anthropic_version']!r}")
         check_type(request, "max_tokens", int, "Integer")
@@ -69,19 +79,53 @@ class ClaudeMessages:
         system = request.get("system", "")
         prompt = "\n".join([text_of_content(system), *(text_of_content(m["content"]) for m in messages)])
         last_user = text_of_content(messages[-1]["content"])
-        reply = emulated_reply(self.model_id, last_user, request, request["max_tokens"])
+        ask = _schema_ask(request, prompt)
+        answer = reply(self.model_id, last_user, request, request["max_tokens"], ask, schema_fault)
         input_tokens = approximate_tokens(prompt)
         response = {
             "id": f"msg_bdrk_{digest(self.model_id, request)[:24]}",
             "type": "message",
             "role": "assistant",
             "model": self._base_model.removeprefix("anthropic.").split(":")[0].removesuffix("-v1"),
-            "content": [{"type": "text", "text": reply.text}],
-            "stop_reason": "max_tokens" if reply.truncated else "end_turn",
+            "content": [{"type": "text", "text": answer.text}],
+            "stop_reason": "max_tokens" if answer.truncated else "end_turn",
             "stop_sequence": None,
-            "usage": {"input_tokens": input_tokens, "output_tokens": reply.output_tokens},
+            "usage": {"input_tokens": input_tokens, "output_tokens": answer.output_tokens},
         }
-        return Invocation(body=response, input_tokens=input_tokens, output_tokens=reply.output_tokens)
+        return Invocation(body=response, input_tokens=input_tokens, output_tokens=answer.output_tokens)
+
+
+def _schema_ask(request: Mapping[str, Any], prompt: str) -> SchemaAsk | None:
+    """The schema a request asks for (``output_config.format`` or quoted in the prompt), and the
+    prefill a final assistant message puts before the reply."""
+    schema = _native_schema(request["output_config"]) if "output_config" in request else None
+    if schema is None:
+        schema = schema_in_text(prompt)
+    if schema is None:
+        return None
+    last = request["messages"][-1]
+    prefill = text_of_content(last["content"]) if last["role"] == "assistant" else ""
+    return SchemaAsk(schema, prefill)
+
+
+def _native_schema(config: Any) -> Mapping[str, Any] | None:
+    if not isinstance(config, Mapping):
+        raise malformed(f"#/output_config: expected type: JSONObject, found: {type(config).__name__}")
+    for key in config:
+        if key not in _OUTPUT_CONFIG_KEYS:
+            raise ModelError(f"output_config.{key}: Extra inputs are not permitted")
+    output_format = config.get("format")
+    if output_format is None:
+        return None
+    if not isinstance(output_format, Mapping):
+        raise ModelError("output_config.format: Input should be a valid dictionary")
+    if output_format.get("type") != "json_schema":
+        raise ModelError("output_config.format.type: Input should be 'json_schema'")
+    if "schema" not in output_format:
+        raise ModelError("output_config.format.schema: Field required")
+    schema = output_format["schema"]
+    check_native_schema(schema, "output_config.format.schema")
+    return dict(schema)
 
 
 def _check_message(index: int, message: Any) -> None:

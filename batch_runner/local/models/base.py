@@ -37,8 +37,11 @@ class Invocation:
 class EmulatedModel(Protocol):
     model_id: str
 
-    def invoke(self, body: Any) -> Invocation:
-        """The response body for one request body; raises ``ModelError`` for an invalid body."""
+    def invoke(self, body: Any, schema_fault: str | None = None) -> Invocation:
+        """The response body for one request body; raises ``ModelError`` for an invalid body.
+
+        ``schema_fault`` (one of ``schema_answers.SCHEMA_FAULTS``) spoils the answer to a request
+        that asks for JSON matching a schema; other requests ignore it."""
         ...
 
 
@@ -62,7 +65,11 @@ def emulated_reply(model_id: str, prompt: str, request: Any, max_tokens: int | N
     """A deterministic reply that quotes the start of the prompt, cut to ``max_tokens``."""
     fingerprint = digest(model_id, request)[:12]
     excerpt = " ".join(prompt.split())[:80]
-    text = f'[emulated {model_id}] Reply {fingerprint} to: "{excerpt}"'
+    return limited_reply(f'[emulated {model_id}] Reply {fingerprint} to: "{excerpt}"', max_tokens)
+
+
+def limited_reply(text: str, max_tokens: int | None) -> Reply:
+    """``text`` as the model writes it: cut where ``max_tokens`` runs out."""
     tokens = approximate_tokens(text)
     if max_tokens is not None and tokens > max_tokens:
         text = text[: max_tokens * 4]

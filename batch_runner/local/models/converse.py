@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,9 +10,16 @@ from batch_runner.local.models.base import (
     Invocation,
     ModelError,
     approximate_tokens,
-    emulated_reply,
     text_of_content,
 )
+from batch_runner.local.models.schema_answers import (
+    SchemaAsk,
+    check_native_schema,
+    claude_structured_outputs,
+    reply,
+    schema_in_text,
+)
+from batch_runner.local.shape_validation import member_problems, runtime_operation
 
 _ALLOWED = (
     "messages",
@@ -68,11 +76,15 @@ def converse_messages(body: Any) -> tuple[list[Mapping[str, Any]], str, int | No
     return messages, system_text, max_tokens
 
 
-class Converse:
-    def __init__(self, model_id: str) -> None:
-        self.model_id = model_id
+_SCHEMA_FIELD = "outputConfig.textFormat.structure.jsonSchema.schema"
 
-    def invoke(self, body: Any) -> Invocation:
+
+class Converse:
+    def __init__(self, model_id: str, base_model: str) -> None:
+        self.model_id = model_id
+        self._base_model = base_model
+
+    def invoke(self, body: Any, schema_fault: str | None = None) -> Invocation:
         if isinstance(body, Mapping) and "toolConfig" in body:
             raise ModelError("toolConfig is not supported for batch inference with the Converse API.")
         if isinstance(body, Mapping):
@@ -82,24 +94,63 @@ class Converse:
                         f'Unknown parameter in modelInput: "{key}", must be one of: {", ".join(_ALLOWED)}'
                     )
         messages, system_text, max_tokens = converse_messages(body)
-        return message_invocation(self.model_id, body, messages, system_text, max_tokens)
+        schema = self._native_schema(body.get("outputConfig"))
+        return message_invocation(
+            self.model_id, body, messages, system_text, max_tokens, schema_fault, native_schema=schema
+        )
+
+    def _native_schema(self, config: Any) -> Mapping[str, Any] | None:
+        """The schema of ``outputConfig.textFormat`` (a JSON string, checked against the service
+        model), or None without one."""
+        if config is None:
+            return None
+        problems = member_problems(runtime_operation("Converse"), "outputConfig", config)
+        if problems:
+            noun = "error" if len(problems) == 1 else "errors"
+            raise ModelError(f"{len(problems)} validation {noun} detected: " + "; ".join(problems))
+        text_format = config.get("textFormat")
+        if text_format is None:
+            return None
+        claude = self._base_model.startswith("anthropic.")
+        if claude and not claude_structured_outputs(self._base_model):
+            raise ModelError(
+                "This model doesn't support structured outputs (outputConfig.textFormat). "
+                "Remove outputConfig or use a model that supports it."
+            )
+        try:
+            schema = json.loads(text_format["structure"]["jsonSchema"]["schema"])
+        except ValueError as err:
+            raise ModelError(f"{_SCHEMA_FIELD}: the schema is not valid JSON: {err}") from err
+        check_native_schema(schema, _SCHEMA_FIELD)
+        return dict(schema)
 
 
 def message_invocation(
-    model_id: str, body: Any, messages: list[Mapping[str, Any]], system_text: str, max_tokens: int | None
+    model_id: str,
+    body: Any,
+    messages: list[Mapping[str, Any]],
+    system_text: str,
+    max_tokens: int | None,
+    schema_fault: str | None,
+    native_schema: Mapping[str, Any] | None = None,
 ) -> Invocation:
-    """The ``output.message`` response Converse and Nova share."""
+    """The ``output.message`` response Converse and Nova share; a schema in the prompt (or given
+    natively) gets a schema answer that continues a final assistant message."""
     prompt = "\n".join([system_text, *(text_of_content(m["content"]) for m in messages)])
-    reply = emulated_reply(model_id, text_of_content(messages[-1]["content"]), body, max_tokens)
+    schema = native_schema if native_schema is not None else schema_in_text(prompt)
+    last = messages[-1]
+    prefill = text_of_content(last["content"]) if last["role"] == "assistant" else ""
+    ask = SchemaAsk(schema, prefill) if schema is not None else None
+    answer = reply(model_id, text_of_content(last["content"]), body, max_tokens, ask, schema_fault)
     input_tokens = approximate_tokens(prompt)
     response = {
-        "output": {"message": {"role": "assistant", "content": [{"text": reply.text}]}},
-        "stopReason": "max_tokens" if reply.truncated else "end_turn",
+        "output": {"message": {"role": "assistant", "content": [{"text": answer.text}]}},
+        "stopReason": "max_tokens" if answer.truncated else "end_turn",
         "usage": {
             "inputTokens": input_tokens,
-            "outputTokens": reply.output_tokens,
-            "totalTokens": input_tokens + reply.output_tokens,
+            "outputTokens": answer.output_tokens,
+            "totalTokens": input_tokens + answer.output_tokens,
         },
-        "metrics": {"latencyMs": 100 + reply.output_tokens},
+        "metrics": {"latencyMs": 100 + answer.output_tokens},
     }
-    return Invocation(body=response, input_tokens=input_tokens, output_tokens=reply.output_tokens)
+    return Invocation(body=response, input_tokens=input_tokens, output_tokens=answer.output_tokens)

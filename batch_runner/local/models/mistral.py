@@ -12,10 +12,10 @@ from batch_runner.local.models.base import (
     check_range,
     check_type,
     digest,
-    emulated_reply,
     malformed,
     require_object,
 )
+from batch_runner.local.models.schema_answers import SchemaAsk, reply, schema_in_text
 
 _COMPLETION_KEYS = ("max_tokens", "stop", "temperature", "top_p", "top_k")
 _CHAT_KEYS = ("max_tokens", "temperature", "top_p", "tools", "tool_choice", "response_format")
@@ -25,25 +25,30 @@ class Mistral:
     def __init__(self, model_id: str) -> None:
         self.model_id = model_id
 
-    def invoke(self, body: Any) -> Invocation:
+    def invoke(self, body: Any, schema_fault: str | None = None) -> Invocation:
         request = require_object(body)
         if "messages" in request:
-            return self._chat(request)
-        return self._completion(request)
+            return self._chat(request, schema_fault)
+        return self._completion(request, schema_fault)
 
-    def _completion(self, request: Mapping[str, Any]) -> Invocation:
+    def _completion(self, request: Mapping[str, Any], schema_fault: str | None) -> Invocation:
         check_keys(request, required=("prompt",), allowed=_COMPLETION_KEYS)
         check_type(request, "prompt", str, "String")
         _check_sampling(request)
         prompt: str = request["prompt"]
         user_text = prompt.removeprefix("<s>").removeprefix("[INST]").split("[/INST]", 1)[0]
-        reply = emulated_reply(self.model_id, user_text, request, request.get("max_tokens", 512))
-        response = {"outputs": [{"text": reply.text, "stop_reason": "length" if reply.truncated else "stop"}]}
+        schema = schema_in_text(prompt)
+        # Text after the last [/INST] starts the reply: the model continues it.
+        prefill = prompt.rsplit("[/INST]", 1)[1] if "[/INST]" in prompt else ""
+        ask = SchemaAsk(schema, prefill) if schema is not None else None
+        answer = reply(self.model_id, user_text, request, request.get("max_tokens", 512), ask, schema_fault)
+        stop_reason = "length" if answer.truncated else "stop"
+        response = {"outputs": [{"text": answer.text, "stop_reason": stop_reason}]}
         return Invocation(
-            body=response, input_tokens=approximate_tokens(prompt), output_tokens=reply.output_tokens
+            body=response, input_tokens=approximate_tokens(prompt), output_tokens=answer.output_tokens
         )
 
-    def _chat(self, request: Mapping[str, Any]) -> Invocation:
+    def _chat(self, request: Mapping[str, Any], schema_fault: str | None) -> Invocation:
         check_keys(request, required=("messages",), allowed=_CHAT_KEYS)
         check_type(request, "messages", list, "JSONArray")
         _check_sampling(request)
@@ -61,8 +66,11 @@ class Mistral:
             if not isinstance(message.get("content"), str):
                 raise malformed(f"#/messages/{index}/content: expected type: String")
         prompt = "\n".join(message["content"] for message in messages)
-        reply = emulated_reply(
-            self.model_id, messages[-1]["content"], request, request.get("max_tokens", 512)
+        schema = schema_in_text(prompt)
+        prefill = messages[-1]["content"] if messages[-1]["role"] == "assistant" else ""
+        ask = SchemaAsk(schema, prefill) if schema is not None else None
+        answer = reply(
+            self.model_id, messages[-1]["content"], request, request.get("max_tokens", 512), ask, schema_fault
         )
         input_tokens = approximate_tokens(prompt)
         response = {
@@ -72,17 +80,17 @@ class Mistral:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": reply.text},
-                    "finish_reason": "length" if reply.truncated else "stop",
+                    "message": {"role": "assistant", "content": answer.text},
+                    "finish_reason": "length" if answer.truncated else "stop",
                 }
             ],
             "usage": {
                 "prompt_tokens": input_tokens,
-                "completion_tokens": reply.output_tokens,
-                "total_tokens": input_tokens + reply.output_tokens,
+                "completion_tokens": answer.output_tokens,
+                "total_tokens": input_tokens + answer.output_tokens,
             },
         }
-        return Invocation(body=response, input_tokens=input_tokens, output_tokens=reply.output_tokens)
+        return Invocation(body=response, input_tokens=input_tokens, output_tokens=answer.output_tokens)
 
 
 def _check_sampling(request: Mapping[str, Any]) -> None:

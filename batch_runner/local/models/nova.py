@@ -26,7 +26,7 @@ class Nova:
     def __init__(self, model_id: str) -> None:
         self.model_id = model_id
 
-    def invoke(self, body: Any) -> Invocation:
+    def invoke(self, body: Any, schema_fault: str | None = None) -> Invocation:
         request = require_object(body)
         check_keys(request, required=("messages",), allowed=_ALLOWED)
         config = request.get("inferenceConfig") or {}
@@ -43,6 +43,6 @@ class Nova:
         normalized = dict(request)
         normalized["inferenceConfig"] = {"maxTokens": max_tokens} if max_tokens is not None else {}
         messages, system_text, limit = converse_messages(normalized)
-        invocation = message_invocation(self.model_id, request, messages, system_text, limit)
+        invocation = message_invocation(self.model_id, request, messages, system_text, limit, schema_fault)
         invocation.body["usage"].update({"cacheReadInputTokenCount": 0, "cacheWriteInputTokenCount": 0})
         return invocation

@@ -25,7 +25,7 @@ class TitanEmbeddingsV2:
     def __init__(self, model_id: str) -> None:
         self.model_id = model_id
 
-    def invoke(self, body: Any) -> Invocation:
+    def invoke(self, body: Any, schema_fault: str | None = None) -> Invocation:
         request = require_object(body)
         check_keys(request, required=("inputText",), allowed=("dimensions", "normalize", "embeddingTypes"))
         check_type(request, "inputText", str, "String")
