@@ -24,6 +24,7 @@ from typing import Any
 from batch_runner import __version__
 from batch_runner.clients import AwsContext
 from batch_runner.exceptions import ConfigurationError, UsageError
+from batch_runner.output_schema import output_schema as checked_schema
 from batch_runner.plan import INVOKE_MODEL, ModelQuotas, Plan, SubmitOptions
 from batch_runner.planning import build_plan, default_quotas
 from batch_runner.run_state import (
@@ -187,6 +188,8 @@ def prepare(
 
     Calls AWS (CloudFormation, Service Quotas, S3 reads) but uploads and submits nothing.
     """
+    if opts.output_schema is not None:
+        checked_schema(opts.output_schema)  # a bad schema is named before any AWS call
     target = target or Target()
     target = replace(target, aws=with_region(target.aws))
     name = validate_run_name(run) if run else default_run_name(_stem(source))
@@ -253,6 +256,7 @@ def submit(
     temperature: float | None = None,
     invocation_type: str = INVOKE_MODEL,
     model_options: Mapping[str, object] | None = None,
+    output_schema: Mapping[str, Any] | str | Path | None = None,
     run: str | None = None,
     quotas: QuotaOverrides | None = None,
     stack: str | None = None,
@@ -270,7 +274,9 @@ def submit(
 
     ``prompt`` is the Jinja2 template text (every column is a variable); leave it out for JSONL
     whose lines already hold ``modelInput``. Submitting again with the same ``run`` continues that
-    run and never creates a second job for a shard.
+    run and never creates a second job for a shard. ``output_schema`` (a JSON Schema as a dict, or
+    the path of a file holding one) asks every answer for JSON of that shape; ``results`` then
+    writes one column per top-level property.
     """
     opts = SubmitOptions(
         model_id=model,
@@ -281,6 +287,7 @@ def submit(
         temperature=temperature,
         invocation_type=invocation_type,
         model_options=dict(model_options or {}),
+        output_schema=None if output_schema is None else checked_schema(output_schema).document,
     )
     target = Target(
         aws=AwsContext(region=region, profile=profile, endpoint_url=endpoint_url),

@@ -5,6 +5,11 @@ column is a variable, e.g. "Summarize: {{ text }}") into the model's request for
 into shards that respect the model's batch quotas, uploaded, and submitted as one job per shard.
 A JSONL file whose lines already hold "modelInput" needs no prompt.
 
+--output-schema SCHEMA.json (a JSON Schema for an object) asks every answer for JSON of that shape,
+the way the model supports best: native structured output (Claude 4.5 and later), a reply
+prefilled with "{" (older Claude, Llama, Mistral text), or instructions in the prompt. `results`
+then parses and validates each answer into one column per top-level property.
+
 --dry-run prints the plan (shards, records, bytes, estimated tokens and cost) without calling AWS.
 Jobs beyond the model's concurrency quota stay queued in the run and are submitted by later
 `status`/`wait` calls. Running submit again with the same --run (or `resume RUN`) continues a run
@@ -24,6 +29,7 @@ from batch_runner.api import QuotaOverrides, Target, plan_only, prepare
 from batch_runner.cli.common import add_aws_options, aws_context
 from batch_runner.cli.run_output import plan_dict, print_run
 from batch_runner.exceptions import UsageError
+from batch_runner.output_schema import load_output_schema
 from batch_runner.plan import CONVERSE, INVOKE_MODEL, SubmitOptions
 from batch_runner.planning import describe_plan
 from batch_runner.run_state import validate_run_name
@@ -49,6 +55,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--max-tokens", type=int, metavar="N", help="maximum output tokens per record")
     parser.add_argument("--temperature", type=float, metavar="X", help="sampling temperature")
     parser.add_argument("--invocation-type", choices=(INVOKE_MODEL, CONVERSE), default=INVOKE_MODEL)
+    parser.add_argument(
+        "--output-schema",
+        metavar="SCHEMA.json",
+        help="JSON Schema the answers must match; results get one column per top-level property",
+    )
     parser.add_argument(
         "--model-option",
         action="append",
@@ -114,12 +125,12 @@ def run(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps({"dry_run": True, "plan": plan_dict(plan)}, indent=2))
             else:
-                print("\n".join(describe_plan(plan)))
+                print("\n".join(describe_plan(plan, opts.output_schema)))
         return 0
 
     prepared = prepare(args.dataset, opts, run=args.run, quotas=quotas, target=target(args))
     if not args.json:
-        print("\n".join(describe_plan(prepared.plan)))
+        print("\n".join(describe_plan(prepared.plan, opts.output_schema)))
         print(f"Run {prepared.run} on stack {prepared.settings.stack} ({prepared.settings.region})")
     if not args.yes and sys.stdin.isatty() and not _confirmed(len(prepared.plan.shards)):
         prepared.discard()
@@ -149,6 +160,7 @@ def _options(args: argparse.Namespace) -> SubmitOptions:
         temperature=args.temperature,
         invocation_type=args.invocation_type,
         model_options=dict(_model_option(item) for item in args.model_option),
+        output_schema=load_output_schema(args.output_schema).document if args.output_schema else None,
     )
 
 

@@ -20,6 +20,16 @@ from batch_runner.clients import AwsContext
 from batch_runner.local import Emulator
 
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
+SONNET_4_5 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "label": {"enum": ["billing", "bug", "other"]},
+        "urgent": {"type": "boolean"},
+        "summary": {"type": "string", "maxLength": 80},
+    },
+    "required": ["label", "urgent"],
+}
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -165,6 +175,22 @@ BAD_INPUTS = {
     "stack not deployed": Bad("stack BedrockBatch-nowhere not found in us-east-1", {"--env": "nowhere"}),
     "model outside allow-list": Bad("allow-list", {"--model": "meta.llama3-1-405b-instruct-v1:0"}),
     "no credentials": Bad("no AWS credentials found", unset=CREDENTIALS),
+    "missing output schema": Bad("output schema nope.json does not exist", {"--output-schema": "nope.json"}),
+    "output schema not json": Bad(
+        "output schema broken.json is not valid JSON", {"--output-schema": "broken.json"}
+    ),
+    "output schema invalid": Bad(
+        "output schema invalid.json: not a valid JSON Schema at properties/a/type",
+        {"--output-schema": "invalid.json"},
+    ),
+    "output schema not an object": Bad(
+        'output schema array.json: the schema must describe a JSON object: set "type": "object"',
+        {"--output-schema": "array.json"},
+    ),
+    "output schema for embeddings": Bad(
+        "amazon.titan-embed-text-v2:0 is an embedding model: it returns vectors, not text",
+        {"--output-schema": "schema.json", "--model": "amazon.titan-embed-text-v2:0"},
+    ),
     "no region": Bad("no AWS Region configured", unset=("AWS_REGION", "AWS_DEFAULT_REGION")),
 }
 
@@ -183,6 +209,10 @@ def test_bad_input_is_one_line_exit_2_and_nothing_uploaded_or_submitted(
     (workdir / "dupes.csv").write_text("id,text\na,x\n" + "".join(f"b{n},y\n" for n in range(100)) + "a,z\n")
     latin1 = "id,text\n" + "".join(f"{n},caf\xe9\n" for n in range(120))
     (workdir / "latin1.csv").write_bytes(latin1.encode("latin-1"))
+    (workdir / "schema.json").write_text(json.dumps(SCHEMA))
+    (workdir / "broken.json").write_text('{"type": "object", ')
+    (workdir / "invalid.json").write_text(json.dumps({"type": "object", "properties": {"a": {"type": 3}}}))
+    (workdir / "array.json").write_text(json.dumps({"type": "array", "items": {"type": "string"}}))
     for name in bad.unset:
         monkeypatch.delenv(name)
     options = {k: v for k, v in {**DEFAULTS, **bad.options}.items() if v is not None}
@@ -261,3 +291,75 @@ def test_resume_after_a_crash_between_create_and_manifest_write(
     assert summary["queued"] == []
     assert sorted(job.name for job in emulator.jobs()) == ["cli-crash-s00000", "cli-crash-s00001"]
     assert sorted(summary["job_arns"]) == sorted(job.arn for job in emulator.jobs())
+
+
+def test_dry_run_names_the_output_columns_and_how_json_is_asked_for(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dataset = write_csv(workdir / "tickets.csv", 150)
+    (workdir / "schema.json").write_text(json.dumps(SCHEMA))
+    argv = [
+        "submit",
+        str(dataset),
+        "--prompt-text",
+        "{{ text }}",
+        "--output-schema",
+        "schema.json",
+        "--dry-run",
+    ]
+
+    assert main([*argv, "--model", SONNET_4_5]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "output:   JSON schema, 3 columns (label, urgent, summary) "
+        "via native structured output (output_config.format)\n"
+    ) in out
+
+    assert main([*argv, "--model", HAIKU]) == 0
+    assert 'via prompt instructions and a reply prefilled with "{" (messages)' in capsys.readouterr().out
+
+    assert main([*argv, "--model", HAIKU, "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)["plan"]
+    assert plan["structured_output"] == {
+        "mechanism": "prefill",
+        "prefill": "{",
+        "detail": {"field": "messages"},
+    }
+
+
+def test_submit_with_a_schema_records_it_and_a_second_submit_rebuilds_the_same_requests(
+    emulator: Emulator, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dataset = write_csv(workdir / "tickets.csv", 120)
+    (workdir / "schema.json").write_text(json.dumps(SCHEMA))
+    argv = ["submit", str(dataset), "--model", HAIKU, "--prompt-text", "Ticket: {{ text }}"]
+    argv += ["--output-schema", "schema.json", "--run", "schema-run", "--yes", "--json"]
+    endpoint = ["--endpoint-url", emulator.endpoint_url]
+
+    assert main([*argv, *endpoint]) == 0
+    capsys.readouterr()
+    run_dir = workdir / ".batch-runner" / "runs" / "schema-run"
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["options"]["output_schema"] == SCHEMA
+    assert manifest["plan"]["structured_output"] == {
+        "mechanism": "prefill",
+        "prefill": "{",
+        "detail": {"field": "messages"},
+    }
+    shard = run_dir / "input" / "shard-00000.jsonl"
+    user, assistant = json.loads(shard.read_bytes().split(b"\n")[0])["modelInput"]["messages"]
+    assert user["content"][0]["text"].startswith("Ticket: Message 0\n\nReply with one JSON object")
+    assert assistant == {"role": "assistant", "content": [{"type": "text", "text": "{"}]}
+    submitted = shard.read_bytes()
+
+    # From another machine (no local state), the same submit plans the same bytes and adds no job.
+    (workdir / ".batch-runner").rename(workdir / "elsewhere")
+    assert main([*argv, *endpoint]) == 0
+    capsys.readouterr()
+    assert shard.read_bytes() == submitted
+    assert [job.name for job in emulator.jobs()] == ["schema-run-s00000"]
+
+    # A different schema is a different run.
+    (workdir / "schema.json").write_text(json.dumps({**SCHEMA, "required": ["label"]}))
+    assert main([*argv, *endpoint]) == 2
+    assert "already exists for a different dataset or options" in capsys.readouterr().err

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
 
+from batch_runner import submit
+from batch_runner.api import Target, prepare
+from batch_runner.clients import AwsContext
 from batch_runner.datasets import Chunk
 from batch_runner.exceptions import UsageError
+from batch_runner.local import Emulator
 from batch_runner.models import RequestSettings, adapter_for
 from batch_runner.output_schema import (
     INSTRUCTIONS,
@@ -20,7 +25,7 @@ from batch_runner.output_schema import (
     OutputSchema,
     StructuredOutput,
 )
-from batch_runner.plan import CONVERSE, INVOKE_MODEL
+from batch_runner.plan import CONVERSE, INVOKE_MODEL, SubmitOptions
 from batch_runner.prompts import compile_template
 from batch_runner.records import RowEncoder
 from batch_runner.records_columnar import ColumnEncoder
@@ -233,3 +238,84 @@ def test_the_column_wise_encoder_writes_schema_requests_byte_for_byte(
     assert bytes(columnar.requests.data) == bytes(per_row.requests.data)
     assert columnar.prompt_chars == per_row.prompt_chars
     assert per_row.prompt_chars > 3 * built.added_prompt_chars() > 0
+
+
+@pytest.fixture
+def explicit(emulator: Emulator, tmp_path: Path) -> dict[str, Any]:
+    outputs = emulator.stack_outputs  # given explicitly, the stack's model allow-list is not consulted
+    return {
+        "input_bucket": outputs["InputBucketName"],
+        "output_bucket": outputs["OutputBucketName"],
+        "role_arn": outputs["ServiceRoleArn"],
+        "endpoint_url": emulator.endpoint_url,
+        "state_dir": tmp_path / "state",
+    }
+
+
+def tickets(path: Path, rows: int = 100) -> Path:
+    path.write_text("text\n" + "".join(f"ticket {n}\n" for n in range(rows)), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("as_path", [True, False])
+def test_the_python_api_takes_a_schema_dict_or_file(
+    emulator: Emulator, explicit: dict[str, Any], tmp_path: Path, as_path: bool
+) -> None:
+    schema_file = tmp_path / "schema.json"
+    schema_file.write_text(json.dumps(SCHEMA.document), encoding="utf-8")
+    run = submit(
+        tickets(tmp_path / "t.csv"),
+        model=CLAUDE_OLD,  # the emulated stack's role may invoke the models of its allow-list only
+        prompt="Classify: {{ text }}",
+        output_schema=schema_file if as_path else SCHEMA.document,
+        run=f"api-schema-{as_path}".lower(),
+        **explicit,
+    )
+    manifest = run.manifest
+    assert manifest.options["output_schema"] == SCHEMA.document
+    assert manifest.plan["structured_output"] == {
+        "mechanism": PREFILL,
+        "prefill": "{",
+        "detail": {"field": "messages"},
+    }
+    first = json.loads(Path(run.shards[0].local_path).read_text().splitlines()[0])["modelInput"]
+    assert first["messages"][0]["content"][0]["text"] == f"Classify: ticket 0\n\n{SCHEMA.instructions()}"
+    assert first["messages"][1] == {"role": "assistant", "content": [{"type": "text", "text": "{"}]}
+
+    emulator.run_until_idle()
+    job = emulator.client("bedrock").get_model_invocation_job(jobIdentifier=run.job_arns[0])
+    assert job["status"] == "Completed" and job["successRecordCount"] == 100, job.get("message")
+
+
+@pytest.mark.parametrize(
+    ("schema", "message"),
+    [
+        ("missing.json", "output schema missing.json does not exist"),
+        ({"type": "string"}, "must describe a JSON object"),
+    ],
+)
+def test_the_python_api_refuses_a_bad_schema_before_any_upload(
+    emulator: Emulator, explicit: dict[str, Any], tmp_path: Path, schema: Any, message: str
+) -> None:
+    s3 = emulator.client("s3")
+    before = s3.list_objects_v2(Bucket=explicit["input_bucket"]).get("Contents", [])
+    with pytest.raises(UsageError, match=message):
+        submit(
+            tickets(tmp_path / "t.csv"),
+            model=CLAUDE_OLD,
+            prompt="{{ text }}",
+            output_schema=schema,
+            **explicit,
+        )
+    assert s3.list_objects_v2(Bucket=explicit["input_bucket"]).get("Contents", []) == before
+    assert emulator.jobs() == []
+
+
+def test_prepare_checks_the_schema_in_the_options_first(tmp_path: Path) -> None:
+    opts = SubmitOptions(model_id=CLAUDE_OLD, prompt_template="{{ text }}", output_schema={"type": "object"})
+    with pytest.raises(UsageError, match="must describe a JSON object"):
+        prepare(
+            tickets(tmp_path / "t.csv"),
+            opts,
+            target=Target(aws=AwsContext(endpoint_url="http://127.0.0.1:9")),
+        )
