@@ -69,7 +69,7 @@ _NATIVE_FORMATS = frozenset(
 )
 # Keys whose value maps names to schemas (a property may be called "minimum"), and keys holding data.
 _SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
-_LITERALS = frozenset({"enum", "const", "default", "examples"})
+_LITERALS = frozenset({"enum", "const", "default", "examples", "dependentRequired"})
 _SCALAR_KINDS = {"string": "string", "integer": "int", "number": "float", "boolean": "bool"}
 
 
