@@ -8,6 +8,7 @@ import pytest
 
 from batch_runner.exceptions import ModelNotSupportedError, UsageError
 from batch_runner.models import SUPPORTED_FAMILIES, RequestSettings, adapter_for, model_family, parse_model_id
+from batch_runner.output_schema import OutputSchema
 from batch_runner.plan import CONVERSE, INVOKE_MODEL
 
 
@@ -190,3 +191,27 @@ def test_every_built_body_has_its_required_fields(model_id: str) -> None:
     adapter = adapter_for(model_id, INVOKE_MODEL, RequestSettings())
     assert adapter.missing_fields(adapter.build("x")) == []
     assert adapter.missing_fields({}) == list(adapter.required_fields)
+
+
+@pytest.mark.parametrize(
+    ("model_id", "invocation_type"),
+    [
+        ("anthropic.claude-3-haiku-20240307-v1:0", INVOKE_MODEL),
+        ("anthropic.claude-haiku-4-5-20251001-v1:0", INVOKE_MODEL),
+        ("anthropic.claude-haiku-4-5-20251001-v1:0", CONVERSE),
+        ("amazon.nova-micro-v1:0", CONVERSE),
+        ("amazon.nova-micro-v1:0", INVOKE_MODEL),
+        ("meta.llama3-2-3b-instruct-v1:0", INVOKE_MODEL),
+        ("mistral.mistral-small-2402-v1:0", INVOKE_MODEL),
+        ("mistral.mistral-large-2407-v1:0", INVOKE_MODEL),
+    ],
+)
+def test_bodies_that_ask_for_json_keep_their_required_fields_and_take_no_unknown_ones(
+    model_id: str, invocation_type: str
+) -> None:
+    schema = OutputSchema({"type": "object", "properties": {"a": {"type": "string"}}})
+    adapter = adapter_for(model_id, invocation_type, RequestSettings(output_schema=schema))
+    built = adapter.build("x")
+    assert adapter.structured_output is not None
+    assert adapter.missing_fields(built) == []
+    assert adapter.unexpected_fields(built) == []

@@ -319,3 +319,22 @@ def test_prepare_checks_the_schema_in_the_options_first(tmp_path: Path) -> None:
             opts,
             target=Target(aws=AwsContext(endpoint_url="http://127.0.0.1:9")),
         )
+
+
+def test_a_run_from_before_output_schemas_continues_unchanged(
+    emulator: Emulator, explicit: dict[str, Any], tmp_path: Path
+) -> None:
+    dataset = tickets(tmp_path / "t.csv")
+    first = submit(dataset, model=CLAUDE_OLD, prompt="{{ text }}", run="legacy", **explicit)
+    path = Path(explicit["state_dir"]) / "runs" / "legacy" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    assert manifest["options"]["output_schema"] is None and manifest["plan"]["structured_output"] is None
+    # What an earlier version wrote: neither key.
+    del manifest["options"]["output_schema"], manifest["plan"]["structured_output"]
+    path.write_text(json.dumps(manifest))
+
+    again = submit(dataset, model=CLAUDE_OLD, prompt="{{ text }}", run="legacy", **explicit)
+
+    assert again.job_arns == first.job_arns
+    assert again.manifest.fingerprint == first.manifest.fingerprint
+    assert "output_schema" not in again.manifest.options
