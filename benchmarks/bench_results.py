@@ -1,6 +1,7 @@
 """Results collection: join + write throughput and peak memory, side by side.
 
     python benchmarks/bench_results.py [--records 10000 200000 1000000] [--naive-max 200000]
+    python benchmarks/bench_results.py --schema [--records 200000 1000000]
 
 For each size, generates N Claude output records in the real batch output format (about 1.8 KB a
 line, shuffled, files of at most 50,000 records, one job per file, 1% error lines) and the run's
@@ -16,6 +17,11 @@ its own:
 - ``bound_fast_csv``: the same loop with the runner's CSV field encoder, for reference.
 
 The naive baseline is skipped above ``--naive-max`` records (it needs ~13 GB at 1M).
+
+With ``--schema`` the answers are JSON audits for ``examples/concern_audit/schema.json`` (2% break
+the schema, 1% are fenced with prose around them, 1% are cut off at max_tokens) and two contenders
+run on the same files: ``runner`` (no schema: the answer is text) and ``runner_schema`` (every
+answer parsed and validated, a column per property), which gives the overhead of the schema.
 """
 
 from __future__ import annotations
@@ -39,6 +45,14 @@ DATA = ROOT.parent / "shared" / "data" / "counseling_conversations.csv"
 BUCKET = "bench-output"
 OUTPUT_PREFIX = "runs/bench/output"
 RECORDS_PER_FILE = 50_000
+AUDIT_SCHEMA = ROOT / "examples" / "concern_audit" / "schema.json"
+INTERVENTIONS = [
+    "reflective listening",
+    "validation",
+    "open question",
+    "psychoeducation",
+    "grounding technique",
+]
 SYSTEM = (
     "You are a careful, warm and practical counselling assistant. Read the client's message, reflect "
     "what you hear, avoid diagnosis, suggest one or two concrete next steps and, when there is any sign "
@@ -69,7 +83,7 @@ def _conversations() -> list[tuple[str, str]]:
     return [(" ".join(rng.choices(words, k=45)), " ".join(rng.choices(words, k=160))) for _ in range(1000)]
 
 
-def generate(folder: Path, count: int) -> list[str]:
+def generate(folder: Path, count: int, *, schema: bool = False) -> list[str]:
     """Write the output files and record index; returns the job IDs, oldest first."""
     conversations = _conversations()
     rng = random.Random(count)
@@ -98,14 +112,40 @@ def generate(folder: Path, count: int) -> list[str]:
             job_dir.mkdir(parents=True)
             with open(job_dir / "shard-0000.jsonl.out", "wb") as out:
                 for row in rows:
-                    out.write(_output_line(row, *conversations[row % len(conversations)], rng) + b"\n")
+                    context, response = conversations[row % len(conversations)]
+                    if schema:
+                        response, stop_reason = _audit_answer(context, response, rng)
+                    else:
+                        stop_reason = "end_turn"
+                    out.write(_output_line(row, context, response, rng, stop_reason) + b"\n")
             (job_dir / "manifest.json.out").write_bytes(
                 orjson.dumps({"totalRecordCount": len(rows), "processedRecordCount": len(rows)})
             )
     return job_ids
 
 
-def _output_line(row: int, context: str, response: str, rng: random.Random) -> bytes:
+def _audit_answer(context: str, response: str, rng: random.Random) -> tuple[str, str]:
+    """A concern-audit answer as a model writes it: mostly valid JSON, sometimes not."""
+    words = context.split()
+    audit = {
+        "concerns": [" ".join(words[i : i + 3]) for i in range(0, min(len(words), 9), 3)] or ["none stated"],
+        "interventions": rng.sample(INTERVENTIONS, 2),
+        "resolved": rng.choice(["yes", "no"]),
+        "risk_flag": rng.random() < 0.1,
+        "note": response[:300],
+    }
+    draw = rng.random()
+    if draw < 0.02:
+        audit["resolved"] = "maybe"
+    text = orjson.dumps(audit).decode()
+    if 0.02 <= draw < 0.03:
+        return f"Here is the audit:\n```json\n{text}\n```\nI hope this helps.", "end_turn"
+    if 0.03 <= draw < 0.04:
+        return text[: len(text) // 2], "max_tokens"
+    return text, "end_turn"
+
+
+def _output_line(row: int, context: str, response: str, rng: random.Random, stop_reason: str) -> bytes:
     model_input = {
         "anthropic_version": "bedrock-2023-05-31",
         "max_tokens": 1024,
@@ -122,7 +162,7 @@ def _output_line(row: int, context: str, response: str, rng: random.Random) -> b
             "role": "assistant",
             "model": "claude-3-5-haiku-20241022",
             "content": [{"type": "text", "text": response}],
-            "stop_reason": "end_turn",
+            "stop_reason": stop_reason,
             "stop_sequence": None,
             "usage": {"input_tokens": 120 + len(context) // 4, "output_tokens": len(response) // 4},
         }
@@ -133,7 +173,7 @@ def _out_files(folder: Path) -> list[Path]:
     return sorted((folder / BUCKET / OUTPUT_PREFIX).glob("*/*.out"))
 
 
-def run_runner(folder: Path, out: Path, job_ids: list[str]) -> int:
+def run_runner(folder: Path, out: Path, job_ids: list[str], output_schema: Path | None = None) -> int:
     from batch_runner.results import JobOutputRef, LocalOutputSource, collect_results
 
     jobs = [
@@ -145,9 +185,19 @@ def run_runner(folder: Path, out: Path, job_ids: list[str]) -> int:
         for job_id in job_ids
     ]
     rec = collect_results(
-        LocalOutputSource(folder), jobs, folder / "record-index.jsonl", out, work_dir=folder
+        LocalOutputSource(folder),
+        jobs,
+        folder / "record-index.jsonl",
+        out,
+        work_dir=folder,
+        output_schema=output_schema,
     )
     return rec.total
+
+
+def run_runner_schema(folder: Path, out: Path, job_ids: list[str]) -> int:
+    """The runner with ``--output-schema``: every answer parsed, validated and split into columns."""
+    return run_runner(folder, out, job_ids, output_schema=AUDIT_SCHEMA)
 
 
 def run_naive(folder: Path, out: Path, job_ids: list[str]) -> int:
@@ -229,6 +279,7 @@ def run_bound_fast_csv(folder: Path, out: Path, job_ids: list[str]) -> int:
 
 CONTENDERS = {
     "runner": run_runner,
+    "runner_schema": run_runner_schema,
     "naive": run_naive,
     "bound": run_bound,
     "bound_fast_csv": run_bound_fast_csv,
@@ -300,12 +351,25 @@ def _table(results: list[Row]) -> Iterator[str]:
         )
 
 
+def _overhead_line(count: int, plain: dict[str, float], schema: dict[str, float]) -> str:
+    wall, cpu = schema["seconds"] / plain["seconds"], schema["cpu_seconds"] / plain["cpu_seconds"]
+    return (
+        f"- {count:,} records: runner {plain['seconds']:.2f} s wall / {plain['cpu_seconds']:.2f} s CPU,"
+        f" runner_schema {schema['seconds']:.2f} s / {schema['cpu_seconds']:.2f} s: overhead"
+        f" {wall:.2f}x wall / {cpu:.2f}x CPU;"
+        f" peak RSS {plain['peak_rss_mb']:.0f} / {schema['peak_rss_mb']:.0f} MB"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, nargs="+", default=[10_000, 200_000])
     parser.add_argument("--naive-max", type=int, default=200_000, help="skip pandas above this many records")
     parser.add_argument("--repeat", type=int, default=3, help="runs per contender; the fastest counts")
     parser.add_argument("--work-dir", type=Path, default=None, help="where to generate data (default: temp)")
+    parser.add_argument(
+        "--schema", action="store_true", help="JSON answers; runner without vs with the output schema"
+    )
     parser.add_argument("--worker", choices=sorted(CONTENDERS), help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--jobs", help=argparse.SUPPRESS)
@@ -318,18 +382,25 @@ def main(argv: list[str] | None = None) -> int:
     for count in args.records:
         with tempfile.TemporaryDirectory(prefix="bench-results-", dir=args.work_dir) as tmp:
             folder = Path(tmp)
-            job_ids = generate(folder, count)
+            job_ids = generate(folder, count, schema=args.schema)
             size_mb = sum(p.stat().st_size for p in _out_files(folder)) / 1e6
             print(f"{count:,} records: {size_mb:,.0f} MB of output files", file=sys.stderr)
-            names = ["runner", "bound", "bound_fast_csv"] + (["naive"] if count <= args.naive_max else [])
+            if args.schema:
+                names = ["runner", "runner_schema"]
+            else:
+                names = ["runner", "bound", "bound_fast_csv"] + (["naive"] if count <= args.naive_max else [])
             runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
             for _ in range(args.repeat):  # interleaved, so load from other processes hits all alike
                 for name in names:
                     runs[name].append(_measure(name, folder, job_ids))
                     print(f"  {name}: {runs[name][-1]}", file=sys.stderr)
             best = {name: _best(name_runs) for name, name_runs in runs.items()}
+            if args.schema:
+                print(_overhead_line(count, best["runner"], best["runner_schema"]))
+                continue
             rows += [(count, name, best.get("naive"), best["bound"], best[name]) for name in names]
-    print("\n".join(_table(rows)))
+    if rows:
+        print("\n".join(_table(rows)))
     return 0
 
 

@@ -21,6 +21,7 @@ import orjson
 from jsonschema.exceptions import ValidationError, best_match
 
 from batch_runner.output_schema import OutputSchema
+from batch_runner.results.fast_schema import Check, quick_check
 
 MAX_PROBLEM_CHARS = 300
 # Stop reasons saying the model ran out of output tokens (Claude and Converse; Llama, Mistral; Titan).
@@ -155,13 +156,20 @@ def _runs_to_end(error: json.JSONDecodeError, text: str) -> bool:
 
 
 def check_answer(
-    schema: OutputSchema, answer: object, *, prefill: str | None = None, stop_reason: str | None = None
+    schema: OutputSchema,
+    answer: object,
+    *,
+    prefill: str | None = None,
+    stop_reason: str | None = None,
+    quick: Check | None = None,
 ) -> Checked:
-    """Parse ``answer`` and validate it; a problem names the JSON path and what is wrong."""
+    """Parse ``answer`` and validate it; a problem names the JSON path and what is wrong.
+
+    ``quick`` is ``quick_check(schema.validator)``: True spares jsonschema for a valid answer."""
     if not isinstance(answer, str):
         return Checked(None, _as_text(answer), "answer is not text (an embedding vector?)")
     value, text, problem = parse_answer(answer, prefill)
-    if value is not None:
+    if value is not None and (quick is None or not quick(value)):
         problem = validation_problem(schema, value)
     if problem is None:
         return Checked(value, text)
@@ -200,6 +208,7 @@ class AnswerCheck:
     def __init__(self, schema: OutputSchema, prefill: str | None = None) -> None:
         self.schema = schema
         self.prefill = prefill or None
+        self.quick = quick_check(schema.validator)
         self.kinds = {name: schema.column_kind(name) for name in schema.properties}
         self._ranges = {
             name: _INT64 if kind == "int" else _EXACT_FLOAT
@@ -208,7 +217,9 @@ class AnswerCheck:
         }
 
     def __call__(self, answer: object, stop_reason: str | None) -> Checked:
-        checked = check_answer(self.schema, answer, prefill=self.prefill, stop_reason=stop_reason)
+        checked = check_answer(
+            self.schema, answer, prefill=self.prefill, stop_reason=stop_reason, quick=self.quick
+        )
         if checked.value is not None and self._ranges:
             self._fit_numbers(checked.value)
         return checked
