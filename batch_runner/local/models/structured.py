@@ -155,7 +155,8 @@ class _Generator:
         base = {key: value for key, value in node.items() if key != combinator}
         start = self._rng.randrange(len(branches))
         candidate: Any = None
-        for offset in range(len(branches)):
+        # A few rounds: a oneOf value valid under two branches at once is drawn again.
+        for offset in range(3 * len(branches)):
             branch = branches[(start + offset) % len(branches)]
             merged = _merge(base, branch) if isinstance(branch, Mapping) else base
             candidate = self.value(merged, depth)
