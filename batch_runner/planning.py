@@ -53,7 +53,7 @@ from batch_runner.user_ids import UserIdRegistry
 RECORD_INDEX_NAME = "record-index.ndjson"  # not .jsonl: a job reading the folder must not take it as input
 INPUT_COLUMN_OPTION = "input_column"  # embeddings: send one column as inputText, no template needed
 
-__all__ = ["RECORD_INDEX_NAME", "build_plan", "default_quotas", "describe_plan"]
+__all__ = ["RECORD_INDEX_NAME", "build_plan", "default_quotas", "describe_plan", "describe_structured_output"]
 
 
 def build_plan(source: DatasetSource, options: SubmitOptions, *, quotas: ModelQuotas, workdir: Path) -> Plan:
@@ -138,7 +138,7 @@ def describe_plan(plan: Plan, schema: OutputSchema | Mapping[str, Any] | None = 
     estimate = plan.estimate
     lines = [f"model:    {plan.model_id} ({plan.invocation_type})"]
     if schema is not None and plan.structured_output is not None:
-        lines.append(f"output:   {_describe_output(output_schema(schema), plan.structured_output)}")
+        lines.append(f"output:   {describe_structured_output(schema, plan.structured_output)}")
     lines += [
         f"records:  {plan.record_count:,} in {len(plan.shards)} job(s), {_size(plan.byte_size)} of requests",
     ]
@@ -169,7 +169,9 @@ _MECHANISMS = {
 _MAX_LISTED_CHARS = 60
 
 
-def _describe_output(schema: OutputSchema, structured: StructuredOutput) -> str:
+def describe_structured_output(schema: OutputSchema | Mapping[str, Any], structured: StructuredOutput) -> str:
+    """E.g. ``JSON schema, 2 columns (label, score) via prompt instructions (messages)``."""
+    schema = output_schema(schema)
     names = list(schema.properties)
     listed = ", ".join(names)
     while len(listed) > _MAX_LISTED_CHARS and len(names) > 1:

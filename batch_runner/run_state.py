@@ -129,7 +129,9 @@ class RunManifest:
         return str(self.dataset.get("fingerprint", ""))
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+        # Keys in field and insertion order, not sorted: the output schema's property order is the
+        # order of the result columns.
+        return json.dumps(asdict(self), indent=2) + "\n"
 
     @classmethod
     def from_json(cls, text: str, *, origin: str) -> RunManifest:

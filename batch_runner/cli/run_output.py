@@ -7,7 +7,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from batch_runner.output_schema import StructuredOutput
 from batch_runner.plan import Plan
+from batch_runner.planning import describe_structured_output
 from batch_runner.run_state import QUEUED, SUBMITTED
 from batch_runner.runs import Run
 
@@ -29,6 +31,10 @@ def print_run(run: Run, *, as_json: bool) -> None:
     queued = [s for s in run.shards if s.state == QUEUED]
     print(f"Run {run.name}: {len(run.shards)} shard(s), {summary['records']} record(s), model {run.model_id}")
     print(f"  jobs submitted: {len(submitted)}")
+    structured = StructuredOutput.from_dict(run.manifest.plan.get("structured_output"))
+    schema = run.manifest.options.get("output_schema")  # absent from runs of earlier versions
+    if structured is not None and schema is not None:
+        print(f"  answers:  {describe_structured_output(schema, structured)}")
     if queued:
         reason = next((s.message for s in queued if s.message), "the model's concurrency quota is reached")
         print(f"  queued: {len(queued)} ({reason}); `status`/`wait` submit them as slots free up")

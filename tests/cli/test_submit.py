@@ -341,6 +341,11 @@ def test_submit_with_a_schema_records_it_and_a_second_submit_rebuilds_the_same_r
     run_dir = workdir / ".batch-runner" / "runs" / "schema-run"
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["options"]["output_schema"] == SCHEMA
+    assert list(manifest["options"]["output_schema"]["properties"]) == [
+        "label",
+        "urgent",
+        "summary",
+    ]  # columns
     assert manifest["plan"]["structured_output"] == {
         "mechanism": "prefill",
         "prefill": "{",
@@ -354,9 +359,13 @@ def test_submit_with_a_schema_records_it_and_a_second_submit_rebuilds_the_same_r
 
     # From another machine (no local state), the same submit plans the same bytes and adds no job.
     (workdir / ".batch-runner").rename(workdir / "elsewhere")
-    assert main([*argv, *endpoint]) == 0
-    capsys.readouterr()
+    assert main([*[a for a in argv if a != "--json"], *endpoint]) == 0
+    out = capsys.readouterr().out
     assert shard.read_bytes() == submitted
+    described = "JSON schema, 3 columns (label, urgent, summary) via prompt instructions"
+    described += ' and a reply prefilled with "{"'
+    assert f"output:   {described} (messages)\n" in out  # the plan
+    assert f"  answers:  {described} (messages)\n" in out  # the run
     assert [job.name for job in emulator.jobs()] == ["schema-run-s00000"]
 
     # A different schema is a different run.
