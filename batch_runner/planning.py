@@ -266,6 +266,9 @@ def _fingerprint(options: SubmitOptions, index_sha256: str) -> str:
     shaping = asdict(options)
     if options.output_schema is None:
         del shaping["output_schema"]  # runs planned before the option existed keep their fingerprint
+    else:
+        # Unsorted: the order of the properties is the order of the result columns.
+        shaping["output_schema"] = orjson.dumps(options.output_schema).decode()
     shaping["model_options"] = {k: v for k, v in options.model_options.items() if k != FAMILY_OPTION}
     canonical = orjson.dumps(shaping, option=orjson.OPT_SORT_KEYS, default=str)
     return hashlib.sha256(canonical + index_sha256.encode()).hexdigest()

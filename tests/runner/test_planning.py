@@ -550,6 +550,8 @@ def test_fingerprint_follows_the_schema_and_ignores_its_absence(tmp_path: Path) 
     assert with_schema != base
     assert fingerprint("c", output_schema=changed) != with_schema
     assert fingerprint("d", output_schema=AUDIT_SCHEMA) == with_schema
+    reordered = {**AUDIT_SCHEMA, "properties": dict(reversed(AUDIT_SCHEMA["properties"].items()))}
+    assert fingerprint("e", output_schema=reordered) != with_schema  # other column order
     # Runs planned before --output-schema existed had no such option: their fingerprint is unchanged.
     shaping = {
         "model_id": CLAUDE,
