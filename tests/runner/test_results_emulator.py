@@ -3,13 +3,21 @@ from the emulator's S3 over HTTP exactly as from AWS."""
 
 from __future__ import annotations
 
+import csv
+import json
+import uuid
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import orjson
+import pyarrow.parquet as pq
+import pytest
 
+from batch_runner import submit
 from batch_runner.clients import AwsContext
 from batch_runner.local import Emulator
+from batch_runner.local.models.schema_answers import FENCE_OUTRO
 from batch_runner.results import JobOutputRef, S3OutputSource, collect_results, iter_results
 from tests.emulator.helpers import claude_body, job_request, jsonl, upload
 
@@ -67,3 +75,78 @@ def test_partial_job_then_retry_accounts_for_every_record(
     assert rec.superseded == len([r for r in rows if r["status"] == "failed"])
     assert [r["row"] for r in final] == list(range(COUNT))
     assert {r["job_id"] for r in final if r["row"] in retry_rows} == {second.job_id}
+
+
+AUDIT = Path(__file__).resolve().parents[2] / "examples" / "concern_audit"
+AUDITS = 40
+
+
+@pytest.mark.parametrize(
+    ("model", "invocation_type", "mechanism"),
+    [
+        ("anthropic.claude-3-haiku-20240307-v1:0", "InvokeModel", "prefill"),
+        ("us.amazon.nova-lite-v1:0", "InvokeModel", "instructions"),
+        ("meta.llama3-1-8b-instruct-v1:0", "InvokeModel", "prefill"),
+        ("anthropic.claude-3-haiku-20240307-v1:0", "Converse", "instructions"),
+    ],
+)
+def test_schema_answers_become_columns_and_bad_ones_schema_failures(
+    emulator: Emulator, tmp_path: Path, model: str, invocation_type: str, mechanism: str
+) -> None:
+    """Every family the dev stack allows (no Claude 4.5 there: native output is tested by unit)."""
+    emulator.configure(
+        min_records_per_job=1, schema_invalid_rate=0.2, schema_unparseable_rate=0.1, schema_fenced_rate=0.2
+    )
+    with open(AUDIT / "conversations.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))[: AUDITS + 1]
+    dataset = tmp_path / "audit.csv"
+    with open(dataset, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    run = submit(
+        dataset,
+        model=model,
+        invocation_type=invocation_type,
+        prompt=(AUDIT / "prompt.j2").read_text(encoding="utf-8"),
+        output_schema=AUDIT / "schema.json",
+        id_column="conversation_id",
+        run=f"audit-{mechanism}-{uuid.uuid4().hex[:8]}",
+        endpoint_url=emulator.endpoint_url,
+        state_dir=tmp_path / "state",
+    )
+    assert run.manifest.plan["structured_output"]["mechanism"] == mechanism
+    emulator.run_until_idle()
+
+    out = tmp_path / "audit.parquet"
+    rec = run.results(include_input=True).save(out)
+    table = pq.read_table(out)
+    results = table.to_pylist()
+    schema = json.loads((AUDIT / "schema.json").read_text(encoding="utf-8"))
+    properties = list(schema["properties"])
+
+    assert table.column_names[11:16] == properties and table.column_names[16:] == [
+        "conversation_id",
+        "client",
+        "therapist",
+    ]
+    assert str(table.schema.field("risk_flag").type) == "bool"
+    failures = [r for r in results if r["error_code"] == "schema"]
+    assert (rec.total, rec.succeeded + rec.schema_failed, rec.missing) == (AUDITS, AUDITS, 0)
+    assert rec.schema_failed == len(failures) > 0 and rec.failed == rec.schema_failed
+    for result in results:
+        if result["status"] == "succeeded":
+            audit = {name: result[name] for name in properties}
+            audit |= {
+                "concerns": json.loads(audit["concerns"]),
+                "interventions": json.loads(audit["interventions"]),
+            }
+            jsonschema.validate(audit, schema)
+        else:
+            assert result["answer"] and result["error_message"] and result["output_tokens"]
+            assert all(result[name] is None for name in properties)
+    # Answers in fences with prose around them (after a prefill: prose after) are accepted.
+    wrapped = [r for r in results if FENCE_OUTRO in r["answer"]]
+    assert wrapped and all(r["status"] == "succeeded" for r in wrapped)
+    if mechanism == "prefill":
+        assert all(r["answer"].startswith("{") for r in results)  # the prefill is put back
+    cut = [r for r in failures if r["error_message"].startswith("answer is not JSON")]
+    assert cut and [r for r in failures if r["error_message"].startswith("$")]
