@@ -16,6 +16,7 @@ from batch_runner import Run, submit
 from batch_runner.api import QuotaOverrides
 from batch_runner.exceptions import UsageError
 from batch_runner.local import Emulator
+from batch_runner.output_schema import SCHEMA_ERROR_CODE
 from batch_runner.pricing import estimate_cost
 from batch_runner.results import FAILED, MISSING, SUCCEEDED
 from batch_runner.retrying import BATCH_JOBS, NOTHING, ON_DEMAND_RUN, RESUMED
@@ -287,3 +288,94 @@ def test_converse_run_retried_on_demand_through_the_converse_operation(
     rows = list(run.results())
     assert {r["status"] for r in rows} == {SUCCEEDED}
     assert all(r["answer"].startswith("[emulated us.amazon.nova-lite-v1:0]") for r in rows)
+
+
+LABEL_SCHEMA = {
+    "type": "object",
+    "properties": {"label": {"enum": ["billing", "other"]}, "urgent": {"type": "boolean"}},
+    "required": ["label", "urgent"],
+    "additionalProperties": False,
+}
+
+
+def schema_run(emulator: Emulator, tmp_path: Path, where: dict[str, Any], rows: int, minimum: int) -> Run:
+    """A finished schema run: some answers break the schema, some records fail at the service."""
+    emulator.configure(min_records_per_job=minimum, record_error_rate=0.15, schema_invalid_rate=0.3)
+    run = submit(
+        write_csv(tmp_path / "rows.csv", rows),
+        model=HAIKU,
+        prompt="Label this message: {{ text }}",
+        output_schema=LABEL_SCHEMA,
+        run=f"retry-schema-{uuid.uuid4().hex[:8]}",
+        quotas=QuotaOverrides(min_records_per_job=minimum),
+        **where,
+    )
+    emulator.run_until_idle()
+    emulator.configure(record_error_rate=0.0, schema_invalid_rate=0.0)
+    return run
+
+
+def error_codes(run: Run) -> dict[str, str | None]:
+    return {str(r["record_id"]): r["error_code"] for r in run.results()}
+
+
+def test_failed_schema_resends_exactly_the_schema_failures(
+    emulator: Emulator, where: dict[str, Any], tmp_path: Path
+) -> None:
+    run = schema_run(emulator, tmp_path, where, 60, minimum=5)
+    before = error_codes(run)
+    schema_failed = sorted(rid for rid, code in before.items() if code == SCHEMA_ERROR_CODE)
+    service_failed = sorted(rid for rid, code in before.items() if code not in (None, SCHEMA_ERROR_CODE))
+    assert len(schema_failed) >= 5 and service_failed
+
+    report = run.retry(failed_schema=True, backoff=FAST)
+
+    assert report.mode == BATCH_JOBS and report.records == len(schema_failed)
+    (child,) = [s for s in run.shards if s.kind == RETRY]
+    assert (
+        sorted(orjson.loads(line)["recordId"] for line in shard_lines(emulator, child.s3_key))
+        == schema_failed
+    )
+    emulator.run_until_idle()
+    after = error_codes(run)
+    assert sorted(rid for rid, code in after.items() if code is not None) == service_failed
+    assert run.retry(failed_schema=True, backoff=FAST).mode == NOTHING
+
+    report = run.retry(backoff=FAST)  # plain retry: every failed record, whatever failed it
+    assert report.records == len(service_failed)
+
+
+def test_plain_retry_includes_schema_failures(
+    emulator: Emulator, where: dict[str, Any], tmp_path: Path
+) -> None:
+    run = schema_run(emulator, tmp_path, where, 40, minimum=5)
+    failed = {rid for rid, code in error_codes(run).items() if code is not None}
+    assert SCHEMA_ERROR_CODE in error_codes(run).values()
+    assert run.retry(backoff=FAST).records == len(failed)
+    emulator.run_until_idle()
+    assert set(error_codes(run).values()) == {None}
+
+
+def test_failed_schema_below_the_minimum_goes_on_demand(
+    emulator: Emulator, where: dict[str, Any], tmp_path: Path
+) -> None:
+    run = schema_run(emulator, tmp_path, where, 30, minimum=20)
+    schema_failed = {rid for rid, code in error_codes(run).items() if code == SCHEMA_ERROR_CODE}
+    assert 0 < len(schema_failed) < 20
+
+    with pytest.raises(UsageError, match=rf"{len(schema_failed)} record\(s\) to retry.*--on-demand"):
+        run.retry(failed_schema=True, backoff=FAST)
+    report = run.retry(failed_schema=True, on_demand=True, backoff=FAST)
+
+    assert report.mode == ON_DEMAND_RUN and report.records == len(schema_failed)
+    assert report.on_demand is not None and report.on_demand.succeeded == len(schema_failed)
+    assert SCHEMA_ERROR_CODE not in error_codes(run).values()
+
+
+def test_failed_schema_needs_a_run_with_a_schema(
+    emulator: Emulator, where: dict[str, Any], tmp_path: Path
+) -> None:
+    run = finished_with_failures(emulator, tmp_path, where)
+    with pytest.raises(UsageError, match=r"has no output schema.*--output-schema"):
+        run.retry(failed_schema=True, backoff=FAST)
+    assert len(run.shards) == 1
