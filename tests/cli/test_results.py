@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -62,3 +63,55 @@ def test_a_bad_output_path_fails_before_anything_is_read(
 ) -> None:
     assert main(["results", "any-run", "--out", out]) == 2  # no run lookup, no AWS call
     assert capsys.readouterr().err.startswith(expected)
+
+
+def test_results_of_a_schema_run_name_the_schema_failures_and_where_to_look(
+    emulator: Emulator, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (workdir / "schema.json").write_text(
+        json.dumps(
+            {
+                "type": "object",
+                "properties": {"label": {"enum": ["billing", "other"]}, "status": {"type": "string"}},
+                "required": ["label", "status"],
+            }
+        )
+    )
+    endpoint = submit_cli(
+        emulator, write_csv(workdir / "t.csv", 50), "cli-schema", extra=("--output-schema", "schema.json")
+    )
+    emulator.configure(schema_invalid_rate=0.3, schema_fenced_rate=0.2)
+    emulator.run_until_idle()
+    capsys.readouterr()
+
+    assert main(["results", "cli-schema", "--out", "out.csv", *endpoint]) == 0
+    out = capsys.readouterr().out
+    with open(workdir / "out.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    schema_failed = [row for row in rows if row["error_code"] == "schema"]
+    assert 0 < len(schema_failed) < 50
+    assert (
+        f"total 50 = succeeded {50 - len(schema_failed)} + failed {len(schema_failed)}"
+        f" ({len(schema_failed)} not matching the output schema) + missing 0"
+    ) in out
+    assert (
+        f"output schema: {len(schema_failed)} answer(s) did not parse or validate: rows with error_code"
+        ' "schema" (error_message says why, answer keeps the text); resend them with'
+        " `python -m batch_runner retry cli-schema --failed-schema`"
+    ) in out
+    assert list(rows[0])[11:13] == ["label", "answer_status"]
+    assert all(row["label"] in ("billing", "other") for row in rows if row["status"] == "succeeded")
+    assert all(row["error_message"] and row["label"] == "" for row in schema_failed)
+
+    assert main(["results", "cli-schema", "--out", "out.jsonl", "--json", *endpoint]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    jsonschema.validate(rec, RECONCILIATION)
+    assert (rec["schema_failed"], rec["failed"]) == (len(schema_failed), len(schema_failed))
+
+
+def test_results_help_documents_the_schema_columns(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["results", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "one column per top-level property of the schema" in text
+    assert 'error_code "schema"' in text and "retry --failed-schema" in text

@@ -93,3 +93,39 @@ def test_below_minimum_exit_2_then_on_demand(emulator: Emulator, cli: Any, tmp_p
     final = reconciled(cli, tmp_path, name, "final.parquet")
     assert (final["succeeded"], final["missing"], final["failed"]) == (40, 0, 0)
     assert [job.name for job in emulator.jobs()] == [f"{name}-s00000"]  # no batch job for the rest
+
+
+def test_retry_failed_schema_from_the_command_line(emulator: Emulator, cli: Any, tmp_path: Path) -> None:
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps({"type": "object", "properties": {"label": {"enum": ["a", "b"]}}}))
+    emulator.configure(min_records_per_job=5, schema_invalid_rate=0.3, record_error_rate=0.1)
+    name = f"cli-retry-schema-{uuid.uuid4().hex[:8]}"
+    code, _, err = cli(
+        "submit", str(write_csv(tmp_path / "rows.csv", 50)), "--model", HAIKU, "--prompt-text", "{{ text }}",
+        "--output-schema", str(schema), "--run", name, "--min-records", "5", "--yes", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    emulator.run_until_idle()
+    first = reconciled(cli, tmp_path, name, "first.csv")
+    assert first["schema_failed"] >= 5 and first["failed"] > first["schema_failed"]
+    emulator.configure(schema_invalid_rate=0.0, record_error_rate=0.0)
+
+    code, out, err = cli("retry", name, "--failed-schema")
+    assert code == 0, err
+    assert f"retrying {first['schema_failed']} record(s) whose answer failed the output schema (batch)" in out
+    emulator.run_until_idle()
+    second = reconciled(cli, tmp_path, name, "second.csv")
+    assert second["schema_failed"] == 0 and second["failed"] == first["failed"] - first["schema_failed"]
+
+    code, out, _ = cli("retry", name, "--failed-schema")
+    assert code == 0 and "nothing to retry, no answer failed the output schema" in out
+
+
+def test_retry_failed_schema_of_a_run_without_schema_is_a_usage_error(
+    emulator: Emulator, cli: Any, tmp_path: Path
+) -> None:
+    name = submitted(emulator, cli, tmp_path, 10, minimum=5)
+    emulator.run_until_idle()
+    code, _, err = cli("retry", name, "--failed-schema")
+    assert code == 2
+    assert err.startswith(f"error: run {name} has no output schema") and len(err.splitlines()) == 1
