@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
 
 def schema_line(run_name: str, failures: int, properties: tuple[str, ...]) -> str:
     if not failures:
-        return f"output schema: every succeeded answer is valid; columns {', '.join(properties)}"
+        return f"output schema: no answer failed it; columns {', '.join(properties)}"
     return (
         f"output schema: {failures} answer(s) did not parse or validate: rows with error_code"
         f' "schema" (error_message says why, answer keeps the text); resend them with'

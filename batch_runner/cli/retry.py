@@ -1,8 +1,9 @@
 """Send the failed and missing records of a run again, as child jobs of the same run.
 
 For a run submitted with --output-schema, failed includes answers that did not parse or match the
-schema (error_code "schema" in `results`); --failed-schema resends only those, e.g. after raising
---max-tokens is not needed and a second sample of the model is likely to be valid.
+schema (error_code "schema" in `results`), so plain retry resends them too; --failed-schema resends
+only those (the same requests: a new sample of the model, usually valid; answers cut off at
+max_tokens need a new submit with a larger --max-tokens instead).
 
 Only records of finished jobs are retried (run `wait` first). Their request lines are copied from
 the run's uploaded input files, unchanged, into new shards that respect the model's quotas and are

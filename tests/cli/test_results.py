@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 
 from batch_runner.cli import main
+from batch_runner.cli.results import schema_line
 from batch_runner.local import Emulator
 from tests.cli.run_schemas import RECONCILIATION
 from tests.runner.tracking_helpers import submit_cli, write_csv
@@ -115,3 +116,10 @@ def test_results_help_documents_the_schema_columns(capsys: pytest.CaptureFixture
     text = " ".join(capsys.readouterr().out.split())
     assert "one column per top-level property of the schema" in text
     assert 'error_code "schema"' in text and "retry --failed-schema" in text
+
+
+def test_a_schema_run_without_failures_names_its_columns() -> None:
+    assert (
+        schema_line("r", 0, ("label", "urgent"))
+        == "output schema: no answer failed it; columns label, urgent"
+    )

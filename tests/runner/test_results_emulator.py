@@ -129,6 +129,8 @@ def test_schema_answers_become_columns_and_bad_ones_schema_failures(
         "therapist",
     ]
     assert str(table.schema.field("risk_flag").type) == "bool"
+    frame = run.to_pandas()
+    assert list(frame.columns[11:]) == properties and frame["resolved"].isin(["yes", "no", None]).all()
     failures = [r for r in results if r["error_code"] == "schema"]
     assert (rec.total, rec.succeeded + rec.schema_failed, rec.missing) == (AUDITS, AUDITS, 0)
     assert rec.schema_failed == len(failures) > 0 and rec.failed == rec.schema_failed
