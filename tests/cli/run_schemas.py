@@ -123,7 +123,16 @@ COST = _object(
 RECONCILIATION = _object(
     {
         name: {"type": "integer"}
-        for name in ("total", "succeeded", "failed", "missing", "unexpected", "malformed", "superseded")
+        for name in (
+            "total",
+            "succeeded",
+            "failed",
+            "schema_failed",
+            "missing",
+            "unexpected",
+            "malformed",
+            "superseded",
+        )
     }
     | {
         "input_tokens": {"type": "integer"},
