@@ -59,8 +59,9 @@ def parse_answer(text: str, prefill: str | None = None) -> Parsed:
     not_object = None
     for candidate in candidates:
         try:
-            value = orjson.loads(candidate)
-        except orjson.JSONDecodeError:
+            # UTF-8 bytes: orjson reads them about twice as fast as a str with non-ASCII text.
+            value = orjson.loads(candidate.encode())
+        except (orjson.JSONDecodeError, UnicodeEncodeError):
             continue
         if type(value) is dict:
             return Parsed(value, candidate)

@@ -165,3 +165,14 @@ def test_numbers_beyond_typed_columns_turn_the_column_into_json() -> None:
     assert check.kinds == {"n": "int", "x": "float", "s": "string"}
     check('{"n": 9223372036854775808, "x": 9007199254740993}', None)
     assert check.kinds == {"n": "json", "x": "json", "s": "string"}
+
+
+def test_a_lone_surrogate_is_a_problem_not_a_crash() -> None:
+    for answer in (
+        '{"concerns": ["\ud800"], "resolved": "no"}',
+        '{"concerns": ["\\ud800"], "resolved": "no"}',
+    ):
+        checked = check_answer(AUDIT, answer)
+        assert checked.value is None and str(checked.problem).startswith(
+            "answer has a value results cannot store"
+        )
