@@ -231,7 +231,8 @@ class Run:
 
     def results(self, include_input: bool = False) -> RunResults:
         """The results, one record per input row: iterate for dicts, or ``.to_pandas()``,
-        or ``.save("out.parquet")`` (returns the reconciliation)."""
+        or ``.save("out.parquet")`` (returns the reconciliation). A run with an output schema has
+        a key per top-level property, and answers that fail the schema are failed (``schema``)."""
         from batch_runner.run_results import RunResults
 
         return RunResults(self, include_input=include_input)

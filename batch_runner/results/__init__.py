@@ -44,6 +44,7 @@ __all__ = [
     "OutputSource",
     "Reconciliation",
     "S3OutputSource",
+    "answer_check",
     "check_answer",
     "collect_results",
     "iter_results",
