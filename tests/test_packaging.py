@@ -72,7 +72,7 @@ def test_the_installed_runner_plans_its_bundled_example_outside_the_checkout(
     bundled = site / "batch_runner" / "data" / "examples"
     env = {**os.environ, "PYTHONPATH": str(site)}
     argv = [sys.executable, "-m", "batch_runner", "submit", str(bundled / "conversations.csv")]
-    argv += ["--prompt", str(bundled / "prompt.j2")]
+    argv += ["--prompt", str(bundled / "prompt.j2"), "--output-schema", str(bundled / "schema.json")]
     argv += ["--model", CLAUDE, "--dry-run", "--json"]
     done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
 
@@ -80,3 +80,4 @@ def test_the_installed_runner_plans_its_bundled_example_outside_the_checkout(
     plan = json.loads(done.stdout)["plan"]
     assert plan["record_count"] == 160
     assert plan["quotas"]["min_records_per_job"] == 100  # read from the installed data/quotas.yaml
+    assert plan["structured_output"]["mechanism"] == "prefill"

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from types import ModuleType
 
+import jsonschema
 import pytest
 import yaml
 
@@ -96,3 +97,14 @@ def test_readme_line_runs_end_to_end_on_the_emulator(
         assert all(len(r["answer"]) == dimensions for r in results)
     else:
         assert all(isinstance(r["answer"], str) and r["answer"] for r in results)
+    if "--output-schema" in argv:
+        schema = json.loads((ROOT / argv[argv.index("--output-schema") + 1]).read_text())
+        validator = jsonschema.Draft202012Validator(schema)
+        for result in results:
+            answer = {name: result[name] for name in schema["properties"]}
+            assert not list(validator.iter_errors(answer)), answer
+
+
+def test_the_audit_and_classification_examples_ask_for_structured_answers() -> None:
+    assert "--output-schema" in _readme_line("concern_audit")
+    assert "--output-schema" in _readme_line("classification")
