@@ -152,3 +152,25 @@ def test_schema_answers_become_columns_and_bad_ones_schema_failures(
         assert all(r["answer"].startswith("{") for r in results)  # the prefill is put back
     cut = [r for r in failures if r["error_message"].startswith("answer is not JSON")]
     assert cut and [r for r in failures if r["error_message"].startswith("$")]
+
+
+def test_answers_cut_off_by_max_tokens_say_to_raise_it(emulator: Emulator, tmp_path: Path) -> None:
+    emulator.configure(min_records_per_job=1)
+    run = submit(
+        AUDIT / "conversations.csv",
+        model="anthropic.claude-3-haiku-20240307-v1:0",
+        prompt=(AUDIT / "prompt.j2").read_text(encoding="utf-8"),
+        output_schema=AUDIT / "schema.json",
+        max_tokens=12,
+        run=f"audit-short-{uuid.uuid4().hex[:8]}",
+        endpoint_url=emulator.endpoint_url,
+        state_dir=tmp_path / "state",
+    )
+    emulator.run_until_idle()
+    rows = list(run.results())
+
+    assert {(r["status"], r["error_code"], r["stop_reason"]) for r in rows} == {
+        ("failed", "schema", "max_tokens")
+    }
+    assert all(r["error_message"].endswith("; stop reason max_tokens: raise --max-tokens") for r in rows)
+    assert all(r["answer"].startswith("{") and r["output_tokens"] == 12 for r in rows)

@@ -12,11 +12,12 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from batch_runner.exceptions import UsageError
+from batch_runner.exceptions import InternalError, UsageError
 from batch_runner.results import (
     RESULT_COLUMNS,
     JobOutputRef,
     LocalOutputSource,
+    Reconciliation,
     collect_results,
     iter_results,
 )
@@ -234,3 +235,12 @@ def test_a_bad_schema_is_a_usage_error(tmp_path: Path, run: Any) -> None:
     source, jobs, index = run
     with pytest.raises(UsageError, match='set "type": "object"'):
         collect_results(source, jobs, index, tmp_path / "out.csv", output_schema={"type": "array"})
+
+
+def test_more_schema_failures_than_failures_is_a_runner_bug() -> None:
+    with pytest.raises(InternalError, match="3 schema failures of 2 failed"):
+        Reconciliation(
+            total=2, succeeded=0, failed=2, missing=0, unexpected=0, malformed=0, superseded=0,
+            input_tokens=0, output_tokens=0, manifest_input_tokens=None, manifest_output_tokens=None,
+            jobs=(), schema_failed=3,
+        )  # fmt: skip
