@@ -20,6 +20,7 @@ class FaultInjector:
         with self._lock:
             self._config = config
             self._rng = random.Random(config.seed)
+            self._runtime_calls: dict[str, int] = {}
 
     def _draw(self, rate: float) -> bool:
         if rate <= 0.0:
@@ -33,6 +34,20 @@ class FaultInjector:
             return "throttle"
         if self._draw(self._config.server_error_rate):
             return "server"
+        return None
+
+    def runtime_error(self, body: bytes) -> str | None:
+        """Like ``control_plane_error``, for one bedrock-runtime call, but drawn from the seed, the
+        request body and how often that body was sent before: each record meets the same faults
+        whatever order the caller's threads send them in."""
+        digest = hashlib.sha256(body).hexdigest()
+        with self._lock:
+            attempt = self._runtime_calls.get(digest, 0)
+            self._runtime_calls[digest] = attempt + 1
+        config = self._config
+        for fault, rate in (("throttle", config.throttle_rate), ("server", config.server_error_rate)):
+            if rate > 0.0 and self._record_draw(f"runtime/{fault}/{digest}/{attempt}") < rate:
+                return fault
         return None
 
     def s3_get_error(self) -> bool:

@@ -189,7 +189,7 @@ class EmulatorApp:
     ) -> list[bytes]:
         scope = Scope(account_id=account_for_access_key(signed.access_key), region=signed.region)
         try:
-            self._inject_fault()
+            self._inject_fault(self._faults.control_plane_error())
             response = self._control_plane.handle(
                 environ["REQUEST_METHOD"], uri, body, scope, signed.access_key
             )
@@ -203,7 +203,7 @@ class EmulatorApp:
     def _runtime(self, start_response: StartResponse, call: RuntimeCall, body: bytes) -> list[bytes]:
         """bedrock-runtime InvokeModel/Converse (same signing name as the control plane)."""
         try:
-            self._inject_fault()
+            self._inject_fault(self._faults.runtime_error(body))
             response = runtime_answer(call, body, self._faults)
         except ServiceError as err:
             return error_response(start_response, err)
@@ -212,8 +212,7 @@ class EmulatorApp:
             return error_response(start_response, InternalServerError(f"Bedrock emulator error: {err!r}"))
         return json_response(start_response, 200, response.body, headers=response.headers)
 
-    def _inject_fault(self) -> None:
-        fault = self._faults.control_plane_error()
+    def _inject_fault(self, fault: str | None) -> None:
         if fault == "throttle":
             raise ThrottlingError(
                 "Too many requests, please wait before trying again. (injected by the Bedrock emulator)"

@@ -74,3 +74,33 @@ def test_s3_get_object_answers_slow_down(emulator: Emulator) -> None:
     assert s3.list_objects_v2(Bucket=bucket, Prefix=key)["KeyCount"] == 1  # listing is unaffected
     emulator.configure(s3_get_error_rate=0.0)
     assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == jsonl(claude_records(1))
+
+
+def test_runtime_faults_follow_the_request_and_its_attempt_not_the_call_order(emulator: Emulator) -> None:
+    runtime = boto3.client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        endpoint_url=emulator.endpoint_url,
+        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),  # one send per call
+    )
+    bodies = [
+        f'{{"anthropic_version": "bedrock-2023-05-31", "max_tokens": 20, '
+        f'"messages": [{{"role": "user", "content": "Hi {n}"}}]}}'
+        for n in range(8)
+    ]
+
+    def send_all(order: list[int]) -> dict[int, list[str]]:
+        emulator.configure(throttle_rate=0.5, seed=3)  # restarts the attempt counts too
+        seen: dict[int, list[str]] = {n: [] for n in order}
+        for _ in range(3):
+            for n in order:
+                call = lambda n=n: runtime.invoke_model(  # noqa: E731
+                    modelId="anthropic.claude-3-haiku-20240307-v1:0", body=bodies[n]
+                )
+                seen[n] += outcomes(call, 1)
+        return seen
+
+    forwards = send_all(list(range(8)))
+    backwards = send_all(list(reversed(range(8))))
+    assert forwards == backwards
+    assert "ThrottlingException" in str(forwards) and "ok" in str(forwards)
