@@ -167,8 +167,10 @@ class _Compiler:
     def _required(self, value: Any, schema: Mapping[str, Any]) -> Check:
         if not isinstance(value, list):
             raise _Unsupported("required")  # draft 3's boolean form
-        names = tuple(value)
-        return lambda v: type(v) is not dict or all(name in v for name in names)
+        if not all(isinstance(name, str) for name in value):
+            raise _Unsupported("required")
+        names = frozenset(value)
+        return lambda v: type(v) is not dict or names.issubset(v)
 
     def _items(self, value: Any, schema: Mapping[str, Any]) -> Check:
         if not isinstance(value, Mapping | bool) or "prefixItems" in schema:
