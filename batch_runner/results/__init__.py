@@ -17,7 +17,13 @@ from typing import Any
 from batch_runner.output_schema import OutputSchema, output_schema
 from batch_runner.results.answers import AnswerCheck, check_answer
 from batch_runner.results.extraction import FAILED, MISSING, SUCCEEDED
-from batch_runner.results.join import RESULT_COLUMNS, JoinedResults, RecordIndex, join_results
+from batch_runner.results.join import (
+    RESULT_COLUMNS,
+    JoinedResults,
+    RecordIndex,
+    join_results,
+    property_columns,
+)
 from batch_runner.results.manifest import Manifest
 from batch_runner.results.outputs import (
     JobOutputRef,
@@ -49,6 +55,7 @@ __all__ = [
     "collect_results",
     "iter_results",
     "join_results",
+    "property_columns",
 ]
 
 

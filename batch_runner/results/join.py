@@ -181,7 +181,7 @@ class _Join:
         self.tmp = tmp
         self.answers = answers
         self.properties = answers.schema.properties if answers else ()
-        self.property_columns = _unique(self.properties, set(RESULT_COLUMNS), "answer_")
+        self.property_columns = property_columns(self.properties)
         self.missing_fields = _MISSING_FIELDS + b",null" if answers else _MISSING_FIELDS
         self.tallies = [JobTally(job.job_id, job.job_arn, job.status) for job in self.jobs]
         self.input_types: dict[str, set[type]] = {}
@@ -430,6 +430,12 @@ class _Join:
         for column, types in zip(self._input_columns(), self.input_types.values(), strict=True):
             kinds[column] = _kind(types)
         return kinds
+
+
+def property_columns(properties: Sequence[str]) -> tuple[str, ...]:
+    """The result columns of an output schema's top-level properties, in order: a property named
+    like a result column (``status``) becomes ``answer_status``."""
+    return _unique(tuple(properties), set(RESULT_COLUMNS), "answer_")
 
 
 def _unique(names: tuple[str, ...], taken: set[str], prefix: str) -> tuple[str, ...]:

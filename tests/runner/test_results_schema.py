@@ -20,6 +20,7 @@ from batch_runner.results import (
     Reconciliation,
     collect_results,
     iter_results,
+    property_columns,
 )
 from tests.runner import results_samples as s
 
@@ -244,3 +245,12 @@ def test_more_schema_failures_than_failures_is_a_runner_bug() -> None:
             input_tokens=0, output_tokens=0, manifest_input_tokens=None, manifest_output_tokens=None,
             jobs=(), schema_failed=3,
         )  # fmt: skip
+
+
+def test_property_columns_are_named_as_results_name_them() -> None:
+    assert property_columns(["label", "status", "answer_status", "error_code"]) == (
+        "label",
+        "answer_status",
+        "answer_answer_status",
+        "answer_error_code",
+    )
