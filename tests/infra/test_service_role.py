@@ -153,11 +153,16 @@ def test_dev_grants_plain_models_in_region_and_the_us_profile_in_every_us_region
         "arn:aws:bedrock:us-east-1::foundation-model/mistral.mistral-large-2407-v1:0",
         "arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-embed-text-v2:0",
         f"arn:aws:bedrock:us-east-1:{account}:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0",
+        f"arn:aws:bedrock:us-east-1:{account}:inference-profile/us.anthropic.claude-haiku-4-5-20251001-v1:0",
         f"arn:aws:bedrock:us-east-1:{account}:inference-profile/us.amazon.nova-lite-v1:0",
         *(
             f"arn:aws:bedrock:{region}::foundation-model/{model}"
             for region in US
-            for model in ("anthropic.claude-3-5-haiku-20241022-v1:0", "amazon.nova-lite-v1:0")
+            for model in (
+                "anthropic.claude-3-5-haiku-20241022-v1:0",
+                "anthropic.claude-haiku-4-5-20251001-v1:0",
+                "amazon.nova-lite-v1:0",
+            )
         ),
     }
     assert conditional == []

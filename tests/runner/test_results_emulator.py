@@ -88,12 +88,14 @@ AUDITS = 40
         ("us.amazon.nova-lite-v1:0", "InvokeModel", "instructions"),
         ("meta.llama3-1-8b-instruct-v1:0", "InvokeModel", "prefill"),
         ("anthropic.claude-3-haiku-20240307-v1:0", "Converse", "instructions"),
+        ("us.anthropic.claude-haiku-4-5-20251001-v1:0", "InvokeModel", "native"),
+        ("us.anthropic.claude-haiku-4-5-20251001-v1:0", "Converse", "native"),
     ],
 )
 def test_schema_answers_become_columns_and_bad_ones_schema_failures(
     emulator: Emulator, tmp_path: Path, model: str, invocation_type: str, mechanism: str
 ) -> None:
-    """Every family the dev stack allows (no Claude 4.5 there: native output is tested by unit)."""
+    """Every mechanism, on models the dev stack allows."""
     emulator.configure(
         min_records_per_job=1, schema_invalid_rate=0.2, schema_unparseable_rate=0.1, schema_fenced_rate=0.2
     )
