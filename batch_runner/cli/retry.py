@@ -2,8 +2,9 @@
 
 For a run submitted with --output-schema, failed includes answers that did not parse or match the
 schema (error_code "schema" in `results`), so plain retry resends them too; --failed-schema resends
-only those (the same requests: a new sample of the model, usually valid; answers cut off at
-max_tokens need a new submit with a larger --max-tokens instead).
+only those (the same requests, so a new sample of the model: often valid, though at temperature 0
+a model tends to repeat itself; answers cut off at max_tokens need a new submit with a larger
+--max-tokens instead).
 
 Only records of finished jobs are retried (run `wait` first). Their request lines are copied from
 the run's uploaded input files, unchanged, into new shards that respect the model's quotas and are
