@@ -12,20 +12,23 @@ endpoint or ``BATCH_RUNNER_*`` settings, so it can never reach a real account.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from batch_runner.api import submit
 from batch_runner.local.config import EmulatorConfig
+from batch_runner.output_schema import OutputSchema, output_schema
 from batch_runner.results.writers import check_output_path
 from batch_runner.run_state import default_run_name
 from batch_runner.settings import DEFAULT_STATE_DIR
@@ -40,8 +43,9 @@ DEMO_ENVIRONMENT = "dev"
 MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"
 DATASET = "conversations.csv"
 PROMPT = "prompt.j2"
+SCHEMA = "schema.json"  # the answers become columns: concerns, interventions, resolved, risk_flag, note
 ID_COLUMN = "conversation_id"
-MAX_TOKENS = 300
+MAX_TOKENS = 400
 DEFAULT_OUTPUT = Path("demo-results.csv")
 # Job phases of a fraction of a second and fast processing: the whole run takes seconds, yet every
 # status a real job passes through (Submitted, Validating, Scheduled, InProgress) is visible.
@@ -74,6 +78,10 @@ class DemoSummary:
     prices_as_of: str | None
     jobs: int
     seconds: float
+    columns: tuple[str, ...] = ()  # the answer columns from the output schema
+    schema_failed: int = 0  # answers that did not match the schema
+    # Counts of each value of the yes/no-like columns (enums and booleans), e.g. {"resolved": {"yes": 90}}
+    tallies: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def bundled_file(name: str) -> Path:
@@ -162,6 +170,7 @@ def _submit_wait_collect(
         bundled_file(DATASET),
         model=MODEL_ID,
         prompt=bundled_file(PROMPT).read_text(encoding="utf-8"),
+        output_schema=bundled_file(SCHEMA),
         id_column=ID_COLUMN,
         max_tokens=MAX_TOKENS,
         run=default_run_name("demo"),
@@ -173,6 +182,7 @@ def _submit_wait_collect(
     pacing = Pacing(poll=POLL_SECONDS, max_poll=POLL_SECONDS * 4, timeout=TIMEOUT_SECONDS)
     status = wait_for_run(run, pacing, on_progress=on_progress)
     reconciliation = run.results(include_input=True).save(out)
+    schema = output_schema(bundled_file(SCHEMA))
     cost = run.cost()
     return DemoSummary(
         run=run.name,
@@ -189,7 +199,29 @@ def _submit_wait_collect(
         prices_as_of=cost.prices_as_of,
         jobs=len(status.jobs),
         seconds=0.0,
+        columns=schema.properties,
+        schema_failed=reconciliation.schema_failed,
+        tallies=_tallies(run.results(), _categorical(schema)),
     )
+
+
+def _categorical(schema: OutputSchema) -> list[str]:
+    """The columns worth counting: booleans and enums of a few values."""
+    properties = schema.document["properties"]
+    return [
+        name
+        for name in schema.properties
+        if schema.column_kind(name) == "bool" or len(properties[name].get("enum", ())) in range(1, 6)
+    ]
+
+
+def _tallies(results: Iterable[dict[str, Any]], columns: list[str]) -> dict[str, dict[str, int]]:
+    counts: dict[str, Counter[str]] = {name: Counter() for name in columns}
+    for result in results:
+        for name in columns:
+            if result[name] is not None:
+                counts[name][json.dumps(result[name]).strip('"')] += 1
+    return {name: dict(sorted(count.items())) for name, count in counts.items()}
 
 
 def _with_seconds(summary: DemoSummary, seconds: float) -> DemoSummary:

@@ -65,6 +65,10 @@ def test_readme_main_command_runs_the_demo_from_a_clean_directory(tmp_path: Path
     assert [r["id"] for r in results] == [r["conversation_id"] for r in dataset]
     assert {r["status"] for r in results} == {"succeeded"}
     assert all(r["answer"] and int(r["input_tokens"]) > 0 for r in results)
+    # The answers are columns: the bundled schema's fields, checked, with yes/no counts printed.
+    assert {r["resolved"] for r in results} <= {"yes", "no"} and all(r["concerns"] for r in results)
+    resolved = re.search(r"resolved: no (\d+), yes (\d+)", result.stdout)
+    assert resolved is not None and sum(map(int, resolved.groups())) == len(dataset)
     assert f"{len(dataset)} ({len(dataset)} succeeded, 0 failed, 0 missing)" in result.stdout
     assert re.search(r"\$\d+\.\d{4} in batch vs \$\d+\.\d{4} on demand", result.stdout)
     assert "Completed" in result.stderr  # the progress display

@@ -1,9 +1,10 @@
 """Run the whole journey on the local emulator, no AWS account needed.
 
 Starts the emulator in this process with the dev stack deployed, submits the bundled example (a
-concern/intervention audit of 160 synthetic client–therapist exchanges, Claude 3 Haiku) with the
-Python API, waits for the jobs with a progress bar, writes the joined results file and prints a
-summary: records, succeeded/failed, tokens, and what the run would cost in batch vs on demand.
+concern/intervention audit of 160 synthetic client–therapist exchanges, Claude 3 Haiku, answers as
+JSON checked against the example's output schema) with the Python API, waits for the jobs with a
+progress bar, writes the joined results file (one column per schema field) and prints a summary:
+records, succeeded/failed, the answers' yes/no counts, tokens, and the cost in batch vs on demand.
 Run state lives in a temporary directory and everything is stopped when the demo ends, unless
 --keep-running. Exit status: 0 when every record succeeded, 1 otherwise.
 """
@@ -105,6 +106,7 @@ def _print_summary(summary: DemoSummary) -> None:
                 f"Run {summary.run}: {summary.state} in {summary.seconds:.1f}s ({summary.jobs} job(s))",
                 f"  records:  {summary.records} ({summary.succeeded} succeeded, {summary.failed} failed, "
                 f"{summary.missing} missing)",
+                *_answer_lines(summary),
                 f"  tokens:   {summary.input_tokens:,} input, {summary.output_tokens:,} output",
                 f"  cost:     {cost}",
                 f"  results:  {summary.output_path}",
@@ -112,3 +114,16 @@ def _print_summary(summary: DemoSummary) -> None:
         ),
         flush=True,
     )
+
+
+def _answer_lines(summary: DemoSummary) -> list[str]:
+    if not summary.columns:
+        return []
+    indent = " " * 12
+    columns = ", ".join(summary.columns)
+    lines = [f"  answers:  JSON checked against the output schema, a column each: {columns}"]
+    if summary.schema_failed:
+        lines.append(f"{indent}{summary.schema_failed} did not match the schema (error_code schema)")
+    for name, counts in summary.tallies.items():
+        lines.append(f"{indent}{name}: " + ", ".join(f"{value} {count}" for value, count in counts.items()))
+    return lines
