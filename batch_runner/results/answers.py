@@ -88,15 +88,23 @@ def _scan(text: str) -> Parsed:
     """The slow path: the first decodable object in prose, fences or a concatenation."""
     first_error = None
     cut_off = False
+    # A "{" or "[" before this position lies inside a value already tried: an object nested in a
+    # malformed one is not the answer.
+    inside = 0
     for tries, start in enumerate(_starts(text)):
         if tries >= _MAX_STARTS:
             break
-        if text[start] == "[":
-            found = _decode(text, start)
-            if isinstance(found, tuple) and any(type(item) is dict for item in found[0]):
-                return Parsed(None, text, "answer is an array, not a JSON object")
+        if start < inside:
             continue
         found = _decode(text, start)
+        if text[start] == "[":
+            if isinstance(found, tuple):
+                if any(type(item) is dict for item in found[0]):
+                    return Parsed(None, text, "answer is an array, not a JSON object")
+                inside = found[1]
+            else:
+                inside = max(inside, found.pos)
+            continue
         if isinstance(found, tuple):
             value, end = found
             if any(isinstance(_decode(text, later), tuple) for later in _object_starts(text, end)):
@@ -107,6 +115,7 @@ def _scan(text: str) -> Parsed:
                 return Parsed(None, text, f"answer has a value results cannot store: {err}")
             return Parsed(value, text)
         first_error = first_error or found
+        inside = max(inside, found.pos)
         if _runs_to_end(found, text):
             first_error, cut_off = found, True
             break  # every later "{" is inside this cut-off object

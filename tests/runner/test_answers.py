@@ -91,6 +91,29 @@ def test_answers_that_are_not_one_object_are_named(answer: str, problem: str) ->
 @pytest.mark.parametrize(
     ("answer", "problem"),
     [
+        (
+            '{"concerns": ["x"], "resolved": "no", "detail": {"concerns": ["y"], "resolved": "yes"}, }',
+            "answer is not JSON: expecting property name enclosed in double quotes at char 88",
+        ),
+        (
+            '{"concerns": ["x"], "detail": {"concerns": ["y"], "resolved": "yes"}, "resolved": no}',
+            "answer is not JSON: expecting value at char 82",
+        ),
+        ('{"concerns": [{"a": 1}], "resolved": "no",}', "answer is not JSON: expecting property name"),
+    ],
+    ids=["trailing-comma", "unquoted-value", "array-of-objects-inside"],
+)
+def test_an_object_nested_in_a_malformed_one_is_not_the_answer(answer: str, problem: str) -> None:
+    # Only the outer object is the answer: a valid inner one must not pass in its place, and an
+    # array inside it is not "an array answer".
+    checked = check_answer(AUDIT, answer)
+    assert checked.value is None and checked.problem is not None
+    assert checked.problem.startswith(problem)
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
         ('{"concerns": ["x"]}', "$: 'resolved' is a required property"),
         ('{"concerns": ["x"], "resolved": "maybe"}', "$.resolved: 'maybe' is not one of ['yes', 'no']"),
         ('{"concerns": ["x"], "resolved": "no", "score": "3"}', "$.score: '3' is not of type 'integer'"),
