@@ -47,6 +47,7 @@ from batch_runner.prompts import PromptTemplate, column_template, compile_templa
 from batch_runner.quotas import default_quotas
 from batch_runner.records import RowEncoder
 from batch_runner.records_columnar import ColumnEncoder
+from batch_runner.results.join import shown_columns
 from batch_runner.shards import SHARD_NAME, ShardWriter
 from batch_runner.user_ids import UserIdRegistry
 
@@ -172,7 +173,7 @@ _MAX_LISTED_CHARS = 60
 def describe_structured_output(schema: OutputSchema | Mapping[str, Any], structured: StructuredOutput) -> str:
     """E.g. ``JSON schema, 2 columns (label, score) via prompt instructions (messages)``."""
     schema = output_schema(schema)
-    names = list(schema.properties)
+    names = shown_columns(schema.properties)
     listed = ", ".join(names)
     while len(listed) > _MAX_LISTED_CHARS and len(names) > 1:
         names.pop()

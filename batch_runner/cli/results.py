@@ -38,6 +38,7 @@ from typing import Any
 
 from batch_runner.cli.run_args import add_command, load_run
 from batch_runner.exceptions import AwsError
+from batch_runner.results.join import shown_columns
 from batch_runner.results.writers import SUPPORTED_SUFFIXES, check_output_path
 from batch_runner.run_results import run_output_schema, write_results
 from batch_runner.tracking import refresh
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
 def schema_line(run_name: str, failures: int, properties: tuple[str, ...]) -> str:
     if not failures:
-        return f"output schema: no answer failed it; columns {', '.join(properties)}"
+        return f"output schema: no answer failed it; columns {', '.join(shown_columns(properties))}"
     return (
         f"output schema: {failures} answer(s) did not parse or validate: rows with error_code"
         f' "schema" (error_message says why, answer keeps the text); resend them with'

@@ -95,6 +95,8 @@ _JOB_ID = 7  # position of job_id in an outcome's fields
 # answer that failed the schema (so the join counts those without parsing the line).
 _SCHEMA_FAILED_SUFFIX = b",false"
 
+_AWKWARD_NAME = re.compile(r'[,"\\]|^$')
+
 RecordIndex = Path | str | Iterable[bytes]
 
 
@@ -436,6 +438,17 @@ def property_columns(properties: Sequence[str]) -> tuple[str, ...]:
     """The result columns of an output schema's top-level properties, in order: a property named
     like a result column (``status``) becomes ``answer_status``."""
     return _unique(tuple(properties), set(RESULT_COLUMNS), "answer_")
+
+
+def shown_columns(properties: Sequence[str]) -> list[str]:
+    """``property_columns`` as a line of text names them: a name with a comma, quote, control
+    character or edge space is written as a JSON string, so the list reads unambiguously."""
+    return [
+        column
+        if column.isprintable() and column == column.strip() and not _AWKWARD_NAME.search(column)
+        else orjson.dumps(column).decode()
+        for column in property_columns(properties)
+    ]
 
 
 def _unique(names: tuple[str, ...], taken: set[str], prefix: str) -> tuple[str, ...]:

@@ -123,3 +123,5 @@ def test_a_schema_run_without_failures_names_its_columns() -> None:
         schema_line("r", 0, ("label", "urgent"))
         == "output schema: no answer failed it; columns label, urgent"
     )
+    # The names of the columns written: a property named like a result column is prefixed.
+    assert schema_line("r", 0, ("status", "x, y")).endswith('columns answer_status, "x, y"')

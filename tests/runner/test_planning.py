@@ -536,6 +536,16 @@ def test_describe_plan_names_the_columns_and_the_mechanism(tmp_path: Path) -> No
     assert ', ...) via prompt instructions and a reply prefilled with "{" (messages)' in line
 
 
+def test_describe_plan_names_the_result_columns_as_written(tmp_path: Path) -> None:
+    # The columns results will write: "status" is taken by a result column; names a list would
+    # make ambiguous (a comma, a line break) are quoted.
+    data = write_csv(tmp_path / "d.csv", ["Context", "Response"], conversation_rows(3))
+    awkward = {"type": "object", "properties": {"status": {}, "a,b": {}, "two\nlines": {}}}
+    plan = build_plan(data, options(output_schema=awkward), quotas=SMALL_QUOTAS, workdir=tmp_path / "w")
+    line = describe_plan(plan, awkward)[1]
+    assert line.startswith('output:   JSON schema, 3 columns (answer_status, "a,b", "two\\nlines") via ')
+
+
 def test_fingerprint_follows_the_schema_and_ignores_its_absence(tmp_path: Path) -> None:
     data = write_csv(tmp_path / "d.csv", ["Context", "Response"], conversation_rows(3))
 
