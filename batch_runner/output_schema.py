@@ -20,7 +20,7 @@ text and gets ``error_code = SCHEMA_ERROR_CODE``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -29,6 +29,9 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import SchemaError
 from jsonschema.protocols import Validator
+from referencing import Registry, Resource
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
 
 from batch_runner.exceptions import UsageError
 
@@ -179,12 +182,38 @@ def _check(document: Any) -> None:
     except SchemaError as err:
         where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
         raise UsageError(f"not a valid JSON Schema at {where}: {err.message}") from None
+    _check_references(
+        document, Registry().resolver_with_root(Resource.from_contents(document, DRAFT202012)).lookup
+    )
     properties = document.get("properties")
     if document.get("type") != "object" or not isinstance(properties, dict) or not properties:
         raise UsageError(
             'the schema must describe a JSON object: set "type": "object" and list the fields under '
             '"properties" (each top-level property becomes a result column)'
         )
+
+
+def _check_references(node: Any, lookup: Callable[[str], object], path: str = "") -> None:
+    """Every ``$ref`` must point inside the schema: results validate answers long after submit,
+    offline, and an unresolvable reference would fail them all then."""
+    if isinstance(node, list):
+        for number, item in enumerate(node):
+            _check_references(item, lookup, f"{path}/{number}")
+        return
+    if not isinstance(node, dict) or (path and isinstance(node.get("$id"), str)):
+        return  # below a nested $id, references are relative to it: jsonschema alone resolves them
+    reference = node.get("$ref")
+    if isinstance(reference, str):
+        try:
+            lookup(reference)
+        except Unresolvable:
+            raise UsageError(
+                f"$ref {reference!r} at {path or '(top level)'} points at nothing in the schema: "
+                "references must stay inside it (e.g. #/$defs/NAME)"
+            ) from None
+    for key, value in node.items():
+        if key not in _LITERALS:
+            _check_references(value, lookup, f"{path}/{key}")
 
 
 def _native(node: Any) -> Any:

@@ -65,6 +65,35 @@ def test_bad_schema_files_are_one_line_errors_naming_the_file(
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "reference", ["#/$defs/missing", "#/definitions/label", "https://example.com/label.json", "label.json"]
+)
+def test_references_outside_the_schema_are_refused_at_submit(reference: str) -> None:
+    # results validates offline, long after the jobs ran: a dangling $ref would fail every answer then
+    document = {
+        "type": "object",
+        "$defs": {"label": {"enum": ["a", "b"]}},
+        "properties": {"label": {"$ref": reference}},
+    }
+    with pytest.raises(UsageError, match=r"\$ref .* at /properties/label points at nothing in the schema"):
+        output_schema(document)
+
+
+def test_references_inside_the_schema_are_kept() -> None:
+    document = {
+        "type": "object",
+        "$defs": {"label": {"enum": ["a", "b"]}},
+        "properties": {
+            "label": {"$ref": "#/$defs/label"},
+            "again": {"$ref": "#/properties/label"},
+            "examples": {"enum": [{"$ref": "not a reference: data"}]},
+        },
+    }
+    checked = output_schema(document)
+    assert checked.validator.is_valid({"label": "a", "again": "b"})
+    assert not checked.validator.is_valid({"label": "c"})
+
+
 def test_a_missing_file_names_the_path(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=r"output schema .*nope\.json does not exist"):
         output_schema(str(tmp_path / "nope.json"))
