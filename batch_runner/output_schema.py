@@ -92,17 +92,13 @@ class OutputSchema:
 
     def column_kind(self, name: str) -> str:
         """``string``, ``int``, ``float``, ``bool`` or ``json`` (anything nested or mixed)."""
-        spec = self.document.get("properties", {}).get(name)
-        if not isinstance(spec, Mapping):
+        types = _json_types(self.document.get("properties", {}).get(name))
+        if types is None:
             return "json"
-        types = spec.get("type")
-        if types is None and isinstance(spec.get("enum"), list) and spec["enum"]:
-            values = {type(v) for v in spec["enum"] if v is not None}
-            types = "string" if values == {str} else None
-        if isinstance(types, list):
-            non_null = [t for t in types if t != "null"]
-            types = non_null[0] if len(non_null) == 1 else None
-        return _SCALAR_KINDS.get(types, "json") if isinstance(types, str) else "json"
+        types.discard("null")
+        if types == {"integer", "number"}:
+            return "float"  # an integer is a number: the float column holds both
+        return _SCALAR_KINDS.get(types.pop(), "json") if len(types) == 1 else "json"
 
     @cached_property
     def validator(self) -> Validator:
@@ -191,6 +187,32 @@ def _check(document: Any) -> None:
             'the schema must describe a JSON object: set "type": "object" and list the fields under '
             '"properties" (each top-level property becomes a result column)'
         )
+
+
+def _json_types(spec: Any) -> set[str] | None:
+    """The JSON types an instance of ``spec`` can have, or None when any type can pass. Alternatives
+    (``anyOf``/``oneOf``, as Pydantic writes ``Optional[int]``) give the union of theirs."""
+    if not isinstance(spec, Mapping):
+        return None
+    types = spec.get("type")
+    if isinstance(types, str):
+        return {types}
+    if isinstance(types, list):
+        return {str(t) for t in types}
+    if isinstance(spec.get("enum"), list) and spec["enum"]:
+        values = {type(v) for v in spec["enum"] if v is not None}
+        return {"string", "null"} if values == {str} else None
+    for keyword in ("anyOf", "oneOf"):
+        branches = spec.get(keyword)
+        if isinstance(branches, list) and branches:
+            union: set[str] = set()
+            for branch in branches:
+                branch_types = _json_types(branch)
+                if branch_types is None:
+                    return None
+                union |= branch_types
+            return union
+    return None
 
 
 def _check_references(node: Any, lookup: Callable[[str], object], path: str = "") -> None:

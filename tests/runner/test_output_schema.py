@@ -138,6 +138,15 @@ def test_the_document_is_a_copy_the_caller_cannot_change_afterwards() -> None:
         ({"enum": ["yes", 1]}, "json"),
         ({}, "json"),
         ({"anyOf": [{"type": "string"}, {"type": "integer"}]}, "json"),
+        # Pydantic's Optional[...] fields: typed columns like their plain counterparts
+        ({"anyOf": [{"type": "integer"}, {"type": "null"}], "default": None}, "int"),
+        ({"anyOf": [{"type": "boolean"}, {"type": "null"}]}, "bool"),
+        ({"oneOf": [{"type": "number"}, {"type": "null"}]}, "float"),
+        ({"anyOf": [{"type": "integer"}, {"type": "number"}]}, "float"),
+        ({"anyOf": [{"enum": ["a", "b"]}, {"type": "null"}]}, "string"),
+        ({"anyOf": [{"minLength": 1}, {"type": "null"}]}, "json"),  # a branch of any type
+        ({"anyOf": [{"type": "array"}, {"type": "null"}]}, "json"),
+        ({"type": ["integer", "number", "null"]}, "float"),
     ],
 )
 def test_column_kinds(spec: dict[str, Any], kind: str) -> None:
