@@ -139,6 +139,8 @@ class StructuredOutput:
 
 def load_output_schema(path: str | Path) -> OutputSchema:
     """Read and check a schema file; a problem is one ``UsageError`` line naming the file."""
+    if not str(path):
+        raise UsageError("--output-schema is empty: give a JSON Schema file")  # Path("") would be "."
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")

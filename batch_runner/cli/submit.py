@@ -160,7 +160,7 @@ def _options(args: argparse.Namespace) -> SubmitOptions:
         temperature=args.temperature,
         invocation_type=args.invocation_type,
         model_options=dict(_model_option(item) for item in args.model_option),
-        output_schema=load_output_schema(args.output_schema).document if args.output_schema else None,
+        output_schema=None if args.output_schema is None else load_output_schema(args.output_schema).document,
     )
 
 

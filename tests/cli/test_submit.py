@@ -187,6 +187,9 @@ BAD_INPUTS = {
         'output schema array.json: the schema must describe a JSON object: set "type": "object"',
         {"--output-schema": "array.json"},
     ),
+    "output schema path empty": Bad(
+        "--output-schema is empty: give a JSON Schema file", {"--output-schema": ""}
+    ),
     "output schema for embeddings": Bad(
         "amazon.titan-embed-text-v2:0 is an embedding model: it returns vectors, not text",
         {"--output-schema": "schema.json", "--model": "amazon.titan-embed-text-v2:0"},
