@@ -150,7 +150,8 @@ def _vector(value: object) -> list[float] | None:
 
 
 def _text_blocks(blocks: list[Any], *, typed: bool) -> str:
-    """Join every text block; without any, keep the blocks' JSON (e.g. a tool call's input)."""
+    """Join every text block; without any, keep the blocks' JSON (e.g. a tool call's input);
+    no block at all is empty text."""
     texts = [
         text
         for block in blocks
@@ -158,7 +159,9 @@ def _text_blocks(blocks: list[Any], *, typed: bool) -> str:
         and type(text := block.get("text")) is str
         and (not typed or block.get("type") == "text")
     ]
-    return "".join(texts) if texts else _raw_json(blocks)
+    if texts:
+        return "".join(texts)
+    return _raw_json(blocks) if blocks else ""
 
 
 def _claude_messages(body: dict[str, Any]) -> Extracted | None:

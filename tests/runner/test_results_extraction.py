@@ -83,6 +83,19 @@ def test_claude_with_only_a_tool_call_keeps_the_call_as_json() -> None:
     assert parsed.stop_reason == "tool_use"
 
 
+@pytest.mark.parametrize("stop_reason", ["end_turn", "refusal"])
+def test_claude_with_no_content_block_answers_empty_text(stop_reason: str) -> None:
+    # Claude can end at once after a prefilled "{", or refuse with no block: the answer is empty
+    # text (for an output schema "answer is empty"), not the JSON of an empty list
+    body = s.claude_output("")
+    body["content"] = []
+    body["stop_reason"] = stop_reason
+    parsed = parse_output_line(s.success_line("R1", body))
+
+    assert isinstance(parsed, Outcome)
+    assert (parsed.answer, parsed.stop_reason) == ("", stop_reason)
+
+
 def test_unknown_shape_keeps_the_raw_body_as_the_answer() -> None:
     parsed = parse_output_line(s.success_line("R1", s.UNKNOWN_OUTPUT))
 
