@@ -14,6 +14,7 @@ schema yields a one-line problem (bounded in length), never an exception.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
@@ -30,6 +31,7 @@ TRUNCATED_STOP_REASONS = frozenset({"max_tokens", "length"})
 _MAX_STARTS = 32
 _JSON_TYPE_NAMES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
 _NO_POSITION = -1
+_BRACKETS_AND_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"?|[{}\[\]]')
 _INT64 = 1 << 63
 _EXACT_FLOAT = 1 << 53
 
@@ -88,25 +90,23 @@ def _scan(text: str) -> Parsed:
     """The slow path: the first decodable object in prose, fences or a concatenation."""
     first_error = None
     cut_off = False
-    # A "{" or "[" before this position lies inside a value already tried: an object nested in a
-    # malformed one is not the answer.
+    # A "{" or "[" before this position lies inside a value already tried (up to its closing
+    # bracket): an object nested in a malformed one is not the answer.
     inside = 0
+    closing: dict[int, int] | None = None
     for tries, start in enumerate(_starts(text)):
         if tries >= _MAX_STARTS:
             break
         if start < inside:
             continue
         found = _decode(text, start)
-        if text[start] == "[":
-            if isinstance(found, tuple):
-                if any(type(item) is dict for item in found[0]):
-                    return Parsed(None, text, "answer is an array, not a JSON object")
-                inside = found[1]
-            else:
-                inside = max(inside, found.pos)
-            continue
         if isinstance(found, tuple):
             value, end = found
+            if text[start] == "[":
+                if any(type(item) is dict for item in value):
+                    return Parsed(None, text, "answer is an array, not a JSON object")
+                inside = end
+                continue
             if any(isinstance(_decode(text, later), tuple) for later in _object_starts(text, end)):
                 return Parsed(None, text, "answer holds more than one JSON object")
             try:
@@ -114,8 +114,14 @@ def _scan(text: str) -> Parsed:
             except orjson.JSONEncodeError as err:
                 return Parsed(None, text, f"answer has a value results cannot store: {err}")
             return Parsed(value, text)
+        # A malformed value ends at its matching bracket; without one (a stray "{" in prose, as in
+        # a reply to a prefill that starts with a sentence) where decoding stopped, so that the
+        # object after it is still found.
+        closing = closing if closing is not None else _closing_brackets(text, start)
+        inside = closing.get(start, max(inside, found.pos))
+        if text[start] == "[":
+            continue
         first_error = first_error or found
-        inside = max(inside, found.pos)
         if _runs_to_end(found, text):
             first_error, cut_off = found, True
             break  # every later "{" is inside this cut-off object
@@ -128,6 +134,20 @@ def _scan(text: str) -> Parsed:
     if cut_off:
         return Parsed(None, text, f"answer is not JSON: the object is cut off ({detail})")
     return Parsed(None, text, f"answer is not JSON: {detail}")
+
+
+def _closing_brackets(text: str, start: int) -> dict[int, int]:
+    """The position after the matching close of each bracket opening at or after ``start``,
+    strings skipped: in one pass, whatever the number of candidates."""
+    closing: dict[int, int] = {}
+    opened: list[int] = []
+    for token in _BRACKETS_AND_STRINGS.finditer(text, start):
+        char = token.group()[0]
+        if char in "{[":
+            opened.append(token.start())
+        elif char in "}]" and opened:
+            closing[opened.pop()] = token.end()
+    return closing
 
 
 def _starts(text: str) -> Iterator[int]:

@@ -51,6 +51,7 @@ def test_a_prefilled_reply_gets_its_opening_brace_back() -> None:
     assert check_answer(AUDIT, reply, prefill="{") == (OBJECT, VALID, None)
     assert check_answer(AUDIT, VALID, prefill="{") == (OBJECT, VALID, None)  # repeated it anyway
     assert check_answer(AUDIT, reply + "\n\nThat is all.", prefill="{").value == OBJECT
+    assert check_answer(AUDIT, f"Sure! {VALID}", prefill="{").value == OBJECT  # ignored the prefill
     failed = check_answer(AUDIT, ' "concerns": []}', prefill="{")
     assert failed.answer == '{ "concerns": []}' and failed.value is None
 
@@ -100,8 +101,22 @@ def test_answers_that_are_not_one_object_are_named(answer: str, problem: str) ->
             "answer is not JSON: expecting value at char 82",
         ),
         ('{"concerns": [{"a": 1}], "resolved": "no",}', "answer is not JSON: expecting property name"),
+        (
+            '{"concerns": ["x"] "detail": {"concerns": ["y"], "resolved": "yes"}, "resolved": "no"}',
+            "answer is not JSON: expecting ',' delimiter at char 19",
+        ),
+        (
+            '{"note": "a \\"quoted} {brace\\"" "detail": {"concerns": ["y"], "resolved": "yes"}}',
+            "answer is not JSON: expecting ',' delimiter",
+        ),
     ],
-    ids=["trailing-comma", "unquoted-value", "array-of-objects-inside"],
+    ids=[
+        "trailing-comma",
+        "unquoted-value",
+        "array-of-objects-inside",
+        "missing-comma-before-inner",
+        "brackets-in-strings",
+    ],
 )
 def test_an_object_nested_in_a_malformed_one_is_not_the_answer(answer: str, problem: str) -> None:
     # Only the outer object is the answer: a valid inner one must not pass in its place, and an
