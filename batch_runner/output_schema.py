@@ -240,9 +240,9 @@ def _check_references(node: Any, lookup: Callable[[str], object], path: str = ""
             _check_references(value, lookup, f"{path}/{key}")
 
 
-def _native(node: Any) -> Any:
+def _native(node: Any, path: str = "") -> Any:
     if isinstance(node, list):
-        return [_native(item) for item in node]
+        return [_native(item, f"{path}/{number}") for number, item in enumerate(node)]
     if not isinstance(node, dict):
         return node
     reduced: dict[str, Any] = {}
@@ -252,12 +252,19 @@ def _native(node: Any) -> Any:
         if key == "format" and value not in _NATIVE_FORMATS:
             continue
         if key in _SCHEMA_MAPS and isinstance(value, dict):
-            reduced[key] = {name: _native(schema) for name, schema in value.items()}
+            reduced[key] = {name: _native(schema, f"{path}/{key}/{name}") for name, schema in value.items()}
         elif key in _LITERALS:
             reduced[key] = value
         else:
-            reduced[key] = _native(value)
+            reduced[key] = _native(value, f"{path}/{key}")
     if reduced.get("type") == "object" or "properties" in reduced:
+        if not reduced.get("properties") and reduced.get("additionalProperties", True) is not False:
+            # Closed, an object without properties can only be {}: every answer would lose it.
+            raise UsageError(
+                f"native structured output closes every object, so the open-ended one at {path or '/'} "
+                'could only be {}: list its keys under "properties" (or set "additionalProperties": '
+                "false to accept {})"
+            )
         reduced["additionalProperties"] = False
     return reduced
 

@@ -190,6 +190,10 @@ BAD_INPUTS = {
     "output schema path empty": Bad(
         "--output-schema is empty: give a JSON Schema file", {"--output-schema": ""}
     ),
+    "output schema native with an open-ended object": Bad(
+        "the open-ended one at /properties/scores could only be {}",
+        {"--output-schema": "open.json", "--model": "us.anthropic.claude-haiku-4-5-20251001-v1:0"},
+    ),
     "output schema for embeddings": Bad(
         "amazon.titan-embed-text-v2:0 is an embedding model: it returns vectors, not text",
         {"--output-schema": "schema.json", "--model": "amazon.titan-embed-text-v2:0"},
@@ -216,6 +220,8 @@ def test_bad_input_is_one_line_exit_2_and_nothing_uploaded_or_submitted(
     (workdir / "broken.json").write_text('{"type": "object", ')
     (workdir / "invalid.json").write_text(json.dumps({"type": "object", "properties": {"a": {"type": 3}}}))
     (workdir / "array.json").write_text(json.dumps({"type": "array", "items": {"type": "string"}}))
+    scores = {"type": "object", "additionalProperties": {"type": "number"}}
+    (workdir / "open.json").write_text(json.dumps({"type": "object", "properties": {"scores": scores}}))
     for name in bad.unset:
         monkeypatch.delenv(name)
     options = {k: v for k, v in {**DEFAULTS, **bad.options}.items() if v is not None}

@@ -231,7 +231,11 @@ def test_the_schema_is_read_from_the_instructions() -> None:
 
 @pytest.mark.parametrize("name", ["classification", "audit", "nested", "numbers", "combined"])
 def test_reduced_schemas_pass_the_native_check(name: str) -> None:
-    check_native_schema(OutputSchema(SCHEMAS[name]).native_schema(), "output_config.format.schema")
+    document = SCHEMAS[name]
+    if name == "combined":  # its open-ended "extras" map is refused for native requests (could only be {})
+        properties = {k: v for k, v in document["properties"].items() if k != "extras"}
+        document = {**document, "properties": properties}
+    check_native_schema(OutputSchema(document).native_schema(), "output_config.format.schema")
 
 
 @pytest.mark.parametrize(

@@ -225,6 +225,25 @@ def test_native_schema_drops_unsupported_keywords_at_every_depth_and_closes_obje
     assert document == original  # the validated schema keeps every limit
 
 
+@pytest.mark.parametrize(
+    ("spec", "where"),
+    [
+        ({"type": "object", "additionalProperties": {"type": "number"}}, "/properties/scores"),
+        ({"type": "object"}, "/properties/scores"),
+        ({"type": "array", "items": {"type": "object", "properties": {}}}, "/properties/scores/items"),
+    ],
+)
+def test_native_schema_refuses_an_object_it_could_only_answer_with_empty(
+    spec: dict[str, Any], where: str
+) -> None:
+    # Closing {"scores": {criterion: number}} leaves the model {} to write: refused before submit,
+    # rather than empty maps (or a schema failure on every row) after the jobs ran.
+    with pytest.raises(UsageError, match=f"the open-ended one at {where} could only be {{}}"):
+        schema({"scores": spec}).native_schema()
+    closed = schema({"scores": {"type": "object", "additionalProperties": False}})
+    assert closed.native_schema()["properties"]["scores"] == {"type": "object", "additionalProperties": False}
+
+
 def test_instructions_quote_the_schema_between_the_markers() -> None:
     checked = schema({"note": {"type": "string", "description": "ünïcödé, no escapes"}})
     text = checked.instructions()
