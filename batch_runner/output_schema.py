@@ -143,7 +143,7 @@ def load_output_schema(path: str | Path) -> OutputSchema:
         raise UsageError("--output-schema is empty: give a JSON Schema file")  # Path("") would be "."
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte order mark, as Windows editors write
     except FileNotFoundError:
         raise UsageError(f"output schema {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as err:

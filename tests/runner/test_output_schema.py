@@ -94,6 +94,12 @@ def test_references_inside_the_schema_are_kept() -> None:
     assert not checked.validator.is_valid({"label": "c"})
 
 
+def test_a_file_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    document = {"type": "object", "properties": {"label": {"enum": ["a", "b"]}}}
+    path = write(tmp_path / "s.json", b"\xef\xbb\xbf" + json.dumps(document).encode())
+    assert load_output_schema(path).document == document
+
+
 def test_a_missing_file_names_the_path(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=r"output schema .*nope\.json does not exist"):
         output_schema(str(tmp_path / "nope.json"))
