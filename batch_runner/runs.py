@@ -150,6 +150,8 @@ class Run:
             "queued": [s.index for s in self.queued_shards],
             "manifest": str(local_manifest_path(self.state_dir, self.name)),
             "output_uri": self.output_uri,
+            # How the requests ask for JSON (--output-schema), or None.
+            "structured_output": self.manifest.plan.get("structured_output"),
         }
 
     def __repr__(self) -> str:

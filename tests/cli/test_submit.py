@@ -346,7 +346,7 @@ def test_submit_with_a_schema_records_it_and_a_second_submit_rebuilds_the_same_r
     endpoint = ["--endpoint-url", emulator.endpoint_url]
 
     assert main([*argv, *endpoint]) == 0
-    capsys.readouterr()
+    assert json.loads(capsys.readouterr().out)["structured_output"]["mechanism"] == "prefill"
     run_dir = workdir / ".batch-runner" / "runs" / "schema-run"
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["options"]["output_schema"] == SCHEMA
