@@ -24,9 +24,11 @@ class ClaudeMessages(ModelAdapter):
     family = "anthropic"
     description = "Anthropic Claude (Messages API)"
     required_fields = ("anthropic_version", "max_tokens", "messages")
+    native_json = True
 
     def ask_for_json(self) -> StructuredOutput:
-        if has_native_json_schema(self.model_id):
+        choice = self.structured_choice()
+        if choice == "native" or (choice is None and has_native_json_schema(self.model_id)):
             return StructuredOutput(NATIVE, detail={"field": NATIVE_FIELD})
         return StructuredOutput(PREFILL, JSON_PREFILL, {"field": "messages"})
 

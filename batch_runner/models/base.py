@@ -16,6 +16,10 @@ from batch_runner.output_schema import INSTRUCTIONS, NATIVE, PREFILL, OutputSche
 # number the AWS examples use. Output tokens are billed as produced, so a high cap costs nothing
 # by itself, but the cost estimate scales with it.
 DEFAULT_MAX_TOKENS = 1024
+# `--model-option structured_output=native|prompt`: how requests ask for JSON, for families that can
+# do both, when the model ID cannot tell (an application inference profile) or to override the choice.
+STRUCTURED_OUTPUT_OPTION = "structured_output"
+STRUCTURED_OUTPUT_CHOICES = ("native", "prompt")
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class ModelAdapter:
     # Every top-level field the request shape takes, when the service rejects others; None: not checked.
     allowed_fields: ClassVar[frozenset[str] | None] = None
     text_field: ClassVar[str] = "messages"  # the body field holding the prompt text
+    native_json: ClassVar[bool] = False  # the family can ask for decoding under a JSON Schema
 
     def __init__(self, model_id: str, settings: RequestSettings) -> None:
         self.model_id = model_id
@@ -67,12 +72,28 @@ class ModelAdapter:
         temperature = self.settings.temperature
         if temperature is not None and not 0 <= temperature <= 1:
             raise UsageError(f"temperature must be between 0 and 1, not {temperature}")
-        unknown = sorted(set(self.settings.options) - set(self.accepted_options()))
+        accepted = (*self.accepted_options(), *((STRUCTURED_OUTPUT_OPTION,) if self.native_json else ()))
+        unknown = sorted(set(self.settings.options) - set(accepted))
         if unknown:
             raise UsageError(
                 f"model option(s) {', '.join(unknown)} do not apply to {self.description} models; "
-                f"accepted: {', '.join(self.accepted_options()) or 'none'}"
+                f"accepted: {', '.join(accepted) or 'none'}"
             )
+        self.structured_choice()
+
+    def structured_choice(self) -> str | None:
+        """``native``, ``prompt`` or None (decided by the model ID), from the model options."""
+        choice = self.settings.options.get(STRUCTURED_OUTPUT_OPTION)
+        if choice is None:
+            return None
+        if choice not in STRUCTURED_OUTPUT_CHOICES:
+            raise UsageError(
+                f"model option {STRUCTURED_OUTPUT_OPTION} must be "
+                f"{' or '.join(STRUCTURED_OUTPUT_CHOICES)}, not {choice!r}"
+            )
+        if self.settings.output_schema is None:
+            raise UsageError(f"model option {STRUCTURED_OUTPUT_OPTION} needs --output-schema")
+        return str(choice)
 
     def accepted_options(self) -> tuple[str, ...]:
         return ()

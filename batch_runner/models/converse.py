@@ -36,10 +36,13 @@ class Converse(ModelAdapter):
         }
     )
 
+    native_json = True
+
     def ask_for_json(self) -> StructuredOutput:
         # Converse takes a JSON Schema for every model, but only Claude 4.5 and later are known to
         # decode under it; for the others the instructions are the dependable way.
-        if has_native_json_schema(self.model_id):
+        choice = self.structured_choice()
+        if choice == "native" or (choice is None and has_native_json_schema(self.model_id)):
             return StructuredOutput(NATIVE, detail={"field": NATIVE_FIELD})
         return super().ask_for_json()
 

@@ -207,6 +207,48 @@ def test_unknown_claude_generation_behind_an_application_profile_uses_the_prefil
     assert adapter(arn, options={"family": "anthropic"}).structured_output.mechanism == PREFILL
 
 
+@pytest.mark.parametrize(
+    ("model_id", "invocation_type", "choice", "mechanism"),
+    [
+        # An application profile known to serve Claude 4.5: native on request.
+        (
+            "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6",
+            INVOKE_MODEL,
+            "native",
+            NATIVE,
+        ),
+        (CLAUDE_NATIVE, INVOKE_MODEL, "prompt", PREFILL),
+        (CLAUDE_OLD, CONVERSE, "native", NATIVE),
+        (CLAUDE_NATIVE, CONVERSE, "prompt", INSTRUCTIONS),
+    ],
+)
+def test_the_structured_output_option_overrides_the_choice_by_model_id(
+    model_id: str, invocation_type: str, choice: str, mechanism: str
+) -> None:
+    options = {"family": "anthropic", "structured_output": choice}
+    built = adapter(model_id, invocation_type, options=options)
+    assert built.structured_output.mechanism == mechanism
+    body = built.build("Hello")
+    assert ("output_config" in body or "outputConfig" in body) == (mechanism == NATIVE)
+
+
+@pytest.mark.parametrize(
+    ("model_id", "options", "settings", "message"),
+    [
+        (CLAUDE_OLD, {"structured_output": "json"}, {}, "must be native or prompt, not 'json'"),
+        (CLAUDE_OLD, {"structured_output": "native"}, {"output_schema": None}, "needs --output-schema"),
+        ("us.amazon.nova-lite-v1:0", {"structured_output": "native"}, {}, "do not apply to Amazon Nova"),
+    ],
+)
+def test_the_structured_output_option_refuses_what_it_cannot_do(
+    model_id: str, options: dict[str, str], settings: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(UsageError, match=message):
+        adapter_for(
+            model_id, INVOKE_MODEL, RequestSettings(options=options, **{"output_schema": SCHEMA, **settings})
+        )
+
+
 FAMILIES = [
     (CLAUDE_OLD, INVOKE_MODEL),
     (CLAUDE_NATIVE, INVOKE_MODEL),
