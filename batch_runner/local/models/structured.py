@@ -16,9 +16,12 @@ draft-4 booleans), ``multipleOf``, ``minLength``/``maxLength``, formats ``date``
 ``allOf`` (merged), local ``$ref`` (``#``, ``#/$defs/...``, ``#/definitions/...``; recursion stops
 at ``MAX_DEPTH``, where only required properties and ``minItems`` items are emitted).
 
-Not supported, ignored (so such a value may not validate): ``pattern``, ``patternProperties``,
+``pattern`` gives a string the pattern matches (``patterns.matching_string``), when the regex
+walk can make one within the length bounds; otherwise emulated text.
+
+Not supported, ignored (so such a value may not validate): ``patternProperties``,
 ``propertyNames``, ``not``, ``if``/``then``/``else``, ``dependentRequired``/``dependentSchemas``,
-``contains``, ``unevaluated*``, remote ``$ref``. A string under ``pattern`` is emulated text.
+``contains``, ``unevaluated*``, remote ``$ref``, patterns with lookarounds or backreferences.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from typing import Any
 
 import jsonschema
 from jsonschema.protocols import Validator
+
+from batch_runner.local.models.patterns import matching_string
 
 MAX_DEPTH = 6
 _HARD_DEPTH = MAX_DEPTH + 12  # a required recursive property with no way out: give up with null
@@ -378,10 +383,15 @@ _FORMATS: dict[str, Callable[[random.Random], str]] = {
 
 
 def _string(node: Mapping[str, Any], rng: random.Random) -> str:
-    make = _FORMATS.get(str(node.get("format")))
-    text = make(rng) if make is not None else f"[emulated] {_words(rng, rng.randint(2, 4))}"
     low = node.get("minLength", 0)
     high = node.get("maxLength")
+    pattern = node.get("pattern")
+    if isinstance(pattern, str):
+        matched = matching_string(pattern, rng)
+        if matched is not None and _fits(matched, low, high):
+            return matched
+    make = _FORMATS.get(str(node.get("format")))
+    text = make(rng) if make is not None else f"[emulated] {_words(rng, rng.randint(2, 4))}"
     while isinstance(low, int) and len(text) < low:
         text += f" {rng.choice(_WORDS)}"
     if isinstance(high, int) and len(text) > high:
@@ -389,3 +399,7 @@ def _string(node: Mapping[str, Any], rng: random.Random) -> str:
         if len(text.rstrip()) >= (low if isinstance(low, int) else 0):
             text = text.rstrip()
     return text
+
+
+def _fits(text: str, low: object, high: object) -> bool:
+    return (not isinstance(low, int) or len(text) >= low) and (not isinstance(high, int) or len(text) <= high)
