@@ -21,13 +21,17 @@ def load_data_file(name: str) -> dict[str, Any]:
     return data
 
 
-def model_entry(table: dict[str, Any], model_id: str) -> dict[str, Any] | None:
-    """The entry whose key is the longest prefix of the model's base ID, if any."""
+def model_key(table: dict[str, Any], model_id: str) -> str | None:
+    """The key that is the longest prefix of the model's base ID, if any."""
     base = parse_model_id(model_id).base_model_id
     if base is None:
         return None
     matches = [key for key in table if base.startswith(key)]
-    if not matches:
-        return None
-    entry = table[max(matches, key=len)]
+    return max(matches, key=len) if matches else None
+
+
+def model_entry(table: dict[str, Any], model_id: str) -> dict[str, Any] | None:
+    """The entry whose key is the longest prefix of the model's base ID, if any."""
+    key = model_key(table, model_id)
+    entry = table[key] if key is not None else None
     return dict(entry) if isinstance(entry, dict) else None

@@ -131,5 +131,13 @@ class RowEncoder:
                     f"{where}: modelInput has {', '.join(unexpected)}, which {self.adapter.description} "
                     "requests do not take, so every record would fail; check --invocation-type"
                 )
+            over = self.adapter.max_tokens_over_ceiling(model_input)
+            if over is not None:
+                field = ".".join(self.adapter.max_tokens_field)
+                raise DatasetError(
+                    f"{where}: modelInput {field} is {over}, above the {self.adapter.output_ceiling} "
+                    f"output tokens {self.adapter.model_id} accepts, so the record would fail; "
+                    f"lower it to {self.adapter.output_ceiling} or less"
+                )
         uid = row.get(PRE_FORMATTED_ID)
         return model_input, None if uid is None else user_id(uid, where=where, column=PRE_FORMATTED_ID)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from batch_runner.models.base import ModelAdapter
@@ -25,6 +26,12 @@ class ClaudeMessages(ModelAdapter):
     description = "Anthropic Claude (Messages API)"
     required_fields = ("anthropic_version", "max_tokens", "messages")
     native_json = True
+    max_tokens_field = ("max_tokens",)
+
+    def requested_max_tokens(self, body: Mapping[str, Any]) -> int | None:
+        # A beta flag can raise the ceiling (output-128k-2025-02-19 on Claude 3.7 Sonnet), so a record
+        # carrying one is left to the service.
+        return None if "anthropic_beta" in body else super().requested_max_tokens(body)
 
     def ask_for_json(self) -> StructuredOutput:
         choice = self.structured_choice()

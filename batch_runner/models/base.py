@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import orjson
 
 from batch_runner.exceptions import UsageError
+from batch_runner.models.output_limits import max_output_tokens
 from batch_runner.output_schema import INSTRUCTIONS, NATIVE, PREFILL, OutputSchema, StructuredOutput
 
 # Used when the caller gives no --max-tokens: long enough for a paragraph-length answer, and the
@@ -52,6 +53,8 @@ class ModelAdapter:
     allowed_fields: ClassVar[frozenset[str] | None] = None
     text_field: ClassVar[str] = "messages"  # the body field holding the prompt text
     native_json: ClassVar[bool] = False  # the family can ask for decoding under a JSON Schema
+    # Where a body sets its output-token cap, as a path of keys; () when the family has none.
+    max_tokens_field: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, model_id: str, settings: RequestSettings) -> None:
         self.model_id = model_id
@@ -69,6 +72,12 @@ class ModelAdapter:
         """Raise ``UsageError`` for options this family cannot honour."""
         if self.settings.max_tokens < 1:
             raise UsageError(f"max tokens must be a positive integer, not {self.settings.max_tokens}")
+        ceiling = self.output_ceiling
+        if ceiling is not None and self.settings.max_tokens > ceiling:
+            raise UsageError(
+                f"{self.model_id} accepts at most {ceiling} output tokens, not {self.settings.max_tokens}; "
+                f"set --max-tokens to {ceiling} or less"
+            )
         temperature = self.settings.temperature
         if temperature is not None and not 0 <= temperature <= 1:
             raise UsageError(f"temperature must be between 0 and 1, not {temperature}")
@@ -80,6 +89,27 @@ class ModelAdapter:
                 f"accepted: {', '.join(accepted) or 'none'}"
             )
         self.structured_choice()
+
+    @cached_property
+    def output_ceiling(self) -> int | None:
+        """The most output tokens the model accepts per request; None when unknown (not checked)."""
+        return max_output_tokens(self.model_id) if self.max_tokens_field else None
+
+    def requested_max_tokens(self, body: Mapping[str, Any]) -> int | None:
+        """The output-token cap a (pre-formatted) body sets, when it sets an integer one."""
+        value: Any = body
+        for name in self.max_tokens_field:
+            if not isinstance(value, Mapping):
+                return None
+            value = value.get(name)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def max_tokens_over_ceiling(self, body: Mapping[str, Any]) -> int | None:
+        """The body's output-token cap when it is above the model's ceiling (Bedrock would reject the
+        record), else None."""
+        ceiling = self.output_ceiling
+        requested = self.requested_max_tokens(body) if ceiling is not None else None
+        return requested if requested is not None and ceiling is not None and requested > ceiling else None
 
     def structured_choice(self) -> str | None:
         """``native``, ``prompt`` or None (decided by the model ID), from the model options."""

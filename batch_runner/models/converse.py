@@ -37,6 +37,7 @@ class Converse(ModelAdapter):
     )
 
     native_json = True
+    max_tokens_field = ("inferenceConfig", "maxTokens")
 
     def ask_for_json(self) -> StructuredOutput:
         # Converse takes a JSON Schema for every model, but only Claude 4.5 and later are known to

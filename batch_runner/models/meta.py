@@ -35,6 +35,7 @@ class Llama3(ModelAdapter):
     description = "Meta Llama 3.x Instruct"
     required_fields = ("prompt",)
     text_field = "prompt"
+    max_tokens_field = ("max_gen_len",)
     tokens = LLAMA3
 
     def ask_for_json(self) -> StructuredOutput:

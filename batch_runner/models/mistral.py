@@ -13,6 +13,7 @@ class MistralText(ModelAdapter):
     description = "Mistral AI text completion"
     required_fields = ("prompt", "max_tokens")
     text_field = "prompt"
+    max_tokens_field = ("max_tokens",)
 
     def ask_for_json(self) -> StructuredOutput:
         # The raw prompt ends where the reply starts, so the reply can be started with "{".
@@ -33,6 +34,7 @@ class MistralChat(ModelAdapter):
     family = "mistral-chat"
     description = "Mistral AI chat completion"
     required_fields = ("messages",)
+    max_tokens_field = ("max_tokens",)
 
     def build(self, text: str) -> dict[str, Any]:
         messages = []

@@ -5,26 +5,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from batch_runner.exceptions import UsageError
 from batch_runner.models.base import ModelAdapter
 from batch_runner.models.ids import parse_model_id
 
 # AWS examples for the first Nova generation carry this field; Nova 2 examples do not.
 _NOVA_V1 = re.compile(r"^amazon\.nova-(micro|lite|pro|premier)-v1")
-NOVA_V1_MAX_TOKENS = 5000  # the documented ceiling of inferenceConfig.maxTokens for the first generation
 
 
 class NovaMessages(ModelAdapter):
     family = "nova"
     description = "Amazon Nova"
     required_fields = ("messages",)
-
-    def check_settings(self) -> None:
-        super().check_settings()
-        if self.first_generation() and self.settings.max_tokens > NOVA_V1_MAX_TOKENS:
-            raise UsageError(
-                f"Amazon Nova accepts at most {NOVA_V1_MAX_TOKENS} max tokens, not {self.settings.max_tokens}"
-            )
+    max_tokens_field = ("inferenceConfig", "maxTokens")  # its ceiling: data/output_limits.yaml
 
     def first_generation(self) -> bool:
         return _NOVA_V1.match(parse_model_id(self.model_id).base_model_id or "") is not None

@@ -172,6 +172,10 @@ BAD_INPUTS = {
     "invalid utf-8": Bad("UTF-8", dataset="latin1.csv"),
     "empty dataset": Bad("has no data rows", rows=0),
     "zero max tokens": Bad("max tokens must be a positive integer, not 0", {"--max-tokens": "0"}),
+    "max tokens above the model's ceiling": Bad(
+        f"{HAIKU} accepts at most 4096 output tokens, not 99999999; set --max-tokens to 4096 or less",
+        {"--max-tokens": "99999999"},
+    ),
     "stack not deployed": Bad("stack BedrockBatch-nowhere not found in us-east-1", {"--env": "nowhere"}),
     "model outside allow-list": Bad("allow-list", {"--model": "meta.llama3-1-405b-instruct-v1:0"}),
     "no credentials": Bad("no AWS credentials found", unset=CREDENTIALS),

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from batch_runner.local import Emulator
 from batch_runner.local.models import ModelError, base_model_id, resolve
 from batch_runner.local.models.base import approximate_tokens
-from tests.emulator.helpers import claude_body
+from tests.emulator.helpers import claude_body, claude_records, create_job, job_outputs, output_lines
 
 USER_TEXT = "Summarize the following call transcript: the customer asked about a refund."
 
@@ -199,3 +200,62 @@ def test_mistral_text_and_chat_completion() -> None:
     assert (
         chat["usage"]["total_tokens"] == chat["usage"]["prompt_tokens"] + chat["usage"]["completion_tokens"]
     )
+
+
+LIMIT_4096 = (
+    "The maximum tokens you requested exceeds the model limit of 4096. "
+    "Try again with a maximum tokens value that is lower than 4096."
+)
+CONVERSE_HI = {"messages": [{"role": "user", "content": [{"text": "hi"}]}]}
+
+
+@pytest.mark.parametrize(
+    ("model_id", "invocation_type", "body_for", "message"),
+    [
+        (
+            "us.anthropic.claude-3-haiku-20240307-v1:0",
+            "InvokeModel",
+            lambda n: claude_body("hi", n),
+            LIMIT_4096,
+        ),
+        (
+            "anthropic.claude-3-haiku-20240307-v1:0",
+            "Converse",
+            lambda n: CONVERSE_HI | {"inferenceConfig": {"maxTokens": n}},
+            LIMIT_4096,
+        ),
+        (
+            "mistral.mixtral-8x7b-instruct-v0:1",
+            "InvokeModel",
+            lambda n: {"prompt": "<s>[INST] hi [/INST]", "max_tokens": n},
+            "Malformed input request: #/max_tokens: 4097 is not less or equal to 4096",
+        ),
+    ],
+)
+def test_output_token_ceilings_are_the_runners(
+    model_id: str, invocation_type: str, body_for: Any, message: str
+) -> None:
+    assert invoke(model_id, body_for(4096), invocation_type)
+    with pytest.raises(ModelError) as refused:
+        invoke(model_id, body_for(4097), invocation_type)
+    assert refused.value.message.startswith(message)
+    assert refused.value.code == 400
+
+
+def test_claude_beta_flags_and_models_without_a_known_ceiling_are_not_limited() -> None:
+    beta = claude_body("hi", 100_000) | {"anthropic_beta": ["output-128k-2025-02-19"]}
+    assert invoke("anthropic.claude-3-7-sonnet-20250219-v1:0", beta)
+    # Nova Premier's card gives no exact number, and Nova 2 none at all: not checked.
+    assert invoke("amazon.nova-premier-v1:0", CONVERSE_HI | {"inferenceConfig": {"maxTokens": 9000}})
+    assert invoke("us.amazon.nova-2-lite-v1:0", CONVERSE_HI | {"inferenceConfig": {"maxTokens": 9000}})
+
+
+def test_a_record_over_the_ceiling_fails_alone_in_a_job(emulator: Emulator) -> None:
+    records = [*claude_records(99), {"recordId": "TOOLONG", "modelInput": claude_body("hi", 4097)}]
+    arn = create_job(emulator, records, modelId="anthropic.claude-3-haiku-20240307-v1:0")
+    emulator.run_until_idle()
+    job = emulator.client("bedrock").get_model_invocation_job(jobIdentifier=arn)
+    assert (job["status"], job["successRecordCount"], job["errorRecordCount"]) == ("Completed", 99, 1)
+    lines = {line["recordId"]: line for line in output_lines(job_outputs(emulator, arn)["records.jsonl.out"])}
+    assert lines["TOOLONG"]["error"] == {"errorCode": 400, "errorMessage": LIMIT_4096}
+    assert "modelOutput" not in lines["TOOLONG"]

@@ -70,11 +70,6 @@ def test_nova_v1_body_carries_schema_version_and_camel_case_config() -> None:
     }
 
 
-def test_nova_v1_max_tokens_ceiling() -> None:
-    with pytest.raises(UsageError, match="at most 5000 max tokens"):
-        body("amazon.nova-pro-v1:0", max_tokens=5001)
-
-
 def test_nova_2_body_has_no_schema_version() -> None:
     assert "schemaVersion" not in body("global.amazon.nova-2-lite-v1:0")
 

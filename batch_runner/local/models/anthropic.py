@@ -10,6 +10,7 @@ from batch_runner.local.models.base import (
     ModelError,
     approximate_tokens,
     check_keys,
+    check_model_limit,
     check_range,
     check_type,
     digest,
@@ -58,6 +59,8 @@ class ClaudeMessages:
             raise ModelError(f"invalid anthropic_version: {request['anthropic_version']!r}")
         check_type(request, "max_tokens", int, "Integer")
         check_range(request, "max_tokens", 1, 128_000)
+        if "anthropic_beta" not in request:  # a beta flag can raise the limit (output-128k-2025-02-19)
+            check_model_limit(self.model_id, request["max_tokens"])
         check_type(request, "temperature", (int, float), "Number")
         check_range(request, "temperature", 0, 1)
         check_type(request, "messages", list, "JSONArray")

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from batch_runner.models.output_limits import max_output_tokens
+
 
 class ModelError(Exception):
     """The model rejected a record: becomes an output line ``{"error": {errorCode, errorMessage}}``."""
@@ -80,6 +82,25 @@ def limited_reply(text: str, max_tokens: int | None) -> Reply:
 def malformed(detail: str) -> ModelError:
     """Bedrock's wording for a body that breaks the model's request schema."""
     return ModelError(f"Malformed input request: {detail}, please reformat your input and try again.")
+
+
+def output_ceiling_exceeded(model_id: str, requested: Any) -> int | None:
+    """The model's output-token ceiling when ``requested`` is an integer above it, else None. The
+    ceilings are the documented ones the runner checks too (``data/output_limits.yaml``)."""
+    if not isinstance(requested, int) or isinstance(requested, bool):
+        return None
+    ceiling = max_output_tokens(model_id)
+    return ceiling if ceiling is not None and requested > ceiling else None
+
+
+def check_model_limit(model_id: str, requested: Any) -> None:
+    """Bedrock's ValidationException for a Claude or Converse request over the model's output limit."""
+    ceiling = output_ceiling_exceeded(model_id, requested)
+    if ceiling is not None:
+        raise ModelError(
+            f"The maximum tokens you requested exceeds the model limit of {ceiling}. "
+            f"Try again with a maximum tokens value that is lower than {ceiling}."
+        )
 
 
 def require_object(body: Any) -> Mapping[str, Any]:

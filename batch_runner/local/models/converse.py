@@ -10,6 +10,7 @@ from batch_runner.local.models.base import (
     Invocation,
     ModelError,
     approximate_tokens,
+    check_model_limit,
     text_of_content,
 )
 from batch_runner.local.models.schema_answers import (
@@ -94,6 +95,7 @@ class Converse:
                         f'Unknown parameter in modelInput: "{key}", must be one of: {", ".join(_ALLOWED)}'
                     )
         messages, system_text, max_tokens = converse_messages(body)
+        check_model_limit(self.model_id, max_tokens)
         schema = self._native_schema(body.get("outputConfig"))
         return message_invocation(
             self.model_id, body, messages, system_text, max_tokens, schema_fault, native_schema=schema

@@ -13,6 +13,7 @@ from batch_runner.local.models.base import (
     check_type,
     digest,
     malformed,
+    output_ceiling_exceeded,
     require_object,
 )
 from batch_runner.local.models.schema_answers import SchemaAsk, reply, schema_in_text
@@ -34,7 +35,7 @@ class Mistral:
     def _completion(self, request: Mapping[str, Any], schema_fault: str | None) -> Invocation:
         check_keys(request, required=("prompt",), allowed=_COMPLETION_KEYS)
         check_type(request, "prompt", str, "String")
-        _check_sampling(request)
+        self._check_sampling(request)
         prompt: str = request["prompt"]
         user_text = prompt.removeprefix("<s>").removeprefix("[INST]").split("[/INST]", 1)[0]
         schema = schema_in_text(prompt)
@@ -51,7 +52,7 @@ class Mistral:
     def _chat(self, request: Mapping[str, Any], schema_fault: str | None) -> Invocation:
         check_keys(request, required=("messages",), allowed=_CHAT_KEYS)
         check_type(request, "messages", list, "JSONArray")
-        _check_sampling(request)
+        self._check_sampling(request)
         messages = request["messages"]
         if not messages:
             raise malformed("#/messages: expected minimum item count: 1, found: 0")
@@ -92,9 +93,11 @@ class Mistral:
         }
         return Invocation(body=response, input_tokens=input_tokens, output_tokens=answer.output_tokens)
 
-
-def _check_sampling(request: Mapping[str, Any]) -> None:
-    check_type(request, "max_tokens", int, "Integer")
-    check_range(request, "max_tokens", 1, 32_768)
-    check_range(request, "temperature", 0, 1)
-    check_range(request, "top_p", 0, 1)
+    def _check_sampling(self, request: Mapping[str, Any]) -> None:
+        check_type(request, "max_tokens", int, "Integer")
+        check_range(request, "max_tokens", 1, 32_768)
+        ceiling = output_ceiling_exceeded(self.model_id, request.get("max_tokens"))
+        if ceiling is not None:
+            raise malformed(f"#/max_tokens: {request['max_tokens']} is not less or equal to {ceiling}")
+        check_range(request, "temperature", 0, 1)
+        check_range(request, "top_p", 0, 1)

@@ -5,10 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from batch_runner.local.models.base import Invocation, check_keys, malformed, require_object
+from batch_runner.local.models.base import (
+    Invocation,
+    check_keys,
+    malformed,
+    output_ceiling_exceeded,
+    require_object,
+)
 from batch_runner.local.models.converse import converse_messages, message_invocation
 
-MAX_OUTPUT_TOKENS = 5000
 _ALLOWED = ("schemaVersion", "system", "inferenceConfig", "toolConfig")
 _INFERENCE_KEYS = (
     "maxTokens",
@@ -36,10 +41,9 @@ class Nova:
             if key not in _INFERENCE_KEYS:
                 raise malformed(f"#/inferenceConfig: extraneous key [{key}] is not permitted")
         max_tokens = config.get("maxTokens", config.get("max_new_tokens"))
-        if isinstance(max_tokens, int) and max_tokens > MAX_OUTPUT_TOKENS:
-            raise malformed(
-                f"#/inferenceConfig/maxTokens: {max_tokens} is not less or equal to {MAX_OUTPUT_TOKENS}"
-            )
+        ceiling = output_ceiling_exceeded(self.model_id, max_tokens)
+        if ceiling is not None:
+            raise malformed(f"#/inferenceConfig/maxTokens: {max_tokens} is not less or equal to {ceiling}")
         normalized = dict(request)
         normalized["inferenceConfig"] = {"maxTokens": max_tokens} if max_tokens is not None else {}
         messages, system_text, limit = converse_messages(normalized)
