@@ -20,7 +20,7 @@ PRICING_FILE = "pricing.yaml"
 @dataclass(frozen=True)
 class ModelPrice:
     input_per_unit: float  # on-demand USD per `unit_tokens` input tokens
-    output_per_unit: float
+    output_per_unit: float | None  # None for embeddings models: AWS bills them for input tokens only
     unit_tokens: int
     batch_discount: float
 
@@ -31,8 +31,12 @@ def model_price(model_id: str) -> ModelPrice | None:
     entry = model_entry(data["models"], model_id)
     if entry is None:
         return None
+    output = entry.get("output")
     return ModelPrice(
-        float(entry["input"]), float(entry["output"]), int(data["unit_tokens"]), float(data["batch_discount"])
+        float(entry["input"]),
+        None if output is None else float(output),
+        int(data["unit_tokens"]),
+        float(data["batch_discount"]),
     )
 
 
@@ -50,10 +54,11 @@ def estimate_output_tokens(records: int, max_tokens: int, *, produces_text: bool
 def estimate_cost(model_id: str, input_tokens: int, output_tokens: int) -> CostEstimate:
     price = model_price(model_id)
     as_of = str(load_data_file(PRICING_FILE)["as_of"])
-    if price is None:
+    # Output tokens with no output price (an input-only entry) cannot be priced: no guess.
+    if price is None or (price.output_per_unit is None and output_tokens > 0):
         return CostEstimate(model_id, input_tokens, output_tokens, None, None, as_of)
     on_demand = (
-        input_tokens * price.input_per_unit + output_tokens * price.output_per_unit
+        input_tokens * price.input_per_unit + output_tokens * (price.output_per_unit or 0.0)
     ) / price.unit_tokens
     return CostEstimate(
         model_id, input_tokens, output_tokens, on_demand * price.batch_discount, on_demand, as_of

@@ -70,6 +70,8 @@ def test_readme_line_plans_the_whole_dataset_with_an_allowed_model(
     assert len(rows) >= 100  # the per-job minimum
     assert plan["record_count"] == len(rows)
     assert plan["model_id"] in dev_models
+    # Every example's model has a listed price, so the user sees dollars, not "no listed price".
+    assert plan["estimate"]["batch_usd"] is not None and plan["estimate"]["batch_usd"] > 0
 
 
 @pytest.mark.parametrize("example", EXAMPLE_DIRS)
