@@ -28,8 +28,10 @@ from botocore.exceptions import ClientError
 
 from batch_runner.api import submit
 from batch_runner.local.config import EmulatorConfig
-from batch_runner.output_schema import OutputSchema, output_schema
+from batch_runner.output_schema import OutputSchema
+from batch_runner.results import property_columns
 from batch_runner.results.writers import check_output_path
+from batch_runner.run_results import run_output_schema
 from batch_runner.run_state import default_run_name
 from batch_runner.settings import DEFAULT_STATE_DIR
 from batch_runner.tracking import RunStatus
@@ -182,7 +184,8 @@ def _submit_wait_collect(
     pacing = Pacing(poll=POLL_SECONDS, max_poll=POLL_SECONDS * 4, timeout=TIMEOUT_SECONDS)
     status = wait_for_run(run, pacing, on_progress=on_progress)
     reconciliation = run.results(include_input=True).save(out)
-    schema = output_schema(bundled_file(SCHEMA))
+    schema = run_output_schema(run)
+    assert schema is not None  # submitted with the bundled schema above
     cost = run.cost()
     return DemoSummary(
         run=run.name,
@@ -199,18 +202,18 @@ def _submit_wait_collect(
         prices_as_of=cost.prices_as_of,
         jobs=len(status.jobs),
         seconds=0.0,
-        columns=schema.properties,
+        columns=property_columns(schema.properties),
         schema_failed=reconciliation.schema_failed,
         tallies=_tallies(run.results(), _categorical(schema)),
     )
 
 
 def _categorical(schema: OutputSchema) -> list[str]:
-    """The columns worth counting: booleans and enums of a few values."""
+    """The result columns worth counting: booleans and enums of a few values."""
     properties = schema.document["properties"]
     return [
-        name
-        for name in schema.properties
+        column
+        for name, column in zip(schema.properties, property_columns(schema.properties), strict=True)
         if schema.column_kind(name) == "bool" or len(properties[name].get("enum", ())) in range(1, 6)
     ]
 
