@@ -24,16 +24,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import jsonschema
-from jsonschema.exceptions import SchemaError
-from jsonschema.protocols import Validator
-from referencing import Registry, Resource
-from referencing.exceptions import Unresolvable
-from referencing.jsonschema import DRAFT202012
+from typing import TYPE_CHECKING, Any
 
 from batch_runner.exceptions import UsageError
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
+
+# jsonschema and referencing are imported where a schema is checked or used, not at import: every
+# command loads this module (through the model adapters), few of them need a validator.
 
 SCHEMA_ERROR_CODE = "schema"
 
@@ -102,6 +101,8 @@ class OutputSchema:
 
     @cached_property
     def validator(self) -> Validator:
+        import jsonschema
+
         cls = jsonschema.validators.validator_for(self.document, default=jsonschema.Draft202012Validator)
         return cls(self.document, format_checker=cls.FORMAT_CHECKER)
 
@@ -172,6 +173,11 @@ def output_schema(value: Mapping[str, Any] | str | Path | OutputSchema, *, origi
 
 
 def _check(document: Any) -> None:
+    import jsonschema
+    from jsonschema.exceptions import SchemaError
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
     if not isinstance(document, dict):
         raise UsageError(f"the schema must be a JSON object, not {type(document).__name__}")
     cls = jsonschema.validators.validator_for(document, default=jsonschema.Draft202012Validator)
@@ -228,6 +234,8 @@ def _check_references(node: Any, lookup: Callable[[str], object], path: str = ""
         return  # below a nested $id, references are relative to it: jsonschema alone resolves them
     reference = node.get("$ref")
     if isinstance(reference, str):
+        from referencing.exceptions import Unresolvable
+
         try:
             lookup(reference)
         except Unresolvable:

@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import orjson
-from jsonschema.exceptions import ValidationError, best_match
 
 from batch_runner.output_schema import OutputSchema
 from batch_runner.results.fast_schema import Check, quick_check
@@ -214,7 +213,9 @@ def validation_problem(schema: OutputSchema, value: dict[str, Any]) -> str | Non
     first = next(errors, None)
     if first is None:
         return None
-    found: list[ValidationError] = [first, *errors]
+    from jsonschema.exceptions import best_match  # only for answers that fail: off the hot path
+
+    found = [first, *errors]
     best = best_match(found) or first
     message = f"{best.json_path}: {best.message}"
     more = len(found) - 1
