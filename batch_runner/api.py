@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from batch_runner import __version__
-from batch_runner.clients import AwsContext
+from batch_runner.aws.clients import AwsContext
+from batch_runner.aws.settings import Overrides, Settings, resolve_settings, with_region
+from batch_runner.aws.settings import state_dir as resolve_state_dir
+from batch_runner.catalog.output_schema import output_schema as checked_schema
+from batch_runner.catalog.service_quotas import SOURCE_DEFAULTS, read_quotas
 from batch_runner.exceptions import ConfigurationError, UsageError
-from batch_runner.output_schema import output_schema as checked_schema
-from batch_runner.plan import INVOKE_MODEL, ModelQuotas, Plan, SubmitOptions
-from batch_runner.planning import build_plan, default_quotas
-from batch_runner.run_state import (
+from batch_runner.jobs.run_state import (
     RunManifest,
     ShardState,
     default_run_name,
@@ -37,11 +38,10 @@ from batch_runner.run_state import (
     utc_now,
     validate_run_name,
 )
+from batch_runner.jobs.submission import client_token, job_name
+from batch_runner.prepare.plan import INVOKE_MODEL, ModelQuotas, Plan, SubmitOptions
+from batch_runner.prepare.planning import build_plan, default_quotas
 from batch_runner.runs import Run, file_sha256, quotas_dict, record_index_key, shard_key
-from batch_runner.service_quotas import SOURCE_DEFAULTS, read_quotas
-from batch_runner.settings import Overrides, Settings, resolve_settings, with_region
-from batch_runner.settings import state_dir as resolve_state_dir
-from batch_runner.submission import client_token, job_name
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from batch_runner.tracking import RunStatus
+from batch_runner.jobs.tracking import RunStatus
 
 BAR_WIDTH = 24
 PLAIN_EVERY_SECONDS = 300.0

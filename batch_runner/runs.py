@@ -1,6 +1,6 @@
 """The ``Run`` object: one submitted dataset, its manifest, and what can be done with it.
 
-All state lives in the manifest (``batch_runner.run_state``); methods are thin over the core
+All state lives in the manifest (``batch_runner.jobs.run_state``); methods are thin over the core
 functions so later commands (status, wait, results, retry, cancel, cost) add methods here without
 keeping anything else in memory.
 """
@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from batch_runner.clients import AwsContext
+from batch_runner.aws.clients import AwsContext
+from batch_runner.aws.settings import Overrides, resolve_settings, with_region
+from batch_runner.aws.settings import state_dir as resolve_state_dir
 from batch_runner.exceptions import RunNotFoundError, UsageError
-from batch_runner.plan import ModelQuotas
-from batch_runner.planning import RECORD_INDEX_NAME
-from batch_runner.run_state import (
+from batch_runner.jobs.run_state import (
     PLANNED,
     QUEUED,
     SUBMITTED,
@@ -34,17 +34,17 @@ from batch_runner.run_state import (
     write_local,
     write_remote,
 )
-from batch_runner.settings import Overrides, resolve_settings, with_region
-from batch_runner.settings import state_dir as resolve_state_dir
-from batch_runner.submission import Backoff, SubmitReport, output_uri, submit_queued
-from batch_runner.uploads import Upload, already_uploaded, check_bedrock_key, upload_files
+from batch_runner.jobs.submission import Backoff, SubmitReport, output_uri, submit_queued
+from batch_runner.jobs.uploads import Upload, already_uploaded, check_bedrock_key, upload_files
+from batch_runner.prepare.plan import ModelQuotas
+from batch_runner.prepare.planning import RECORD_INDEX_NAME
 
 if TYPE_CHECKING:
-    from batch_runner.cancelling import CancelReport
-    from batch_runner.costs import RunCost
-    from batch_runner.retrying import RetryReport
-    from batch_runner.run_results import RunResults
-    from batch_runner.tracking import RunStatus
+    from batch_runner.jobs.cancelling import CancelReport
+    from batch_runner.jobs.costs import RunCost
+    from batch_runner.jobs.retrying import RetryReport
+    from batch_runner.jobs.run_results import RunResults
+    from batch_runner.jobs.tracking import RunStatus
 
 
 def file_sha256(path: Path) -> str:
@@ -210,7 +210,7 @@ class Run:
 
     def status(self) -> RunStatus:
         """Refresh every job's status from Bedrock, submit queued shards if slots are free."""
-        from batch_runner.tracking import refresh
+        from batch_runner.jobs.tracking import refresh
 
         return refresh(self)
 
@@ -226,7 +226,7 @@ class Run:
         job and the service's reason) when one did not, ``WaitTimeoutError`` after ``timeout`` s.
         ``on_progress`` gets each poll's status, e.g. ``ProgressDisplay().update``.
         """
-        from batch_runner.waiting import Pacing, check_succeeded, wait_for_run
+        from batch_runner.jobs.waiting import Pacing, check_succeeded, wait_for_run
 
         status = wait_for_run(self, Pacing(poll=poll, timeout=timeout), on_progress=on_progress)
         return check_succeeded(status)
@@ -235,7 +235,7 @@ class Run:
         """The results, one record per input row: iterate for dicts, or ``.to_pandas()``,
         or ``.save("out.parquet")`` (returns the reconciliation). A run with an output schema has
         a key per top-level property, and answers that fail the schema are failed (``schema``)."""
-        from batch_runner.run_results import RunResults
+        from batch_runner.jobs.run_results import RunResults
 
         return RunResults(self, include_input=include_input)
 
@@ -245,13 +245,13 @@ class Run:
 
     def cancel(self) -> CancelReport:
         """Stop every live job and dequeue shards without a job; returns what was done."""
-        from batch_runner.cancelling import cancel_run
+        from batch_runner.jobs.cancelling import cancel_run
 
         return cancel_run(self)
 
     def cost(self) -> RunCost:
         """Actual tokens and indicative dollars from the jobs' ``manifest.json.out`` files."""
-        from batch_runner.costs import run_cost
+        from batch_runner.jobs.costs import run_cost
 
         return run_cost(self)
 
@@ -262,7 +262,7 @@ class Run:
         (answers that failed the output schema count as failed; ``failed_schema`` sends only
         them); below the model's minimum records per job, ``on_demand`` runs them through
         bedrock-runtime."""
-        from batch_runner.retrying import retry_run
+        from batch_runner.jobs.retrying import retry_run
 
         return retry_run(self, on_demand=on_demand, failed_schema=failed_schema, backoff=backoff)
 

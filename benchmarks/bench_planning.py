@@ -6,7 +6,7 @@ For each size it generates a dataset of conversation-length rows (about 1.1 KB e
 a fixed seed from ../shared/data/counseling_conversations.csv), then runs, each in its own
 subprocess so peak RSS is per approach:
 
-- ours:   batch_runner.planning.build_plan (validates every record, shards, writes the record index)
+- ours:   batch_runner.prepare.planning.build_plan (validates every record, shards, writes the record index)
 - pandas: pandas.read_csv, a Python loop into dicts, an f-string prompt and json.dumps per line
 - loop:   csv.reader, an f-string prompt and orjson.dumps per line (the same request bytes as ours)
 
@@ -46,9 +46,9 @@ def claude_body(text: str) -> dict[str, object]:
 
 
 def run_ours(data: Path, out: Path) -> None:
-    from batch_runner.plan import SubmitOptions
-    from batch_runner.planning import build_plan
-    from batch_runner.quotas import default_quotas
+    from batch_runner.catalog.quotas import default_quotas
+    from batch_runner.prepare.plan import SubmitOptions
+    from batch_runner.prepare.planning import build_plan
 
     options = SubmitOptions(model_id=MODEL, prompt_template=PROMPT)
     build_plan(data, options, quotas=default_quotas(MODEL), workdir=out)
@@ -85,7 +85,7 @@ def child(approach: str, data: Path, out: Path) -> None:
         import pandas  # noqa: F401
     elif approach == "ours":
         sys.path.insert(0, str(ROOT))
-        import batch_runner.planning  # noqa: F401
+        import batch_runner.prepare.planning  # noqa: F401
     else:
         import orjson  # noqa: F401
     start = time.perf_counter()

@@ -9,7 +9,7 @@ from typing import Any
 
 from aws_cdk import App
 
-from batch_runner.stack_outputs import DEFAULT_ENVIRONMENT
+from batch_runner.aws.stack_outputs import DEFAULT_ENVIRONMENT
 from stacks.batch_inference_stack import BatchInferenceStack
 from stacks.config import ALL_ENVIRONMENTS, EnvironmentConfig, load_environments, select_environment
 from stacks.security_checks import enable_security_checks

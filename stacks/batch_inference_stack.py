@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Environment, RemovalPolicy, Stack, Tags
 from constructs import Construct
 
-from batch_runner.stack_outputs import OutputKey, stack_name
+from batch_runner.aws.stack_outputs import OutputKey, stack_name
 from stacks.buckets import BatchBuckets
 from stacks.config import EnvironmentConfig
 from stacks.encryption import DataKey

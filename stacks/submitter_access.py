@@ -106,7 +106,7 @@ class SubmitterAccess(Construct):
             ),
             iam.PolicyStatement(
                 # `retry --on-demand` writes the records it ran through bedrock-runtime beside the
-                # jobs' output, as runs/<run>/output/on-demand-<shard>/ (batch_runner.retrying).
+                # jobs' output, as runs/<run>/output/on-demand-<shard>/ (batch_runner.jobs.retrying).
                 sid="WriteOnDemandOutput",
                 actions=["s3:PutObject"],
                 resources=[output_bucket.arn_for_objects("runs/*/output/on-demand-*")],

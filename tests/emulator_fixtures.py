@@ -13,7 +13,7 @@ Registered for the whole suite from ``tests/conftest.py``. Fixtures:
     What a test uses:
       - ``emulator.endpoint_url`` -> ``"http://127.0.0.1:<port>"``
       - ``emulator.stack_outputs`` -> ``{"InputBucketName": ..., "OutputBucketName": ...,
-        "ServiceRoleArn": ..., ...}`` (keys are ``batch_runner.stack_outputs.OutputKey``)
+        "ServiceRoleArn": ..., ...}`` (keys are ``batch_runner.aws.stack_outputs.OutputKey``)
       - ``emulator.client("s3")`` -> a boto3 client pointed at the emulator
       - ``emulator.configure(min_records_per_job=1, record_error_rate=0.1, ...)`` -> set any
         ``EmulatorConfig`` field (limits, timing, fault injection) for this test
@@ -23,7 +23,7 @@ Registered for the whole suite from ``tests/conftest.py``. Fixtures:
       - ``emulator.jobs()`` -> every job; ``emulator.reset()`` -> forget jobs and events
 
 ``emulator_aws`` (function scope)
-    A ``batch_runner.clients.AwsContext`` pointing at the emulator (region us-east-1), for the
+    A ``batch_runner.aws.clients.AwsContext`` pointing at the emulator (region us-east-1), for the
     runner's own code: ``emulator_aws.client("bedrock")``.
 """
 
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from batch_runner.clients import AwsContext
+from batch_runner.aws.clients import AwsContext
 from batch_runner.local import Emulator, ManualClock
 
 REGION = "us-east-1"

@@ -20,7 +20,7 @@ import pytest
 
 import batch_runner
 from batch_runner.cli import build_parser
-from batch_runner.run_results import RunResults
+from batch_runner.jobs.run_results import RunResults
 from batch_runner.runs import Run
 from tests.readme_commands import README, ROOT, readme_commands, runner_commands
 

@@ -14,9 +14,9 @@ import argparse
 import json
 from typing import Any
 
-from batch_runner.cancelling import cancel_run
 from batch_runner.cli.run_args import add_command, load_run
 from batch_runner.cli.status import print_status
+from batch_runner.jobs.cancelling import cancel_run
 
 
 def register(subparsers: Any) -> None:

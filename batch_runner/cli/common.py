@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from batch_runner.clients import AwsContext
-from batch_runner.stack_outputs import DEFAULT_ENVIRONMENT
+from batch_runner.aws.clients import AwsContext
+from batch_runner.aws.stack_outputs import DEFAULT_ENVIRONMENT
 
 
 def add_aws_options(parser: argparse.ArgumentParser) -> None:

@@ -20,7 +20,7 @@ import json
 from typing import Any
 
 from batch_runner.cli.run_args import add_command, load_run
-from batch_runner.costs import RunCost, run_cost
+from batch_runner.jobs.costs import RunCost, run_cost
 
 
 def register(subparsers: Any) -> None:

@@ -47,8 +47,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from batch_runner.demo import run_demo
+    from batch_runner.jobs.tracking import RunStatus
     from batch_runner.progress import ProgressDisplay
-    from batch_runner.tracking import RunStatus
 
     bar = ProgressDisplay(sys.stderr)
 

@@ -7,9 +7,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from batch_runner.aws.settings import Overrides
 from batch_runner.cli.common import add_aws_options, aws_context
 from batch_runner.doctor import CheckResult, run_checks
-from batch_runner.settings import Overrides
 
 EXIT_FAILED = 1
 EXIT_UNVERIFIED = 3  # nothing failed, but some checks could not be verified

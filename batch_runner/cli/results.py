@@ -38,10 +38,10 @@ from typing import Any
 
 from batch_runner.cli.run_args import add_command, load_run
 from batch_runner.exceptions import AwsError
+from batch_runner.jobs.run_results import run_output_schema, write_results
+from batch_runner.jobs.tracking import refresh
 from batch_runner.results.join import shown_columns
 from batch_runner.results.writers import SUPPORTED_SUFFIXES, check_output_path
-from batch_runner.run_results import run_output_schema, write_results
-from batch_runner.tracking import refresh
 
 
 def register(subparsers: Any) -> None:

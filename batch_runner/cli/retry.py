@@ -37,7 +37,7 @@ from dataclasses import asdict
 from typing import Any
 
 from batch_runner.cli.run_args import add_command, load_run
-from batch_runner.retrying import CANCELLED, NOTHING, RetryReport, retry_run
+from batch_runner.jobs.retrying import CANCELLED, NOTHING, RetryReport, retry_run
 from batch_runner.runs import Run
 
 

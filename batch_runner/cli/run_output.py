@@ -7,10 +7,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from batch_runner.output_schema import StructuredOutput
-from batch_runner.plan import Plan
-from batch_runner.planning import describe_structured_output
-from batch_runner.run_state import QUEUED, SUBMITTED
+from batch_runner.catalog.output_schema import StructuredOutput
+from batch_runner.jobs.run_state import QUEUED, SUBMITTED
+from batch_runner.prepare.plan import Plan
+from batch_runner.prepare.planning import describe_structured_output
 from batch_runner.runs import Run
 
 

@@ -16,10 +16,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from batch_runner.aws.settings import Overrides, resolve_settings, state_dir, with_region
 from batch_runner.cli.common import add_aws_options, aws_context
 from batch_runner.cli.run_args import add_state_dir
-from batch_runner.run_catalog import list_runs
-from batch_runner.settings import Overrides, resolve_settings, state_dir, with_region
+from batch_runner.jobs.run_catalog import list_runs
 
 
 def register(subparsers: Any) -> None:

@@ -21,8 +21,8 @@ import json
 from typing import Any
 
 from batch_runner.cli.run_args import add_command, load_run
+from batch_runner.jobs.tracking import JobProgress, RunStatus, refresh
 from batch_runner.progress import format_duration
-from batch_runner.tracking import JobProgress, RunStatus, refresh
 
 
 def register(subparsers: Any) -> None:

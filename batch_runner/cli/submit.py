@@ -26,14 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from batch_runner.api import QuotaOverrides, Target, plan_only, prepare
+from batch_runner.aws.settings import Overrides
+from batch_runner.catalog.output_schema import load_output_schema
 from batch_runner.cli.common import add_aws_options, aws_context
 from batch_runner.cli.run_output import plan_dict, print_run
 from batch_runner.exceptions import UsageError
-from batch_runner.output_schema import load_output_schema
-from batch_runner.plan import CONVERSE, INVOKE_MODEL, SubmitOptions
-from batch_runner.planning import describe_plan
-from batch_runner.run_state import validate_run_name
-from batch_runner.settings import Overrides
+from batch_runner.jobs.run_state import validate_run_name
+from batch_runner.prepare.plan import CONVERSE, INVOKE_MODEL, SubmitOptions
+from batch_runner.prepare.planning import describe_plan
 
 
 def register(subparsers: Any) -> None:

@@ -18,8 +18,8 @@ from typing import Any
 from batch_runner.cli.run_args import add_command, load_run
 from batch_runner.cli.status import print_status
 from batch_runner.exceptions import UsageError
+from batch_runner.jobs.waiting import DEFAULT_POLL_SECONDS, Pacing, check_succeeded, wait_for_run
 from batch_runner.progress import ProgressDisplay
-from batch_runner.waiting import DEFAULT_POLL_SECONDS, Pacing, check_succeeded, wait_for_run
 
 
 def register(subparsers: Any) -> None:

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from batch_runner.clients import AwsContext
+from batch_runner.aws.clients import AwsContext
+from batch_runner.aws.settings import Overrides, resolve_stack_name, with_region
 from batch_runner.doctor.account import check_credentials, check_stack
 from batch_runner.doctor.buckets import check_bucket
 from batch_runner.doctor.caller import check_job_actions, check_pass_role
 from batch_runner.doctor.model import check_model
 from batch_runner.doctor.result import CheckResult, CheckTarget
 from batch_runner.doctor.service_role import check_role_data_access, check_role_trust
-from batch_runner.settings import Overrides, resolve_stack_name, with_region
 
 __all__ = [
     "CheckResult",

@@ -7,10 +7,10 @@ from collections.abc import Mapping
 
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
+from batch_runner.aws.settings import Overrides, read_stack_outputs, resolve_settings
+from batch_runner.aws.stack_outputs import OutputKey, stack_name
 from batch_runner.doctor.result import CheckResult, CheckTarget, error_message, failed, passed
 from batch_runner.exceptions import BatchRunnerError, StackNotFoundError
-from batch_runner.settings import Overrides, read_stack_outputs, resolve_settings
-from batch_runner.stack_outputs import OutputKey, stack_name
 
 CREDENTIALS = "credentials and Region"
 STACK = "stack"

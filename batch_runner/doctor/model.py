@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from batch_runner.catalog.model_ids import parse_model_id
+from batch_runner.catalog.models.registry import model_family
+from batch_runner.catalog.quotas import default_quotas, quota_model_name
+from batch_runner.catalog.service_quotas import SOURCE_SERVICE_QUOTAS, read_quotas
 from batch_runner.doctor.result import (
     ACCESS_DENIED,
     CheckResult,
@@ -19,10 +23,6 @@ from batch_runner.doctor.result import (
     unverified,
 )
 from batch_runner.doctor.simulation import SimulationUnavailable, simulate
-from batch_runner.models.ids import parse_model_id
-from batch_runner.models.registry import model_family
-from batch_runner.quotas import default_quotas, quota_model_name
-from batch_runner.service_quotas import SOURCE_SERVICE_QUOTAS, read_quotas
 
 BATCH_MODELS_PAGE = "https://docs.aws.amazon.com/bedrock/latest/userguide/batch-inference-supported.html"
 _NOT_FOUND = frozenset({"ValidationException", "ResourceNotFoundException"})

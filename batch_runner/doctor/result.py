@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from batch_runner.clients import AwsContext
+from batch_runner.aws.clients import AwsContext
 
 
 @dataclass(frozen=True)

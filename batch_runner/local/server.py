@@ -16,6 +16,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from batch_runner.aws.stack_outputs import DEFAULT_ENVIRONMENT, OutputKey, stack_name
 from batch_runner.local.admin import AdminApp
 from batch_runner.local.clock import Clock, ManualClock, WallClock
 from batch_runner.local.config import EmulatorConfig
@@ -28,7 +29,6 @@ from batch_runner.local.lifecycle import Lifecycle
 from batch_runner.local.moto_state import S3State
 from batch_runner.local.stack import deploy, project_root, synthesized_template
 from batch_runner.local.wsgi import EmulatorApp
-from batch_runner.stack_outputs import DEFAULT_ENVIRONMENT, OutputKey, stack_name
 
 DEFAULT_REGION = "us-east-1"
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}

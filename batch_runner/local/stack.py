@@ -19,8 +19,8 @@ from typing import Any
 
 from moto.cloudformation.parsing import NULL_MODELS, get_model_map
 
+from batch_runner.aws.stack_outputs import stack_name
 from batch_runner.exceptions import ConfigurationError
-from batch_runner.stack_outputs import stack_name
 
 CACHE_DIR = Path(".batch-runner") / "cache"
 SYNTH_TIMEOUT_SECONDS = 300

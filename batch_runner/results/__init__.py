@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from batch_runner.output_schema import OutputSchema, output_schema
+from batch_runner.catalog.output_schema import OutputSchema, output_schema
 from batch_runner.results.answers import AnswerCheck, check_answer
 from batch_runner.results.extraction import FAILED, MISSING, SUCCEEDED
 from batch_runner.results.join import (

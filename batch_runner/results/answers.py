@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from batch_runner.output_schema import OutputSchema
+from batch_runner.catalog.output_schema import OutputSchema
 from batch_runner.results.fast_schema import Check, quick_check
 
 MAX_PROBLEM_CHARS = 300

@@ -34,8 +34,8 @@ from typing import IO, Any
 
 import orjson
 
+from batch_runner.catalog.output_schema import SCHEMA_ERROR_CODE
 from batch_runner.exceptions import RecordIndexError
-from batch_runner.output_schema import SCHEMA_ERROR_CODE
 from batch_runner.results.answers import AnswerCheck
 from batch_runner.results.extraction import (
     FAILED,

@@ -18,7 +18,7 @@ from typing import IO, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from batch_runner.aws_errors import aws_error, error_code
+from batch_runner.aws.errors import aws_error, error_code
 from batch_runner.exceptions import AwsError, UsageError
 
 MANIFEST_NAME = "manifest.json.out"

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-import batch_runner.submission
+import batch_runner.jobs.submission
+from batch_runner.aws.clients import AwsContext
 from batch_runner.cli import main
-from batch_runner.clients import AwsContext
 from batch_runner.local import Emulator
 
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
@@ -284,19 +284,19 @@ def test_real_process_submits_through_the_emulator(emulator: Emulator, tmp_path:
 def test_resume_after_a_crash_between_create_and_manifest_write(
     emulator: Emulator, workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    real_create = batch_runner.submission.create_job
+    real_create = batch_runner.jobs.submission.create_job
 
     def create_then_die(*args: Any, **kwargs: Any) -> str:
         real_create(*args, **kwargs)
         raise KeyboardInterrupt  # the job exists; the process dies before writing its ARN down
 
-    monkeypatch.setattr(batch_runner.submission, "create_job", create_then_die)
+    monkeypatch.setattr(batch_runner.jobs.submission, "create_job", create_then_die)
     dataset = write_csv(workdir / "tickets.csv", 200)
     argv = ["submit", str(dataset), "--model", HAIKU, "--prompt-text", "{{ text }}", "--run", "cli-crash"]
     endpoint = ["--endpoint-url", emulator.endpoint_url]
     assert main([*argv, "--max-records-per-job", "100", "--yes", *endpoint]) == 130
     assert [job.name for job in emulator.jobs()] == ["cli-crash-s00000"]
-    monkeypatch.setattr(batch_runner.submission, "create_job", real_create)
+    monkeypatch.setattr(batch_runner.jobs.submission, "create_job", real_create)
     assert "interrupted" in capsys.readouterr().err
 
     assert main(["resume", "cli-crash", "--json", *endpoint]) == 0

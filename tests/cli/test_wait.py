@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from batch_runner.cli import main
+from batch_runner.jobs.tracking import JobProgress, RunStatus
 from batch_runner.local import Emulator
 from batch_runner.progress import ProgressDisplay
-from batch_runner.tracking import JobProgress, RunStatus
 from tests.runner.tracking_helpers import emulator_pacing, submit_cli, write_csv
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from batch_runner.clients import AwsContext
+from batch_runner.aws.clients import AwsContext
 from batch_runner.local import Emulator
 from tests.doctor.identities import REGION
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from batch_runner.aws.stack_outputs import OutputKey
 from batch_runner.local import Emulator
-from batch_runner.stack_outputs import OutputKey
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

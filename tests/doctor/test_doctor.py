@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from batch_runner.clients import AwsContext
+from batch_runner.aws.clients import AwsContext
+from batch_runner.aws.settings import Overrides
+from batch_runner.aws.stack_outputs import OutputKey
 from batch_runner.doctor import CheckResult, prepare, run_checks
 from batch_runner.doctor.account import check_credentials
 from batch_runner.doctor.buckets import check_bucket
 from batch_runner.local import Emulator
-from batch_runner.settings import Overrides
-from batch_runner.stack_outputs import OutputKey
 from tests.doctor.identities import (
     ACCOUNT,
     CLAUDE,

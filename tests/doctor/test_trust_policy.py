@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from batch_runner.clients import AwsContext
+from batch_runner.aws.clients import AwsContext
 from batch_runner.doctor.caller import principal_arn
 from batch_runner.doctor.result import CheckTarget
 from batch_runner.doctor.trust_policy import UnsupportedPolicy, admits_bedrock, load

@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from batch_runner.aws.stack_outputs import OutputKey
 from batch_runner.local import Emulator
-from batch_runner.stack_outputs import OutputKey
 
 CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"
 

@@ -1,4 +1,4 @@
-"""Schema requests built by hand in each family's shape (as batch_runner/output_schema.py describes
+"""Schema requests built by hand in each family's shape (as batch_runner/catalog/output_schema.py describes
 them), and how to read the answer back: the text after any prefill, and the stop reason."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from batch_runner.output_schema import OutputSchema
+from batch_runner.catalog.output_schema import OutputSchema
 
 ROOT = Path(__file__).resolve().parents[2]
 AUDIT = OutputSchema(json.loads((ROOT / "examples/concern_audit/schema.json").read_text(encoding="utf-8")))

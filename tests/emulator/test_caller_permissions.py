@@ -8,8 +8,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from batch_runner.aws.stack_outputs import OutputKey
 from batch_runner.local import Emulator
-from batch_runner.stack_outputs import OutputKey
 from tests.emulator.helpers import claude_records, job_request, jsonl, unique, upload
 
 

@@ -9,8 +9,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from batch_runner.aws.stack_outputs import OutputKey
 from batch_runner.local import Emulator
-from batch_runner.stack_outputs import OutputKey
 from tests.doctor.identities import ACCOUNT, create_user, unique
 
 CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from batch_runner.aws.stack_outputs import OutputKey
 from batch_runner.local import Emulator
-from batch_runner.stack_outputs import OutputKey
 from tests.emulator.helpers import CLAUDE, create_job, unique
 
 DETAIL_FIELDS = {

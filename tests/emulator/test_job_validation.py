@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from batch_runner.aws.stack_outputs import OutputKey
 from batch_runner.local import Emulator
-from batch_runner.stack_outputs import OutputKey
 from tests.emulator.helpers import claude_records, create_job, job_request, jsonl, unique, upload
 
 ACCOUNT = "123456789012"

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from batch_runner.catalog.models import RequestSettings, adapter_for
+from batch_runner.catalog.output_schema import SCHEMA_OPEN
 from batch_runner.local import Emulator
 from batch_runner.local.models import resolve
-from batch_runner.models import RequestSettings, adapter_for
-from batch_runner.output_schema import SCHEMA_OPEN
 from tests.emulator.helpers import create_job, job_outputs, output_lines
 from tests.emulator.schema_cases import (
     AUDIT,

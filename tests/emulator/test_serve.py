@@ -17,8 +17,8 @@ from typing import Any
 import boto3
 import pytest
 
+from batch_runner.aws.stack_outputs import OutputKey
 from batch_runner.local import Emulator, EmulatorConfig, ManualClock
-from batch_runner.stack_outputs import OutputKey
 from tests.emulator.helpers import claude_records, create_job, job_outputs, jsonl, unique
 from tests.emulator_fixtures import hand_written_template
 

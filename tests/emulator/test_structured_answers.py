@@ -10,6 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from batch_runner.catalog.output_schema import OutputSchema
 from batch_runner.local.models import ModelError
 from batch_runner.local.models.schema_answers import (
     FENCE_INTRO,
@@ -23,7 +24,6 @@ from batch_runner.local.models.schema_answers import (
     structured_reply,
 )
 from batch_runner.local.models.structured import instance
-from batch_runner.output_schema import OutputSchema
 from tests.emulator.schema_cases import AUDIT, CLASSIFICATION
 
 SEEDS = [f"model/row-{index}" for index in range(60)]

@@ -17,7 +17,7 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
 
-from batch_runner.stack_outputs import stack_name
+from batch_runner.aws.stack_outputs import stack_name
 from stacks.application import create_app
 from stacks.config import ALL_ENVIRONMENTS, EnvironmentConfig, load_environments, parse_environment
 from tests.infra.template_values import Deployment, deployment

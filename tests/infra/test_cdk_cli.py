@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from batch_runner.stack_outputs import stack_name
+from batch_runner.aws.stack_outputs import stack_name
 from stacks.config import load_environments
 
 ROOT = Path(__file__).resolve().parents[2]

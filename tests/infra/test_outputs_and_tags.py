@@ -1,8 +1,8 @@
-"""Stack outputs the runner reads (keys from batch_runner.stack_outputs) and config tags on every resource."""
+"""Stack outputs the runner reads (keys in batch_runner.aws.stack_outputs), config tags on every resource."""
 
 from __future__ import annotations
 
-from batch_runner.stack_outputs import OutputKey, stack_name
+from batch_runner.aws.stack_outputs import OutputKey, stack_name
 from tests.infra.conftest import Synthesized
 
 # CloudFormation offers no Tags property on these types.

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-import batch_runner.submission
+import batch_runner.jobs.submission
 from batch_runner import Run, submit
 from batch_runner.api import QuotaOverrides
 from batch_runner.exceptions import UsageError
+from batch_runner.jobs.run_state import QUEUED, SUBMITTED, manifest_key
+from batch_runner.jobs.submission import find_run_jobs
 from batch_runner.local import Emulator
-from batch_runner.run_state import QUEUED, SUBMITTED, manifest_key
-from batch_runner.submission import find_run_jobs
 
 CONVERSATIONS = (
     Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "counseling_conversations.csv"
@@ -162,12 +162,12 @@ class Crash(Exception):
 def test_crash_between_upload_and_create_then_resume(
     emulator: Emulator, where: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_create = batch_runner.submission.create_job
+    real_create = batch_runner.jobs.submission.create_job
 
     def die(*args: object, **kwargs: object) -> str:
         raise Crash
 
-    monkeypatch.setattr(batch_runner.submission, "create_job", die)
+    monkeypatch.setattr(batch_runner.jobs.submission, "create_job", die)
     dataset = write_csv(tmp_path / "c.csv", 300)
     options: dict[str, Any] = {
         "model": HAIKU,
@@ -178,7 +178,7 @@ def test_crash_between_upload_and_create_then_resume(
         submit(dataset, run="crash-upload", **options, **where)
     assert len(run_objects(emulator, "crash-upload")) == 5  # 3 shards, index, manifest
     assert run_jobs(emulator, "crash-upload") == []
-    monkeypatch.setattr(batch_runner.submission, "create_job", real_create)
+    monkeypatch.setattr(batch_runner.jobs.submission, "create_job", real_create)
 
     run = Run.load("crash-upload", state_dir=where["state_dir"], endpoint_url=emulator.endpoint_url)
     assert [s.state for s in run.shards] == [QUEUED] * 3
@@ -195,13 +195,13 @@ def test_crash_between_upload_and_create_then_resume(
 def test_crash_between_create_and_manifest_write_then_submit_again(
     emulator: Emulator, where: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_create = batch_runner.submission.create_job
+    real_create = batch_runner.jobs.submission.create_job
 
     def create_then_die(*args: Any, **kwargs: Any) -> str:
         real_create(*args, **kwargs)
         raise Crash  # the job exists; its ARN is never written down
 
-    monkeypatch.setattr(batch_runner.submission, "create_job", create_then_die)
+    monkeypatch.setattr(batch_runner.jobs.submission, "create_job", create_then_die)
     dataset = write_csv(tmp_path / "d.csv", 200)
     options: dict[str, Any] = {
         "model": HAIKU,
@@ -211,7 +211,7 @@ def test_crash_between_create_and_manifest_write_then_submit_again(
     with pytest.raises(Crash):
         submit(dataset, run="crash-create", **options, **where)
     assert run_jobs(emulator, "crash-create") == ["crash-create-s00000"]
-    monkeypatch.setattr(batch_runner.submission, "create_job", real_create)
+    monkeypatch.setattr(batch_runner.jobs.submission, "create_job", real_create)
 
     run = submit(dataset, run="crash-create", **options, **where)
     assert run_jobs(emulator, "crash-create") == ["crash-create-s00000", "crash-create-s00001"]

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from batch_runner.models.output_limits import max_output_tokens
+from batch_runner.catalog.models.output_limits import max_output_tokens
 
 
 class ModelError(Exception):

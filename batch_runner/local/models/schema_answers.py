@@ -1,6 +1,6 @@
 """Answering requests that ask for JSON matching a schema, as the real models and services do.
 
-A request asks for JSON in one of three ways (see ``batch_runner/output_schema.py``): a native field
+A request asks for JSON in one of three ways (see ``batch_runner/catalog/output_schema.py``): a native field
 (Claude ``output_config.format``, Converse ``outputConfig.textFormat``), instructions in the prompt
 quoting the schema between ``SCHEMA_OPEN`` and ``SCHEMA_CLOSE``, or either of those plus a prefill
 (the reply is started for the model, e.g. with ``{``). The reply is a deterministic instance of the
@@ -28,9 +28,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from batch_runner.catalog.output_schema import SCHEMA_CLOSE, SCHEMA_OPEN
 from batch_runner.local.models.base import ModelError, Reply, digest, emulated_reply, limited_reply
 from batch_runner.local.models.structured import instance, validator
-from batch_runner.output_schema import SCHEMA_CLOSE, SCHEMA_OPEN
 
 INVALID = "invalid"
 UNPARSEABLE = "unparseable"

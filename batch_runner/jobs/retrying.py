@@ -1,0 +1,329 @@
+"""Retry: the failed and missing records of a run's finished jobs, sent again as child jobs.
+
+The records to retry are those whose newest outcome (the results join over every job of the run,
+oldest first) is ``failed`` or ``missing``; for a run with an output schema, failed includes
+answers that did not parse or validate (``error_code`` ``schema``). ``failed_schema`` retries only
+those. Their request lines are copied byte for byte from the
+run's uploaded shard files (the original prompt bodies, never re-rendered), in input order, into new
+shards appended to the manifest, so ``results`` reads their outcomes as the newest. The new shards
+respect the run's recorded quotas and are submitted like any other (queued beyond the concurrency
+quota); job names and idempotency tokens follow from the shard index and content, so a retry killed
+at any point and run again adopts what it already created instead of creating it twice.
+
+When fewer records remain than the model's minimum per job, a batch job is impossible: with
+``on_demand`` they go through bedrock-runtime at full price (``batch_runner.jobs.on_demand``) and are
+recorded as an ``on-demand`` shard whose output has the batch layout.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from batch_runner.catalog.output_schema import SCHEMA_ERROR_CODE
+from batch_runner.exceptions import InternalError, UsageError
+from batch_runner.jobs.on_demand import (
+    WORKERS,
+    OnDemandResult,
+    OnDemandTarget,
+    process,
+    summarize,
+    write_output,
+)
+from batch_runner.jobs.run_results import answer_options, job_refs, record_index_path, run_output_schema
+from batch_runner.jobs.run_state import (
+    BATCH,
+    ON_DEMAND,
+    PLANNED,
+    QUEUED,
+    RETRY,
+    SUBMITTED,
+    ShardState,
+    utc_now,
+)
+from batch_runner.jobs.submission import Backoff, SubmitReport, client_token, job_name
+from batch_runner.jobs.tracking import CANCELLED as CANCELLED_SHARD
+from batch_runner.jobs.tracking import COMPLETED, TERMINAL_STATUSES, refresh
+from batch_runner.jobs.uploads import Upload, upload_files
+from batch_runner.prepare.background_writer import BackgroundWriter
+from batch_runner.prepare.shards import Lines, ShardWriter
+from batch_runner.results import SUCCEEDED, JobOutputRef, S3OutputSource, iter_results
+from batch_runner.runs import Run, file_sha256, shard_key
+
+ON_DEMAND_DONE = COMPLETED
+
+NOTHING = "nothing"  # every record already succeeded (with failed_schema: no schema failure left)
+BATCH_JOBS = "batch"
+ON_DEMAND_RUN = "on-demand"
+RESUMED = "resumed"  # an earlier retry stopped half-way and was finished
+CANCELLED = "cancelled"  # the caller declined on-demand processing
+
+_CHUNK_BYTES = 4 << 20
+# The planner writes request lines as {"recordId":"…","modelInput":…}: reading the ID from that
+# prefix spares parsing every request of the run; any other form is parsed.
+_PLANNED_LINE = re.compile(rb'\{"recordId":"([^"\\]*)"')
+
+
+@dataclass
+class RetryReport:
+    mode: str
+    records: int = 0  # records that needed another attempt
+    shards: list[int] = field(default_factory=list)  # indexes of the shards created or finished
+    submit: SubmitReport | None = None
+    on_demand: OnDemandResult | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def retry_run(
+    run: Run,
+    *,
+    on_demand: bool = False,
+    failed_schema: bool = False,
+    backoff: Backoff | None = None,
+    runtime: Any = None,
+    workers: int = WORKERS,
+    confirm: Callable[[int], bool] | None = None,
+) -> RetryReport:
+    """Send the failed and missing records again (only the schema failures with
+    ``failed_schema``); see the module docstring.
+
+    ``runtime`` is a bedrock-runtime client (default: the run's); ``confirm(records)`` is asked
+    before records are processed on demand, at full price.
+    """
+    if failed_schema and run_output_schema(run) is None:
+        raise UsageError(
+            f"run {run.name} has no output schema, so no answer can fail one: --failed-schema is for "
+            "runs submitted with --output-schema; plain retry resends failed and missing records"
+        )
+    backoff = backoff or Backoff()
+    unsent = [s for s in run.shards if s.kind == RETRY and s.state in (PLANNED, QUEUED)]
+    if unsent:
+        return RetryReport(
+            RESUMED,
+            sum(s.record_count for s in unsent),
+            [s.index for s in unsent],
+            run.resume(backoff=backoff),
+        )
+    unfinished = [s for s in run.shards if s.kind == ON_DEMAND and s.job_status != ON_DEMAND_DONE]
+    if unfinished:
+        result = _finish_on_demand(run, unfinished[0], _target(run, runtime, backoff), workers)
+        return RetryReport(RESUMED, result.records, [unfinished[0].index], on_demand=result)
+
+    refresh(run, submit=False, backoff=backoff)
+    _check_all_finished(run)
+    wanted = records_to_retry(run, failed_schema=failed_schema)
+    if not wanted:
+        return RetryReport(NOTHING)
+    minimum = run.quotas.min_records_per_job
+    if len(wanted) >= minimum:
+        shards = _plan_retry_shards(run, wanted)
+        run.manifest.shards.extend(shards)
+        run.save()
+        return RetryReport(BATCH_JOBS, len(wanted), [s.index for s in shards], run.resume(backoff=backoff))
+    if not on_demand:
+        raise UsageError(
+            f"run {run.name}: {len(wanted)} record(s) to retry, fewer than the {minimum} a batch job "
+            f"of {run.model_id} needs; add --on-demand to process them with the runtime API at full price"
+        )
+    if confirm is not None and not confirm(len(wanted)):
+        return RetryReport(CANCELLED, len(wanted))
+    shard = _start_on_demand(run, wanted)
+    result = _finish_on_demand(run, shard, _target(run, runtime, backoff), workers)
+    return RetryReport(ON_DEMAND_RUN, len(wanted), [shard.index], on_demand=result)
+
+
+def records_to_retry(run: Run, *, failed_schema: bool = False) -> set[str]:
+    """Record IDs whose newest outcome over every job of the run is failed or missing (an answer
+    that fails the run's output schema is failed); with ``failed_schema``, only schema failures."""
+    source = S3OutputSource(run.client("s3"))
+    rows = iter_results(
+        source, job_refs(run), record_index_path(run), work_dir=run.directory, **answer_options(run)
+    )
+    if failed_schema:
+        return {str(row["record_id"]) for row in rows if row["error_code"] == SCHEMA_ERROR_CODE}
+    return {str(row["record_id"]) for row in rows if row["status"] != SUCCEEDED}
+
+
+def _check_all_finished(run: Run) -> None:
+    busy = [
+        s
+        for s in run.shards
+        if s.is_bedrock_job
+        and s.state != CANCELLED_SHARD
+        and (s.state != SUBMITTED or s.job_status not in TERMINAL_STATUSES)
+    ]
+    if busy:
+        first = busy[0]
+        status = first.job_status if first.state == SUBMITTED else first.state
+        raise UsageError(
+            f"run {run.name}: {len(busy)} job(s) not finished yet (e.g. {first.job_name}: {status}); "
+            f"only finished jobs' records can be retried: run `python -m batch_runner wait {run.name}` first"
+        )
+
+
+def _original_lines(run: Run, wanted: set[str]) -> Iterator[tuple[int, bytes]]:
+    """(shard index, request line) of the wanted records, in input order, as uploaded."""
+    source = S3OutputSource(run.client("s3"))
+    found = 0
+    for shard in run.shards:
+        if shard.kind != BATCH:
+            continue
+        for raw in _shard_lines(run, shard, source):
+            if raw.strip() and _record_id(raw) in wanted:
+                found += 1
+                yield shard.index, raw
+    if found != len(wanted):
+        raise InternalError(
+            f"run {run.name}: {len(wanted) - found} record(s) to retry are in no shard of the run"
+        )
+
+
+def _record_id(raw: bytes) -> str:
+    match = _PLANNED_LINE.match(raw)
+    return match.group(1).decode() if match else str(orjson.loads(raw).get("recordId"))
+
+
+def _shard_lines(run: Run, shard: ShardState, source: S3OutputSource) -> Iterator[bytes]:
+    local = Path(shard.local_path)
+    if local.is_file():
+        with local.open("rb") as handle:
+            for line in handle:
+                yield line.rstrip(b"\n")
+    else:
+        yield from source.iter_lines(_input_bucket(run), shard.s3_key)
+
+
+def _plan_retry_shards(run: Run, wanted: set[str]) -> list[ShardState]:
+    """Write the wanted records into new shard files within the run's quotas."""
+    attempt = _next_attempt(run)
+    directory = _fresh_dir(run, f"retry-{attempt}")
+    sink = BackgroundWriter()
+    writer = ShardWriter(directory, run.quotas, sink)
+    parents: set[int] = set()
+    try:
+        data, ends = bytearray(), []
+        for parent, raw in _original_lines(run, wanted):
+            parents.add(parent)
+            data += raw + b"\n"
+            ends.append(len(data))
+            if len(data) >= _CHUNK_BYTES:
+                writer.add(Lines(bytes(data), ends), lambda _: "a retried record")
+                data, ends = bytearray(), []
+        writer.add(Lines(bytes(data), ends), lambda _: "a retried record")
+        plans = writer.finish()
+    finally:
+        sink.stop()
+        writer.abandon()
+    base = len(run.shards)
+    return [
+        _child_shard(
+            run,
+            base + plan.index,
+            plan.path,
+            plan.sha256,
+            plan.record_count,
+            plan.byte_size,
+            kind=RETRY,
+            attempt=attempt,
+            parents=sorted(parents),
+        )
+        for plan in plans
+    ]
+
+
+def _start_on_demand(run: Run, wanted: set[str]) -> ShardState:
+    """Write and upload the records' input file, and record the on-demand shard as in progress."""
+    attempt = _next_attempt(run)
+    index = len(run.shards)
+    lines = list(_original_lines(run, wanted))
+    path = _fresh_dir(run, f"on-demand-{attempt}") / f"shard-{index:05d}.jsonl"
+    path.write_bytes(b"".join(raw + b"\n" for _, raw in lines))
+    shard = _child_shard(
+        run,
+        index,
+        path,
+        file_sha256(path),
+        len(lines),
+        path.stat().st_size,
+        kind=ON_DEMAND,
+        attempt=attempt,
+        parents=sorted({parent for parent, _ in lines}),
+    )
+    upload_files(run.client("s3"), _input_bucket(run), [Upload(path, shard.s3_key, shard.sha256)])
+    shard.state, shard.job_status, shard.submitted_at = SUBMITTED, "InProgress", utc_now()
+    shard.job_arn = f"on-demand:{run.name}/on-demand-{index:05d}"
+    run.manifest.shards.append(shard)
+    run.save()
+    return shard
+
+
+def _target(run: Run, runtime: Any, backoff: Backoff) -> OnDemandTarget:
+    return OnDemandTarget(
+        runtime=runtime if runtime is not None else run.client("bedrock-runtime"),
+        model_id=run.model_id,
+        invocation_type=str(run.manifest.plan["invocation_type"]),
+        backoff=backoff,
+    )
+
+
+def _finish_on_demand(run: Run, shard: ShardState, target: OnDemandTarget, workers: int) -> OnDemandResult:
+    lines = [raw for raw in _shard_lines(run, shard, S3OutputSource(run.client("s3"))) if raw.strip()]
+    results = process(target, lines, workers=workers)
+    bucket, prefix = JobOutputRef(str(shard.job_arn), run.output_uri).output_prefix()
+    write_output(run.client("s3"), bucket, prefix, shard.s3_key.rsplit("/", 1)[-1], results)
+    result = summarize(target, results)
+    shard.job_status = ON_DEMAND_DONE
+    shard.message = f"on demand: {result.succeeded} succeeded, {result.failed} failed"
+    run.save()
+    return result
+
+
+def _child_shard(
+    run: Run,
+    index: int,
+    path: Path,
+    sha256: str,
+    records: int,
+    size: int,
+    *,
+    kind: str,
+    attempt: int,
+    parents: list[int],
+) -> ShardState:
+    return ShardState(
+        index=index,
+        local_path=str(path.resolve()),
+        s3_key=shard_key(run.name, index),
+        sha256=sha256,
+        record_count=records,
+        byte_size=size,
+        client_token=client_token(run.name, index, sha256),
+        job_name=job_name(run.name, index),
+        kind=kind,
+        attempt=attempt,
+        parents=parents,
+    )
+
+
+def _next_attempt(run: Run) -> int:
+    return 1 + max((s.attempt for s in run.shards), default=0)
+
+
+def _fresh_dir(run: Run, name: str) -> Path:
+    """An empty directory for this attempt's files (a killed earlier try may have left some)."""
+    directory = run.directory / "input" / name
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return directory
+
+
+def _input_bucket(run: Run) -> str:
+    return str(run.manifest.settings["input_bucket"])

@@ -1,0 +1,126 @@
+"""A run's results: its jobs from the manifest and its record index, handed to the results core.
+
+Jobs go oldest first, in manifest order (child jobs of retries are appended to the manifest, so
+the newest outcome of a record wins). The record index is read from the local copy when its hash
+matches the manifest, else downloaded from the input bucket into the run's state directory, so
+``results`` works on a machine that never saw the run. A run submitted with an output schema has
+its answers parsed and validated with the schema and prefill recorded in its manifest.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from batch_runner.aws.errors import aws_error
+from batch_runner.catalog.output_schema import OutputSchema, StructuredOutput, output_schema
+from batch_runner.exceptions import UsageError
+from batch_runner.prepare.planning import RECORD_INDEX_NAME
+from batch_runner.results import JobOutputRef, Reconciliation, S3OutputSource, collect_results, iter_results
+from batch_runner.runs import Run, file_sha256
+
+
+def job_refs(run: Run) -> list[JobOutputRef]:
+    """Every job the run has created, oldest first, with its last known status."""
+    return [
+        JobOutputRef(shard.job_arn, run.output_uri, shard.job_status) for shard in run.shards if shard.job_arn
+    ]
+
+
+def record_index_path(run: Run) -> Path:
+    """A local copy of the run's record index, downloaded if this machine does not have it."""
+    index = run.manifest.record_index
+    local = Path(str(index.get("local_path", "")))
+    if local.is_file() and file_sha256(local) == index.get("sha256"):
+        return local
+    target = run.directory / RECORD_INDEX_NAME
+    if target.is_file() and file_sha256(target) == index.get("sha256"):
+        return target
+    bucket, key = str(run.manifest.settings["input_bucket"]), str(index["s3_key"])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".record-index-", dir=target.parent)
+    os.close(fd)
+    try:
+        run.client("s3").download_file(bucket, key, tmp)
+        os.replace(tmp, target)
+    except (ClientError, BotoCoreError) as err:
+        raise aws_error(err, f"downloading the record index s3://{bucket}/{key}") from err
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return target
+
+
+def run_output_schema(run: Run) -> OutputSchema | None:
+    """The schema the run's answers must match (``submit --output-schema``), if any."""
+    document = run.manifest.options.get("output_schema")
+    return None if document is None else output_schema(document, origin=f"of run {run.name}")
+
+
+def run_prefill(run: Run) -> str | None:
+    """The text the run's requests started each reply with (the answers lack it)."""
+    structured = StructuredOutput.from_dict(run.manifest.plan.get("structured_output"))
+    return structured.prefill if structured else None
+
+
+def answer_options(run: Run) -> dict[str, Any]:
+    """``output_schema`` and ``prefill`` keyword arguments for the results core."""
+    return {"output_schema": run_output_schema(run), "prefill": run_prefill(run)}
+
+
+def _require_jobs(run: Run) -> list[JobOutputRef]:
+    refs = job_refs(run)
+    if not refs:
+        raise UsageError(f"run {run.name} has no jobs yet: submit them with `resume {run.name}`")
+    return refs
+
+
+def write_results(run: Run, out: Path | str, *, include_input: bool = False) -> Reconciliation:
+    """Write one row per input record to ``out`` (CSV, JSONL or Parquet, atomically)."""
+    source = S3OutputSource(run.client("s3"))
+    return collect_results(
+        source,
+        _require_jobs(run),
+        record_index_path(run),
+        out,
+        include_input=include_input,
+        **answer_options(run),
+    )
+
+
+@dataclass
+class RunResults:
+    """The results of a run as records: iterate for dicts, ``to_pandas()``, or ``save(path)``.
+
+    Each iteration reads the outputs from S3 again (streamed, bounded memory). With an output
+    schema, each record also has one key per top-level property of the schema.
+    """
+
+    run: Run
+    include_input: bool = False
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        source = S3OutputSource(self.run.client("s3"))
+        yield from iter_results(
+            source,
+            _require_jobs(self.run),
+            record_index_path(self.run),
+            include_input=self.include_input,
+            **answer_options(self.run),
+        )
+
+    def save(self, path: Path | str) -> Reconciliation:
+        return write_results(self.run, path, include_input=self.include_input)
+
+    def to_pandas(self) -> Any:
+        """A pandas DataFrame, one row per input record (needs pandas installed)."""
+        try:
+            import pandas as pd
+        except ImportError as err:
+            raise UsageError("to_pandas() needs pandas: pip install pandas") from err
+        return pd.DataFrame.from_records(list(self))

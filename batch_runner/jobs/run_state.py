@@ -1,0 +1,220 @@
+"""The run manifest: everything needed to pick a run up on any machine, as one JSON document.
+
+It is rewritten after every step, atomically (a temporary file, then ``os.replace``), locally under
+``<state dir>/runs/<run>/manifest.json`` and in the input bucket at ``runs/<run>/manifest.json``
+(the runner may write there; the output bucket is Bedrock's). A reader never sees half a file.
+
+Shard states move ``planned`` (file written locally) -> ``queued`` (uploaded, waiting for a job
+slot) -> ``submitted`` (job created; ``job_arn`` set). ``job_status`` is the last Bedrock status
+seen; later commands refresh it.
+
+``kind`` tells a shard's origin: ``batch`` (planned by submit), ``retry`` (a child batch job of the
+failed and missing records of earlier ones; ``attempt`` counts retries, ``parents`` names the shards
+the records came from) or ``on-demand`` (records processed with bedrock-runtime at full price; its
+``job_arn`` is ``on-demand:<run>/<job id>`` and its output sits where a batch job's would, under
+``<output uri>/<job id>/``). Manifests without these fields load as ``batch`` shards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from batch_runner.aws.errors import aws_error, error_code
+from batch_runner.exceptions import RunNotFoundError, UsageError
+
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+
+PLANNED = "planned"
+QUEUED = "queued"
+SUBMITTED = "submitted"
+
+BATCH = "batch"
+RETRY = "retry"
+ON_DEMAND = "on-demand"
+
+# Run names become S3 key segments and job-name prefixes: letters, digits and inner hyphens only,
+# short enough that "<run>-s00001" stays within the 63-character job-name limit.
+MAX_RUN_NAME = 40
+_RUN_NAME = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?")
+
+
+def validate_run_name(name: str) -> str:
+    if len(name) > MAX_RUN_NAME or not _RUN_NAME.fullmatch(name):
+        raise UsageError(
+            f"invalid run name {name!r}: use 1-{MAX_RUN_NAME} letters, digits and inner hyphens, "
+            "e.g. --run reviews-2026-01"
+        )
+    return name
+
+
+def default_run_name(stem: str, now: datetime | None = None) -> str:
+    """``<dataset stem>-<UTC timestamp>``, squeezed into the run-name alphabet."""
+    slug = re.sub(r"[^a-zA-Z0-9]+", "-", stem).strip("-")[:24].strip("-") or "run"
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+    return f"{slug}-{stamp}"
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def run_prefix(run: str) -> str:
+    """S3 prefix of everything a run stores: ``runs/<run>/``."""
+    return f"runs/{run}/"
+
+
+def manifest_key(run: str) -> str:
+    return f"{run_prefix(run)}{MANIFEST_NAME}"
+
+
+@dataclass
+class ShardState:
+    index: int
+    local_path: str
+    s3_key: str
+    sha256: str
+    record_count: int
+    byte_size: int
+    client_token: str
+    job_name: str
+    state: str = PLANNED
+    job_arn: str | None = None
+    job_status: str | None = None
+    message: str | None = None  # last error or service message worth showing
+    submitted_at: str | None = None
+    kind: str = BATCH
+    attempt: int = 0
+    parents: list[int] = field(default_factory=list)
+    # A finished job's record counters (GetModelInvocationJob's processed/success/errorRecordCount),
+    # kept because a terminal job never changes: later status passes need not ask again.
+    final_counts: dict[str, int] | None = None
+
+    @property
+    def job_id(self) -> str | None:
+        return self.job_arn.rsplit("/", 1)[-1] if self.job_arn else None
+
+    @property
+    def is_bedrock_job(self) -> bool:
+        """Whether a Bedrock batch job backs this shard (on-demand shards have none to poll or stop)."""
+        return self.kind != ON_DEMAND
+
+
+@dataclass
+class RunManifest:
+    run: str
+    created_at: str
+    tool_version: str
+    dataset: dict[str, Any]  # source (path or kind) and fingerprint
+    options: dict[str, Any]  # SubmitOptions as plain JSON
+    settings: dict[str, Any]  # Settings.to_dict(): region, stack, buckets, role, key
+    quotas: dict[str, Any]  # ModelQuotas values plus "source"
+    plan: dict[str, Any]  # model, invocation type, records, bytes, estimate
+    record_index: dict[str, Any]  # local_path, s3_key, sha256, uploaded
+    shards: list[ShardState] = field(default_factory=list)
+    updated_at: str = ""
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def fingerprint(self) -> str:
+        return str(self.dataset.get("fingerprint", ""))
+
+    def to_json(self) -> str:
+        # Keys in field and insertion order, not sorted: the output schema's property order is the
+        # order of the result columns.
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, *, origin: str) -> RunManifest:
+        try:
+            data = json.loads(text)
+            shards = [ShardState(**_known(ShardState, s)) for s in data.pop("shards", [])]
+            manifest = cls(**_known(cls, data), shards=shards)
+        except (ValueError, TypeError) as err:
+            raise UsageError(f"run manifest {origin} is damaged ({err}): remove it or restore it") from err
+        if manifest.format_version > FORMAT_VERSION:
+            raise UsageError(
+                f"run manifest {origin} was written by a newer batch_runner (format "
+                f"{manifest.format_version}): upgrade batch_runner"
+            )
+        return manifest
+
+
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """Drop fields this version does not know, so newer manifests with extra fields still load."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+def run_dir(state_dir: Path, run: str) -> Path:
+    return state_dir / "runs" / run
+
+
+def local_manifest_path(state_dir: Path, run: str) -> Path:
+    return run_dir(state_dir, run) / MANIFEST_NAME
+
+
+def write_local(manifest: RunManifest, state_dir: Path) -> Path:
+    """Write the manifest atomically: readers see the old file or the new one, never a mix."""
+    path = local_manifest_path(state_dir, manifest.run)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".manifest-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(manifest.to_json())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_local(state_dir: Path, run: str) -> RunManifest | None:
+    path = local_manifest_path(state_dir, run)
+    if not path.is_file():
+        return None
+    return RunManifest.from_json(path.read_text(encoding="utf-8"), origin=str(path))
+
+
+def require_local(state_dir: Path, run: str) -> RunManifest:
+    manifest = read_local(state_dir, run)
+    if manifest is None:
+        raise RunNotFoundError(f"no run {run!r} under {run_dir(state_dir, run)}")
+    return manifest
+
+
+def write_remote(manifest: RunManifest, s3: Any, bucket: str) -> None:
+    """Copy the manifest to S3 (a single PUT, so S3 readers also never see half a file)."""
+    try:
+        s3.put_object(
+            Bucket=bucket,
+            Key=manifest_key(manifest.run),
+            Body=manifest.to_json().encode("utf-8"),
+            ContentType="application/json",
+        )
+    except (ClientError, BotoCoreError) as err:
+        raise aws_error(err, f"saving the manifest to s3://{bucket}/{manifest_key(manifest.run)}") from err
+
+
+def read_remote(s3: Any, bucket: str, run: str) -> RunManifest | None:
+    key = manifest_key(run)
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as err:
+        if error_code(err) in {"NoSuchKey", "404", "NotFound"}:
+            return None
+        raise aws_error(err, f"reading s3://{bucket}/{key}") from err
+    except BotoCoreError as err:
+        raise aws_error(err, f"reading s3://{bucket}/{key}") from err
+    return RunManifest.from_json(body.decode("utf-8"), origin=f"s3://{bucket}/{key}")

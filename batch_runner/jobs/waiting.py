@@ -1,0 +1,106 @@
+"""Waiting for a run: poll until every job is terminal, with backoff and a deadline.
+
+Each poll is a ``tracking.refresh`` pass, so queued shards keep being submitted as slots free up.
+The interval starts at ``poll`` seconds and grows by half while nothing changes, up to
+``max_poll``; any change brings it back to ``poll``. Interrupting (Ctrl-C) only stops the waiting:
+the jobs run on in Bedrock and ``status``/``wait`` pick them up again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from batch_runner.exceptions import JobsUnsuccessfulError, UsageError, WaitTimeoutError
+from batch_runner.jobs.run_state import PLANNED
+from batch_runner.jobs.submission import Backoff
+from batch_runner.jobs.tracking import RunStatus, refresh
+from batch_runner.runs import Run
+
+DEFAULT_POLL_SECONDS = 30.0
+MAX_POLL_SECONDS = 300.0
+_GROWTH = 1.5
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """How often to poll and how long to wait at most (``timeout`` None: until done)."""
+
+    poll: float = DEFAULT_POLL_SECONDS
+    max_poll: float = MAX_POLL_SECONDS
+    timeout: float | None = None
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        if self.poll <= 0:
+            raise ValueError(f"poll interval must be positive, got {self.poll}")
+        if self.timeout is not None and self.timeout < 0:
+            raise ValueError(f"timeout must not be negative, got {self.timeout}")
+
+
+def wait_for_run(
+    run: Run,
+    pacing: Pacing | None = None,
+    *,
+    on_progress: Callable[[RunStatus], None] | None = None,
+    backoff: Backoff | None = None,
+) -> RunStatus:
+    """Poll until every job of ``run`` is terminal; returns the final status.
+
+    Raises ``WaitTimeoutError`` at the deadline. Unsuccessful jobs are not an error here: the
+    returned status says so (``check_succeeded`` turns that into ``JobsUnsuccessfulError``).
+    """
+    pacing = pacing or Pacing()
+    if any(shard.state == PLANNED for shard in run.shards):
+        # Shards that cannot be uploaded from here would keep the wait going forever: fail now.
+        run.upload_pending()
+    deadline = None if pacing.timeout is None else pacing.clock() + pacing.timeout
+    interval = min(pacing.poll, pacing.max_poll)
+    previous: tuple[object, ...] | None = None
+    while True:
+        status = refresh(run, backoff=backoff)
+        if on_progress is not None:
+            on_progress(status)
+        if status.finished:
+            return status
+        _check_waitable(status)
+        fingerprint = (status.processed, tuple(sorted(status.counts().items())))
+        interval = pacing.poll if fingerprint != previous else min(interval * _GROWTH, pacing.max_poll)
+        previous = fingerprint
+        if deadline is not None:
+            left = deadline - pacing.clock()
+            if left <= 0:
+                raise WaitTimeoutError(
+                    f"run {status.run} not finished after {pacing.timeout:g}s: {describe(status)};"
+                    f" the jobs keep running, wait again with `wait {status.run}`"
+                )
+            pacing.sleep(min(interval, left))
+        else:
+            pacing.sleep(interval)
+
+
+def _check_waitable(status: RunStatus) -> None:
+    """Only ``retry`` moves records sent on demand: when nothing else is left, waiting cannot end."""
+    left = [job for job in status.jobs if not job.finished]
+    if left and all(job.job_arn and not job.job_arn.startswith("arn:") for job in left):
+        raise UsageError(
+            f"run {status.run}: only records sent on demand by `retry` are unfinished (shard "
+            f"{', '.join(str(job.shard) for job in left)}); finish them with `retry {status.run}`"
+        )
+
+
+def check_succeeded(status: RunStatus) -> RunStatus:
+    """``status`` when every job Completed; else ``JobsUnsuccessfulError`` naming each job and why."""
+    if status.unsuccessful:
+        raise JobsUnsuccessfulError(
+            f"run {status.run}: {len(status.unsuccessful)} of {len(status.jobs)} job(s) did not complete: "
+            + "; ".join(status.why_unsuccessful())
+        )
+    return status
+
+
+def describe(status: RunStatus) -> str:
+    counts = ", ".join(f"{n} {label}" for label, n in sorted(status.counts().items()))
+    return f"{status.processed} of {status.records} records processed; jobs: {counts}"

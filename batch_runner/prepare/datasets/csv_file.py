@@ -1,0 +1,151 @@
+"""CSV, read with pyarrow's streaming reader: every column as text, quoted newlines allowed.
+
+pyarrow is fast but its errors do not say where the problem is, so when it fails the file is
+scanned again with the standard library to name the line (and byte, for bad UTF-8). pyarrow also
+accepts a quote left open at the end of the file (the rest of the file silently becomes one
+value), so the quotes are counted as the file is read: an odd count triggers the same scan.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+
+from batch_runner.exceptions import DatasetError
+from batch_runner.prepare.datasets.chunk import Chunk, check_unique_columns
+
+BLOCK_BYTES = 256 << 10  # CSV bytes per batch; pyarrow reads ~35 blocks ahead, so this bounds memory
+
+
+MAX_BLOCK_BYTES = 1 << 30  # a row this long cannot fit in a batch input file anyway
+
+
+class BlocksTooSmall(Exception):
+    """A CSV row is longer than the read block; ``dataset`` reads with blocks large enough to retry.
+
+    pyarrow needs each row inside one block. Blocks are small to keep memory low, so a dataset
+    with very long rows is read again from the start with larger blocks (and more memory).
+    """
+
+    def __init__(self, dataset: CsvDataset) -> None:
+        super().__init__(f"retry with {dataset.block_bytes:,}-byte blocks")
+        self.dataset = dataset
+
+
+class CsvDataset:
+    def __init__(self, path: Path, block_bytes: int | None = None) -> None:
+        self.path = path
+        self.label = str(path)
+        self.block_bytes = block_bytes or BLOCK_BYTES
+
+    def chunks(self) -> Iterator[Chunk]:
+        columns = self._header()
+        source = _QuoteCountingFile(self.path)
+        try:
+            reader = pa_csv.open_csv(
+                source,
+                read_options=pa_csv.ReadOptions(block_size=self.block_bytes),
+                parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types={name: pa.string() for name in columns}, strings_can_be_null=False
+                ),
+            )
+            first_row = 0
+            for batch in reader:
+                if batch.num_rows:
+                    yield Chunk(first_row, batch=batch)
+                    first_row += batch.num_rows
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+            if "straddl" in str(err) and self.block_bytes < MAX_BLOCK_BYTES:
+                raise BlocksTooSmall(CsvDataset(self.path, self.block_bytes * 8)) from err
+            raise self._explain(err) from err
+        finally:
+            source.close()
+        if source.quotes % 2:
+            problem = find_csv_problem(self.path)  # None for bare quotes inside unquoted values
+            if problem is not None:
+                raise DatasetError(f"{self.label} {problem}; fix the file or export it again as UTF-8 CSV")
+
+    def _header(self) -> list[str]:
+        try:
+            with self.path.open(encoding="utf-8-sig", newline="") as handle:
+                header = next(csv.reader(handle), None)
+        except UnicodeDecodeError as err:
+            raise self._explain(err) from err
+        except csv.Error as err:
+            raise DatasetError(f"{self.label} line 1: malformed CSV header ({err}); fix the file") from err
+        if not header:
+            raise DatasetError(f"{self.label} is empty: it has no header row and no data rows; add rows")
+        check_unique_columns(f"{self.label} header", header)
+        return header
+
+    def _explain(self, err: Exception) -> DatasetError:
+        problem = find_csv_problem(self.path)
+        if problem is None:
+            problem = f"cannot be read as CSV ({str(err).splitlines()[0]})"
+        return DatasetError(f"{self.label} {problem}; fix the file or export it again as UTF-8 CSV")
+
+
+class _QuoteCountingFile:
+    """A read-only file for pyarrow that counts the double quotes it hands out."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("rb")
+        self.quotes = 0
+        self.closed = False
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._file.read(size)
+        self.quotes += data.count(b'"')
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self._file.close()
+        self.closed = True
+
+
+def find_csv_problem(path: Path) -> str | None:
+    """The first problem in a CSV file, located by line (and byte for bad UTF-8), or None."""
+    with path.open("rb") as raw:
+        for line_number, line in enumerate(raw, 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as err:
+                bad = line[err.start : err.start + 1]
+                return f"line {line_number}, byte {err.start + 1}: invalid UTF-8 ({bad!r})"
+    limit = csv.field_size_limit(2**31 - 1)  # pyarrow has no per-field limit; do not invent one here
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            return _find_structure_problem(csv.reader(handle, strict=True))
+    finally:
+        csv.field_size_limit(limit)
+
+
+def _find_structure_problem(reader: Any) -> str | None:  # a csv.reader (its type is private)
+    header: list[str] | None = None
+    while True:
+        first_line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return None
+        except csv.Error as err:
+            if "unexpected end of data" in str(err):
+                return f"line {first_line}: a quoted value starts in this record and is never closed"
+            return f"line {reader.line_num}: malformed CSV ({err})"
+        if header is None:
+            header = row
+        elif row and len(row) != len(header):
+            fields = f"{len(row)} fields, the header has {len(header)}"
+            return f"line {reader.line_num}: malformed CSV row with {fields}"

@@ -1,0 +1,86 @@
+"""What `submit` decides before it touches AWS: the contract between planning and submission.
+
+Planning (``batch_runner.prepare.planning``) reads the dataset once, streaming, writes each shard as a
+ready-to-upload JSONL file into a work directory, and returns a ``Plan``. Submission
+(``batch_runner.jobs.submission``) uploads those files and creates one job per shard. Neither side
+reaches into the other's internals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from batch_runner.catalog.output_schema import StructuredOutput
+
+INVOKE_MODEL = "InvokeModel"
+CONVERSE = "Converse"
+
+
+@dataclass(frozen=True)
+class ModelQuotas:
+    """Per-model batch limits. Defaults come from a data file; flags and Service Quotas override."""
+
+    min_records_per_job: int = 100
+    max_records_per_file: int = 50_000
+    max_records_per_job: int = 50_000
+    max_file_bytes: int = 1_000_000_000
+    max_job_bytes: int = 5_000_000_000
+    max_concurrent_jobs: int = 20
+
+
+@dataclass(frozen=True)
+class SubmitOptions:
+    """Everything that shapes the requests, as typed config (the CLI and the Python API build it)."""
+
+    model_id: str
+    prompt_template: str | None = None  # Jinja2 source; None only for pre-formatted input
+    system_prompt: str | None = None
+    id_column: str | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    invocation_type: str = INVOKE_MODEL
+    model_options: dict[str, object] = field(default_factory=dict)  # e.g. embeddings dimensions
+    # A JSON Schema document (see batch_runner.catalog.output_schema): answers are parsed into its columns.
+    output_schema: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """Indicative cost from the price data file; tokens are estimates, not counts."""
+
+    model_id: str
+    input_tokens: int
+    output_tokens: int
+    batch_usd: float | None  # None when the model has no listed price
+    on_demand_usd: float | None
+    prices_as_of: str
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    """One future job: a JSONL file of records, written locally, not yet uploaded."""
+
+    index: int
+    path: Path
+    record_count: int
+    byte_size: int
+    sha256: str  # of the file's bytes; part of the job's idempotency token
+
+
+@dataclass(frozen=True)
+class Plan:
+    model_id: str
+    invocation_type: str
+    dataset_fingerprint: str  # sha256 of the dataset bytes + options that shape the requests
+    record_count: int
+    byte_size: int
+    shards: tuple[ShardPlan, ...]
+    # JSONL, one line per input record: {"recordId", "row" (0-based), "id" (user id or null),
+    # "input" (the row's columns)}. Uploaded beside the shards so results can be joined back
+    # to input rows from any machine.
+    record_index_path: Path
+    quotas: ModelQuotas
+    estimate: CostEstimate
+    structured_output: StructuredOutput | None = None  # how requests ask for JSON; None: no schema

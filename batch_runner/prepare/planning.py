@@ -1,0 +1,286 @@
+"""Plan a submission without touching AWS: read the dataset once, validate every record, write the
+shard files and the record index, estimate tokens and cost.
+
+What ends up in ``workdir``:
+
+- ``shard-00000.jsonl``, ``shard-00001.jsonl``, ...: one file per batch job, one request per line,
+  ``{"recordId": "R0000000042", "modelInput": {...}}`` (runner IDs, see ``record_ids``);
+- ``record-index.ndjson``: one line per input row, in row order,
+  ``{"recordId": "R0000000042", "row": 42, "id": <the user's ID or null>, "input": {<the row>}}``.
+  Its extension is deliberately not ``.jsonl``, so a job pointed at the folder never reads it.
+
+Files are written into a staging directory inside ``workdir`` and moved into place only when the
+whole dataset has been read and checked, so an error on the last row leaves nothing that could be
+uploaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from batch_runner.catalog.models import DEFAULT_MAX_TOKENS, ModelAdapter, RequestSettings, adapter_for
+from batch_runner.catalog.models.registry import FAMILY_OPTION
+from batch_runner.catalog.output_schema import (
+    INSTRUCTIONS,
+    NATIVE,
+    PRE_FORMATTED,
+    PREFILL,
+    OutputSchema,
+    StructuredOutput,
+    output_schema,
+)
+from batch_runner.catalog.pricing import estimate_cost, estimate_input_tokens, estimate_output_tokens
+from batch_runner.catalog.quotas import default_quotas
+from batch_runner.exceptions import DatasetError, ModelNotSupportedError, PlanError, UsageError
+from batch_runner.prepare.background_writer import BackgroundWriter
+from batch_runner.prepare.datasets import BlocksTooSmall, Dataset, DatasetSource, is_jsonl, open_dataset
+from batch_runner.prepare.plan import ModelQuotas, Plan, ShardPlan, SubmitOptions
+from batch_runner.prepare.prompts import PromptTemplate, column_template, compile_template
+from batch_runner.prepare.records import RowEncoder
+from batch_runner.prepare.records_columnar import ColumnEncoder
+from batch_runner.prepare.shards import SHARD_NAME, ShardWriter
+from batch_runner.prepare.user_ids import UserIdRegistry
+from batch_runner.results.join import shown_columns
+
+RECORD_INDEX_NAME = "record-index.ndjson"  # not .jsonl: a job reading the folder must not take it as input
+INPUT_COLUMN_OPTION = "input_column"  # embeddings: send one column as inputText, no template needed
+
+__all__ = ["RECORD_INDEX_NAME", "build_plan", "default_quotas", "describe_plan", "describe_structured_output"]
+
+
+def build_plan(source: DatasetSource, options: SubmitOptions, *, quotas: ModelQuotas, workdir: Path) -> Plan:
+    """Read ``source`` once, write ready-to-upload shard files and the record index into ``workdir``."""
+    schema = None if options.output_schema is None else output_schema(options.output_schema)
+    template = _template(options)
+    adapter = _adapter(options, schema, pre_formatted=template is None)
+    if template is None and not (is_jsonl(source) or _is_iterable_of_dicts(source)):
+        raise UsageError(
+            "no prompt template given; pass --prompt or --prompt-text (or a pre-formatted JSONL file)"
+        )
+    if template is None and options.id_column is not None:
+        raise UsageError(
+            "--id-column needs a prompt template; pre-formatted lines carry their IDs in recordId"
+        )
+    dataset = open_dataset(source)
+    workdir.mkdir(parents=True, exist_ok=True)
+    while True:
+        try:
+            written = _write_files(dataset, options, adapter, template, quotas, workdir)
+            break
+        except BlocksTooSmall as retry:  # a CSV row longer than the read block: start over
+            dataset = retry.dataset
+    shards, records, index_sha256, prompt_chars = written
+    input_tokens = estimate_input_tokens(prompt_chars)
+    max_tokens = DEFAULT_MAX_TOKENS if options.max_tokens is None else options.max_tokens
+    produces_text = adapter.produces_text if adapter is not None else True
+    output_tokens = estimate_output_tokens(records, max_tokens, produces_text=produces_text)
+    return Plan(
+        model_id=options.model_id,
+        invocation_type=options.invocation_type,
+        dataset_fingerprint=_fingerprint(options, index_sha256),
+        record_count=records,
+        byte_size=sum(shard.byte_size for shard in shards),
+        shards=tuple(shards),
+        record_index_path=workdir / RECORD_INDEX_NAME,
+        quotas=quotas,
+        estimate=estimate_cost(options.model_id, input_tokens, output_tokens),
+        structured_output=_structured_output(schema, adapter, pre_formatted=template is None),
+    )
+
+
+def _write_files(
+    dataset: Dataset,
+    options: SubmitOptions,
+    adapter: ModelAdapter | None,
+    template: PromptTemplate | None,
+    quotas: ModelQuotas,
+    workdir: Path,
+) -> tuple[list[ShardPlan], int, str, int]:
+    """Shards, record count, SHA-256 of the record index, and rendered prompt characters."""
+    staging = Path(tempfile.mkdtemp(prefix=".planning-", dir=workdir))
+    sink = BackgroundWriter()
+    writer = ShardWriter(staging, quotas, sink)
+    index = (staging / RECORD_INDEX_NAME).open("wb")
+    try:
+        ids = UserIdRegistry(options.id_column or "recordId")
+        rows = RowEncoder(adapter, template, options.system_prompt, options.id_column, ids)
+        encoder = _encoder(adapter, template, rows)
+        index_digest = hashlib.sha256()
+        prompt_chars = 0
+        for chunk in dataset.chunks():
+            encoded = encoder.encode(chunk)
+            writer.add(encoded.requests, chunk.where)
+            sink.write(index, index_digest, encoded.index)
+            prompt_chars += encoded.prompt_chars
+        sink.close(index, index_digest)
+        _check_count(writer.records, quotas, options.model_id, dataset.label)
+        ids.check_unique()
+        shards = _move_into_place(staging, workdir, writer.finish())
+        return shards, writer.records, index_digest.hexdigest(), prompt_chars
+    finally:
+        sink.stop()
+        writer.abandon()
+        index.close()
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def describe_plan(plan: Plan, schema: OutputSchema | Mapping[str, Any] | None = None) -> list[str]:
+    """Human-readable lines summarising a plan (what ``submit --dry-run`` prints); ``schema`` is the
+    run's output schema, named with its columns."""
+    estimate = plan.estimate
+    lines = [f"model:    {plan.model_id} ({plan.invocation_type})"]
+    if schema is not None and plan.structured_output is not None:
+        lines.append(f"output:   {describe_structured_output(schema, plan.structured_output)}")
+    lines += [
+        f"records:  {plan.record_count:,} in {len(plan.shards)} job(s), {_size(plan.byte_size)} of requests",
+    ]
+    lines += [
+        f"  {shard.path.name}: {shard.record_count:,} records, {_size(shard.byte_size)}"
+        for shard in plan.shards
+    ]
+    lines.append(
+        f"tokens:   ~{estimate.input_tokens:,} input, ~{estimate.output_tokens:,} output (estimated)"
+    )
+    if estimate.batch_usd is None or estimate.on_demand_usd is None:
+        lines.append(f"cost:     no listed price for {plan.model_id}")
+    else:
+        saving = estimate.on_demand_usd - estimate.batch_usd
+        lines.append(
+            f"cost:     ~${estimate.batch_usd:,.2f} batch vs ~${estimate.on_demand_usd:,.2f} on demand "
+            f"(saves ~${saving:,.2f}; indicative prices as of {estimate.prices_as_of})"
+        )
+    return lines
+
+
+_MECHANISMS = {
+    NATIVE: "via native structured output ({field})",
+    PREFILL: 'via prompt instructions and a reply prefilled with "{prefill}" ({field})',
+    INSTRUCTIONS: "via prompt instructions ({field})",
+    PRE_FORMATTED: "checked in the answers only (pre-formatted requests are sent as they are)",
+}
+_MAX_LISTED_CHARS = 60
+
+
+def describe_structured_output(schema: OutputSchema | Mapping[str, Any], structured: StructuredOutput) -> str:
+    """E.g. ``JSON schema, 2 columns (label, score) via prompt instructions (messages)``."""
+    schema = output_schema(schema)
+    names = shown_columns(schema.properties)
+    listed = ", ".join(names)
+    while len(listed) > _MAX_LISTED_CHARS and len(names) > 1:
+        names.pop()
+        listed = ", ".join([*names, "..."])
+    columns = f"{len(schema.properties)} column{'s' if len(schema.properties) != 1 else ''} ({listed})"
+    how = _MECHANISMS.get(structured.mechanism, f"via {structured.mechanism}")
+    return f"JSON schema, {columns} " + how.format(
+        field=structured.detail.get("field", "?"), prefill=structured.prefill or ""
+    )
+
+
+def _template(options: SubmitOptions) -> PromptTemplate | None:
+    if options.prompt_template is not None:
+        if INPUT_COLUMN_OPTION in options.model_options:
+            raise UsageError(f"give either a prompt template or the {INPUT_COLUMN_OPTION} option, not both")
+        return compile_template(options.prompt_template)
+    column = options.model_options.get(INPUT_COLUMN_OPTION)
+    if column is None:
+        return None
+    return column_template(str(column))
+
+
+def _adapter(
+    options: SubmitOptions, schema: OutputSchema | None, *, pre_formatted: bool
+) -> ModelAdapter | None:
+    model_options = {k: v for k, v in options.model_options.items() if k != INPUT_COLUMN_OPTION}
+    # `is None`, not `or`: an explicit 0 must reach the adapter's check, not become the default.
+    max_tokens = DEFAULT_MAX_TOKENS if options.max_tokens is None else options.max_tokens
+    settings = RequestSettings(options.system_prompt, max_tokens, options.temperature, model_options, schema)
+    if pre_formatted:
+        # Requests are already built: unknown models are fine, known ones get their fields checked.
+        try:
+            return adapter_for(options.model_id, options.invocation_type, settings)
+        except ModelNotSupportedError:
+            return None
+    return adapter_for(options.model_id, options.invocation_type, settings)
+
+
+def _structured_output(
+    schema: OutputSchema | None, adapter: ModelAdapter | None, *, pre_formatted: bool
+) -> StructuredOutput | None:
+    if schema is None:
+        return None
+    if pre_formatted or adapter is None:
+        # The user wrote the requests; the schema only checks the answers.
+        return StructuredOutput(PRE_FORMATTED)
+    return adapter.structured_output
+
+
+def _encoder(
+    adapter: ModelAdapter | None, template: PromptTemplate | None, rows: RowEncoder
+) -> RowEncoder | ColumnEncoder:
+    if adapter is None or template is None or template.parts is None:
+        return rows
+    try:
+        return ColumnEncoder(adapter, template, rows)
+    except ValueError:  # the adapter repeats the prompt text: no single slot for it
+        return rows
+
+
+def _is_iterable_of_dicts(source: DatasetSource) -> bool:
+    return not isinstance(source, str | Path) and not hasattr(source, "columns")
+
+
+def _check_count(records: int, quotas: ModelQuotas, model_id: str, label: str) -> None:
+    if records == 0:
+        raise DatasetError(f"{label} has no data rows; add at least {quotas.min_records_per_job} rows")
+    if records < quotas.min_records_per_job:
+        raise PlanError(
+            f"{label} has {records:,} records, below the minimum of {quotas.min_records_per_job:,} "
+            f"per batch job for {model_id}; use on-demand inference for datasets this small "
+            "(batch jobs are never padded)"
+        )
+
+
+def _move_into_place(staging: Path, workdir: Path, shards: list[ShardPlan]) -> list[ShardPlan]:
+    # Files of an earlier plan in the same workdir would otherwise look like part of this one.
+    for stale in workdir.glob("shard-*.jsonl"):
+        stale.unlink()
+    moved = []
+    for shard in shards:
+        target = workdir / shard.path.name
+        os.replace(shard.path, target)
+        moved.append(ShardPlan(shard.index, target, shard.record_count, shard.byte_size, shard.sha256))
+    os.replace(staging / RECORD_INDEX_NAME, workdir / RECORD_INDEX_NAME)
+    return moved
+
+
+def _fingerprint(options: SubmitOptions, index_sha256: str) -> str:
+    # The record index holds every row's values in order, so its hash stands for the dataset's content.
+    shaping = asdict(options)
+    if options.output_schema is None:
+        del shaping["output_schema"]  # runs planned before the option existed keep their fingerprint
+    else:
+        # Unsorted: the order of the properties is the order of the result columns.
+        shaping["output_schema"] = orjson.dumps(options.output_schema).decode()
+    shaping["model_options"] = {k: v for k, v in options.model_options.items() if k != FAMILY_OPTION}
+    canonical = orjson.dumps(shaping, option=orjson.OPT_SORT_KEYS, default=str)
+    return hashlib.sha256(canonical + index_sha256.encode()).hexdigest()
+
+
+def _size(size: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:,} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
+        size /= 1000  # type: ignore[assignment]
+    raise AssertionError("unreachable")
+
+
+assert SHARD_NAME.startswith("shard-")  # _move_into_place cleans up by this pattern
