@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from batch_runner.version import __version__
+
 if TYPE_CHECKING:
     from batch_runner.api import submit
     from batch_runner.runs import Run
 
-__version__ = "0.1.0"
 
 __all__ = ["Run", "__version__", "submit"]
 

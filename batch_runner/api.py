@@ -21,27 +21,32 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from batch_runner import __version__
 from batch_runner.aws.clients import AwsContext
 from batch_runner.aws.settings import Overrides, Settings, resolve_settings, with_region
 from batch_runner.aws.settings import state_dir as resolve_state_dir
+from batch_runner.catalog.invocation import INVOKE_MODEL
 from batch_runner.catalog.output_schema import output_schema as checked_schema
+from batch_runner.catalog.quotas import ModelQuotas
 from batch_runner.catalog.service_quotas import SOURCE_DEFAULTS, read_quotas
 from batch_runner.exceptions import ConfigurationError, UsageError
+from batch_runner.jobs.run_context import file_sha256
 from batch_runner.jobs.run_state import (
     RunManifest,
     ShardState,
     default_run_name,
     read_local,
     read_remote,
+    record_index_key,
     run_dir,
+    shard_key,
     utc_now,
     validate_run_name,
 )
 from batch_runner.jobs.submission import client_token, job_name
-from batch_runner.prepare.plan import INVOKE_MODEL, ModelQuotas, Plan, SubmitOptions
+from batch_runner.prepare.plan import Plan, SubmitOptions
 from batch_runner.prepare.planning import build_plan, default_quotas
-from batch_runner.runs import Run, file_sha256, quotas_dict, record_index_key, shard_key
+from batch_runner.runs import Run
+from batch_runner.version import __version__
 
 
 @dataclass(frozen=True)
@@ -329,3 +334,8 @@ def _label(source: Any) -> str:
 def _remove_if_empty(path: Path) -> None:
     with contextlib.suppress(OSError):
         path.rmdir()
+
+
+def quotas_dict(quotas: ModelQuotas, source: str, detail: str) -> dict[str, Any]:
+    values: Mapping[str, Any] = {f: getattr(quotas, f) for f in quotas.__dataclass_fields__}
+    return {**values, "source": source, "detail": detail}

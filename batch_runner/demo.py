@@ -29,10 +29,11 @@ from botocore.exceptions import ClientError
 from batch_runner.api import submit
 from batch_runner.aws.settings import DEFAULT_STATE_DIR
 from batch_runner.catalog.output_schema import OutputSchema
+from batch_runner.jobs.pacing import Pacing
 from batch_runner.jobs.run_results import run_output_schema
 from batch_runner.jobs.run_state import default_run_name
 from batch_runner.jobs.tracking import RunStatus
-from batch_runner.jobs.waiting import Pacing, wait_for_run
+from batch_runner.jobs.waiting import wait_for_run
 from batch_runner.local.config import EmulatorConfig
 from batch_runner.results import property_columns
 from batch_runner.results.writers import check_output_path

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.config import Config
 
-from batch_runner import __version__
 from batch_runner.exceptions import ConfigurationError
+from batch_runner.version import __version__
 
 _CONFIG = Config(
     retries={"mode": "adaptive", "max_attempts": 8},

@@ -12,9 +12,20 @@ import math
 from dataclasses import dataclass
 
 from batch_runner.catalog.tables import load_data_file, model_entry
-from batch_runner.prepare.plan import CostEstimate
 
 PRICING_FILE = "pricing.yaml"
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """Indicative cost from the price data file; tokens are estimates, not counts."""
+
+    model_id: str
+    input_tokens: int
+    output_tokens: int
+    batch_usd: float | None  # None when the model has no listed price
+    on_demand_usd: float | None
+    prices_as_of: str
 
 
 @dataclass(frozen=True)

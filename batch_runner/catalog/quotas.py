@@ -6,12 +6,25 @@ applies them (and any flags) with ``dataclasses.replace``.
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import dataclass, fields
 
 from batch_runner.catalog.tables import load_data_file, model_entry
-from batch_runner.prepare.plan import ModelQuotas
 
 QUOTAS_FILE = "quotas.yaml"
+
+
+@dataclass(frozen=True)
+class ModelQuotas:
+    """Per-model batch limits. Defaults come from a data file; flags and Service Quotas override."""
+
+    min_records_per_job: int = 100
+    max_records_per_file: int = 50_000
+    max_records_per_job: int = 50_000
+    max_file_bytes: int = 1_000_000_000
+    max_job_bytes: int = 5_000_000_000
+    max_concurrent_jobs: int = 20
+
+
 _LIMIT_NAMES = tuple(field.name for field in fields(ModelQuotas))
 
 

@@ -15,8 +15,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from batch_runner.catalog.quotas import quota_model_name
-from batch_runner.prepare.plan import ModelQuotas
+from batch_runner.catalog.quotas import ModelQuotas, quota_model_name
 
 SERVICE_CODE = "bedrock"
 SOURCE_SERVICE_QUOTAS = "service-quotas"

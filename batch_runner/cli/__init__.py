@@ -1,8 +1,9 @@
 """Command line: parse arguments, call the core, format output, map errors to exit codes.
 
 Each command lives in its own module in this package and exposes ``register(subparsers)``, which
-adds its parser and sets ``handler`` to a function ``(args) -> int``. The core never imports this
-package.
+adds its parser and sets ``handler`` to a function ``(args) -> int``. Building the parser imports
+no command's core: handlers import it when they run, so ``--help`` stays instant. The core never
+imports this package.
 """
 
 from __future__ import annotations
@@ -12,11 +13,8 @@ import sys
 from collections.abc import Sequence
 from importlib import import_module
 
-from botocore.exceptions import BotoCoreError, ClientError
-from botocore.parsers import ResponseParserError
-
-from batch_runner import __version__
 from batch_runner.exceptions import BatchRunnerError
+from batch_runner.version import __version__
 
 # Command modules, in the order `--help` lists them. A command is added by adding its module here.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -59,11 +57,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BatchRunnerError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
-    except (BotoCoreError, ClientError, ResponseParserError) as err:
-        # The core wraps the AWS errors it expects; anything else from the SDK (an endpoint that
-        # answers garbage, a connection that drops) still deserves one line, not a traceback.
-        print(f"error: AWS call failed: {err}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as err:
+        # The core wraps the AWS errors it expects; anything else from the SDK (an endpoint that
+        # answers garbage, a connection that drops) still deserves one line, not a traceback.
+        # botocore is imported here, where it is caught, so `--help` never loads it.
+        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.parsers import ResponseParserError
+
+        if not isinstance(err, BotoCoreError | ClientError | ResponseParserError):
+            raise
+        print(f"error: AWS call failed: {err}", file=sys.stderr)
+        return 1

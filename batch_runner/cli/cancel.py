@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batch_runner.cli.run_args import add_command, load_run
 from batch_runner.cli.status import print_status
-from batch_runner.jobs.cancelling import cancel_run
+
+if TYPE_CHECKING:
+    pass
 
 
 def register(subparsers: Any) -> None:
@@ -26,6 +28,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from batch_runner.jobs.cancelling import cancel_run
+
     report = cancel_run(load_run(args))
     if args.json:
         print(

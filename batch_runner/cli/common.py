@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from batch_runner.aws.clients import AwsContext
 from batch_runner.aws.stack_outputs import DEFAULT_ENVIRONMENT
+
+if TYPE_CHECKING:
+    from batch_runner.aws.clients import AwsContext
 
 
 def add_aws_options(parser: argparse.ArgumentParser) -> None:
@@ -26,4 +29,6 @@ def add_aws_options(parser: argparse.ArgumentParser) -> None:
 
 
 def aws_context(args: argparse.Namespace) -> AwsContext:
+    from batch_runner.aws.clients import AwsContext
+
     return AwsContext(region=args.region, profile=args.profile, endpoint_url=args.endpoint_url)

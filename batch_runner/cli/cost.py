@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batch_runner.cli.run_args import add_command, load_run
-from batch_runner.jobs.costs import RunCost, run_cost
+
+if TYPE_CHECKING:
+    from batch_runner.jobs.costs import RunCost
 
 
 def register(subparsers: Any) -> None:
@@ -30,6 +32,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from batch_runner.jobs.costs import run_cost
+
     cost = run_cost(load_run(args))
     if args.json:
         print(json.dumps(cost.to_dict(), indent=2))

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from batch_runner.aws.settings import Overrides
 from batch_runner.cli.common import add_aws_options, aws_context
-from batch_runner.doctor import CheckResult, run_checks
+
+if TYPE_CHECKING:
+    from batch_runner.doctor import CheckResult
+
 
 EXIT_FAILED = 1
 EXIT_UNVERIFIED = 3  # nothing failed, but some checks could not be verified
@@ -46,6 +48,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from batch_runner.aws.settings import Overrides
+    from batch_runner.doctor import run_checks
+
     overrides = Overrides(
         stack=args.stack,
         env=args.env,

@@ -34,14 +34,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batch_runner.cli.run_args import add_command, load_run
 from batch_runner.exceptions import AwsError
-from batch_runner.jobs.run_results import run_output_schema, write_results
-from batch_runner.jobs.tracking import refresh
-from batch_runner.results.join import shown_columns
-from batch_runner.results.writers import SUPPORTED_SUFFIXES, check_output_path
+from batch_runner.results.writers import SUPPORTED_SUFFIXES
+
+if TYPE_CHECKING:
+    pass
 
 
 def register(subparsers: Any) -> None:
@@ -60,6 +60,10 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from batch_runner.jobs.run_results import run_output_schema, write_results
+    from batch_runner.jobs.tracking import refresh
+    from batch_runner.results.writers import check_output_path
+
     out = Path(args.out)
     check_output_path(out)  # a wrong extension fails before any download
     batch_run = load_run(args)
@@ -82,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def schema_line(run_name: str, failures: int, properties: tuple[str, ...]) -> str:
+    from batch_runner.results.join import shown_columns
+
     if not failures:
         return f"output schema: no answer failed it; columns {', '.join(shown_columns(properties))}"
     return (

@@ -34,11 +34,13 @@ import argparse
 import json
 import sys
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batch_runner.cli.run_args import add_command, load_run
-from batch_runner.jobs.retrying import CANCELLED, NOTHING, RetryReport, retry_run
-from batch_runner.runs import Run
+
+if TYPE_CHECKING:
+    from batch_runner.jobs.retrying import RetryReport
+    from batch_runner.runs import Run
 
 
 def register(subparsers: Any) -> None:
@@ -61,6 +63,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from batch_runner.jobs.retrying import CANCELLED, retry_run
+
     batch_run = load_run(args)
     confirm = None if args.yes or not sys.stdin.isatty() else _confirm
     report = retry_run(batch_run, on_demand=args.on_demand, failed_schema=args.failed_schema, confirm=confirm)
@@ -94,6 +98,8 @@ def report_dict(batch_run: Run, report: RetryReport) -> dict[str, Any]:
 
 
 def print_report(batch_run: Run, report: RetryReport, *, failed_schema: bool = False) -> None:
+    from batch_runner.jobs.retrying import CANCELLED, NOTHING
+
     if report.mode == NOTHING:
         reason = "no answer failed the output schema" if failed_schema else "every record succeeded"
         print(f"Run {batch_run.name}: nothing to retry, {reason}")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batch_runner.cli.common import add_aws_options
-from batch_runner.runs import Run
+
+if TYPE_CHECKING:
+    from batch_runner.runs import Run
 
 
 def add_command(subparsers: Any, name: str, help: str, doc: str | None) -> argparse.ArgumentParser:
@@ -29,6 +31,8 @@ def add_state_dir(parser: argparse.ArgumentParser) -> None:
 
 def load_run(args: argparse.Namespace) -> Run:
     """The run named on the command line: local manifest first, else the stack's input bucket."""
+    from batch_runner.runs import Run
+
     return Run.load(
         args.run,
         state_dir=Path(args.state_dir) if args.state_dir else None,

@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from batch_runner.catalog.output_schema import StructuredOutput
-from batch_runner.jobs.run_state import QUEUED, SUBMITTED
-from batch_runner.prepare.plan import Plan
-from batch_runner.prepare.planning import describe_structured_output
-from batch_runner.runs import Run
+if TYPE_CHECKING:
+    from batch_runner.prepare.plan import Plan
+    from batch_runner.runs import Run
 
 
 def plan_dict(plan: Plan) -> dict[str, Any]:
@@ -23,6 +21,10 @@ def plan_dict(plan: Plan) -> dict[str, Any]:
 
 
 def print_run(run: Run, *, as_json: bool) -> None:
+    from batch_runner.catalog.output_schema import StructuredOutput
+    from batch_runner.jobs.run_state import QUEUED, SUBMITTED
+    from batch_runner.prepare.planning import describe_structured_output
+
     summary = run.summary()
     if as_json:
         print(json.dumps(summary, indent=2, default=str))

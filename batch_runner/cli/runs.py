@@ -14,12 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from batch_runner.aws.settings import Overrides, resolve_settings, state_dir, with_region
 from batch_runner.cli.common import add_aws_options, aws_context
 from batch_runner.cli.run_args import add_state_dir
-from batch_runner.jobs.run_catalog import list_runs
+
+if TYPE_CHECKING:
+    pass
 
 
 def register(subparsers: Any) -> None:
@@ -36,6 +37,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from batch_runner.aws.settings import Overrides, resolve_settings, state_dir, with_region
+    from batch_runner.jobs.run_catalog import list_runs
+
     aws = with_region(aws_context(args))
     settings = resolve_settings(aws, Overrides(stack=args.stack, env=args.env))
     directory = state_dir(Path(args.state_dir) if args.state_dir else None)

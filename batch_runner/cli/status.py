@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batch_runner.cli.run_args import add_command, load_run
-from batch_runner.jobs.tracking import JobProgress, RunStatus, refresh
-from batch_runner.progress import format_duration
+
+if TYPE_CHECKING:
+    from batch_runner.jobs.tracking import JobProgress, RunStatus
 
 
 def register(subparsers: Any) -> None:
@@ -32,6 +33,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from batch_runner.jobs.tracking import refresh
+
     status = refresh(load_run(args))
     if args.json:
         print(json.dumps(status.to_dict(), indent=2))
@@ -57,6 +60,8 @@ def print_status(status: RunStatus) -> None:
 
 
 def _job_line(job: JobProgress) -> str:
+    from batch_runner.progress import format_duration
+
     job_id = job.job_arn.rsplit("/", 1)[-1] if job.job_arn else "-"
     processed = f"{_n(job.processed)}/{job.records}"
     age = format_duration(job.age_seconds) if job.age_seconds is not None else "-"

@@ -23,17 +23,16 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from batch_runner.api import QuotaOverrides, Target, plan_only, prepare
-from batch_runner.aws.settings import Overrides
-from batch_runner.catalog.output_schema import load_output_schema
+from batch_runner.catalog.invocation import CONVERSE, INVOKE_MODEL
 from batch_runner.cli.common import add_aws_options, aws_context
 from batch_runner.cli.run_output import plan_dict, print_run
 from batch_runner.exceptions import UsageError
-from batch_runner.jobs.run_state import validate_run_name
-from batch_runner.prepare.plan import CONVERSE, INVOKE_MODEL, SubmitOptions
-from batch_runner.prepare.planning import describe_plan
+
+if TYPE_CHECKING:
+    from batch_runner.api import Target
+    from batch_runner.prepare.plan import SubmitOptions
 
 
 def register(subparsers: Any) -> None:
@@ -95,6 +94,9 @@ def add_location_options(parser: argparse.ArgumentParser) -> None:
 
 
 def target(args: argparse.Namespace) -> Target:
+    from batch_runner.api import Target
+    from batch_runner.aws.settings import Overrides
+
     return Target(
         aws=aws_context(args),
         overrides=Overrides(
@@ -110,6 +112,10 @@ def target(args: argparse.Namespace) -> Target:
 
 
 def run(args: argparse.Namespace) -> int:
+    from batch_runner.api import QuotaOverrides, plan_only, prepare
+    from batch_runner.jobs.run_state import validate_run_name
+    from batch_runner.prepare.planning import describe_plan
+
     if args.run:
         validate_run_name(args.run)
     opts = _options(args)
@@ -147,6 +153,9 @@ def _confirmed(shards: int) -> bool:
 
 
 def _options(args: argparse.Namespace) -> SubmitOptions:
+    from batch_runner.catalog.output_schema import load_output_schema
+    from batch_runner.prepare.plan import SubmitOptions
+
     if args.prompt:
         template: str | None = _read_text(Path(args.prompt), "prompt template")
     else:

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batch_runner.cli.run_args import add_command, load_run
 from batch_runner.cli.status import print_status
 from batch_runner.exceptions import UsageError
-from batch_runner.jobs.waiting import DEFAULT_POLL_SECONDS, Pacing, check_succeeded, wait_for_run
-from batch_runner.progress import ProgressDisplay
+from batch_runner.jobs.pacing import DEFAULT_POLL_SECONDS, Pacing
+
+if TYPE_CHECKING:
+    pass
 
 
 def register(subparsers: Any) -> None:
@@ -36,6 +38,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from batch_runner.jobs.waiting import check_succeeded, wait_for_run
+    from batch_runner.progress import ProgressDisplay
+
     if args.poll <= 0 or (args.timeout is not None and args.timeout < 0):
         raise UsageError("--poll must be positive and --timeout not negative, e.g. --poll 30 --timeout 3600")
     batch_run = load_run(args)

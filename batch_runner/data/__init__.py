@@ -1,0 +1,1 @@
+"""Data files read with ``importlib.resources``: per-model tables with their sources, bundled examples."""

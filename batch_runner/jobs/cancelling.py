@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from batch_runner.exceptions import AwsError
+from batch_runner.jobs.run_context import RunContext
 from batch_runner.jobs.run_state import PLANNED, QUEUED, SUBMITTED
 from batch_runner.jobs.submission import Backoff, NotNow, with_backoff
 from batch_runner.jobs.tracking import CANCELLED, TERMINAL_STATUSES, RunStatus, is_batch_job, refresh
-from batch_runner.runs import Run
 
 # Stop answers that mean "this job cannot be stopped any more" (it ended meanwhile).
 _ALREADY_ENDED = frozenset({"ValidationException", "ConflictException", "ResourceNotFoundException"})
@@ -28,7 +28,7 @@ class CancelReport:
     status: RunStatus | None = None
 
 
-def cancel_run(run: Run, *, backoff: Backoff | None = None) -> CancelReport:
+def cancel_run(run: RunContext, *, backoff: Backoff | None = None) -> CancelReport:
     backoff = backoff or Backoff()
     report = CancelReport()
     for shard in run.shards:

@@ -13,11 +13,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from batch_runner.catalog.pricing import estimate_cost
+from batch_runner.jobs.run_context import RunContext
 from batch_runner.jobs.run_results import job_refs
 from batch_runner.jobs.run_state import BATCH, ON_DEMAND
 from batch_runner.results import JobOutputRef, Manifest, S3OutputSource
 from batch_runner.results.outputs import list_job_objects
-from batch_runner.runs import Run
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class RunCost:
         return asdict(self) | {"jobs_without_manifest": self.jobs_without_manifest}
 
 
-def run_cost(run: Run) -> RunCost:
+def run_cost(run: RunContext) -> RunCost:
     source = S3OutputSource(run.client("s3"))
     kinds = {shard.job_arn: shard.kind for shard in run.shards}
     jobs = tuple(_job_cost(source, ref, kinds.get(ref.job_arn, BATCH)) for ref in job_refs(run))

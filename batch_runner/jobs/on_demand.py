@@ -21,9 +21,9 @@ import orjson
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from batch_runner.aws.errors import aws_error, error_code, error_message
+from batch_runner.catalog.invocation import CONVERSE
 from batch_runner.catalog.pricing import estimate_cost
 from batch_runner.jobs.submission import Backoff
-from batch_runner.prepare.plan import CONVERSE
 
 WORKERS = 4
 MAX_ATTEMPTS = 8

@@ -36,6 +36,7 @@ from batch_runner.jobs.on_demand import (
     summarize,
     write_output,
 )
+from batch_runner.jobs.run_context import RunContext, file_sha256
 from batch_runner.jobs.run_results import answer_options, job_refs, record_index_path, run_output_schema
 from batch_runner.jobs.run_state import (
     BATCH,
@@ -45,6 +46,7 @@ from batch_runner.jobs.run_state import (
     RETRY,
     SUBMITTED,
     ShardState,
+    shard_key,
     utc_now,
 )
 from batch_runner.jobs.submission import Backoff, SubmitReport, client_token, job_name
@@ -54,7 +56,6 @@ from batch_runner.jobs.uploads import Upload, upload_files
 from batch_runner.prepare.background_writer import BackgroundWriter
 from batch_runner.prepare.shards import Lines, ShardWriter
 from batch_runner.results import SUCCEEDED, JobOutputRef, S3OutputSource, iter_results
-from batch_runner.runs import Run, file_sha256, shard_key
 
 ON_DEMAND_DONE = COMPLETED
 
@@ -83,7 +84,7 @@ class RetryReport:
 
 
 def retry_run(
-    run: Run,
+    run: RunContext,
     *,
     on_demand: bool = False,
     failed_schema: bool = False,
@@ -140,7 +141,7 @@ def retry_run(
     return RetryReport(ON_DEMAND_RUN, len(wanted), [shard.index], on_demand=result)
 
 
-def records_to_retry(run: Run, *, failed_schema: bool = False) -> set[str]:
+def records_to_retry(run: RunContext, *, failed_schema: bool = False) -> set[str]:
     """Record IDs whose newest outcome over every job of the run is failed or missing (an answer
     that fails the run's output schema is failed); with ``failed_schema``, only schema failures."""
     source = S3OutputSource(run.client("s3"))
@@ -152,7 +153,7 @@ def records_to_retry(run: Run, *, failed_schema: bool = False) -> set[str]:
     return {str(row["record_id"]) for row in rows if row["status"] != SUCCEEDED}
 
 
-def _check_all_finished(run: Run) -> None:
+def _check_all_finished(run: RunContext) -> None:
     busy = [
         s
         for s in run.shards
@@ -169,7 +170,7 @@ def _check_all_finished(run: Run) -> None:
         )
 
 
-def _original_lines(run: Run, wanted: set[str]) -> Iterator[tuple[int, bytes]]:
+def _original_lines(run: RunContext, wanted: set[str]) -> Iterator[tuple[int, bytes]]:
     """(shard index, request line) of the wanted records, in input order, as uploaded."""
     source = S3OutputSource(run.client("s3"))
     found = 0
@@ -191,7 +192,7 @@ def _record_id(raw: bytes) -> str:
     return match.group(1).decode() if match else str(orjson.loads(raw).get("recordId"))
 
 
-def _shard_lines(run: Run, shard: ShardState, source: S3OutputSource) -> Iterator[bytes]:
+def _shard_lines(run: RunContext, shard: ShardState, source: S3OutputSource) -> Iterator[bytes]:
     local = Path(shard.local_path)
     if local.is_file():
         with local.open("rb") as handle:
@@ -201,7 +202,7 @@ def _shard_lines(run: Run, shard: ShardState, source: S3OutputSource) -> Iterato
         yield from source.iter_lines(_input_bucket(run), shard.s3_key)
 
 
-def _plan_retry_shards(run: Run, wanted: set[str]) -> list[ShardState]:
+def _plan_retry_shards(run: RunContext, wanted: set[str]) -> list[ShardState]:
     """Write the wanted records into new shard files within the run's quotas."""
     attempt = _next_attempt(run)
     directory = _fresh_dir(run, f"retry-{attempt}")
@@ -239,7 +240,7 @@ def _plan_retry_shards(run: Run, wanted: set[str]) -> list[ShardState]:
     ]
 
 
-def _start_on_demand(run: Run, wanted: set[str]) -> ShardState:
+def _start_on_demand(run: RunContext, wanted: set[str]) -> ShardState:
     """Write and upload the records' input file, and record the on-demand shard as in progress."""
     attempt = _next_attempt(run)
     index = len(run.shards)
@@ -265,7 +266,7 @@ def _start_on_demand(run: Run, wanted: set[str]) -> ShardState:
     return shard
 
 
-def _target(run: Run, runtime: Any, backoff: Backoff) -> OnDemandTarget:
+def _target(run: RunContext, runtime: Any, backoff: Backoff) -> OnDemandTarget:
     return OnDemandTarget(
         runtime=runtime if runtime is not None else run.client("bedrock-runtime"),
         model_id=run.model_id,
@@ -274,7 +275,9 @@ def _target(run: Run, runtime: Any, backoff: Backoff) -> OnDemandTarget:
     )
 
 
-def _finish_on_demand(run: Run, shard: ShardState, target: OnDemandTarget, workers: int) -> OnDemandResult:
+def _finish_on_demand(
+    run: RunContext, shard: ShardState, target: OnDemandTarget, workers: int
+) -> OnDemandResult:
     lines = [raw for raw in _shard_lines(run, shard, S3OutputSource(run.client("s3"))) if raw.strip()]
     results = process(target, lines, workers=workers)
     bucket, prefix = JobOutputRef(str(shard.job_arn), run.output_uri).output_prefix()
@@ -287,7 +290,7 @@ def _finish_on_demand(run: Run, shard: ShardState, target: OnDemandTarget, worke
 
 
 def _child_shard(
-    run: Run,
+    run: RunContext,
     index: int,
     path: Path,
     sha256: str,
@@ -313,11 +316,11 @@ def _child_shard(
     )
 
 
-def _next_attempt(run: Run) -> int:
+def _next_attempt(run: RunContext) -> int:
     return 1 + max((s.attempt for s in run.shards), default=0)
 
 
-def _fresh_dir(run: Run, name: str) -> Path:
+def _fresh_dir(run: RunContext, name: str) -> Path:
     """An empty directory for this attempt's files (a killed earlier try may have left some)."""
     directory = run.directory / "input" / name
     shutil.rmtree(directory, ignore_errors=True)
@@ -325,5 +328,5 @@ def _fresh_dir(run: Run, name: str) -> Path:
     return directory
 
 
-def _input_bucket(run: Run) -> str:
+def _input_bucket(run: RunContext) -> str:
     return str(run.manifest.settings["input_bucket"])

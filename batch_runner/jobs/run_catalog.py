@@ -13,9 +13,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from batch_runner.aws.errors import aws_error
 from batch_runner.exceptions import UsageError
+from batch_runner.jobs.run_context import RunContext
 from batch_runner.jobs.run_state import MANIFEST_NAME, RunManifest, read_local, read_remote
 from batch_runner.jobs.tracking import snapshot
-from batch_runner.runs import Run
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def _remote_names(s3: Any, bucket: str) -> set[str]:
 
 
 def _listing(manifest: RunManifest, state_dir: Path, where: str) -> RunListing:
-    status = snapshot(Run(manifest, state_dir))
+    status = snapshot(RunContext(manifest, state_dir))
     estimate = manifest.plan.get("estimate") or {}
     return RunListing(
         run=manifest.run,

@@ -21,19 +21,19 @@ from botocore.exceptions import BotoCoreError, ClientError
 from batch_runner.aws.errors import aws_error
 from batch_runner.catalog.output_schema import OutputSchema, StructuredOutput, output_schema
 from batch_runner.exceptions import UsageError
-from batch_runner.prepare.planning import RECORD_INDEX_NAME
+from batch_runner.jobs.run_context import RunContext, file_sha256
+from batch_runner.prepare.plan import RECORD_INDEX_NAME
 from batch_runner.results import JobOutputRef, Reconciliation, S3OutputSource, collect_results, iter_results
-from batch_runner.runs import Run, file_sha256
 
 
-def job_refs(run: Run) -> list[JobOutputRef]:
+def job_refs(run: RunContext) -> list[JobOutputRef]:
     """Every job the run has created, oldest first, with its last known status."""
     return [
         JobOutputRef(shard.job_arn, run.output_uri, shard.job_status) for shard in run.shards if shard.job_arn
     ]
 
 
-def record_index_path(run: Run) -> Path:
+def record_index_path(run: RunContext) -> Path:
     """A local copy of the run's record index, downloaded if this machine does not have it."""
     index = run.manifest.record_index
     local = Path(str(index.get("local_path", "")))
@@ -56,31 +56,31 @@ def record_index_path(run: Run) -> Path:
     return target
 
 
-def run_output_schema(run: Run) -> OutputSchema | None:
+def run_output_schema(run: RunContext) -> OutputSchema | None:
     """The schema the run's answers must match (``submit --output-schema``), if any."""
     document = run.manifest.options.get("output_schema")
     return None if document is None else output_schema(document, origin=f"of run {run.name}")
 
 
-def run_prefill(run: Run) -> str | None:
+def run_prefill(run: RunContext) -> str | None:
     """The text the run's requests started each reply with (the answers lack it)."""
     structured = StructuredOutput.from_dict(run.manifest.plan.get("structured_output"))
     return structured.prefill if structured else None
 
 
-def answer_options(run: Run) -> dict[str, Any]:
+def answer_options(run: RunContext) -> dict[str, Any]:
     """``output_schema`` and ``prefill`` keyword arguments for the results core."""
     return {"output_schema": run_output_schema(run), "prefill": run_prefill(run)}
 
 
-def _require_jobs(run: Run) -> list[JobOutputRef]:
+def _require_jobs(run: RunContext) -> list[JobOutputRef]:
     refs = job_refs(run)
     if not refs:
         raise UsageError(f"run {run.name} has no jobs yet: submit them with `resume {run.name}`")
     return refs
 
 
-def write_results(run: Run, out: Path | str, *, include_input: bool = False) -> Reconciliation:
+def write_results(run: RunContext, out: Path | str, *, include_input: bool = False) -> Reconciliation:
     """Write one row per input record to ``out`` (CSV, JSONL or Parquet, atomically)."""
     source = S3OutputSource(run.client("s3"))
     return collect_results(
@@ -101,7 +101,7 @@ class RunResults:
     schema, each record also has one key per top-level property of the schema.
     """
 
-    run: Run
+    run: RunContext
     include_input: bool = False
 
     def __iter__(self) -> Iterator[dict[str, Any]]:

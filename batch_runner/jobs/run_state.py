@@ -30,6 +30,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from batch_runner.aws.errors import aws_error, error_code
 from batch_runner.exceptions import RunNotFoundError, UsageError
+from batch_runner.jobs.uploads import check_bedrock_key
+from batch_runner.prepare.plan import RECORD_INDEX_NAME
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -71,6 +73,14 @@ def utc_now() -> str:
 def run_prefix(run: str) -> str:
     """S3 prefix of everything a run stores: ``runs/<run>/``."""
     return f"runs/{run}/"
+
+
+def shard_key(run: str, index: int) -> str:
+    return check_bedrock_key(f"{run_prefix(run)}input/shard-{index:05d}.jsonl")
+
+
+def record_index_key(run: str) -> str:
+    return f"{run_prefix(run)}{RECORD_INDEX_NAME}"
 
 
 def manifest_key(run: str) -> str:

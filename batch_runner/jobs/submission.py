@@ -17,11 +17,11 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from batch_runner import __version__
 from batch_runner.aws.errors import aws_error, error_code, error_message
 from batch_runner.catalog.model_ids import parse_model_id
 from batch_runner.exceptions import AwsError
 from batch_runner.jobs.run_state import QUEUED, SUBMITTED, RunManifest, ShardState, run_prefix, utc_now
+from batch_runner.version import __version__
 
 # Statuses that count against the "submitted and in-progress jobs" quota.
 ACTIVE_STATUSES = ("Submitted", "Validating", "Scheduled", "InProgress", "Stopping")

@@ -17,16 +17,16 @@ from functools import partial
 from typing import Any
 
 from batch_runner.exceptions import UsageError
+from batch_runner.jobs.run_context import RunContext
 from batch_runner.jobs.run_state import PLANNED, QUEUED, SUBMITTED, ShardState
 from batch_runner.jobs.submission import Backoff, NotNow, with_backoff
-from batch_runner.runs import Run
 
 COMPLETED = "Completed"
 TERMINAL_STATUSES = ("Completed", "PartiallyCompleted", "Failed", "Stopped", "Expired")
 UNSUCCESSFUL_STATUSES = ("Failed", "PartiallyCompleted", "Expired", "Stopped")
 # A shard dequeued by `cancel` before it got a job: never submitted afterwards.
 CANCELLED = "cancelled"
-# Run-level state when every job has ended: the worst outcome names the run.
+# RunContext-level state when every job has ended: the worst outcome names the run.
 _COUNTERS = ("processedRecordCount", "successRecordCount", "errorRecordCount")
 _WORST_FIRST = ("Stopped", "Failed", "Expired", "PartiallyCompleted", "Completed")
 
@@ -149,7 +149,7 @@ class RunStatus:
         }
 
 
-def refresh(run: Run, *, submit: bool = True, backoff: Backoff | None = None) -> RunStatus:
+def refresh(run: RunContext, *, submit: bool = True, backoff: Backoff | None = None) -> RunStatus:
     """One pass: update every live job's status in the manifest, submit queued shards, snapshot."""
     backoff = backoff or Backoff()
     warnings: list[str] = []
@@ -158,7 +158,7 @@ def refresh(run: Run, *, submit: bool = True, backoff: Backoff | None = None) ->
     return snapshot(run, described, waiting_reason=waiting_reason, warnings=warnings)
 
 
-def _read_jobs(run: Run, backoff: Backoff, warnings: list[str]) -> dict[int, Mapping[str, Any]]:
+def _read_jobs(run: RunContext, backoff: Backoff, warnings: list[str]) -> dict[int, Mapping[str, Any]]:
     """GetModelInvocationJob for every batch job; the manifest is saved once if anything changed."""
     bedrock = run.client("bedrock")
     described: dict[int, Mapping[str, Any]] = {}
@@ -185,7 +185,7 @@ def _read_jobs(run: Run, backoff: Backoff, warnings: list[str]) -> dict[int, Map
     return described
 
 
-def _submit_more(run: Run, backoff: Backoff, warnings: list[str]) -> str | None:
+def _submit_more(run: RunContext, backoff: Backoff, warnings: list[str]) -> str | None:
     """Upload what a stopped submit left, submit queued shards; returns why some still wait."""
     if any(s.state == PLANNED for s in run.shards):
         try:
@@ -204,7 +204,7 @@ def is_batch_job(shard: ShardState) -> bool:
 
 
 def snapshot(
-    run: Run,
+    run: RunContext,
     described: Mapping[int, Mapping[str, Any]] | None = None,
     *,
     waiting_reason: str | None = None,

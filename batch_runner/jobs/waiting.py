@@ -8,40 +8,18 @@ the jobs run on in Bedrock and ``status``/``wait`` pick them up again.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from batch_runner.exceptions import JobsUnsuccessfulError, UsageError, WaitTimeoutError
+from batch_runner.jobs.pacing import GROWTH, Pacing
+from batch_runner.jobs.run_context import RunContext
 from batch_runner.jobs.run_state import PLANNED
 from batch_runner.jobs.submission import Backoff
 from batch_runner.jobs.tracking import RunStatus, refresh
-from batch_runner.runs import Run
-
-DEFAULT_POLL_SECONDS = 30.0
-MAX_POLL_SECONDS = 300.0
-_GROWTH = 1.5
-
-
-@dataclass(frozen=True)
-class Pacing:
-    """How often to poll and how long to wait at most (``timeout`` None: until done)."""
-
-    poll: float = DEFAULT_POLL_SECONDS
-    max_poll: float = MAX_POLL_SECONDS
-    timeout: float | None = None
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.monotonic
-
-    def __post_init__(self) -> None:
-        if self.poll <= 0:
-            raise ValueError(f"poll interval must be positive, got {self.poll}")
-        if self.timeout is not None and self.timeout < 0:
-            raise ValueError(f"timeout must not be negative, got {self.timeout}")
 
 
 def wait_for_run(
-    run: Run,
+    run: RunContext,
     pacing: Pacing | None = None,
     *,
     on_progress: Callable[[RunStatus], None] | None = None,
@@ -67,7 +45,7 @@ def wait_for_run(
             return status
         _check_waitable(status)
         fingerprint = (status.processed, tuple(sorted(status.counts().items())))
-        interval = pacing.poll if fingerprint != previous else min(interval * _GROWTH, pacing.max_poll)
+        interval = pacing.poll if fingerprint != previous else min(interval * GROWTH, pacing.max_poll)
         previous = fingerprint
         if deadline is not None:
             left = deadline - pacing.clock()

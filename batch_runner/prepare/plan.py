@@ -12,22 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from batch_runner.catalog.invocation import INVOKE_MODEL
 from batch_runner.catalog.output_schema import StructuredOutput
+from batch_runner.catalog.pricing import CostEstimate
+from batch_runner.catalog.quotas import ModelQuotas
 
-INVOKE_MODEL = "InvokeModel"
-CONVERSE = "Converse"
-
-
-@dataclass(frozen=True)
-class ModelQuotas:
-    """Per-model batch limits. Defaults come from a data file; flags and Service Quotas override."""
-
-    min_records_per_job: int = 100
-    max_records_per_file: int = 50_000
-    max_records_per_job: int = 50_000
-    max_file_bytes: int = 1_000_000_000
-    max_job_bytes: int = 5_000_000_000
-    max_concurrent_jobs: int = 20
+# The record index's file name, locally and in S3 (not .jsonl: a job reading the folder must not
+# take it as input).
+RECORD_INDEX_NAME = "record-index.ndjson"
 
 
 @dataclass(frozen=True)
@@ -44,18 +36,6 @@ class SubmitOptions:
     model_options: dict[str, object] = field(default_factory=dict)  # e.g. embeddings dimensions
     # A JSON Schema document (see batch_runner.catalog.output_schema): answers are parsed into its columns.
     output_schema: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class CostEstimate:
-    """Indicative cost from the price data file; tokens are estimates, not counts."""
-
-    model_id: str
-    input_tokens: int
-    output_tokens: int
-    batch_usd: float | None  # None when the model has no listed price
-    on_demand_usd: float | None
-    prices_as_of: str
 
 
 @dataclass(frozen=True)

@@ -39,11 +39,11 @@ from batch_runner.catalog.output_schema import (
     output_schema,
 )
 from batch_runner.catalog.pricing import estimate_cost, estimate_input_tokens, estimate_output_tokens
-from batch_runner.catalog.quotas import default_quotas
+from batch_runner.catalog.quotas import ModelQuotas, default_quotas
 from batch_runner.exceptions import DatasetError, ModelNotSupportedError, PlanError, UsageError
 from batch_runner.prepare.background_writer import BackgroundWriter
 from batch_runner.prepare.datasets import BlocksTooSmall, Dataset, DatasetSource, is_jsonl, open_dataset
-from batch_runner.prepare.plan import ModelQuotas, Plan, ShardPlan, SubmitOptions
+from batch_runner.prepare.plan import RECORD_INDEX_NAME, Plan, ShardPlan, SubmitOptions
 from batch_runner.prepare.prompts import PromptTemplate, column_template, compile_template
 from batch_runner.prepare.records import RowEncoder
 from batch_runner.prepare.records_columnar import ColumnEncoder
@@ -51,7 +51,6 @@ from batch_runner.prepare.shards import SHARD_NAME, ShardWriter
 from batch_runner.prepare.user_ids import UserIdRegistry
 from batch_runner.results.join import shown_columns
 
-RECORD_INDEX_NAME = "record-index.ndjson"  # not .jsonl: a job reading the folder must not take it as input
 INPUT_COLUMN_OPTION = "input_column"  # embeddings: send one column as inputText, no template needed
 
 __all__ = ["RECORD_INDEX_NAME", "build_plan", "default_quotas", "describe_plan", "describe_structured_output"]

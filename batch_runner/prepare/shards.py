@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from batch_runner.catalog.quotas import ModelQuotas
 from batch_runner.exceptions import PlanError
 from batch_runner.prepare.background_writer import BackgroundWriter
-from batch_runner.prepare.plan import ModelQuotas, ShardPlan
+from batch_runner.prepare.plan import ShardPlan
 
 SHARD_NAME = "shard-{index:05d}.jsonl"
 

@@ -10,29 +10,43 @@ parsed and validated: a column per top-level property, or a ``schema`` failure.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from batch_runner.catalog.output_schema import OutputSchema, output_schema
-from batch_runner.results.answers import AnswerCheck, check_answer
-from batch_runner.results.extraction import FAILED, MISSING, SUCCEEDED
-from batch_runner.results.join import (
-    RESULT_COLUMNS,
-    JoinedResults,
-    RecordIndex,
-    join_results,
-    property_columns,
-)
-from batch_runner.results.manifest import Manifest
-from batch_runner.results.outputs import (
-    JobOutputRef,
-    LocalOutputSource,
-    OutputSource,
-    S3OutputSource,
-)
-from batch_runner.results.reconcile import JobTally, LineProblem, Reconciliation
-from batch_runner.results.writers import SUPPORTED_SUFFIXES, check_output_path, write_rows
+if TYPE_CHECKING:
+    from batch_runner.results.answers import AnswerCheck, check_answer
+    from batch_runner.results.collect import answer_check, collect_results, iter_results
+    from batch_runner.results.extraction import FAILED, MISSING, SUCCEEDED
+    from batch_runner.results.join import RESULT_COLUMNS, JoinedResults, join_results, property_columns
+    from batch_runner.results.manifest import Manifest
+    from batch_runner.results.outputs import JobOutputRef, LocalOutputSource, OutputSource, S3OutputSource
+    from batch_runner.results.reconcile import JobTally, LineProblem, Reconciliation
+    from batch_runner.results.writers import SUPPORTED_SUFFIXES
+
+# Loaded on first use, so importing one module of this package (``writers``, say) stays light.
+_WHERE = {
+    "FAILED": "batch_runner.results.extraction",
+    "MISSING": "batch_runner.results.extraction",
+    "RESULT_COLUMNS": "batch_runner.results.join",
+    "SUCCEEDED": "batch_runner.results.extraction",
+    "SUPPORTED_SUFFIXES": "batch_runner.results.writers",
+    "AnswerCheck": "batch_runner.results.answers",
+    "JobOutputRef": "batch_runner.results.outputs",
+    "JobTally": "batch_runner.results.reconcile",
+    "JoinedResults": "batch_runner.results.join",
+    "LineProblem": "batch_runner.results.reconcile",
+    "LocalOutputSource": "batch_runner.results.outputs",
+    "Manifest": "batch_runner.results.manifest",
+    "OutputSource": "batch_runner.results.outputs",
+    "Reconciliation": "batch_runner.results.reconcile",
+    "S3OutputSource": "batch_runner.results.outputs",
+    "answer_check": "batch_runner.results.collect",
+    "check_answer": "batch_runner.results.answers",
+    "collect_results": "batch_runner.results.collect",
+    "iter_results": "batch_runner.results.collect",
+    "join_results": "batch_runner.results.join",
+    "property_columns": "batch_runner.results.join",
+}
 
 __all__ = [
     "FAILED",
@@ -59,50 +73,7 @@ __all__ = [
 ]
 
 
-SchemaArgument = OutputSchema | Mapping[str, Any] | str | Path | None
-
-
-def collect_results(
-    source: OutputSource,
-    jobs: Sequence[JobOutputRef],
-    record_index: RecordIndex,
-    out_path: Path | str,
-    *,
-    include_input: bool = False,
-    work_dir: Path | None = None,
-    output_schema: SchemaArgument = None,
-    prefill: str | None = None,
-) -> Reconciliation:
-    """Write one row per input record to ``out_path`` (format from its extension)."""
-    out_path = Path(out_path)
-    check_output_path(out_path)
-    answers = answer_check(output_schema, prefill)
-    with join_results(
-        source, jobs, record_index, include_input=include_input, work_dir=work_dir, answers=answers
-    ) as joined:
-        write_rows(out_path, joined.columns, joined.kinds, joined.rows())
-        return joined.reconciliation
-
-
-def iter_results(
-    source: OutputSource,
-    jobs: Sequence[JobOutputRef],
-    record_index: RecordIndex,
-    *,
-    include_input: bool = False,
-    work_dir: Path | None = None,
-    output_schema: SchemaArgument = None,
-    prefill: str | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Yield one dict per input record, in input row order (keys: ``RESULT_COLUMNS``, the schema's
-    properties, inputs)."""
-    answers = answer_check(output_schema, prefill)
-    with join_results(
-        source, jobs, record_index, include_input=include_input, work_dir=work_dir, answers=answers
-    ) as joined:
-        yield from joined.records()
-
-
-def answer_check(schema: SchemaArgument, prefill: str | None = None) -> AnswerCheck | None:
-    """The check for a schema given as a dict, a file path or an ``OutputSchema`` (None: none)."""
-    return None if schema is None else AnswerCheck(output_schema(schema), prefill)
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(_WHERE[name]), name)

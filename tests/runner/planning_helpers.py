@@ -9,7 +9,8 @@ from typing import Any
 
 import orjson
 
-from batch_runner.prepare.plan import ModelQuotas, SubmitOptions
+from batch_runner.catalog.quotas import ModelQuotas
+from batch_runner.prepare.plan import SubmitOptions
 
 REAL_DATASET = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "counseling_conversations.csv"
 CLAUDE = "us.anthropic.claude-3-5-haiku-20241022-v1:0"

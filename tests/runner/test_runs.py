@@ -111,20 +111,20 @@ def test_real_conversations_dataset_end_to_end_with_claude(emulator: Emulator, w
         model=HAIKU,
         prompt="You are a counselor. Reply briefly to: {{ Context }}",
         max_tokens=200,
-        run="conversations",
+        run="conversations-api",
         quotas=QuotaOverrides(max_records_per_job=300),
         **where,
     )
     assert [s.record_count for s in run.shards] == [300, 300, 300, 100]
     assert len(run.job_arns) == 4
-    keys = run_objects(emulator, "conversations")
+    keys = run_objects(emulator, "conversations-api")
     assert keys == [
-        "runs/conversations/input/shard-00000.jsonl",
-        "runs/conversations/input/shard-00001.jsonl",
-        "runs/conversations/input/shard-00002.jsonl",
-        "runs/conversations/input/shard-00003.jsonl",
-        "runs/conversations/manifest.json",
-        "runs/conversations/record-index.ndjson",
+        "runs/conversations-api/input/shard-00000.jsonl",
+        "runs/conversations-api/input/shard-00001.jsonl",
+        "runs/conversations-api/input/shard-00002.jsonl",
+        "runs/conversations-api/input/shard-00003.jsonl",
+        "runs/conversations-api/manifest.json",
+        "runs/conversations-api/record-index.ndjson",
     ]
     emulator.run_until_idle()
     bedrock = emulator.client("bedrock")
@@ -132,7 +132,7 @@ def test_real_conversations_dataset_end_to_end_with_claude(emulator: Emulator, w
     assert [s["status"] for s in statuses] == ["Completed"] * 4
     assert sum(s["successRecordCount"] for s in statuses) == 1000
     outputs = emulator.client("s3").list_objects_v2(
-        Bucket=emulator.stack_outputs["OutputBucketName"], Prefix="runs/conversations/output/"
+        Bucket=emulator.stack_outputs["OutputBucketName"], Prefix="runs/conversations-api/output/"
     )
     assert len([o for o in outputs["Contents"] if o["Key"].endswith(".jsonl.out")]) == 4
 

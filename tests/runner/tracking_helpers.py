@@ -11,7 +11,7 @@ import pytest
 import batch_runner.cli.wait
 from batch_runner.api import QuotaOverrides, submit
 from batch_runner.cli import main
-from batch_runner.jobs.waiting import Pacing
+from batch_runner.jobs.pacing import Pacing
 from batch_runner.local import Emulator
 from batch_runner.runs import Run
 from tests.cli.test_submit import HAIKU, write_csv

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from batch_runner.catalog.invocation import CONVERSE, INVOKE_MODEL
 from batch_runner.catalog.model_ids import parse_model_id
 from batch_runner.catalog.models.anthropic import ClaudeMessages
 from batch_runner.catalog.models.base import ModelAdapter, RequestSettings
@@ -14,7 +15,6 @@ from batch_runner.catalog.models.mistral import MistralChat, MistralText
 from batch_runner.catalog.models.nova import NovaMessages
 from batch_runner.catalog.models.titan import TitanTextEmbeddingsV2
 from batch_runner.exceptions import ModelNotSupportedError, UsageError
-from batch_runner.prepare.plan import CONVERSE, INVOKE_MODEL
 
 # First match wins; patterns apply to the base model ID (geography prefix and ARN removed).
 _FAMILY_PATTERNS: tuple[tuple[re.Pattern[str], type[ModelAdapter]], ...] = (

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from batch_runner.catalog.invocation import CONVERSE, INVOKE_MODEL
 from batch_runner.catalog.models import RequestSettings, adapter_for, model_family
 from batch_runner.catalog.models.output_limits import OUTPUT_LIMITS_FILE, max_output_tokens
 from batch_runner.catalog.tables import load_data_file
 from batch_runner.exceptions import DatasetError, UsageError
-from batch_runner.prepare.plan import CONVERSE, INVOKE_MODEL
 from batch_runner.prepare.planning import build_plan
 from tests.runner.planning_helpers import SMALL_QUOTAS, options, write_jsonl
 

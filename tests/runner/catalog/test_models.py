@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from batch_runner.catalog.invocation import CONVERSE, INVOKE_MODEL
 from batch_runner.catalog.models import (
     SUPPORTED_FAMILIES,
     RequestSettings,
@@ -15,7 +16,6 @@ from batch_runner.catalog.models import (
 )
 from batch_runner.catalog.output_schema import OutputSchema
 from batch_runner.exceptions import ModelNotSupportedError, UsageError
-from batch_runner.prepare.plan import CONVERSE, INVOKE_MODEL
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from batch_runner.catalog.quotas import default_quotas, quota_model_name
-from batch_runner.prepare.plan import ModelQuotas
+from batch_runner.catalog.quotas import ModelQuotas, default_quotas, quota_model_name
 
 
 def test_unlisted_models_get_the_general_defaults() -> None:

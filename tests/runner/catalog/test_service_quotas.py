@@ -7,13 +7,13 @@ from typing import Any
 import boto3
 from botocore.stub import Stubber
 
+from batch_runner.catalog.quotas import ModelQuotas
 from batch_runner.catalog.service_quotas import (
     SOURCE_DEFAULTS,
     SOURCE_SERVICE_QUOTAS,
     quota_values,
     read_quotas,
 )
-from batch_runner.prepare.plan import ModelQuotas
 
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
 

@@ -10,10 +10,10 @@ from typing import Any
 import orjson
 import pytest
 
+from batch_runner.catalog.invocation import CONVERSE, INVOKE_MODEL
 from batch_runner.jobs.on_demand import OnDemandTarget, process, summarize, write_output
 from batch_runner.jobs.submission import Backoff
 from batch_runner.local import Emulator
-from batch_runner.prepare.plan import CONVERSE, INVOKE_MODEL
 from batch_runner.results import FAILED, SUCCEEDED, JobOutputRef, S3OutputSource, iter_results
 from tests.emulator.helpers import CLAUDE, claude_body
 from tests.emulator.test_runtime import runtime

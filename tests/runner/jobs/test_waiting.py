@@ -13,8 +13,9 @@ import pytest
 
 import batch_runner.jobs.waiting
 from batch_runner.exceptions import JobsUnsuccessfulError, UsageError, WaitTimeoutError
+from batch_runner.jobs.pacing import Pacing
 from batch_runner.jobs.tracking import JobProgress, RunStatus
-from batch_runner.jobs.waiting import Pacing, check_succeeded, wait_for_run
+from batch_runner.jobs.waiting import check_succeeded, wait_for_run
 from batch_runner.local import Emulator
 from batch_runner.runs import Run
 from tests.runner.tracking_helpers import submit_api

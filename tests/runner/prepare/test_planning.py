@@ -11,12 +11,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from batch_runner.catalog.invocation import CONVERSE, INVOKE_MODEL
 from batch_runner.catalog.output_schema import PRE_FORMATTED, PREFILL, OutputSchema, StructuredOutput
 from batch_runner.catalog.pricing import estimate_input_tokens
-from batch_runner.catalog.quotas import default_quotas
+from batch_runner.catalog.quotas import ModelQuotas, default_quotas
 from batch_runner.exceptions import DatasetError, ModelNotSupportedError, PlanError, TemplateError, UsageError
 from batch_runner.prepare.datasets import csv_file
-from batch_runner.prepare.plan import CONVERSE, INVOKE_MODEL, ModelQuotas
 from batch_runner.prepare.planning import RECORD_INDEX_NAME, build_plan, describe_plan
 from tests.runner.planning_helpers import (
     CLAUDE,

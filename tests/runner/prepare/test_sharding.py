@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from batch_runner.catalog.quotas import ModelQuotas
 from batch_runner.exceptions import PlanError
 from batch_runner.prepare.background_writer import BackgroundWriter
-from batch_runner.prepare.plan import ModelQuotas, Plan
+from batch_runner.prepare.plan import Plan
 from batch_runner.prepare.planning import build_plan
 from batch_runner.prepare.shards import split_point
 from tests.runner.planning_helpers import options, read_lines, write_csv

@@ -12,6 +12,7 @@ import pytest
 from batch_runner import submit
 from batch_runner.api import Target, prepare
 from batch_runner.aws.clients import AwsContext
+from batch_runner.catalog.invocation import CONVERSE, INVOKE_MODEL
 from batch_runner.catalog.models import RequestSettings, adapter_for
 from batch_runner.catalog.output_schema import (
     INSTRUCTIONS,
@@ -25,7 +26,7 @@ from batch_runner.catalog.output_schema import (
 from batch_runner.exceptions import UsageError
 from batch_runner.local import Emulator
 from batch_runner.prepare.datasets import Chunk
-from batch_runner.prepare.plan import CONVERSE, INVOKE_MODEL, SubmitOptions
+from batch_runner.prepare.plan import SubmitOptions
 from batch_runner.prepare.prompts import compile_template
 from batch_runner.prepare.records import RowEncoder
 from batch_runner.prepare.records_columnar import ColumnEncoder

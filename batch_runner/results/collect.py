@@ -1,0 +1,68 @@
+"""Collecting results: stream each job's output, join it to the input rows, write, reconcile."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from batch_runner.catalog.output_schema import OutputSchema, output_schema
+from batch_runner.results.answers import AnswerCheck
+from batch_runner.results.join import (
+    RecordIndex,
+    join_results,
+)
+from batch_runner.results.outputs import (
+    JobOutputRef,
+    OutputSource,
+)
+from batch_runner.results.reconcile import Reconciliation
+from batch_runner.results.writers import check_output_path, write_rows
+
+SchemaArgument = OutputSchema | Mapping[str, Any] | str | Path | None
+
+
+def collect_results(
+    source: OutputSource,
+    jobs: Sequence[JobOutputRef],
+    record_index: RecordIndex,
+    out_path: Path | str,
+    *,
+    include_input: bool = False,
+    work_dir: Path | None = None,
+    output_schema: SchemaArgument = None,
+    prefill: str | None = None,
+) -> Reconciliation:
+    """Write one row per input record to ``out_path`` (format from its extension)."""
+    out_path = Path(out_path)
+    check_output_path(out_path)
+    answers = answer_check(output_schema, prefill)
+    with join_results(
+        source, jobs, record_index, include_input=include_input, work_dir=work_dir, answers=answers
+    ) as joined:
+        write_rows(out_path, joined.columns, joined.kinds, joined.rows())
+        return joined.reconciliation
+
+
+def iter_results(
+    source: OutputSource,
+    jobs: Sequence[JobOutputRef],
+    record_index: RecordIndex,
+    *,
+    include_input: bool = False,
+    work_dir: Path | None = None,
+    output_schema: SchemaArgument = None,
+    prefill: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Yield one dict per input record, in input row order (keys: ``RESULT_COLUMNS``, the schema's
+    properties, inputs)."""
+    answers = answer_check(output_schema, prefill)
+    with join_results(
+        source, jobs, record_index, include_input=include_input, work_dir=work_dir, answers=answers
+    ) as joined:
+        yield from joined.records()
+
+
+def answer_check(schema: SchemaArgument, prefill: str | None = None) -> AnswerCheck | None:
+    """The check for a schema given as a dict, a file path or an ``OutputSchema`` (None: none)."""
+    return None if schema is None else AnswerCheck(output_schema(schema), prefill)
