@@ -12,7 +12,7 @@ import orjson
 from batch_runner.catalog.quotas import ModelQuotas
 from batch_runner.prepare.plan import SubmitOptions
 
-REAL_DATASET = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "counseling_conversations.csv"
+REAL_DATASET = Path(__file__).resolve().parents[1] / "data" / "counseling_conversations.csv"  # 400 real rows
 CLAUDE = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
 PROMPT = "Context: {{ Context }}\nResponse: {{ Response }}\n"
 SMALL_QUOTAS = ModelQuotas(min_records_per_job=2, max_records_per_file=10, max_records_per_job=10)

@@ -21,7 +21,7 @@ from tests.conftest import FAKE_ENV
 from tests.runner.tracking_helpers import emulator_pacing, submit_api, submit_cli, write_csv
 
 ROOT = Path(__file__).resolve().parents[2]
-CONVERSATIONS = ROOT.parent / "shared" / "data" / "counseling_conversations.csv"
+CONVERSATIONS = ROOT / "tests" / "data" / "counseling_conversations.csv"  # 400 real rows
 
 
 @pytest.fixture
@@ -87,13 +87,13 @@ def test_the_conversation_dataset_end_to_end_with_inputs(
     endpoint = ["--endpoint-url", emulator.endpoint_url]
     argv = ["submit", str(CONVERSATIONS), "--model", "anthropic.claude-3-haiku-20240307-v1:0"]
     argv += ["--prompt-text", "Reply as a counselor: {{ Context }}", "--run", "conversations", "--yes"]
-    assert main([*argv, "--max-records-per-job", "400", *endpoint]) == 0
+    assert main([*argv, "--max-records-per-job", "150", *endpoint]) == 0
     emulator_pacing(monkeypatch, emulator)
     assert main(["wait", "conversations", "--poll", "2", *endpoint]) == 0
     capsys.readouterr()
 
     assert main(["results", "conversations", "--out", "out.parquet", "--include-input", *endpoint]) == 0
-    assert "total 1000 = succeeded 1000 + failed 0 + missing 0" in capsys.readouterr().out
+    assert "total 400 = succeeded 400 + failed 0 + missing 0" in capsys.readouterr().out
     table = pq.read_table(workdir / "out.parquet").to_pylist()
     with open(CONVERSATIONS, newline="", encoding="utf-8") as handle:
         source = list(csv.DictReader(handle))

@@ -17,9 +17,7 @@ from batch_runner.jobs.run_state import QUEUED, SUBMITTED, manifest_key
 from batch_runner.jobs.submission import find_run_jobs
 from batch_runner.local import Emulator
 
-CONVERSATIONS = (
-    Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "counseling_conversations.csv"
-)
+CONVERSATIONS = Path(__file__).resolve().parents[1] / "data" / "counseling_conversations.csv"  # 400 real rows
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
 
 
@@ -112,29 +110,28 @@ def test_real_conversations_dataset_end_to_end_with_claude(emulator: Emulator, w
         prompt="You are a counselor. Reply briefly to: {{ Context }}",
         max_tokens=200,
         run="conversations-api",
-        quotas=QuotaOverrides(max_records_per_job=300),
+        quotas=QuotaOverrides(max_records_per_job=150),
         **where,
     )
-    assert [s.record_count for s in run.shards] == [300, 300, 300, 100]
-    assert len(run.job_arns) == 4
+    assert [s.record_count for s in run.shards] == [150, 150, 100]
+    assert len(run.job_arns) == 3
     keys = run_objects(emulator, "conversations-api")
     assert keys == [
         "runs/conversations-api/input/shard-00000.jsonl",
         "runs/conversations-api/input/shard-00001.jsonl",
         "runs/conversations-api/input/shard-00002.jsonl",
-        "runs/conversations-api/input/shard-00003.jsonl",
         "runs/conversations-api/manifest.json",
         "runs/conversations-api/record-index.ndjson",
     ]
     emulator.run_until_idle()
     bedrock = emulator.client("bedrock")
     statuses = [bedrock.get_model_invocation_job(jobIdentifier=arn) for arn in run.job_arns]
-    assert [s["status"] for s in statuses] == ["Completed"] * 4
-    assert sum(s["successRecordCount"] for s in statuses) == 1000
+    assert [s["status"] for s in statuses] == ["Completed"] * 3
+    assert sum(s["successRecordCount"] for s in statuses) == 400
     outputs = emulator.client("s3").list_objects_v2(
         Bucket=emulator.stack_outputs["OutputBucketName"], Prefix="runs/conversations-api/output/"
     )
-    assert len([o for o in outputs["Contents"] if o["Key"].endswith(".jsonl.out")]) == 4
+    assert len([o for o in outputs["Contents"] if o["Key"].endswith(".jsonl.out")]) == 3
 
 
 def test_any_machine_picks_the_run_up_from_s3(

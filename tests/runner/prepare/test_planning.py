@@ -35,10 +35,10 @@ def test_real_dataset_plans_into_one_claude_job_with_stable_ids(tmp_path: Path) 
     first = build_plan(REAL_DATASET, options(), quotas=default_quotas(CLAUDE), workdir=tmp_path / "a")
     second = build_plan(REAL_DATASET, options(), quotas=default_quotas(CLAUDE), workdir=tmp_path / "b")
 
-    assert first.record_count == 1000
+    assert first.record_count == 400
     assert len(first.shards) == 1
     records = read_lines(first.shards[0].path)
-    assert len(records) == 1000
+    assert len(records) == 400
     assert records[0]["modelInput"]["anthropic_version"] == "bedrock-2023-05-31"
     assert records[0]["modelInput"]["messages"][0]["content"][0]["text"].startswith(
         "Context: I'm going through"
@@ -47,7 +47,7 @@ def test_real_dataset_plans_into_one_claude_job_with_stable_ids(tmp_path: Path) 
     assert first.dataset_fingerprint == second.dataset_fingerprint
     assert first.shards[0].sha256 == second.shards[0].sha256
     index = read_lines(first.record_index_path)
-    assert [entry["row"] for entry in index] == list(range(1000))
+    assert [entry["row"] for entry in index] == list(range(400))
     assert {entry["recordId"] for entry in index} == {r["recordId"] for r in records}
     assert first.estimate.batch_usd is not None
     assert first.estimate.batch_usd == pytest.approx(first.estimate.on_demand_usd / 2)
