@@ -196,6 +196,12 @@ def test_the_orchestration_core_loads_no_heavy_library() -> None:
     assert loaded.isdisjoint(HEAVY), sorted(loaded & set(HEAVY))
 
 
+def test_boto3_loads_with_the_first_client_not_with_the_core() -> None:
+    # `status` of a finished run and `--help` call no AWS API, so they never pay for boto3.
+    assert "boto3" not in loaded_after("import batch_runner.runs, batch_runner.cli.status")
+    assert "boto3" in loaded_after("from batch_runner.aws.clients import AwsContext\nAwsContext().session()")
+
+
 def test_the_public_api_is_unchanged() -> None:
     loaded = loaded_after("from batch_runner import Run, submit\nassert callable(submit) and Run.load")
     assert "batch_runner" in loaded

@@ -10,21 +10,31 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import boto3
-from botocore.config import Config
 
 from batch_runner.exceptions import ConfigurationError
 from batch_runner.version import __version__
 
-_CONFIG = Config(
-    retries={"mode": "adaptive", "max_attempts": 8},
-    connect_timeout=10,
-    read_timeout=60,
-    user_agent_appid=f"bedrock-batch-runner-{__version__}",
-)
+if TYPE_CHECKING:
+    import boto3
+    from botocore.config import Config
+
+
+# boto3 is imported with the first session, not with this module: a command that calls no AWS
+# API (`--help`, `status` of a finished run) never pays for it.
+@cache
+def _config() -> Config:
+    from botocore.config import Config
+
+    return Config(
+        retries={"mode": "adaptive", "max_attempts": 8},
+        connect_timeout=10,
+        read_timeout=60,
+        user_agent_appid=f"bedrock-batch-runner-{__version__}",
+    )
+
 
 # A boto3 Session loads service models from disk on first use, which costs far more than the call
 # itself; sessions are reused for as long as the settings that shape them (the AWS_* variables,
@@ -58,6 +68,8 @@ class AwsContext:
                 )
 
     def session(self) -> boto3.Session:
+        import boto3
+
         key = _session_key(self.profile, self.region)
         with _SESSIONS_LOCK:
             session = _SESSIONS.get(key)
@@ -68,7 +80,7 @@ class AwsContext:
             return session
 
     def client(self, service: str) -> Any:
-        kwargs: dict[str, Any] = {"config": _CONFIG}
+        kwargs: dict[str, Any] = {"config": _config()}
         if self.endpoint_url:
             kwargs["endpoint_url"] = self.endpoint_url
         with _SESSIONS_LOCK:

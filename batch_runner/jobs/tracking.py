@@ -159,8 +159,9 @@ def refresh(run: RunContext, *, submit: bool = True, backoff: Backoff | None = N
 
 
 def _read_jobs(run: RunContext, backoff: Backoff, warnings: list[str]) -> dict[int, Mapping[str, Any]]:
-    """GetModelInvocationJob for every batch job; the manifest is saved once if anything changed."""
-    bedrock = run.client("bedrock")
+    """GetModelInvocationJob for every batch job; the manifest is saved once if anything changed.
+
+    The client is made on the first job to read: a finished run is shown without touching AWS."""
     described: dict[int, Mapping[str, Any]] = {}
     changed = False
     for shard in run.shards:
@@ -171,7 +172,7 @@ def _read_jobs(run: RunContext, backoff: Backoff, warnings: list[str]) -> dict[i
             continue
         try:
             job = with_backoff(
-                partial(bedrock.get_model_invocation_job, jobIdentifier=shard.job_arn),
+                partial(run.client("bedrock").get_model_invocation_job, jobIdentifier=shard.job_arn),
                 backoff,
                 f"reading job {shard.job_name}",
             )

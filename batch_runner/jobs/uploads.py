@@ -10,22 +10,19 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from boto3.s3.transfer import TransferConfig, create_transfer_manager
 from botocore.exceptions import BotoCoreError, ClientError
 
 from batch_runner.aws.errors import aws_error, error_code
 
-SHA256_METADATA = "sha256"
+if TYPE_CHECKING:
+    from boto3.s3.transfer import TransferConfig
 
+SHA256_METADATA = "sha256"
 # Shards are at most 1 GB; 64 MB parts keep a 1 GB file to 16 parts that upload in parallel.
-TRANSFER_CONFIG = TransferConfig(
-    multipart_threshold=64 * 1024 * 1024,
-    multipart_chunksize=64 * 1024 * 1024,
-    max_concurrency=8,
-    use_threads=True,
-)
+PART_BYTES = 64 * 1024 * 1024
+MAX_CONCURRENCY = 8
 
 # Key segments Bedrock accepts in an S3 URI: letters, digits and -!_*'(). (no =, +, ~ or spaces).
 _BEDROCK_KEY = re.compile(r"[-!_*'().a-zA-Z0-9]+(?:/[-!_*'().a-zA-Z0-9]+)*")
@@ -68,12 +65,18 @@ def already_uploaded(s3: Any, bucket: str, upload: Upload) -> bool:
 
 
 def upload_files(
-    s3: Any, bucket: str, uploads: Sequence[Upload], *, config: TransferConfig = TRANSFER_CONFIG
+    s3: Any, bucket: str, uploads: Sequence[Upload], *, config: TransferConfig | None = None
 ) -> list[Upload]:
     """Upload what is not there yet, all files concurrently; returns the ones actually sent."""
     pending = [u for u in uploads if not already_uploaded(s3, bucket, u)]
     if not pending:
         return []
+    # s3transfer is imported when there is something to send: it costs more than a status pass.
+    from boto3.s3.transfer import TransferConfig, create_transfer_manager
+
+    config = config or TransferConfig(
+        multipart_threshold=PART_BYTES, multipart_chunksize=PART_BYTES, max_concurrency=MAX_CONCURRENCY
+    )
     try:
         with create_transfer_manager(s3, config) as manager:
             futures = [
