@@ -75,15 +75,19 @@ class BatchInferenceStack(Stack):
             "Notifications",
             emails=config.notification_emails,
             notify_on_completed=config.notify_on_completed,
+            job_name_prefix=config.job_name_prefix,
             removal_policy=removal,
         )
-        BatchObservability(
+        observability = BatchObservability(
             self,
             "Observability",
             model_ids=config.model_ids,
             failure_rule=notifications.failure_rule,
+            attention_rule=notifications.attention_rule,
+            attention_statuses=notifications.attention_statuses,
             alert_topic=notifications.topic,
         )
+        notifications.allow_alarms([observability.failed_jobs_alarm_arn])
 
         for key, value in config.tags.items():
             Tags.of(self).add(key, value)
@@ -96,6 +100,7 @@ class BatchInferenceStack(Stack):
             OutputKey.NOTIFICATION_TOPIC_ARN: notifications.topic.topic_arn,
             OutputKey.REGION: self.region,
             OutputKey.ALLOWED_MODELS: ",".join(config.model_ids),
+            OutputKey.JOB_NAME_PREFIX: config.job_name_prefix,
         }
         if submitters.role is not None:
             outputs[OutputKey.SUBMITTER_ROLE_ARN] = submitters.role.role_arn

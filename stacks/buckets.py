@@ -11,14 +11,22 @@ from stacks.security_checks import acknowledge, skip_checkov
 
 
 def _expire_everything_after(days: int) -> s3.LifecycleRule:
-    # Batch data (e.g. counselling transcripts) must not outlive its purpose: current objects,
-    # old versions and abandoned multipart uploads all go after the same number of days.
+    """Batch data (e.g. counselling transcripts) must not outlive its purpose: gone ``days`` after it
+    was written, counted as S3 counts (to the next midnight UTC).
+
+    On a versioned bucket, expiring an object only turns it into an old (noncurrent) version, which
+    noncurrent expiration deletes. S3 rounds each step to the next midnight UTC, so expiring after
+    ``days - 1`` and deleting the old version one day later deletes the data at the first midnight UTC
+    at least ``days`` after it was written. Overwritten and deleted objects' old versions go one day
+    after the overwrite or delete; abandoned multipart uploads are aborted with the same bound.
+    """
     return s3.LifecycleRule(
         id="expire-batch-data",
         enabled=True,
-        expiration=Duration.days(days),
-        noncurrent_version_expiration=Duration.days(days),
-        abort_incomplete_multipart_upload_after=Duration.days(days),
+        expiration=Duration.days(days - 1),
+        noncurrent_version_expiration=Duration.days(1),
+        abort_incomplete_multipart_upload_after=Duration.days(days - 1),
+        # S3 refuses this next to a day-based expiration; the delete markers left behind hold no data.
         expired_object_delete_marker=False,
     )
 

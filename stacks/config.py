@@ -15,10 +15,12 @@ from typing import Any, TypeVar
 
 import yaml
 
+from batch_runner.aws.stack_outputs import JOB_NAME_PREFIX_MAX_LENGTH
 from stacks.model_access import (
     MODEL_GRANT_BUDGET,
     ModelIdError,
     ModelRef,
+    application_profile_location,
     model_grant_size,
     parse_model_id,
     profile_usable_from,
@@ -36,7 +38,13 @@ _SECURITY_GROUP = re.compile(r"^sg-[0-9a-f]{8,17}$")
 _ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,31}$")
 _TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
 _TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{0,256}$")
+# Letters, digits and hyphens, then one dot: run names never hold a dot, so no environment's prefix
+# can be the beginning of another's, and "<prefix><run>-s00001" is a valid Bedrock job name.
+_JOB_NAME_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*\.$")
 
+# On versioned buckets an expired object only becomes an old version; deleting that takes one more
+# day, and S3 lifecycle counts whole days: two is the shortest retention S3 can carry out.
+MIN_RETENTION_DAYS = 2
 MAX_RETENTION_DAYS = 3650
 # `-c env=all` synthesizes every environment, so no environment may be called that.
 ALL_ENVIRONMENTS = "all"
@@ -71,6 +79,8 @@ class EnvironmentConfig:
     notify_on_completed: bool = False
     vpc: VpcConfig | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    # Every job of this environment's runs is named "<prefix><run>-s<NNNNN>"; alerts match only these.
+    job_name_prefix: str = ""
 
     @property
     def model_ids(self) -> tuple[str, ...]:
@@ -164,7 +174,20 @@ def _parse_tags(raw: object, path: str) -> dict[str, str]:
     return tags
 
 
-def _parse_models(fields: _Fields, region: str | None) -> tuple[ModelRef, ...]:
+def _check_application_profile(ref: ModelRef, where: str, *, region: str | None, account: str | None) -> None:
+    _, profile_region, profile_account = application_profile_location(ref)
+    if region is not None and profile_region != region:
+        raise ConfigError(
+            f"{where}: application inference profile is in {profile_region}, not {region}; "
+            "jobs can only use a profile of their own Region"
+        )
+    if account is not None and profile_account != account:
+        raise ConfigError(
+            f"{where}: application inference profile belongs to account {profile_account}, not {account}"
+        )
+
+
+def _parse_models(fields: _Fields, region: str | None, account: str | None) -> tuple[ModelRef, ...]:
     refs: list[ModelRef] = []
     for index, model_id in enumerate(fields.strings("models")):
         where = f"{fields.path}.models[{index}]"
@@ -174,9 +197,11 @@ def _parse_models(fields: _Fields, region: str | None) -> tuple[ModelRef, ...]:
             raise ConfigError(f"{where}: {err}") from err
         if region is not None and not profile_usable_from(ref, region):
             raise ConfigError(
-                f"{where}: inference profile '{model_id}' cannot be used from region {region} (if AWS "
-                "has added the Region, add it to GEO_DESTINATION_REGIONS in stacks/model_access.py)"
+                f"{where}: inference profile '{model_id}' cannot be used from region {region} "
+                f"(a {ref.profile_prefix}. profile serves its own geography; use that geography's prefix)"
             )
+        if ref.is_application_profile:
+            _check_application_profile(ref, where, region=region, account=account)
         refs.append(ref)
     if not refs:
         raise ConfigError(f"{fields.path}.models: list at least one model ID")
@@ -185,7 +210,7 @@ def _parse_models(fields: _Fields, region: str | None) -> tuple[ModelRef, ...]:
         # Better now than as a PolicySize error halfway through `cdk deploy`.
         raise ConfigError(
             f"{fields.path}.models: the allow-list expands to {size} characters of IAM policy (each "
-            "cross-Region profile needs its model in every destination Region), over the "
+            "inference profile needs a statement of its own), over the "
             f"{MODEL_GRANT_BUDGET} that fit in one managed policy; remove models or split environments"
         )
     return tuple(refs)
@@ -204,7 +229,28 @@ _KNOWN_FIELDS = {
     "notify_on_completed",
     "vpc",
     "tags",
+    "job_name_prefix",
 }
+
+
+def _job_name_prefix(fields: _Fields, name: str) -> str:
+    prefix = fields.optional_str("job_name_prefix")
+    where = f"{fields.path}.job_name_prefix"
+    if prefix is None:
+        prefix = f"{name}."
+        if len(prefix) > JOB_NAME_PREFIX_MAX_LENGTH:
+            raise ConfigError(
+                f"{where}: the default '{prefix}' is longer than {JOB_NAME_PREFIX_MAX_LENGTH} characters "
+                "(Bedrock job names hold at most 63); set a shorter one, e.g. job_name_prefix: "
+                f"'{name[: JOB_NAME_PREFIX_MAX_LENGTH - 1]}.'"
+            )
+        return prefix
+    if len(prefix) > JOB_NAME_PREFIX_MAX_LENGTH or not _JOB_NAME_PREFIX.fullmatch(prefix):
+        raise ConfigError(
+            f"{where}: {prefix!r} is not 2-{JOB_NAME_PREFIX_MAX_LENGTH} letters, digits or hyphens "
+            "ending in one dot, e.g. 'team-a.'"
+        )
+    return prefix
 
 
 def parse_environment(name: str, raw: object) -> EnvironmentConfig:
@@ -234,9 +280,10 @@ def parse_environment(name: str, raw: object) -> EnvironmentConfig:
         raise ConfigError(f"{path}.region: {region!r} is not an AWS Region name like us-east-1")
 
     retention_days = fields.get("retention_days", int, 30)
-    if not 1 <= retention_days <= MAX_RETENTION_DAYS:
+    if not MIN_RETENTION_DAYS <= retention_days <= MAX_RETENTION_DAYS:
         raise ConfigError(
-            f"{path}.retention_days: must be between 1 and {MAX_RETENTION_DAYS}, got {retention_days}"
+            f"{path}.retention_days: must be between {MIN_RETENTION_DAYS} and {MAX_RETENTION_DAYS}, "
+            f"got {retention_days}"
         )
 
     role_arns = fields.strings("submitter_role_arns", _matching(_ROLE_ARN, "an IAM role ARN"))
@@ -256,7 +303,7 @@ def parse_environment(name: str, raw: object) -> EnvironmentConfig:
         name=name,
         account=account,
         region=region,
-        models=_parse_models(fields, region),
+        models=_parse_models(fields, region, account),
         kms=fields.get("kms", bool, False),
         retention_days=retention_days,
         retain_data_on_delete=fields.get("retain_data_on_delete", bool, True),
@@ -266,6 +313,7 @@ def parse_environment(name: str, raw: object) -> EnvironmentConfig:
         notify_on_completed=fields.get("notify_on_completed", bool, False),
         vpc=_parse_vpc(fields.raw.get("vpc"), f"{path}.vpc"),
         tags=_parse_tags(fields.raw.get("tags"), f"{path}.tags"),
+        job_name_prefix=_job_name_prefix(fields, name),
     )
 
 
@@ -276,7 +324,17 @@ def parse_environments(document: object) -> dict[str, EnvironmentConfig]:
     environments = _Fields(top.raw.get("environments"), "environments")
     if not environments.raw:
         raise ConfigError("environments: define at least one environment")
-    return {str(name): parse_environment(str(name), raw) for name, raw in environments.raw.items()}
+    parsed = {str(name): parse_environment(str(name), raw) for name, raw in environments.raw.items()}
+    owners: dict[str, str] = {}
+    for name, config in parsed.items():
+        # Two environments sharing a prefix would alert on each other's jobs (in one account and Region).
+        if config.job_name_prefix in owners:
+            raise ConfigError(
+                f"environments.{name}.job_name_prefix: '{config.job_name_prefix}' is already the prefix of "
+                f"environments.{owners[config.job_name_prefix]}; each environment needs its own"
+            )
+        owners[config.job_name_prefix] = name
+    return parsed
 
 
 def load_environments(path: Path = ENVIRONMENTS_FILE) -> dict[str, EnvironmentConfig]:

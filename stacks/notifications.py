@@ -1,10 +1,15 @@
-"""Job alerts: EventBridge rules on Bedrock batch job state changes, delivered to an encrypted SNS topic."""
+"""Job alerts: EventBridge rules on this stack's Bedrock batch jobs, delivered to an encrypted SNS topic.
+
+Bedrock sends every job's state changes in the account and Region to the default event bus; the rules
+match only jobs whose name starts with the environment's job-name prefix (the runner names every job
+"<prefix><run>-s<NNNNN>"), so other environments and tools do not alert here.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -22,11 +27,11 @@ FAILURE_STATUSES = ("Failed", "Expired")
 SUCCESS_STATUS = "Completed"
 
 
-def job_state_pattern(statuses: Sequence[str]) -> events.EventPattern:
+def job_state_pattern(statuses: Sequence[str], job_name_prefix: str) -> events.EventPattern:
     return events.EventPattern(
         source=[EVENT_SOURCE],
         detail_type=[EVENT_DETAIL_TYPE],
-        detail={"status": list(statuses)},
+        detail={"status": list(statuses), "batchJobName": [{"prefix": job_name_prefix}]},
     )
 
 
@@ -40,12 +45,13 @@ class JobNotifications(Construct):
         *,
         emails: Sequence[str],
         notify_on_completed: bool,
+        job_name_prefix: str,
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
-        # The AWS-managed alias/aws/sns key cannot be used by EventBridge (its key policy cannot be
-        # changed), so the topic gets its own customer-managed key. The rules' SnsTopic targets add
-        # the EventBridge grant to its key policy; CloudWatch alarms need theirs added here.
+        # The AWS-managed alias/aws/sns key cannot be used by EventBridge or CloudWatch alarms (its key
+        # policy cannot be changed), so the topic gets its own customer-managed key. The rules'
+        # SnsTopic targets add the EventBridge grant to its key policy; ``allow_alarms`` adds CloudWatch's.
         self.key = kms.Key(
             self,
             "TopicKey",
@@ -53,15 +59,6 @@ class JobNotifications(Construct):
             enable_key_rotation=True,
             pending_window=Duration.days(30),
             removal_policy=removal_policy,
-        )
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AlarmsPublishToTopic",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                # In a key policy "*" means this key.
-                resources=["*"],
-            )
         )
         self.topic = sns.Topic(
             self,
@@ -79,17 +76,17 @@ class JobNotifications(Construct):
             self,
             "JobFailureRule",
             description="Bedrock batch inference jobs that ended Failed or Expired",
-            event_pattern=job_state_pattern(FAILURE_STATUSES),
+            event_pattern=job_state_pattern(FAILURE_STATUSES, job_name_prefix),
             targets=[targets.SnsTopic(self.topic)],
         )
-        other_statuses = [status for status in ALERT_STATUSES if status not in FAILURE_STATUSES]
+        self.attention_statuses = [status for status in ALERT_STATUSES if status not in FAILURE_STATUSES]
         if notify_on_completed:
-            other_statuses.append(SUCCESS_STATUS)
+            self.attention_statuses.append(SUCCESS_STATUS)
         self.attention_rule = events.Rule(
             self,
             "JobAttentionRule",
             description="Bedrock batch inference jobs that ended with gaps or were stopped",
-            event_pattern=job_state_pattern(other_statuses),
+            event_pattern=job_state_pattern(self.attention_statuses, job_name_prefix),
             targets=[targets.SnsTopic(self.topic)],
         )
         # The targets' grant names the bare EventBridge service, which would let any account's rule
@@ -106,5 +103,41 @@ class JobNotifications(Construct):
                         "aws:SourceArn": [self.failure_rule.rule_arn, self.attention_rule.rule_arn]
                     }
                 },
+            )
+        )
+
+    def allow_alarms(self, alarm_arns: Sequence[str]) -> None:
+        """Let these CloudWatch alarms (of this account) publish to the topic and use its key.
+
+        CDK writes the topic policy, which replaces the SNS default that let the account's services
+        publish: without this, an alarm's notification is refused. The alarm ARNs must not refer to
+        the alarms' resources (the key would then depend on the alarm, which depends on the topic,
+        which depends on the key), so callers build them from the alarms' fixed names.
+        """
+        # EventBridge's key grant (added by the rules' targets) stays as CDK writes it: the key encrypts
+        # only this topic, and the topic policy already limits EventBridge to this stack's rules.
+        account = Stack.of(self).account
+        only_these_alarms = {
+            "ArnEquals": {"aws:SourceArn": list(alarm_arns)},
+            "StringEquals": {"aws:SourceAccount": account},
+        }
+        alarms = iam.ServicePrincipal("cloudwatch.amazonaws.com")
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AlarmsPublish",
+                principals=[alarms],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions=only_these_alarms,
+            )
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AlarmsPublishToTopic",
+                principals=[alarms],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                # In a key policy "*" means this key.
+                resources=["*"],
+                conditions=only_these_alarms,
             )
         )

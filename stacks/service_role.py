@@ -13,7 +13,7 @@ from constructs import Construct
 from stacks.config import VpcConfig
 from stacks.encryption import data_key_statement
 from stacks.model_access import ModelRef
-from stacks.model_grants import INVOKE, model_statements, region_wildcards
+from stacks.model_grants import INVOKE, model_statements, profile_wildcards
 from stacks.security_checks import acknowledge_wildcard_resources
 
 BEDROCK_SERVICE = "bedrock.amazonaws.com"
@@ -79,7 +79,7 @@ class BedrockServiceRole(Construct):
             statements=invoke,
             roles=[self.role],
         )
-        acknowledge_wildcard_resources(self.model_policy, region_wildcards(invoke))
+        acknowledge_wildcard_resources(self.model_policy, profile_wildcards(self, models))
         object_reason = (
             "Job inputs and outputs are keyed by run and job IDs chosen at submit time; the bucket is fixed."
         )

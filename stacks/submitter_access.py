@@ -12,7 +12,7 @@ from constructs import Construct
 
 from stacks.encryption import data_key_statement
 from stacks.model_access import ModelRef
-from stacks.model_grants import INVOKE, model_statements, region_wildcards
+from stacks.model_grants import INVOKE, model_statements, profile_wildcards
 from stacks.security_checks import acknowledge_wildcard_resources
 from stacks.service_role import BEDROCK_SERVICE, job_arn_pattern
 
@@ -166,7 +166,7 @@ class SubmitterAccess(Construct):
             output_bucket.arn_for_objects("runs/*/output/on-demand-*"): "Run names and shard numbers "
             "are chosen per run; writes stay under the on-demand prefixes of runs in this bucket.",
         }
-        wildcards.update(region_wildcards(invoke))
+        wildcards.update(profile_wildcards(self, models))
         acknowledge_wildcard_resources(self.policy, wildcards)
         # Everyone holding the policy, for the data key's key policy.
         self.roles: list[iam.IRole] = attached_roles

@@ -9,6 +9,11 @@ from __future__ import annotations
 STACK_NAME_PREFIX = "BedrockBatch"
 DEFAULT_ENVIRONMENT = "dev"
 
+# The stack's alert rules match only jobs whose name starts with its JOB_NAME_PREFIX output, so the
+# runner names every job "<prefix><run>-s<NNNNN>". Bedrock job names hold at most 63 characters and
+# runs at most 40 (batch_runner.jobs.run_state.MAX_RUN_NAME), "-s<NNNNN>" takes 7: 16 are left.
+JOB_NAME_PREFIX_MAX_LENGTH = 16
+
 
 def stack_name(environment: str) -> str:
     """CloudFormation stack name of one environment, e.g. ``BedrockBatch-dev``."""
@@ -27,3 +32,4 @@ class OutputKey:
     KMS_KEY_ARN = "KmsKeyArn"  # only when the environment turns KMS on
     REGION = "Region"
     ALLOWED_MODELS = "AllowedModels"  # comma-separated model IDs of the allow-list
+    JOB_NAME_PREFIX = "JobNamePrefix"  # e.g. "dev.": every job name starts with it (alerts match it)

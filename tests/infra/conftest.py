@@ -1,8 +1,9 @@
 """Synthesize every environment once per test session (jsii start-up and synth are the slow part).
 
 Besides the committed environments (dev, prod) two test-only ones cover the remaining shapes:
-KMS on with foundation models only, and the widest APAC environment the config validation admits
-(largest allow-list, KMS, VPC, attached and dedicated submitter roles, alerts on completed jobs).
+KMS on with foundation models and an application inference profile, and the widest APAC environment
+the config validation admits (largest allow-list, KMS, VPC, attached and dedicated submitter roles,
+alerts on completed jobs).
 """
 
 from __future__ import annotations
@@ -22,11 +23,16 @@ from stacks.application import create_app
 from stacks.config import ALL_ENVIRONMENTS, EnvironmentConfig, load_environments, parse_environment
 from tests.infra.template_values import Deployment, deployment
 
+APPLICATION_PROFILE = "arn:aws:bedrock:us-west-2:444455556666:application-inference-profile/a1b2c3d4e5f6"
 EXTRA_ENVIRONMENTS: Mapping[str, Mapping[str, Any]] = {
     "kmsplain": {
         "account": "444455556666",
         "region": "us-west-2",
-        "models": ["anthropic.claude-3-haiku-20240307-v1:0", "amazon.titan-embed-text-v2:0"],
+        "models": [
+            "anthropic.claude-3-haiku-20240307-v1:0",
+            "amazon.titan-embed-text-v2:0",
+            APPLICATION_PROFILE,
+        ],
         "kms": True,
         "retention_days": 7,
         "tags": {"owner": "data-science", "Name With Spaces": "value/with:chars"},
@@ -38,6 +44,10 @@ EXTRA_ENVIRONMENTS: Mapping[str, Mapping[str, Any]] = {
             "apac.anthropic.claude-3-5-sonnet-20241022-v2:0",
             "apac.anthropic.claude-3-7-sonnet-20250219-v1:0",
             "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            "apac.amazon.nova-lite-v1:0",
+            "apac.amazon.nova-pro-v1:0",
+            "apac.anthropic.claude-sonnet-4-20250514-v1:0",
+            "anthropic.claude-3-haiku-20240307-v1:0",
         ],
         "kms": True,
         "vpc": {

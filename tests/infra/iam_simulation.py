@@ -82,12 +82,25 @@ def is_allowed(
     )
 
 
+def service_allowed(
+    resource_policy: dict[str, Any],
+    service: str,
+    action: str,
+    resource: str,
+    context: dict[str, Any],
+    *,
+    owner: str,
+) -> bool:
+    """Whether the resource policy (trust, topic or key policy) lets a service principal make this
+    request: an Allow naming the service matches and no Deny does."""
+    result = resource_policy_authorization(service, owner, resource_policy, action, resource, context)
+    return bool(result is ResourcePolicyEvalResult.SERVICE_MATCH)
+
+
 def service_may_assume(
     trust_policy: dict[str, Any], service: str, role_arn: str, context: dict[str, Any]
 ) -> bool:
     """Whether a service principal may call sts:AssumeRole on the role under this request context."""
-    account = role_arn.split(":")[4]
-    result = resource_policy_authorization(
-        service, account, trust_policy, "sts:AssumeRole", role_arn, context
+    return service_allowed(
+        trust_policy, service, "sts:AssumeRole", role_arn, context, owner=role_arn.split(":")[4]
     )
-    return bool(result is ResourcePolicyEvalResult.SERVICE_MATCH)

@@ -10,9 +10,24 @@ from typing import Any
 
 import pytest
 
-from stacks.config import ConfigError, load_environments, parse_environments, select_environment
+from stacks.config import (
+    ConfigError,
+    EnvironmentConfig,
+    load_environments,
+    parse_environments,
+    select_environment,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
+APAC_MODELS = [
+    "anthropic.claude-3-5-sonnet-20241022-v2:0",
+    "anthropic.claude-3-7-sonnet-20250219-v1:0",
+    "amazon.nova-lite-v1:0",
+    "amazon.nova-pro-v1:0",
+    "amazon.nova-micro-v1:0",
+    "anthropic.claude-3-haiku-20240307-v1:0",
+    "anthropic.claude-sonnet-4-20250514-v1:0",
+]
 VALID: dict[str, Any] = {
     "account": "123456789012",
     "region": "us-east-1",
@@ -20,9 +35,10 @@ VALID: dict[str, Any] = {
 }
 
 
-def _parse(**overrides: Any) -> None:
+def _parse(**overrides: Any) -> EnvironmentConfig:
     environment = {**VALID, **overrides}
-    parse_environments({"environments": {"team": {k: v for k, v in environment.items() if v is not None}}})
+    document = {"environments": {"team": {k: v for k, v in environment.items() if v is not None}}}
+    return parse_environments(document)["team"]
 
 
 # (case, field overrides, expected message)
@@ -60,25 +76,41 @@ BAD_ENVIRONMENTS: list[tuple[str, dict[str, Any], str]] = [
     ),
     (
         "allow-list too large for one IAM policy",
-        {
-            "region": "ap-southeast-2",
-            "models": [
-                "apac.anthropic.claude-3-5-sonnet-20241022-v2:0",
-                "apac.anthropic.claude-3-7-sonnet-20250219-v1:0",
-                "apac.amazon.nova-lite-v1:0",
-            ],
-        },
-        "environments.team.models: the allow-list expands to 3635 characters of IAM policy",
+        {"region": "ap-southeast-2", "models": [f"apac.{model}" for model in APAC_MODELS]},
+        "environments.team.models: the allow-list expands to 3534 characters of IAM policy",
+    ),
+    (
+        "application profile ARN of another Region",
+        {"models": ["arn:aws:bedrock:us-west-2:123456789012:application-inference-profile/a1b2c3d4e5f6"]},
+        "environments.team.models[0]: application inference profile is in us-west-2, not us-east-1",
+    ),
+    (
+        "application profile ARN of another account",
+        {"models": ["arn:aws:bedrock:us-east-1:999999999999:application-inference-profile/a1b2c3d4e5f6"]},
+        "environments.team.models[0]: application inference profile belongs to account 999999999999, "
+        "not 123456789012",
+    ),
+    (
+        "ARN that is not an application profile",
+        {"models": ["arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"]},
+        "environments.team.models[0]: 'arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-"
+        "20240307-v1:0' is not an application inference profile ARN",
     ),
     (
         "retention of 0",
         {"retention_days": 0},
-        "environments.team.retention_days: must be between 1 and 3650, got 0",
+        "environments.team.retention_days: must be between 2 and 3650, got 0",
+    ),
+    (
+        # Versioned buckets need a day to expire an object and another to delete the old version.
+        "retention of 1",
+        {"retention_days": 1},
+        "environments.team.retention_days: must be between 2 and 3650, got 1",
     ),
     (
         "retention too long",
         {"retention_days": 4000},
-        "environments.team.retention_days: must be between 1 and 3650",
+        "environments.team.retention_days: must be between 2 and 3650",
     ),
     (
         "retention not a number",
@@ -144,6 +176,21 @@ BAD_ENVIRONMENTS: list[tuple[str, dict[str, Any], str]] = [
         "tag value not a string",
         {"tags": {"owner": 5}},
         "environments.team.tags.owner: 5 is not a valid tag value",
+    ),
+    (
+        "job-name prefix without the closing dot",
+        {"job_name_prefix": "team"},
+        "environments.team.job_name_prefix: 'team' is not 2-16 letters, digits or hyphens ending in one dot",
+    ),
+    (
+        "job-name prefix with a character job names refuse",
+        {"job_name_prefix": "team_a."},
+        "environments.team.job_name_prefix: 'team_a.' is not 2-16 letters",
+    ),
+    (
+        "job-name prefix too long for the runner's names",
+        {"job_name_prefix": "a-very-long-team."},
+        "environments.team.job_name_prefix: 'a-very-long-team.' is not 2-16 letters",
     ),
     (
         "misspelt field",
@@ -241,4 +288,45 @@ def test_app_reports_a_bad_environment_file_in_one_line(tmp_path: Path) -> None:
     )
     result = _run_app(tmp_path, f'{{"environments_file": "{bad}"}}')
     assert result.returncode != 0
-    assert result.stderr == "error: environments.dev.retention_days: must be between 1 and 3650, got 0\n"
+    assert result.stderr == "error: environments.dev.retention_days: must be between 2 and 3650, got 0\n"
+
+
+def test_application_inference_profile_arn_is_accepted() -> None:
+    arn = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6"
+    [ref] = _parse(models=[arn]).models
+    assert (ref.model_id, ref.is_application_profile, ref.is_profile) == (arn, True, False)
+    # Account- and Region-agnostic environments take the ARN as it is.
+    assert _parse(account=None, region=None, models=[arn]).model_ids == (arn,)
+
+
+def test_a_geographic_profile_is_accepted_in_a_region_this_project_does_not_know() -> None:
+    # AWS adds Regions to geographies; only a Region known to be elsewhere is refused.
+    model = "eu.anthropic.claude-3-7-sonnet-20250219-v1:0"
+    assert _parse(region="eu-central-3", models=[model]).model_ids == (model,)
+
+
+def test_job_name_prefix_defaults_to_the_environment_name_and_a_dot() -> None:
+    assert _parse().job_name_prefix == "team."
+    assert _parse(job_name_prefix="t-1.").job_name_prefix == "t-1."
+
+
+def test_an_environment_name_too_long_for_the_default_prefix_must_set_one() -> None:
+    name = "analytics-platform-eu"
+    with pytest.raises(ConfigError) as raised:
+        parse_environments({"environments": {name: VALID}})
+    assert str(raised.value) == (
+        f"environments.{name}.job_name_prefix: the default '{name}.' is longer than 16 characters (Bedrock "
+        "job names hold at most 63); set a shorter one, e.g. job_name_prefix: 'analytics-platf.'"
+    )
+    named = parse_environments({"environments": {name: {**VALID, "job_name_prefix": "analytics-eu."}}})
+    assert named[name].job_name_prefix == "analytics-eu."
+
+
+def test_two_environments_cannot_share_a_job_name_prefix() -> None:
+    # They would alert on each other's jobs when deployed into one account and Region.
+    with pytest.raises(ConfigError) as raised:
+        parse_environments({"environments": {"a": VALID, "b": {**VALID, "job_name_prefix": "a."}}})
+    assert str(raised.value) == (
+        "environments.b.job_name_prefix: 'a.' is already the prefix of environments.a; "
+        "each environment needs its own"
+    )

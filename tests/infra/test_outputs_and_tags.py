@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from batch_runner.aws.stack_outputs import OutputKey, stack_name
+import re
+
+import botocore.session
+
+from batch_runner.aws.stack_outputs import JOB_NAME_PREFIX_MAX_LENGTH, OutputKey, stack_name
+from batch_runner.jobs.run_state import MAX_RUN_NAME
+from batch_runner.jobs.submission import job_name as runner_job_name
 from tests.infra.conftest import Synthesized
 
 # CloudFormation offers no Tags property on these types.
@@ -33,6 +39,7 @@ def test_outputs_name_the_resources_the_runner_needs(synthesized: Synthesized, e
         OutputKey.NOTIFICATION_TOPIC_ARN: deployed.ref(deployed.only("AWS::SNS::Topic", "Notifications")),
         OutputKey.REGION: deployed.region,
         OutputKey.ALLOWED_MODELS: ",".join(config.model_ids),
+        OutputKey.JOB_NAME_PREFIX: config.job_name_prefix,
     }
     if config.kms:
         expected[OutputKey.KMS_KEY_ARN] = deployed.get_att(deployed.only("AWS::KMS::Key", "DataKey"), "Arn")
@@ -56,3 +63,21 @@ def test_config_tags_are_on_every_taggable_resource(synthesized: Synthesized, en
             continue
         found = {tag["Key"]: tag["Value"] for tag in resource["Properties"].get("Tags", [])}
         assert found.items() >= tags.items(), (logical_id, found)
+
+
+def test_job_name_prefix_output_is_the_environment_name_and_a_dot(synthesized: Synthesized) -> None:
+    assert synthesized.templates["dev"]["Outputs"][OutputKey.JOB_NAME_PREFIX] == {"Value": "dev."}
+    assert synthesized.templates["prod"]["Outputs"][OutputKey.JOB_NAME_PREFIX] == {"Value": "prod."}
+
+
+def test_the_longest_runner_job_name_under_the_longest_prefix_is_a_valid_bedrock_job_name() -> None:
+    # The contract the runner keeps: job names are "<JobNamePrefix output><run>-s<NNNNN>".
+    job_name = (
+        botocore.session.get_session()
+        .get_service_model("bedrock")
+        .operation_model("CreateModelInvocationJob")
+        .input_shape.members["jobName"]
+    )
+    longest = "p" * (JOB_NAME_PREFIX_MAX_LENGTH - 1) + "." + runner_job_name("r" * MAX_RUN_NAME, 99999)
+    assert len(longest) == job_name.metadata["max"] == 63
+    assert re.fullmatch(job_name.metadata["pattern"], longest)

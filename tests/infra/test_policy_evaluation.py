@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.conftest import Synthesized
+from tests.infra.conftest import APPLICATION_PROFILE, Synthesized
 from tests.infra.iam_simulation import Principal, is_allowed, service_may_assume
 from tests.infra.policy_documents import as_list
 from tests.infra.template_values import Deployment
@@ -103,12 +103,13 @@ def _world(synthesized: Synthesized, env: str) -> World:
 
 @pytest.fixture(scope="module")
 def worlds(synthesized: Synthesized) -> dict[str, World]:
-    return {env: _world(synthesized, env) for env in ("dev", "prod")}
+    return {env: _world(synthesized, env) for env in ("dev", "prod", "kmsplain")}
 
 
 NO_TLS = {"aws:SecureTransport": "false"}
 VIA_S3_EU = {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}
 GLOBAL_PROFILE = f"arn:aws:bedrock:eu-west-1:111122223333:inference-profile/global.{SONNET45}"
+US_PROFILE = f"arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.{HAIKU35}"
 
 # (case, env, who, action, resource, extra request context, allowed?)
 REQUESTS: list[tuple[str, str, str, str, str, dict[str, str | None], bool]] = [
@@ -265,21 +266,49 @@ REQUESTS: list[tuple[str, str, str, str, str, dict[str, str | None], bool]] = [
         True,
     ),
     (
-        "role invokes the profile's model in a US destination",
+        "role invokes the profile's model in a US destination through the profile",
+        "dev",
+        "service",
+        "bedrock:InvokeModel",
+        f"arn:aws:bedrock:us-west-2::foundation-model/{HAIKU35}",
+        {"bedrock:InferenceProfileArn": US_PROFILE},
+        True,
+    ),
+    (
+        # A destination AWS adds later needs no redeploy: no Region list to fall behind.
+        "role invokes the profile's model in a Region added later",
+        "dev",
+        "service",
+        "bedrock:InvokeModel",
+        f"arn:aws:bedrock:us-east-7::foundation-model/{HAIKU35}",
+        {"bedrock:InferenceProfileArn": US_PROFILE},
+        True,
+    ),
+    (
+        "role cannot invoke the profile's model elsewhere directly",
         "dev",
         "service",
         "bedrock:InvokeModel",
         f"arn:aws:bedrock:us-west-2::foundation-model/{HAIKU35}",
         {},
-        True,
+        False,
     ),
     (
-        "role cannot invoke the model outside the US",
+        "role cannot invoke the profile's model through another profile",
         "dev",
         "service",
         "bedrock:InvokeModel",
-        f"arn:aws:bedrock:eu-west-1::foundation-model/{HAIKU35}",
-        {},
+        f"arn:aws:bedrock:us-west-2::foundation-model/{HAIKU35}",
+        {"bedrock:InferenceProfileArn": US_PROFILE.replace(HAIKU35, HAIKU3)},
+        False,
+    ),
+    (
+        "role cannot invoke another model through the profile",
+        "dev",
+        "service",
+        "bedrock:InvokeModel",
+        f"arn:aws:bedrock:us-west-2::foundation-model/{HAIKU3}",
+        {"bedrock:InferenceProfileArn": US_PROFILE},
         False,
     ),
     (
@@ -307,6 +336,60 @@ REQUESTS: list[tuple[str, str, str, str, str, dict[str, str | None], bool]] = [
         "bedrock:InvokeModel",
         f"arn:aws:bedrock:::foundation-model/{SONNET45}",
         {"bedrock:InferenceProfileArn": GLOBAL_PROFILE},
+        True,
+    ),
+    (
+        "role invokes the application profile",
+        "kmsplain",
+        "service",
+        "bedrock:InvokeModel",
+        APPLICATION_PROFILE,
+        {},
+        True,
+    ),
+    (
+        "application profile reaches its model in any Region through itself",
+        "kmsplain",
+        "service",
+        "bedrock:InvokeModel",
+        f"arn:aws:bedrock:us-east-2::foundation-model/{SONNET45}",
+        {"bedrock:InferenceProfileArn": APPLICATION_PROFILE},
+        True,
+    ),
+    (
+        "application profile reaches the system profile it copies through itself",
+        "kmsplain",
+        "service",
+        "bedrock:InvokeModel",
+        f"arn:aws:bedrock:us-west-2:444455556666:inference-profile/us.{SONNET45}",
+        {"bedrock:InferenceProfileArn": APPLICATION_PROFILE},
+        True,
+    ),
+    (
+        "the application profile's model cannot be called directly",
+        "kmsplain",
+        "service",
+        "bedrock:InvokeModel",
+        f"arn:aws:bedrock:us-east-2::foundation-model/{SONNET45}",
+        {},
+        False,
+    ),
+    (
+        "another application profile is refused",
+        "kmsplain",
+        "service",
+        "bedrock:InvokeModel",
+        f"arn:aws:bedrock:us-east-2::foundation-model/{SONNET45}",
+        {"bedrock:InferenceProfileArn": APPLICATION_PROFILE.replace("a1b2c3d4e5f6", "f6e5d4c3b2a1")},
+        False,
+    ),
+    (
+        "submitter creates a job on the application profile",
+        "kmsplain",
+        "submitter",
+        "bedrock:CreateModelInvocationJob",
+        APPLICATION_PROFILE,
+        {},
         True,
     ),
     (

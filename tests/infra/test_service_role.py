@@ -1,4 +1,4 @@
-"""The Bedrock service role: confused-deputy-safe trust, exact data access, model grants per Region."""
+"""The Bedrock service role: confused-deputy-safe trust, exact data access, model grants through profiles."""
 
 from __future__ import annotations
 
@@ -6,20 +6,8 @@ import re
 
 from aws_cdk.assertions import Match
 
-from tests.infra.conftest import Synthesized
+from tests.infra.conftest import APPLICATION_PROFILE, Synthesized
 from tests.infra.policy_documents import actions_of, permissions_of_role, resources_of, statement
-
-US = ("us-east-1", "us-east-2", "us-west-1", "us-west-2")
-EU = (
-    "eu-central-1",
-    "eu-central-2",
-    "eu-north-1",
-    "eu-south-1",
-    "eu-south-2",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-west-3",
-)
 
 
 def _role(synthesized: Synthesized, env_name: str) -> str:
@@ -142,102 +130,123 @@ def _invoke_resources(synthesized: Synthesized, env_name: str) -> tuple[set[str]
     return unconditional, conditional
 
 
-def test_dev_grants_plain_models_in_region_and_the_us_profile_in_every_us_region(
+def _through(profile_arn: str, *resources: str) -> dict[str, object]:
+    return {
+        "Effect": "Allow",
+        "Action": "bedrock:InvokeModel",
+        "Resource": list(resources) if len(resources) > 1 else resources[0],
+        "Condition": {"StringEquals": {"bedrock:InferenceProfileArn": profile_arn}},
+    }
+
+
+def _without_sids(statements: list[dict[str, object]]) -> list[dict[str, object]]:
+    return [{key: value for key, value in item.items() if key != "Sid"} for item in statements]
+
+
+def test_dev_grants_models_in_region_and_each_us_profile_s_model_anywhere_through_it(
     synthesized: Synthesized,
 ) -> None:
     unconditional, conditional = _invoke_resources(synthesized, "dev")
     account = synthesized.deployed("dev").account
+    profiles = (
+        "anthropic.claude-3-5-haiku-20241022-v1:0",
+        "anthropic.claude-haiku-4-5-20251001-v1:0",
+        "amazon.nova-lite-v1:0",
+    )
     assert unconditional == {
         "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0",
         "arn:aws:bedrock:us-east-1::foundation-model/meta.llama3-1-8b-instruct-v1:0",
         "arn:aws:bedrock:us-east-1::foundation-model/mistral.mistral-large-2407-v1:0",
         "arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-embed-text-v2:0",
-        f"arn:aws:bedrock:us-east-1:{account}:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0",
-        f"arn:aws:bedrock:us-east-1:{account}:inference-profile/us.anthropic.claude-haiku-4-5-20251001-v1:0",
-        f"arn:aws:bedrock:us-east-1:{account}:inference-profile/us.amazon.nova-lite-v1:0",
-        *(
-            f"arn:aws:bedrock:{region}::foundation-model/{model}"
-            for region in US
-            for model in (
-                "anthropic.claude-3-5-haiku-20241022-v1:0",
-                "anthropic.claude-haiku-4-5-20251001-v1:0",
-                "amazon.nova-lite-v1:0",
-            )
-        ),
+        *(f"arn:aws:bedrock:us-east-1:{account}:inference-profile/us.{model}" for model in profiles),
+        *(f"arn:aws:bedrock:us-east-1::foundation-model/{model}" for model in profiles),
     }
-    assert conditional == []
+    # No Region list to keep up to date: wherever AWS routes the profile, and only through it.
+    assert _without_sids(conditional) == [
+        _through(
+            f"arn:aws:bedrock:us-east-1:{account}:inference-profile/us.{model}",
+            f"arn:aws:bedrock:*::foundation-model/{model}",
+        )
+        for model in profiles
+    ]
 
 
-def test_prod_grants_eu_profiles_in_every_eu_region_and_the_global_profile_through_a_condition(
+def test_prod_grants_eu_profiles_anywhere_and_the_global_profile_also_region_less_through_a_condition(
     synthesized: Synthesized,
 ) -> None:
     unconditional, conditional = _invoke_resources(synthesized, "prod")
     profile = "arn:aws:bedrock:eu-west-1:111122223333:inference-profile/"
-    sonnet37, nova, sonnet45 = (
+    sonnet37, sonnet45, nova = (
         "anthropic.claude-3-7-sonnet-20250219-v1:0",
-        "amazon.nova-lite-v1:0",
         "anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "amazon.nova-lite-v1:0",
     )
     assert unconditional == {
         f"{profile}eu.{sonnet37}",
         f"{profile}eu.{nova}",
         f"{profile}global.{sonnet45}",
-        f"arn:aws:bedrock:eu-west-1::foundation-model/{sonnet45}",
-        *(
-            f"arn:aws:bedrock:{region}::foundation-model/{model}"
-            for region in EU
-            for model in (sonnet37, nova)
-        ),
+        *(f"arn:aws:bedrock:eu-west-1::foundation-model/{model}" for model in (sonnet37, sonnet45, nova)),
     }
     assert conditional == [
         {
-            "Sid": "AllowedModelsViaGlobalProfile0",
-            "Effect": "Allow",
-            "Action": "bedrock:InvokeModel",
-            # "*" also matches the empty Region of arn:aws:bedrock:::foundation-model/..., which AWS
-            # documents for requests routed by global profiles.
-            "Resource": f"arn:aws:bedrock:*::foundation-model/{sonnet45}",
-            "Condition": {"StringEquals": {"bedrock:InferenceProfileArn": f"{profile}global.{sonnet45}"}},
-        }
+            "Sid": "AllowedModelsViaProfile0",
+            **_through(f"{profile}eu.{sonnet37}", f"arn:aws:bedrock:*::foundation-model/{sonnet37}"),
+        },
+        {
+            "Sid": "AllowedModelsViaProfile1",
+            **_through(
+                f"{profile}global.{sonnet45}",
+                f"arn:aws:bedrock:*::foundation-model/{sonnet45}",
+                # The Region-less ARN AWS documents for requests routed by global profiles.
+                f"arn:aws:bedrock:::foundation-model/{sonnet45}",
+            ),
+        },
+        {
+            "Sid": "AllowedModelsViaProfile2",
+            **_through(f"{profile}eu.{nova}", f"arn:aws:bedrock:*::foundation-model/{nova}"),
+        },
     ]
 
 
-def test_apac_profile_reaches_every_asia_pacific_destination_including_the_uae(
+def test_an_application_profile_reaches_its_model_and_system_profile_only_through_itself(
     synthesized: Synthesized,
 ) -> None:
-    unconditional, _ = _invoke_resources(synthesized, "apac")
-    model = "anthropic.claude-3-5-sonnet-20241022-v2:0"
-    granted = {arn.split(":")[3] for arn in unconditional if arn.endswith(f"::foundation-model/{model}")}
-    assert granted == {
-        "ap-east-2",
-        "ap-northeast-1",
-        "ap-northeast-2",
-        "ap-northeast-3",
-        "ap-south-1",
-        "ap-south-2",
-        "ap-southeast-1",
-        "ap-southeast-2",
-        "ap-southeast-3",
-        "ap-southeast-4",
-        "ap-southeast-5",
-        "ap-southeast-7",
-        "me-central-1",
-    }
+    unconditional, conditional = _invoke_resources(synthesized, "kmsplain")
+    assert APPLICATION_PROFILE in unconditional
+    # Its model was fixed when the profile was created; synth cannot read it (no AWS calls).
+    assert _without_sids(conditional) == [
+        _through(
+            APPLICATION_PROFILE,
+            "arn:aws:bedrock:*::foundation-model/*",
+            "arn:aws:bedrock:us-west-2:444455556666:inference-profile/*",
+        )
+    ]
+
+
+def test_every_model_wildcard_is_conditioned_on_the_profile(synthesized: Synthesized, env_name: str) -> None:
+    unconditional, conditional = _invoke_resources(synthesized, env_name)
+    assert not any("*" in arn for arn in unconditional)
+    for item in conditional:
+        assert list(item["Condition"]) == ["StringEquals"]  # type: ignore[call-overload]
 
 
 def test_profile_arns_carry_the_account_and_model_arns_an_empty_account(
     synthesized: Synthesized, env_name: str
 ) -> None:
     unconditional, conditional = _invoke_resources(synthesized, env_name)
-    resources = unconditional | {str(item["Resource"]) for item in conditional}
+    resources = unconditional | {arn for item in conditional for arn in resources_of(item)}
     assert resources
     for arn in resources:
         if ":inference-profile/" in arn:
             assert re.match(
-                r"^arn:aws:bedrock:[a-z0-9-]+:\d{12}:inference-profile/(us|eu|apac|global)\.", arn
+                r"^arn:aws:bedrock:[a-z0-9-]+:\d{12}:inference-profile/((us|eu|apac|global)\.|\*$)", arn
             ), arn
+        elif ":application-inference-profile/" in arn:
+            assert re.match(r"^arn:aws:bedrock:[a-z0-9-]+:\d{12}:application-inference-profile/\w+$", arn), (
+                arn
+            )
         else:
-            assert re.match(r"^arn:aws:bedrock:([a-z0-9-]+|\*)::foundation-model/[a-z]", arn), arn
+            assert re.match(r"^arn:aws:bedrock:([a-z0-9-]+|\*|)::foundation-model/([a-z]|\*$)", arn), arn
 
 
 def test_vpc_permissions_only_when_the_environment_gives_subnets(

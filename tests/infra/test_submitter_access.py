@@ -69,8 +69,11 @@ def test_jobs_can_only_be_created_on_allowed_models(synthesized: Synthesized, en
     allowed = synthesized.configs[env_name].models
     for arn in model_arns:
         model = arn.rsplit("/", 1)[1]
-        assert any(model in (ref.model_id, ref.foundation_model_id) for ref in allowed), arn
+        assert any(arn == ref.model_id or model in (ref.model_id, ref.foundation_model_id) for ref in allowed)
     for ref in allowed:
+        if ref.is_application_profile:
+            assert ref.model_id in model_arns  # an ARN already
+            continue
         kind = "inference-profile" if ref.is_profile else "foundation-model"
         account = deployed.account if ref.is_profile else ""
         assert f"arn:aws:bedrock:{deployed.region}:{account}:{kind}/{ref.model_id}" in model_arns
