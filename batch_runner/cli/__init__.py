@@ -3,7 +3,7 @@
 Each command lives in its own module in this package and exposes ``register(subparsers)``, which
 adds its parser and sets ``handler`` to a function ``(args) -> int``. Building the parser imports
 no command's core: handlers import it when they run, so ``--help`` stays instant. The core never
-imports this package.
+imports this package. May import: anything in ``batch_runner``.
 """
 
 from __future__ import annotations

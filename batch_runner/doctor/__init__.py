@@ -2,7 +2,8 @@
 
 Each check is a plain function returning a ``CheckResult``; ``run_checks`` runs them all in order,
 skipping those whose inputs an earlier failure left unknown. Doctor only calls AWS APIs through
-boto3, so it judges a real account and the local emulator alike.
+boto3, so it judges a real account and the local emulator alike. May import: ``batch_runner.catalog``,
+``batch_runner.aws``, ``batch_runner.exceptions``.
 
 One check on its own::
 

@@ -2,7 +2,8 @@
 
 ``Emulator`` serves every AWS service the project uses on one endpoint; ``EmulatorConfig`` holds
 its limits, timing and fault injection. ``python -m batch_runner local serve`` runs it standalone.
-Names are imported lazily, so the CLI does not load moto unless the emulator is used.
+Names are imported lazily, so the CLI does not load moto unless the emulator is used. May import:
+``batch_runner.catalog``, ``batch_runner.aws``, ``batch_runner.exceptions``; the core never imports it.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ recordId, write CSV/JSONL/Parquet atomically, and account for every record.
 ``jobs`` go oldest first; for a record in several jobs (retries) the newest outcome wins. With
 ``output_schema`` (and the run's ``prefill``, when its requests started the reply), each answer is
 parsed and validated: a column per top-level property, or a ``schema`` failure.
+
+Knows nothing of runs (``batch_runner.jobs.run_results`` hands it a run's jobs). May import:
+``batch_runner.catalog``, ``batch_runner.aws``, ``batch_runner.exceptions``.
 """
 
 from __future__ import annotations
