@@ -292,7 +292,7 @@ def _worker(name: str, folder: Path, out: Path, job_ids: list[str]) -> None:
     if name == "naive":
         import pandas  # noqa: F401
     else:
-        import batch_runner.results  # noqa: F401
+        import batch_runner.results.collect  # noqa: F401  (the package itself loads lazily)
     before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     rows = CONTENDERS[name](folder, out, job_ids)
