@@ -58,7 +58,9 @@ def time_once(argv: list[str], env: dict[str, str], cwd: Path) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--baseline", metavar="GIT_REF", help="also time the runner at this commit")
     args = parser.parse_args()
@@ -80,10 +82,14 @@ def main() -> int:
         trees = {"": ROOT}
         if args.baseline:
             baseline = work / "baseline"
-            subprocess.run(["git", "worktree", "add", "--detach", str(baseline), args.baseline], cwd=ROOT, check=True)
+            subprocess.run(
+                ["git", "worktree", "add", "--detach", str(baseline), args.baseline], cwd=ROOT, check=True
+            )
             trees[f" @{args.baseline[:10]}"] = baseline
         python = sys.executable
-        contenders: dict[str, tuple[list[str], Path]] = {"import boto3": ([python, "-c", "import boto3"], ROOT)}
+        contenders: dict[str, tuple[list[str], Path]] = {
+            "import boto3": ([python, "-c", "import boto3"], ROOT)
+        }
         for label, tree in trees.items():
             contenders[f"--help{label}"] = ([python, "-m", "batch_runner", "--help"], tree)
             contenders[f"submit --help{label}"] = ([python, "-m", "batch_runner", "submit", "--help"], tree)
@@ -98,7 +104,9 @@ def main() -> int:
     finally:
         emulator.stop()
         if args.baseline:
-            subprocess.run(["git", "worktree", "remove", "--force", str(work / "baseline")], cwd=ROOT, check=False)
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", str(work / "baseline")], cwd=ROOT, check=False
+            )
         shutil.rmtree(work, ignore_errors=True)
 
     yardstick = statistics.median(times["import boto3"])
