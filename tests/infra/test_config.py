@@ -77,7 +77,7 @@ BAD_ENVIRONMENTS: list[tuple[str, dict[str, Any], str]] = [
     (
         "allow-list too large for one IAM policy",
         {"region": "ap-southeast-2", "models": [f"apac.{model}" for model in APAC_MODELS]},
-        "environments.team.models: the allow-list expands to 3534 characters of IAM policy",
+        "environments.team.models: the allow-list expands to 3674 characters of IAM policy",
     ),
     (
         "application profile ARN of another Region",
