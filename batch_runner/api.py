@@ -148,7 +148,7 @@ class PreparedSubmission:
                 record_count=s.record_count,
                 byte_size=s.byte_size,
                 client_token=client_token(self.run, s.index, s.sha256),
-                job_name=job_name(self.run, s.index),
+                job_name=job_name(self.run, s.index, self.settings.job_name_prefix),
             )
             for s in plan.shards
         ]
@@ -273,6 +273,7 @@ def submit(
     output_bucket: str | None = None,
     role_arn: str | None = None,
     kms_key: str | None = None,
+    job_name_prefix: str | None = None,
     state_dir: str | Path | None = None,
 ) -> Run:
     """Plan, upload and submit ``source`` as batch jobs; returns the ``Run``.
@@ -296,7 +297,7 @@ def submit(
     )
     target = Target(
         aws=AwsContext(region=region, profile=profile, endpoint_url=endpoint_url),
-        overrides=Overrides(stack, env, input_bucket, output_bucket, role_arn, kms_key),
+        overrides=Overrides(stack, env, input_bucket, output_bucket, role_arn, kms_key, job_name_prefix),
         state_dir=Path(state_dir) if state_dir else None,
     )
     return prepare(source, opts, run=run, quotas=quotas, target=target).launch()

@@ -20,6 +20,7 @@ Region, profile and endpoint follow boto3's own variables (``AWS_REGION``, ``AWS
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,7 +29,12 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from batch_runner.aws.clients import AwsContext
-from batch_runner.aws.stack_outputs import DEFAULT_ENVIRONMENT, OutputKey, stack_name
+from batch_runner.aws.stack_outputs import (
+    DEFAULT_ENVIRONMENT,
+    JOB_NAME_PREFIX_MAX_LENGTH,
+    OutputKey,
+    stack_name,
+)
 from batch_runner.exceptions import AwsError, ConfigurationError, StackNotFoundError
 
 ENV_STACK = "BATCH_RUNNER_STACK"
@@ -38,6 +44,9 @@ ENV_OUTPUT_BUCKET = "BATCH_RUNNER_OUTPUT_BUCKET"
 ENV_ROLE_ARN = "BATCH_RUNNER_ROLE_ARN"
 ENV_KMS_KEY = "BATCH_RUNNER_KMS_KEY"
 ENV_STATE_DIR = "BATCH_RUNNER_STATE_DIR"
+ENV_JOB_NAME_PREFIX = "BATCH_RUNNER_JOB_NAME_PREFIX"
+# The stack's own pattern for job_name_prefix (stacks/config.py): letters, digits, hyphens, then a dot.
+_JOB_NAME_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*\.")
 
 DEFAULT_STATE_DIR = ".batch-runner"
 
@@ -52,6 +61,7 @@ class Overrides:
     output_bucket: str | None = None
     role_arn: str | None = None
     kms_key: str | None = None
+    job_name_prefix: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,8 @@ class Settings:
     role_arn: str
     kms_key: str | None = None
     allowed_models: tuple[str, ...] = ()  # empty when unknown (no stack read): nothing to check
+    # Every job name starts with it; the stack's alert rules match only such jobs ("": none).
+    job_name_prefix: str = ""
     sources: Mapping[str, str] = field(default_factory=dict)  # value name -> flag|env|stack|default
 
     def to_dict(self) -> dict[str, Any]:
@@ -74,6 +86,7 @@ class Settings:
             "role_arn": self.role_arn,
             "kms_key": self.kms_key,
             "allowed_models": list(self.allowed_models),
+            "job_name_prefix": self.job_name_prefix,
             "sources": dict(self.sources),
         }
 
@@ -139,6 +152,7 @@ def resolve_settings(
         "output_bucket": (overrides.output_bucket, ENV_OUTPUT_BUCKET, OutputKey.OUTPUT_BUCKET),
         "role_arn": (overrides.role_arn, ENV_ROLE_ARN, OutputKey.SERVICE_ROLE_ARN),
         "kms_key": (overrides.kms_key, ENV_KMS_KEY, OutputKey.KMS_KEY_ARN),
+        "job_name_prefix": (overrides.job_name_prefix, ENV_JOB_NAME_PREFIX, OutputKey.JOB_NAME_PREFIX),
     }
     values: dict[str, str | None] = {}
     sources: dict[str, str] = {}
@@ -170,8 +184,18 @@ def resolve_settings(
         role_arn=str(values["role_arn"]),
         kms_key=values.get("kms_key"),
         allowed_models=allowed,
+        job_name_prefix=checked_job_name_prefix(values.get("job_name_prefix") or ""),
         sources=sources,
     )
+
+
+def checked_job_name_prefix(prefix: str) -> str:
+    if prefix and (len(prefix) > JOB_NAME_PREFIX_MAX_LENGTH or not _JOB_NAME_PREFIX.fullmatch(prefix)):
+        raise ConfigurationError(
+            f"invalid job name prefix {prefix!r}: give up to {JOB_NAME_PREFIX_MAX_LENGTH} letters, digits "
+            f"or hyphens ending in a dot, e.g. 'dev.' (--job-name-prefix or {ENV_JOB_NAME_PREFIX})"
+        )
+    return prefix
 
 
 def read_stack_outputs(aws: AwsContext, stack: str, region: str) -> dict[str, str]:

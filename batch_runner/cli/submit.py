@@ -89,6 +89,12 @@ def add_location_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--role-arn", help="Bedrock service role (env BATCH_RUNNER_ROLE_ARN)")
     group.add_argument("--kms-key", help="KMS key for job output (env BATCH_RUNNER_KMS_KEY)")
     group.add_argument(
+        "--job-name-prefix",
+        metavar="PREFIX",
+        help="start of every job name, e.g. 'dev.'; the stack's alerts match only its own "
+        "(env BATCH_RUNNER_JOB_NAME_PREFIX; default: the stack's JobNamePrefix output)",
+    )
+    group.add_argument(
         "--state-dir", help="local run state (env BATCH_RUNNER_STATE_DIR; default .batch-runner)"
     )
 
@@ -106,6 +112,7 @@ def target(args: argparse.Namespace) -> Target:
             output_bucket=getattr(args, "output_bucket", None),
             role_arn=getattr(args, "role_arn", None),
             kms_key=getattr(args, "kms_key", None),
+            job_name_prefix=getattr(args, "job_name_prefix", None),
         ),
         state_dir=Path(args.state_dir) if args.state_dir else None,
     )

@@ -49,7 +49,7 @@ from batch_runner.jobs.run_state import (
     shard_key,
     utc_now,
 )
-from batch_runner.jobs.submission import Backoff, SubmitReport, client_token, job_name
+from batch_runner.jobs.submission import Backoff, SubmitReport, client_token, job_name, run_job_name_prefix
 from batch_runner.jobs.tracking import CANCELLED as CANCELLED_SHARD
 from batch_runner.jobs.tracking import COMPLETED, TERMINAL_STATUSES, refresh
 from batch_runner.jobs.uploads import Upload, upload_files
@@ -309,7 +309,7 @@ def _child_shard(
         record_count=records,
         byte_size=size,
         client_token=client_token(run.name, index, sha256),
-        job_name=job_name(run.name, index),
+        job_name=job_name(run.name, index, run_job_name_prefix(run.manifest)),
         kind=kind,
         attempt=attempt,
         parents=parents,

@@ -42,13 +42,20 @@ TAG_SHARD = "shard"
 TAG_TOOL_VERSION = "tool-version"
 
 
-def job_name(run: str, index: int) -> str:
-    """``<run>-s00001``: unique per run and shard, and valid under the job-name pattern."""
-    return f"{run}-s{index:05d}"
+def job_name(run: str, index: int, prefix: str = "") -> str:
+    """``<prefix><run>-s00001``: unique per run and shard, and valid under the job-name pattern.
+
+    ``prefix`` is the stack's job-name prefix (``dev.``): its alert rules match only such names."""
+    return f"{job_name_prefix(run, prefix)}{index:05d}"
 
 
-def job_name_prefix(run: str) -> str:
-    return f"{run}-s"
+def job_name_prefix(run: str, prefix: str = "") -> str:
+    return f"{prefix}{run}-s"
+
+
+def run_job_name_prefix(manifest: RunManifest) -> str:
+    """The stack's job-name prefix the run was submitted under (none for runs from before it)."""
+    return str(manifest.settings.get("job_name_prefix") or "")
 
 
 def client_token(run: str, index: int, shard_sha256: str) -> str:
@@ -179,9 +186,11 @@ def count_active_jobs(bedrock: Any, model_id: str, backoff: Backoff | None = Non
     )
 
 
-def find_run_jobs(bedrock: Any, run: str, backoff: Backoff | None = None) -> dict[str, Mapping[str, Any]]:
+def find_run_jobs(
+    bedrock: Any, run: str, backoff: Backoff | None = None, *, name_prefix: str = ""
+) -> dict[str, Mapping[str, Any]]:
     """This run's jobs already in the account, by job name (the newest when a name repeats)."""
-    prefix = job_name_prefix(run)
+    prefix = job_name_prefix(run, name_prefix)
     jobs: dict[str, Mapping[str, Any]] = {}
     listed = _list_jobs(
         bedrock,
@@ -255,7 +264,7 @@ def _adopt_existing(
     manifest: RunManifest, bedrock: Any, backoff: Backoff, save: Callable[[], None], report: SubmitReport
 ) -> None:
     """Record jobs that exist for queued shards (created before a crash lost their ARNs)."""
-    existing = find_run_jobs(bedrock, manifest.run, backoff)
+    existing = find_run_jobs(bedrock, manifest.run, backoff, name_prefix=run_job_name_prefix(manifest))
     for shard in manifest.shards:
         job = existing.get(shard.job_name)
         if shard.state == QUEUED and job is not None:

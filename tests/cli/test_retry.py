@@ -59,7 +59,7 @@ def test_journey_submit_results_retry_results(emulator: Emulator, cli: Any, tmp_
     assert code == 0, err
     assert report["mode"] == "batch" and report["records"] == first["failed"]
     (job,) = report["jobs"]
-    assert job["job_name"] == f"{name}-s00001" and job["status"] == "Submitted"
+    assert job["job_name"] == f"dev.{name}-s00001" and job["status"] == "Submitted"
     assert report["queued"] == [] and report["on_demand"] is None
 
     code, out, _ = cli("retry", name)
@@ -92,7 +92,7 @@ def test_below_minimum_exit_2_then_on_demand(emulator: Emulator, cli: Any, tmp_p
     assert report["jobs"][0]["status"] == "Completed"
     final = reconciled(cli, tmp_path, name, "final.parquet")
     assert (final["succeeded"], final["missing"], final["failed"]) == (40, 0, 0)
-    assert [job.name for job in emulator.jobs()] == [f"{name}-s00000"]  # no batch job for the rest
+    assert [job.name for job in emulator.jobs()] == [f"dev.{name}-s00000"]  # no batch job for the rest
 
 
 def test_retry_failed_schema_from_the_command_line(emulator: Emulator, cli: Any, tmp_path: Path) -> None:

@@ -118,9 +118,9 @@ def test_submit_then_resume_the_queue(
     summary = json.loads(capsys.readouterr().out)
     assert summary["queued"] == []
     assert sorted(job.name for job in emulator.jobs()) == [
-        "cli-queue-s00000",
-        "cli-queue-s00001",
-        "cli-queue-s00002",
+        "dev.cli-queue-s00000",
+        "dev.cli-queue-s00001",
+        "dev.cli-queue-s00002",
     ]
 
 
@@ -143,7 +143,7 @@ def test_interactive_run_asks_and_no_means_nothing_happens(
 
     monkeypatch.setattr(sys, "stdin", Terminal("y\n"))
     assert main([*argv, "--endpoint-url", emulator.endpoint_url]) == 0
-    assert [job.name for job in emulator.jobs()] == ["asked-s00000"]
+    assert [job.name for job in emulator.jobs()] == ["dev.asked-s00000"]
 
 
 @dataclass(frozen=True)
@@ -277,7 +277,7 @@ def test_real_process_submits_through_the_emulator(emulator: Emulator, tmp_path:
     assert result.returncode == 0, result.stderr
     assert "Run subprocess-run: 1 shard(s), 100 record(s)" in result.stdout
     assert "jobs submitted: 1" in result.stdout
-    assert [job.name for job in emulator.jobs()] == ["subprocess-run-s00000"]
+    assert [job.name for job in emulator.jobs()] == ["dev.subprocess-run-s00000"]
     assert (tmp_path / ".batch-runner" / "runs" / "subprocess-run" / "manifest.json").is_file()
 
 
@@ -295,14 +295,14 @@ def test_resume_after_a_crash_between_create_and_manifest_write(
     argv = ["submit", str(dataset), "--model", HAIKU, "--prompt-text", "{{ text }}", "--run", "cli-crash"]
     endpoint = ["--endpoint-url", emulator.endpoint_url]
     assert main([*argv, "--max-records-per-job", "100", "--yes", *endpoint]) == 130
-    assert [job.name for job in emulator.jobs()] == ["cli-crash-s00000"]
+    assert [job.name for job in emulator.jobs()] == ["dev.cli-crash-s00000"]
     monkeypatch.setattr(batch_runner.jobs.submission, "create_job", real_create)
     assert "interrupted" in capsys.readouterr().err
 
     assert main(["resume", "cli-crash", "--json", *endpoint]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["queued"] == []
-    assert sorted(job.name for job in emulator.jobs()) == ["cli-crash-s00000", "cli-crash-s00001"]
+    assert sorted(job.name for job in emulator.jobs()) == ["dev.cli-crash-s00000", "dev.cli-crash-s00001"]
     assert sorted(summary["job_arns"]) == sorted(job.arn for job in emulator.jobs())
 
 
@@ -379,7 +379,7 @@ def test_submit_with_a_schema_records_it_and_a_second_submit_rebuilds_the_same_r
     described += ' and a reply prefilled with "{"'
     assert f"output:   {described} (messages)\n" in out  # the plan
     assert f"  answers:  {described} (messages)\n" in out  # the run
-    assert [job.name for job in emulator.jobs()] == ["schema-run-s00000"]
+    assert [job.name for job in emulator.jobs()] == ["dev.schema-run-s00000"]
 
     # A different schema is a different run.
     (workdir / "schema.json").write_text(json.dumps({**SCHEMA, "required": ["label"]}))

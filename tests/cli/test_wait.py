@@ -79,7 +79,7 @@ def test_wait_exits_1_when_a_job_failed(
     captured = capsys.readouterr()
     assert "Run cli-expired (anthropic.claude-3-haiku-20240307-v1:0): Expired" in captured.out
     assert captured.err.splitlines()[-1].startswith(
-        "error: run cli-expired: 1 of 1 job(s) did not complete: shard 0 (cli-expired-s00000): Expired: "
+        "error: run cli-expired: 1 of 1 job(s) did not complete: shard 0 (dev.cli-expired-s00000): Expired: "
     )
 
 

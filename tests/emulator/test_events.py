@@ -81,15 +81,17 @@ def test_the_stacks_alert_rule_publishes_failed_jobs_to_its_topic(emulator: Emul
     sns.subscribe(
         TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
     )
+    prefix = emulator.stack_outputs[OutputKey.JOB_NAME_PREFIX]  # the runner names every job with it
     emulator.configure(job_outcome="Failed")
-    failed = create_job(emulator)
+    failed = create_job(emulator, jobName=prefix + unique("job"))
+    foreign = create_job(emulator, jobName=unique("other-tool"))  # another environment's or tool's job
     emulator.configure(job_outcome=None)
-    completed = create_job(emulator)
+    completed = create_job(emulator, jobName=prefix + unique("job"))
     emulator.run_until_idle()
     alerts = drain(emulator, url)
     assert [alert["detail"]["batchJobArn"] for alert in alerts] == [failed]
     assert alerts[0]["detail"]["status"] == "Failed"
-    assert completed not in json.dumps(alerts)
+    assert completed not in json.dumps(alerts) and foreign not in json.dumps(alerts)
 
 
 def test_delivery_is_best_effort_and_never_stalls_a_job(emulator: Emulator) -> None:

@@ -45,7 +45,7 @@ def test_submit_wait_results_cost_and_a_fresh_machine(
     emulator_pacing(monkeypatch, emulator)
 
     assert main(["wait", "journey", "--poll", "5", *endpoint]) == 0
-    assert sorted(job.name for job in emulator.jobs()) == [f"journey-s{i:05d}" for i in range(4)]
+    assert sorted(job.name for job in emulator.jobs()) == [f"dev.journey-s{i:05d}" for i in range(4)]
     assert (
         "Run journey (anthropic.claude-3-haiku-20240307-v1:0): Completed, 350/350" in capsys.readouterr().out
     )

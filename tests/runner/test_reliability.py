@@ -23,7 +23,7 @@ from tests.runner.tracking_helpers import emulator_pacing, submit_cli, write_csv
 RUN = "rel"
 # The forced outcome of the n-th job created (0-based); "stop" is stopped by hand while running.
 OUTCOMES: dict[int, str | None] = {0: "Failed", 1: "PartiallyCompleted", 2: "Expired", 3: None, 4: None}
-STOPPED = f"{RUN}-s00003"
+STOPPED = f"dev.{RUN}-s00003"
 
 
 @pytest.fixture
@@ -78,18 +78,18 @@ def test_wait_and_results_survive_every_failure_mode(
     captured = capsys.readouterr()
     statuses = {job.name: job.status for job in emulator.jobs()}
     assert statuses == {
-        f"{RUN}-s00000": "Failed",
-        f"{RUN}-s00001": "PartiallyCompleted",
-        f"{RUN}-s00002": "Expired",
-        f"{RUN}-s00003": "Stopped",
-        f"{RUN}-s00004": "Completed",
+        f"dev.{RUN}-s00000": "Failed",
+        f"dev.{RUN}-s00001": "PartiallyCompleted",
+        f"dev.{RUN}-s00002": "Expired",
+        f"dev.{RUN}-s00003": "Stopped",
+        f"dev.{RUN}-s00004": "Completed",
     }
     assert len(retried) >= 5  # throttled or failed calls that were retried
     error = captured.err.strip().splitlines()[-1]
     assert error.startswith(
-        f"error: run {RUN}: 4 of 5 job(s) did not complete: shard 0 ({RUN}-s00000): Failed: "
+        f"error: run {RUN}: 4 of 5 job(s) did not complete: shard 0 (dev.{RUN}-s00000): Failed: "
     )
-    assert "shard 2 (rel-s00002): Expired: " in error and "shard 3 (rel-s00003): Stopped" in error
+    assert "shard 2 (dev.rel-s00002): Expired: " in error and "shard 3 (dev.rel-s00003): Stopped" in error
 
     completed = next(job for job in emulator.jobs() if job.status == "Completed")
     _corrupt_one_output_line(emulator, completed.job_id)

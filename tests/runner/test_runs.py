@@ -36,7 +36,7 @@ def run_objects(emulator: Emulator, run: str) -> list[str]:
 
 
 def run_jobs(emulator: Emulator, run: str) -> list[str]:
-    return sorted(job.name for job in emulator.jobs() if job.name.startswith(f"{run}-s"))
+    return sorted(job.name for job in emulator.jobs() if job.name.startswith(f"dev.{run}-s"))
 
 
 @pytest.fixture
@@ -181,9 +181,9 @@ def test_crash_between_upload_and_create_then_resume(
     assert [s.state for s in run.shards] == [QUEUED] * 3
     run.resume()
     assert run_jobs(emulator, "crash-upload") == [
-        "crash-upload-s00000",
-        "crash-upload-s00001",
-        "crash-upload-s00002",
+        "dev.crash-upload-s00000",
+        "dev.crash-upload-s00001",
+        "dev.crash-upload-s00002",
     ]
     run.resume()  # idempotent
     assert len(run_jobs(emulator, "crash-upload")) == 3
@@ -207,12 +207,12 @@ def test_crash_between_create_and_manifest_write_then_submit_again(
     }
     with pytest.raises(Crash):
         submit(dataset, run="crash-create", **options, **where)
-    assert run_jobs(emulator, "crash-create") == ["crash-create-s00000"]
+    assert run_jobs(emulator, "crash-create") == ["dev.crash-create-s00000"]
     monkeypatch.setattr(batch_runner.jobs.submission, "create_job", real_create)
 
     run = submit(dataset, run="crash-create", **options, **where)
-    assert run_jobs(emulator, "crash-create") == ["crash-create-s00000", "crash-create-s00001"]
-    listed = find_run_jobs(emulator.client("bedrock"), "crash-create")
+    assert run_jobs(emulator, "crash-create") == ["dev.crash-create-s00000", "dev.crash-create-s00001"]
+    listed = find_run_jobs(emulator.client("bedrock"), "crash-create", name_prefix="dev.")
     assert sorted(run.job_arns) == sorted(job["jobArn"] for job in listed.values())
 
 
@@ -259,7 +259,7 @@ def test_same_run_name_for_other_data_is_refused_and_changes_nothing(
     with pytest.raises(UsageError, match="run taken already exists for a different dataset or options"):
         submit(write_csv(tmp_path / "g.csv", 120), model=HAIKU, prompt="{{ text }}", run="taken", **where)
     assert run_objects(emulator, "taken") == before
-    assert run_jobs(emulator, "taken") == ["taken-s00000"]
+    assert run_jobs(emulator, "taken") == ["dev.taken-s00000"]
     manifest_after = (
         emulator.client("s3")
         .get_object(Bucket=emulator.stack_outputs["InputBucketName"], Key=manifest_key("taken"))["Body"]
@@ -305,7 +305,7 @@ def test_iterable_of_dicts_source(emulator: Emulator, where: dict[str, Any]) -> 
     run = submit(rows, model=HAIKU, prompt="Summarize: {{ text }}", run="from-rows", **where)
     assert run.manifest.plan["record_count"] == 100
     assert run.manifest.dataset["source"] == "<generator>"
-    assert run_jobs(emulator, "from-rows") == ["from-rows-s00000"]
+    assert run_jobs(emulator, "from-rows") == ["dev.from-rows-s00000"]
 
 
 def test_dataframe_source(emulator: Emulator, where: dict[str, Any]) -> None:
@@ -314,7 +314,7 @@ def test_dataframe_source(emulator: Emulator, where: dict[str, Any]) -> None:
     run = submit(frame, model=HAIKU, prompt="Summarize: {{ text }} ({{ n }})", run="from-frame", **where)
     assert run.manifest.plan["record_count"] == 100
     assert run.name == "from-frame"
-    assert run_jobs(emulator, "from-frame") == ["from-frame-s00000"]
+    assert run_jobs(emulator, "from-frame") == ["dev.from-frame-s00000"]
 
 
 def test_pre_formatted_jsonl_needs_no_prompt(
@@ -365,4 +365,4 @@ def test_crash_after_upload_resumes_on_a_machine_without_the_files(
     elsewhere = Run.load("crash-uploaded", state_dir=tmp_path / "laptop", endpoint_url=emulator.endpoint_url)
     assert [s.state for s in elsewhere.shards] == ["planned", "planned"]
     elsewhere.resume()
-    assert run_jobs(emulator, "crash-uploaded") == ["crash-uploaded-s00000", "crash-uploaded-s00001"]
+    assert run_jobs(emulator, "crash-uploaded") == ["dev.crash-uploaded-s00000", "dev.crash-uploaded-s00001"]

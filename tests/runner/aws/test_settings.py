@@ -10,6 +10,7 @@ from batch_runner.aws.clients import AwsContext
 from batch_runner.aws.settings import (
     ENV_ENVIRONMENT,
     ENV_INPUT_BUCKET,
+    ENV_JOB_NAME_PREFIX,
     ENV_ROLE_ARN,
     ENV_STACK,
     Overrides,
@@ -26,6 +27,7 @@ OUTPUTS = {
     OutputKey.SERVICE_ROLE_ARN: "arn:aws:iam::123456789012:role/stack-role",
     OutputKey.KMS_KEY_ARN: "arn:aws:kms:us-east-1:123456789012:key/abc",
     OutputKey.ALLOWED_MODELS: "anthropic.claude-3-haiku-20240307-v1:0,amazon.titan-embed-text-v2:0",
+    OutputKey.JOB_NAME_PREFIX: "test.",
 }
 
 
@@ -55,7 +57,21 @@ def test_stack_outputs_fill_everything_not_given(endpoint: str) -> None:
         "anthropic.claude-3-haiku-20240307-v1:0",
         "amazon.titan-embed-text-v2:0",
     )
+    assert settings.job_name_prefix == "test."
     assert set(settings.sources.values()) == {"stack BedrockBatch-test"}
+
+
+def test_job_name_prefix_from_flag_or_env_and_checked(endpoint: str) -> None:
+    aws = AwsContext(endpoint_url=endpoint)
+    from_env = resolve_settings(aws, Overrides(env="test"), environ={ENV_JOB_NAME_PREFIX: "team-a."})
+    assert from_env.job_name_prefix == "team-a."
+    flag = resolve_settings(
+        aws, Overrides(env="test", job_name_prefix="b."), environ={ENV_JOB_NAME_PREFIX: "a."}
+    )
+    assert flag.job_name_prefix == "b."
+    for bad in ("dev", "dev-", ".dev.", "a b.", "x" * 16 + "."):
+        with pytest.raises(ConfigurationError, match=r"invalid job name prefix .*ending in a dot"):
+            resolve_settings(aws, Overrides(env="test", job_name_prefix=bad), environ={})
 
 
 def test_flag_beats_env_var_beats_stack_output(endpoint: str) -> None:

@@ -23,11 +23,11 @@ def test_cancel_stops_jobs_and_dequeues_the_rest(emulator: Emulator, tmp_path: P
     emulator.run_until_idle()
     status = run.status()  # would submit queued shards: cancelled ones are not queued
     assert status.state == "Stopped" and status.finished
-    assert sorted(job.name for job in emulator.jobs()) == ["cancel-me-s00000", "cancel-me-s00001"]
+    assert sorted(job.name for job in emulator.jobs()) == ["dev.cancel-me-s00000", "dev.cancel-me-s00001"]
     assert {job.status for job in emulator.jobs()} == {"Stopped"}
     assert status.why_unsuccessful()[2:] == [
-        "shard 2 (cancel-me-s00002): dequeued by cancel",
-        "shard 3 (cancel-me-s00003): dequeued by cancel",
+        "shard 2 (dev.cancel-me-s00002): dequeued by cancel",
+        "shard 3 (dev.cancel-me-s00003): dequeued by cancel",
     ]
 
     again = run.cancel()  # harmless: nothing left to stop or dequeue

@@ -91,7 +91,11 @@ def test_failed_records_go_again_as_child_jobs_with_their_original_bodies(
     (child,) = [s for s in run.shards if s.kind == RETRY]
     assert (child.index, child.attempt, child.parents, child.state) == (2, 1, [0, 1], SUBMITTED)
     assert [s.kind for s in run.shards[:2]] == [BATCH, BATCH]
-    assert run_jobs(emulator, run.name) == [f"{run.name}-s00000", f"{run.name}-s00001", f"{run.name}-s00002"]
+    assert run_jobs(emulator, run.name) == [
+        f"dev.{run.name}-s00000",
+        f"dev.{run.name}-s00001",
+        f"dev.{run.name}-s00002",
+    ]
     lines = shard_lines(emulator, child.s3_key)
     assert sorted(orjson.loads(line)["recordId"] for line in lines) == failed
     assert all(line == originals[orjson.loads(line)["recordId"]] for line in lines)  # byte for byte
@@ -150,7 +154,7 @@ def test_below_minimum_needs_on_demand_then_runs_at_full_price(
     assert price.batch_usd is not None and report.on_demand.on_demand_usd > price.batch_usd
     (child,) = [s for s in run.shards if s.kind == ON_DEMAND]
     assert (child.job_status, child.job_id) == ("Completed", f"on-demand-{child.index:05d}")
-    assert run_jobs(emulator, run.name) == [f"{run.name}-s00000"]  # no batch job was created
+    assert run_jobs(emulator, run.name) == [f"dev.{run.name}-s00000"]  # no batch job was created
 
     s3, bucket = emulator.client("s3"), emulator.stack_outputs["OutputBucketName"]
     prefix = f"runs/{run.name}/output/{child.job_id}/"
@@ -189,8 +193,10 @@ def test_killed_retry_run_again_creates_no_duplicate_job(
     again = Run.load(run.name, state_dir=where["state_dir"], endpoint_url=emulator.endpoint_url)
     report = again.retry(backoff=FAST)
     assert report.mode == RESUMED
-    assert run_jobs(emulator, run.name) == [f"{run.name}-s00000", f"{run.name}-s00001"]
-    assert again.shards[1].job_arn == next(j.arn for j in emulator.jobs() if j.name == f"{run.name}-s00001")
+    assert run_jobs(emulator, run.name) == [f"dev.{run.name}-s00000", f"dev.{run.name}-s00001"]
+    assert again.shards[1].job_arn == next(
+        j.arn for j in emulator.jobs() if j.name == f"dev.{run.name}-s00001"
+    )
     emulator.run_until_idle()
     assert set(outcomes(again).values()) == {SUCCEEDED}
 
@@ -215,7 +221,7 @@ def test_retry_killed_between_planning_and_saving_plans_the_same_shard_again(
     assert len(again.shards) == 1
     again.retry(backoff=FAST)
     assert [s.client_token for s in again.shards[1:]] == planned
-    assert run_jobs(emulator, run.name) == [f"{run.name}-s00000", f"{run.name}-s00001"]
+    assert run_jobs(emulator, run.name) == [f"dev.{run.name}-s00000", f"dev.{run.name}-s00001"]
 
 
 def test_on_demand_retry_killed_mid_way_is_finished_by_the_next_retry(

@@ -89,7 +89,7 @@ def test_run_wait_on_the_emulator(emulator: Emulator, tmp_path: Path) -> None:
     emulator.configure(job_outcome="Failed")
     run = submit_api(emulator, tmp_path, "wait-failed", 100)
     emulator.run_until_idle()
-    with pytest.raises(JobsUnsuccessfulError, match=r"shard 0 \(wait-failed-s00000\): Failed: \S"):
+    with pytest.raises(JobsUnsuccessfulError, match=r"shard 0 \(dev\.wait-failed-s00000\): Failed: \S"):
         run.wait(timeout=60, poll=1)
 
     emulator.configure(job_outcome=None)
