@@ -91,6 +91,7 @@ class BatchInferenceStack(Stack):
 
         for key, value in config.tags.items():
             Tags.of(self).add(key, value)
+        buckets.tag_auto_delete_provider(config.tags)
 
         outputs: dict[str, str] = {
             OutputKey.INPUT_BUCKET: buckets.input_bucket.bucket_name,

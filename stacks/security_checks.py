@@ -51,7 +51,7 @@ def _flatten(node: Any) -> str:
 
 def skip_checkov(construct: IConstruct, check_id: str, reason: str) -> None:
     """Record a checkov skip, with its reason, in the resource's template metadata."""
-    resource = construct.node.default_child
+    resource = construct if isinstance(construct, CfnResource) else construct.node.default_child
     if not isinstance(resource, CfnResource):
         raise TypeError(f"{construct.node.path} has no CloudFormation resource to annotate")
     existing = resource.get_metadata("checkov") or {}

@@ -136,3 +136,39 @@ def test_data_is_retained_on_stack_deletion_unless_the_environment_allows_destro
         for resource in template.find_resources(kind).values():
             assert resource["DeletionPolicy"] == expected
             assert resource["UpdateReplacePolicy"] == expected
+
+
+def test_buckets_are_emptied_before_deletion_only_when_the_environment_allows_destroy(
+    synthesized: Synthesized, env_name: str
+) -> None:
+    # CloudFormation cannot delete a non-empty bucket, and a versioned one is never empty: without
+    # emptying, `cdk destroy` fails on it (DELETE_FAILED, BucketNotEmpty).
+    template = synthesized.template(env_name)
+    emptied = {
+        resource["Properties"]["BucketName"]["Ref"]
+        for resource in template.find_resources("Custom::S3AutoDeleteObjects").values()
+    }
+    functions = template.find_resources("AWS::Lambda::Function")
+    if synthesized.configs[env_name].retain_data_on_delete:
+        assert emptied == set()
+        assert functions == {}
+        return
+    assert emptied == set(template.find_resources("AWS::S3::Bucket"))
+    [handler] = functions.values()
+    # The provider deletes objects through the buckets' policies only: no identity policy of its own.
+    role = handler["Properties"]["Role"]["Fn::GetAtt"][0]
+    assert template.find_resources("AWS::IAM::Role")[role]["Properties"]["ManagedPolicyArns"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}
+    ]
+    for bucket, policy in _policies_by_bucket(template).items():
+        provider = {"AWS": {"Fn::GetAtt": [role, "Arn"]}}
+        [grant] = [item for item in policy["Statement"] if item["Principal"] == provider]
+        assert set(grant["Action"]) == {"s3:DeleteObject*", "s3:GetBucket*", "s3:List*", "s3:PutBucketPolicy"}
+        assert grant["Resource"][0] == {"Fn::GetAtt": [bucket, "Arn"]}
+
+
+def _policies_by_bucket(template: Template) -> dict[str, dict[str, object]]:
+    return {
+        policy["Properties"]["Bucket"]["Ref"]: policy["Properties"]["PolicyDocument"]
+        for policy in template.find_resources("AWS::S3::BucketPolicy").values()
+    }

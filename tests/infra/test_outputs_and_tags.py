@@ -17,6 +17,7 @@ UNTAGGABLE = {
     "AWS::S3::BucketPolicy",
     "AWS::SNS::TopicPolicy",
     "AWS::SNS::Subscription",
+    "Custom::S3AutoDeleteObjects",
 }
 
 
