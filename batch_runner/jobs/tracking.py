@@ -23,6 +23,12 @@ from batch_runner.jobs.submission import Backoff, NotNow, with_backoff
 
 COMPLETED = "Completed"
 TERMINAL_STATUSES = ("Completed", "PartiallyCompleted", "Failed", "Stopped", "Expired")
+# What an unsuccessful status means when the job carries no message (Bedrock sets one on Failed only).
+_MEANING = {
+    "Expired": "the job did not start before its timeout (time queued counts); `retry` resubmits its records",
+    "PartiallyCompleted": "the timeout ended the job before every record was processed; `retry` resubmits "
+    "the rest",
+}
 UNSUCCESSFUL_STATUSES = ("Failed", "PartiallyCompleted", "Expired", "Stopped")
 # A shard dequeued by `cancel` before it got a job: never submitted afterwards.
 CANCELLED = "cancelled"
@@ -122,11 +128,13 @@ class RunStatus:
         return "InProgress"
 
     def why_unsuccessful(self) -> list[str]:
-        """One line per job that did not complete, with the service's message when there is one."""
+        """One line per job that did not complete, with the service's message when there is one
+        (AWS sets it for Failed jobs only) or what the status means."""
         lines = []
         for job in self.unsuccessful:
             outcome = "dequeued by cancel" if job.state == CANCELLED else str(job.status)
-            reason = f": {job.message}" if job.message and job.state != CANCELLED else ""
+            message = job.message or _MEANING.get(str(job.status))
+            reason = f": {message}" if message and job.state != CANCELLED else ""
             lines.append(f"shard {job.shard} ({job.job_name}): {outcome}{reason}")
         return lines
 

@@ -31,7 +31,9 @@ _ID_ALPHABET = string.ascii_lowercase + string.digits
 _JOB_ARN = re.compile(
     r"arn:aws(-[^:]+)?:bedrock:([a-z0-9-]{1,20}):([0-9]{12}):model-invocation-job/([a-z0-9]{12})"
 )
-DEFAULT_TIMEOUT_HOURS = 168
+# Jobs created without timeoutDurationInHours list 24 and expire 24 h after submitTime (queue time
+# counts): AWS's own sample outputs, ../shared/reference/bedrock-batch.md section 9b.
+DEFAULT_TIMEOUT_HOURS = 24
 DEFAULT_PAGE_SIZE = 100
 MAX_TAGS = 200
 
@@ -95,8 +97,8 @@ class JobStore:
                 model_id=model_id,
                 role_arn=request["roleArn"],
                 client_request_token=token,
-                input_data_config=request["inputDataConfig"],
-                output_data_config=request["outputDataConfig"],
+                input_data_config=_with_bucket_owner(request["inputDataConfig"], scope.account_id),
+                output_data_config=_with_bucket_owner(request["outputDataConfig"], scope.account_id),
                 invocation_type=invocation_type,
                 timeout_hours=request.get("timeoutDurationInHours", DEFAULT_TIMEOUT_HOURS),
                 vpc_config=request.get("vpcConfig"),
@@ -200,6 +202,15 @@ class JobStore:
         if job is None or not _in_scope(job, scope) or (match is not None and match.group(0) != job.arn):
             raise ResourceNotFoundError(f"The specified job {identifier} does not exist.")
         return job
+
+
+def _with_bucket_owner(config: dict[str, Any], account_id: str) -> dict[str, Any]:
+    """The data config as Get and List echo it: with ``s3BucketOwner`` even when the request left it
+    out (observed on AWS, reference section 9b). The caller's account owns the stack's buckets."""
+    return {
+        member: {"s3BucketOwner": account_id, **settings} if isinstance(settings, dict) else settings
+        for member, settings in config.items()
+    }
 
 
 def _in_scope(job: Job, scope: Scope) -> bool:

@@ -22,6 +22,15 @@ def model_arn(region: str, account_id: str, model_id: str) -> str:
     return f"arn:aws:bedrock:{region}::foundation-model/{model_id}"
 
 
+def echoed_model_id(region: str, model_id: str) -> str:
+    """``modelId`` as Get and List return it: a bare foundation-model ID comes back as its ARN
+    (observed on AWS, reference section 9b); profile IDs and ARNs as given (their echo was not
+    observed)."""
+    if model_id.startswith("arn:") or base_model_id(model_id) != model_id:
+        return model_id
+    return f"arn:aws:bedrock:{region}::foundation-model/{model_id}"
+
+
 @dataclass
 class InputFile:
     """One validated input file: its name in the output layout and its parsed records."""
@@ -76,7 +85,7 @@ class Job:
         body: dict[str, Any] = {
             "jobArn": self.arn,
             "jobName": self.name,
-            "modelId": self.model_id,
+            "modelId": echoed_model_id(self.region, self.model_id),
             "roleArn": self.role_arn,
             "status": self.status,
             "submitTime": iso8601(self.submit_time),

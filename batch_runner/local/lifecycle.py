@@ -22,8 +22,8 @@ FORCED_FAILURE = (
     "An internal error occurred while processing the batch inference job. Submit a new job. "
     "(injected by the Bedrock emulator)"
 )
-EXPIRED = "The job did not start before its timeout of {hours} hours expired. Submit a new job."
-PARTIAL = "Not all of your records could be processed in time."
+# ``message`` is set only for a Failed job: the API reference (GetModelInvocationJob) describes it as
+# why the job failed, and no message on another status was observed (reference section 9b).
 
 
 class Lifecycle:
@@ -74,9 +74,9 @@ class Lifecycle:
             if due is None or due > now:
                 self._process_until(job, now)
                 return False
-            _, outcome, message = self._in_progress_end(job)
+            _, outcome = self._in_progress_end(job)
             self._process_until(job, due)
-            self._finish(job, outcome, due, message)
+            self._finish(job, outcome, due, None)
             return True
         if due is None or due > now:
             return False
@@ -103,27 +103,26 @@ class Lifecycle:
         config = self._config()
         queue_end = job.status_since + config.scheduled_seconds
         if job.forced_outcome == "Expired" or job.expiration_time <= at < queue_end:
-            self._finish(job, "Expired", at, EXPIRED.format(hours=job.timeout_hours))
+            # As observed on AWS (reference section 9b): lastModifiedTime is the expiry, endTime stays
+            # at the end of validation, minutes after submitTime.
+            self._finish(job, "Expired", at, None, end_time=job.status_since)
         elif job.forced_outcome == "Failed":
             self._move(job, "InProgress", at)
             self._finish(job, "Failed", at, FORCED_FAILURE)
         else:
             self._move(job, "InProgress", at)
 
-    def _in_progress_end(self, job: Job) -> tuple[float, str, str | None]:
-        """When processing ends, with which status and message."""
+    def _in_progress_end(self, job: Job) -> tuple[float, str]:
+        """When processing ends, and with which status."""
         config = self._config()
         total = job.total_records or 0
-        if job.forced_outcome == "PartiallyCompleted":
-            outcome, message = "PartiallyCompleted", PARTIAL
-        else:
-            outcome, message = "Completed", None
+        outcome = "PartiallyCompleted" if job.forced_outcome == "PartiallyCompleted" else "Completed"
         end = job.status_since + self._record_limit(job) / config.records_per_second
         if end > job.expiration_time:
-            return job.expiration_time, "PartiallyCompleted", PARTIAL
+            return job.expiration_time, "PartiallyCompleted"
         if total == 0:
-            return job.status_since, outcome, message
-        return end, outcome, message
+            return job.status_since, outcome
+        return end, outcome
 
     def _record_limit(self, job: Job) -> int:
         """How many records the job processes before it ends (all, unless forced partial)."""
@@ -145,9 +144,11 @@ class Lifecycle:
         job.status_since = job.last_modified_time = at
         self._events.record(job, at)
 
-    def _finish(self, job: Job, status: str, at: float, message: str | None) -> None:
+    def _finish(
+        self, job: Job, status: str, at: float, message: str | None, *, end_time: float | None = None
+    ) -> None:
         job.message = message
-        job.end_time = at
+        job.end_time = at if end_time is None else end_time
         if status != "Failed" and job.total_records is not None:
             try:
                 write_outputs(job)

@@ -36,13 +36,42 @@ def test_create_returns_an_aws_shaped_arn_and_get_echoes_the_request(emulator: E
 
     job = bedrock.get_model_invocation_job(jobIdentifier=arn)
     assert job["jobArn"] == arn
-    for key in ("jobName", "roleArn", "modelId", "clientRequestToken", "inputDataConfig", "outputDataConfig"):
+    for key in ("jobName", "roleArn", "clientRequestToken"):
         assert job[key] == request[key]
     assert job["timeoutDurationInHours"] == 72
     assert job["modelInvocationType"] == "InvokeModel"
     assert job["status"] == "Submitted"
     assert isinstance(job["submitTime"], datetime)
     assert job["jobExpirationTime"] - job["submitTime"] == timedelta(hours=72)
+
+
+def test_get_and_list_echo_like_aws_model_arn_and_bucket_owner(emulator: Emulator) -> None:
+    """Observed on AWS (reference 9b): a bare model ID comes back as the foundation-model ARN, and both
+    data configs carry s3BucketOwner though the request left it out; no timeout means 24 hours."""
+    bedrock = emulator.client("bedrock")
+    request = job_request(emulator, upload(emulator, jsonl(claude_records(100))))
+    arn = bedrock.create_model_invocation_job(**request)["jobArn"]
+    job = bedrock.get_model_invocation_job(jobIdentifier=arn)
+    listed = bedrock.list_model_invocation_jobs(nameContains=request["jobName"])["invocationJobSummaries"]
+    for shown in (job, listed[0]):
+        assert shown["modelId"] == f"arn:aws:bedrock:us-east-1::foundation-model/{request['modelId']}"
+        assert shown["inputDataConfig"]["s3InputDataConfig"] == {
+            **request["inputDataConfig"]["s3InputDataConfig"],
+            "s3BucketOwner": "123456789012",
+        }
+        assert shown["outputDataConfig"]["s3OutputDataConfig"] == {
+            **request["outputDataConfig"]["s3OutputDataConfig"],
+            "s3BucketOwner": "123456789012",
+        }
+        assert shown["timeoutDurationInHours"] == 24
+        assert shown["jobExpirationTime"] - shown["submitTime"] == timedelta(hours=24)
+        assert "message" not in shown
+
+
+def test_a_profile_id_is_echoed_as_given(emulator: Emulator) -> None:
+    profile = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
+    arn = create_job(emulator, modelId=profile)
+    assert emulator.client("bedrock").get_model_invocation_job(jobIdentifier=arn)["modelId"] == profile
 
 
 def test_get_and_stop_accept_the_job_id_or_the_arn(emulator: Emulator) -> None:

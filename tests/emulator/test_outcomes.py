@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from batch_runner.local import Emulator
@@ -45,7 +46,7 @@ def test_forced_partial_completion_leaves_records_unprocessed(emulator: Emulator
     arn = create_job(emulator, claude_records(200))
     job = finish(emulator, arn)
     assert job["status"] == "PartiallyCompleted"
-    assert job["message"] == "Not all of your records could be processed in time."
+    assert "message" not in job  # AWS sets it for Failed jobs only
     assert (job["processedRecordCount"], job["totalRecordCount"]) == (80, 200)
     assert len(output_lines(job_outputs(emulator, arn)["records.jsonl.out"])) == 80
 
@@ -64,7 +65,7 @@ def test_forced_expiry_ends_the_job_before_it_starts(emulator: Emulator) -> None
     arn = create_job(emulator)
     job = finish(emulator, arn)
     assert job["status"] == "Expired"
-    assert "did not start before its timeout" in job["message"]
+    assert "message" not in job
     assert job["processedRecordCount"] == 0
     statuses = [e["detail"]["status"] for e in emulator.events() if e["resources"] == [arn]]
     assert statuses == ["Submitted", "Validating", "Scheduled", "Expired"]
@@ -75,7 +76,19 @@ def test_a_queue_longer_than_the_timeout_expires(emulator: Emulator) -> None:
     arn = create_job(emulator, timeoutDurationInHours=24)
     job = finish(emulator, arn)
     assert job["status"] == "Expired"
-    assert job["endTime"] == job["jobExpirationTime"]
+    assert job["lastModifiedTime"] == job["jobExpirationTime"]
+    # As on AWS (reference 9b): endTime stays where validation ended, minutes after submitTime.
+    assert job["endTime"] - job["submitTime"] == timedelta(seconds=2)
+
+
+def test_without_a_timeout_a_job_expires_24_hours_after_submission_queue_time_included(
+    emulator: Emulator,
+) -> None:
+    emulator.configure(scheduled_seconds=25 * 3600)
+    arn = create_job(emulator)
+    job = finish(emulator, arn)
+    assert (job["status"], job["timeoutDurationInHours"]) == ("Expired", 24)
+    assert job["lastModifiedTime"] - job["submitTime"] == timedelta(hours=24)
 
 
 def test_forced_failure(emulator: Emulator) -> None:

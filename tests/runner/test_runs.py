@@ -91,7 +91,7 @@ def test_csv_to_completed_jobs_for_each_model_family(
     )
     assert [s.state for s in run.shards] == [SUBMITTED]
     job = emulator.client("bedrock").get_model_invocation_job(jobIdentifier=run.job_arns[0])
-    assert job["modelId"] == model
+    assert job["modelId"].rsplit("/", 1)[-1] == model  # AWS echoes a bare model ID as its ARN
     assert job["modelInvocationType"] == invocation_type
     assert job["roleArn"] == emulator.stack_outputs["ServiceRoleArn"]
     first_line = json.loads(Path(run.shards[0].local_path).read_text().splitlines()[0])
