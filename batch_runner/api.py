@@ -42,7 +42,12 @@ from batch_runner.jobs.run_state import (
     utc_now,
     validate_run_name,
 )
-from batch_runner.jobs.submission import client_token, job_name
+from batch_runner.jobs.submission import (
+    DEFAULT_TIMEOUT_HOURS,
+    checked_timeout_hours,
+    client_token,
+    job_name,
+)
 from batch_runner.prepare.plan import Plan, SubmitOptions
 from batch_runner.prepare.planning import build_plan, default_quotas
 from batch_runner.runs import Run
@@ -104,6 +109,7 @@ class PreparedSubmission:
     target: Target
     planning_dir: Path
     existing: RunManifest | None  # the run's manifest when this continues an earlier submit
+    timeout_hours: int = DEFAULT_TIMEOUT_HOURS
 
     @property
     def state_dir(self) -> Path:
@@ -170,6 +176,8 @@ class PreparedSubmission:
                 "shard_count": len(plan.shards),
                 "estimate": {f.name: getattr(estimate, f.name) for f in fields(estimate)},
                 "structured_output": plan.structured_output.to_dict() if plan.structured_output else None,
+                # Every job of the run, retries included, is created with this timeout.
+                "timeout_hours": self.timeout_hours,
             },
             record_index={
                 "local_path": str(self._moved(plan.record_index_path, input_dir)),
@@ -188,13 +196,18 @@ def prepare(
     run: str | None = None,
     quotas: QuotaOverrides | None = None,
     target: Target | None = None,
+    timeout_hours: int | None = None,
 ) -> PreparedSubmission:
     """Resolve settings and quotas, plan, and check the run name against earlier runs.
 
     Calls AWS (CloudFormation, Service Quotas, S3 reads) but uploads and submits nothing.
+    ``timeout_hours`` (24-168, default 168) is every job's timeout; given when continuing a run, it
+    applies to the jobs created from then on.
     """
     if opts.output_schema is not None:
         checked_schema(opts.output_schema)  # a bad schema is named before any AWS call
+    if timeout_hours is not None:
+        checked_timeout_hours(timeout_hours)
     target = target or Target()
     target = replace(target, aws=with_region(target.aws))
     name = validate_run_name(run) if run else default_run_name(_stem(source))
@@ -209,6 +222,8 @@ def prepare(
         planned_quotas = Run.attach(existing, directory, target.aws).quotas
         if quotas is not None and quotas.max_concurrent_jobs is not None:
             existing.quotas["max_concurrent_jobs"] = quotas.max_concurrent_jobs
+        if timeout_hours is not None:
+            existing.plan["timeout_hours"] = timeout_hours
         quota_source, quota_detail = existing.quotas.get("source", ""), existing.quotas.get("detail", "")
     else:
         lookup = read_quotas(
@@ -247,6 +262,7 @@ def prepare(
         target=target,
         planning_dir=planning_dir,
         existing=existing,
+        timeout_hours=timeout_hours or DEFAULT_TIMEOUT_HOURS,
     )
 
 
@@ -264,6 +280,7 @@ def submit(
     output_schema: Mapping[str, Any] | str | Path | None = None,
     run: str | None = None,
     quotas: QuotaOverrides | None = None,
+    timeout_hours: int | None = None,
     stack: str | None = None,
     env: str | None = None,
     region: str | None = None,
@@ -274,6 +291,8 @@ def submit(
     role_arn: str | None = None,
     kms_key: str | None = None,
     job_name_prefix: str | None = None,
+    subnet_ids: str | None = None,
+    security_group_ids: str | None = None,
     state_dir: str | Path | None = None,
 ) -> Run:
     """Plan, upload and submit ``source`` as batch jobs; returns the ``Run``.
@@ -282,7 +301,9 @@ def submit(
     whose lines already hold ``modelInput``. Submitting again with the same ``run`` continues that
     run and never creates a second job for a shard. ``output_schema`` (a JSON Schema as a dict, or
     the path of a file holding one) asks every answer for JSON of that shape; ``results`` then
-    writes one column per top-level property.
+    writes one column per top-level property. ``timeout_hours`` (24-168, default 168) is each job's
+    timeout, queue time included. ``subnet_ids``/``security_group_ids`` (comma-separated) run the
+    jobs in a VPC; by default the stack's ``vpc`` applies.
     """
     opts = SubmitOptions(
         model_id=model,
@@ -297,10 +318,20 @@ def submit(
     )
     target = Target(
         aws=AwsContext(region=region, profile=profile, endpoint_url=endpoint_url),
-        overrides=Overrides(stack, env, input_bucket, output_bucket, role_arn, kms_key, job_name_prefix),
+        overrides=Overrides(
+            stack,
+            env,
+            input_bucket,
+            output_bucket,
+            role_arn,
+            kms_key,
+            job_name_prefix,
+            subnet_ids,
+            security_group_ids,
+        ),
         state_dir=Path(state_dir) if state_dir else None,
     )
-    return prepare(source, opts, run=run, quotas=quotas, target=target).launch()
+    return prepare(source, opts, run=run, quotas=quotas, target=target, timeout_hours=timeout_hours).launch()
 
 
 def _check_model_allowed(model_id: str, settings: Settings) -> None:

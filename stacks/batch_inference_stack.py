@@ -107,5 +107,8 @@ class BatchInferenceStack(Stack):
             outputs[OutputKey.SUBMITTER_ROLE_ARN] = submitters.role.role_arn
         if encryption_key is not None:
             outputs[OutputKey.KMS_KEY_ARN] = encryption_key.key_arn
+        if config.vpc is not None:
+            outputs[OutputKey.SUBNET_IDS] = ",".join(config.vpc.subnet_ids)
+            outputs[OutputKey.SECURITY_GROUP_IDS] = ",".join(config.vpc.security_group_ids)
         for key, value in outputs.items():
             CfnOutput(self, key, value=value)

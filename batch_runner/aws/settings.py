@@ -11,6 +11,8 @@ Environment variables:
 - ``BATCH_RUNNER_INPUT_BUCKET``, ``BATCH_RUNNER_OUTPUT_BUCKET``: bucket names
 - ``BATCH_RUNNER_ROLE_ARN``: the Bedrock service role the jobs run as
 - ``BATCH_RUNNER_KMS_KEY``: KMS key (ID or ARN) that encrypts job output
+- ``BATCH_RUNNER_SUBNET_IDS``, ``BATCH_RUNNER_SECURITY_GROUP_IDS``: comma-separated; jobs then run with
+  this VPC configuration (default: the stack's ``vpc``, none when it has none)
 - ``BATCH_RUNNER_STATE_DIR``: where run manifests and shard files are kept (default ``.batch-runner``)
 
 Region, profile and endpoint follow boto3's own variables (``AWS_REGION``, ``AWS_PROFILE``,
@@ -47,6 +49,8 @@ ENV_STATE_DIR = "BATCH_RUNNER_STATE_DIR"
 ENV_JOB_NAME_PREFIX = "BATCH_RUNNER_JOB_NAME_PREFIX"
 # The stack's own pattern for job_name_prefix (stacks/config.py): letters, digits, hyphens, then a dot.
 _JOB_NAME_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*\.")
+ENV_SUBNET_IDS = "BATCH_RUNNER_SUBNET_IDS"
+ENV_SECURITY_GROUP_IDS = "BATCH_RUNNER_SECURITY_GROUP_IDS"
 
 DEFAULT_STATE_DIR = ".batch-runner"
 
@@ -62,6 +66,8 @@ class Overrides:
     role_arn: str | None = None
     kms_key: str | None = None
     job_name_prefix: str | None = None
+    subnet_ids: str | None = None  # comma-separated, as the flag takes them
+    security_group_ids: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,9 @@ class Settings:
     # Every job name starts with it; the stack's alert rules match only such jobs ("": none).
     job_name_prefix: str = ""
     sources: Mapping[str, str] = field(default_factory=dict)  # value name -> flag|env|stack|default
+    # The VPC configuration jobs run with; both empty when jobs run outside a VPC.
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,6 +97,8 @@ class Settings:
             "allowed_models": list(self.allowed_models),
             "job_name_prefix": self.job_name_prefix,
             "sources": dict(self.sources),
+            "subnet_ids": list(self.subnet_ids),
+            "security_group_ids": list(self.security_group_ids),
         }
 
 
@@ -153,6 +164,12 @@ def resolve_settings(
         "role_arn": (overrides.role_arn, ENV_ROLE_ARN, OutputKey.SERVICE_ROLE_ARN),
         "kms_key": (overrides.kms_key, ENV_KMS_KEY, OutputKey.KMS_KEY_ARN),
         "job_name_prefix": (overrides.job_name_prefix, ENV_JOB_NAME_PREFIX, OutputKey.JOB_NAME_PREFIX),
+        "subnet_ids": (overrides.subnet_ids, ENV_SUBNET_IDS, OutputKey.SUBNET_IDS),
+        "security_group_ids": (
+            overrides.security_group_ids,
+            ENV_SECURITY_GROUP_IDS,
+            OutputKey.SECURITY_GROUP_IDS,
+        ),
     }
     values: dict[str, str | None] = {}
     sources: dict[str, str] = {}
@@ -176,6 +193,7 @@ def resolve_settings(
                 "redeploy it with the current `cdk deploy`"
             )
     allowed = tuple(m for m in outputs.get(OutputKey.ALLOWED_MODELS, "").split(",") if m)
+    subnets, groups = vpc_ids(values.get("subnet_ids"), values.get("security_group_ids"))
     return Settings(
         region=region,
         stack=stack,
@@ -186,6 +204,8 @@ def resolve_settings(
         allowed_models=allowed,
         job_name_prefix=checked_job_name_prefix(values.get("job_name_prefix") or ""),
         sources=sources,
+        subnet_ids=subnets,
+        security_group_ids=groups,
     )
 
 
@@ -196,6 +216,38 @@ def checked_job_name_prefix(prefix: str) -> str:
             f"or hyphens ending in a dot, e.g. 'dev.' (--job-name-prefix or {ENV_JOB_NAME_PREFIX})"
         )
     return prefix
+
+
+# vpcConfig in the bedrock service model: 1-16 subnets, 1-5 security groups, IDs [-0-9a-zA-Z]{1,32}.
+_VPC_ID = re.compile(r"[-0-9a-zA-Z]{1,32}")
+_VPC_LIMITS = {"--subnet-ids": 16, "--security-group-ids": 5}
+
+
+def vpc_ids(subnets: str | None, groups: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Comma-separated subnet and security-group IDs as CreateModelInvocationJob takes them; both or
+    neither (Bedrock requires both)."""
+    parsed = {
+        flag: tuple(part.strip() for part in (raw or "").split(",") if part.strip())
+        for flag, raw in (("--subnet-ids", subnets), ("--security-group-ids", groups))
+    }
+    for flag, ids in parsed.items():
+        bad = [i for i in ids if not _VPC_ID.fullmatch(i)]
+        if bad:
+            raise ConfigurationError(
+                f"{flag}: {bad[0]!r} is not an ID; give IDs comma-separated, e.g. subnet-0a1b2c3d,subnet-4e5f"
+            )
+        if len(ids) > _VPC_LIMITS[flag]:
+            raise ConfigurationError(
+                f"{flag}: {len(ids)} IDs given, Bedrock takes at most {_VPC_LIMITS[flag]}"
+            )
+    if bool(parsed["--subnet-ids"]) != bool(parsed["--security-group-ids"]):
+        given, missing = (
+            ("--subnet-ids", "--security-group-ids")
+            if parsed["--subnet-ids"]
+            else ("--security-group-ids", "--subnet-ids")
+        )
+        raise ConfigurationError(f"{given} needs {missing} too: a VPC job needs subnets and security groups")
+    return parsed["--subnet-ids"], parsed["--security-group-ids"]
 
 
 def read_stack_outputs(aws: AwsContext, stack: str, region: str) -> dict[str, str]:

@@ -33,3 +33,6 @@ class OutputKey:
     REGION = "Region"
     ALLOWED_MODELS = "AllowedModels"  # comma-separated model IDs of the allow-list
     JOB_NAME_PREFIX = "JobNamePrefix"  # e.g. "dev.": every job name starts with it (alerts match it)
+    # Only when the environment has `vpc`: comma-separated IDs the runner sends as the job's vpcConfig.
+    SUBNET_IDS = "VpcSubnetIds"
+    SECURITY_GROUP_IDS = "VpcSecurityGroupIds"

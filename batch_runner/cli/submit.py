@@ -13,7 +13,13 @@ then parses and validates each answer into one column per top-level property.
 --dry-run prints the plan (shards, records, bytes, estimated tokens and cost) without calling AWS.
 Jobs beyond the model's concurrency quota stay queued in the run and are submitted by later
 `status`/`wait` calls. Running submit again with the same --run (or `resume RUN`) continues a run
-that stopped and never creates a second job for a shard.
+that stopped and never creates a second job for a shard; a --run another submit has just claimed
+for different data is refused (exit 2), with nothing uploaded.
+
+Every job is created with a timeout (--timeout-hours, 24-168, default 168: the time queued counts,
+and an Expired job has processed nothing, so the maximum gets the most records through); retries
+use the run's value. When the stack has a `vpc`, jobs run in it (vpcConfig); --subnet-ids and
+--security-group-ids override it.
 """
 
 from __future__ import annotations
@@ -67,6 +73,12 @@ def register(subparsers: Any) -> None:
         help="model-specific option, e.g. dimensions=512 for Titan embeddings (repeatable)",
     )
     parser.add_argument("--run", metavar="NAME", help="run name (default: <dataset>-<UTC time>)")
+    parser.add_argument(
+        "--timeout-hours",
+        type=int,
+        metavar="N",
+        help="hours each job may take, queue time included (24-168; default 168)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the plan and exit; no AWS call")
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -95,6 +107,17 @@ def add_location_options(parser: argparse.ArgumentParser) -> None:
         "(env BATCH_RUNNER_JOB_NAME_PREFIX; default: the stack's JobNamePrefix output)",
     )
     group.add_argument(
+        "--subnet-ids",
+        metavar="IDS",
+        help="comma-separated subnets jobs run in (env BATCH_RUNNER_SUBNET_IDS; stack output VpcSubnetIds)",
+    )
+    group.add_argument(
+        "--security-group-ids",
+        metavar="IDS",
+        help="comma-separated security groups of the jobs (env BATCH_RUNNER_SECURITY_GROUP_IDS; "
+        "stack output VpcSecurityGroupIds)",
+    )
+    group.add_argument(
         "--state-dir", help="local run state (env BATCH_RUNNER_STATE_DIR; default .batch-runner)"
     )
 
@@ -113,6 +136,8 @@ def target(args: argparse.Namespace) -> Target:
             role_arn=getattr(args, "role_arn", None),
             kms_key=getattr(args, "kms_key", None),
             job_name_prefix=getattr(args, "job_name_prefix", None),
+            subnet_ids=getattr(args, "subnet_ids", None),
+            security_group_ids=getattr(args, "security_group_ids", None),
         ),
         state_dir=Path(args.state_dir) if args.state_dir else None,
     )
@@ -121,10 +146,13 @@ def target(args: argparse.Namespace) -> Target:
 def run(args: argparse.Namespace) -> int:
     from batch_runner.api import QuotaOverrides, plan_only, prepare
     from batch_runner.jobs.run_state import validate_run_name
+    from batch_runner.jobs.submission import checked_timeout_hours
     from batch_runner.prepare.planning import describe_plan
 
     if args.run:
         validate_run_name(args.run)
+    if args.timeout_hours is not None:
+        checked_timeout_hours(args.timeout_hours)
     opts = _options(args)
     quotas = QuotaOverrides(
         min_records_per_job=args.min_records,
@@ -141,7 +169,9 @@ def run(args: argparse.Namespace) -> int:
                 print("\n".join(describe_plan(plan, opts.output_schema)))
         return 0
 
-    prepared = prepare(args.dataset, opts, run=args.run, quotas=quotas, target=target(args))
+    prepared = prepare(
+        args.dataset, opts, run=args.run, quotas=quotas, target=target(args), timeout_hours=args.timeout_hours
+    )
     if not args.json:
         print("\n".join(describe_plan(prepared.plan, opts.output_schema)))
         print(f"Run {prepared.run} on stack {prepared.settings.stack} ({prepared.settings.region})")

@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from batch_runner.aws.errors import aws_error, error_code, error_message
 from batch_runner.catalog.model_ids import parse_model_id
-from batch_runner.exceptions import AwsError
+from batch_runner.exceptions import AwsError, UsageError
 from batch_runner.jobs.run_state import QUEUED, SUBMITTED, RunManifest, ShardState, run_prefix, utc_now
 from batch_runner.version import __version__
 
@@ -36,6 +36,28 @@ RETRYABLE_CODES = frozenset(
 )
 
 T = TypeVar("T")
+
+# CreateModelInvocationJob accepts timeoutDurationInHours from 24 to 168; without it AWS applies 24 and
+# counts time queued (reference section 9b). The runner always sends it, by default the maximum: an
+# Expired job has processed nothing and its records must queue again, so waiting longer in the queue
+# gets more records through than expiring early.
+MIN_TIMEOUT_HOURS = 24
+MAX_TIMEOUT_HOURS = 168
+DEFAULT_TIMEOUT_HOURS = MAX_TIMEOUT_HOURS
+
+
+def checked_timeout_hours(hours: int) -> int:
+    if (
+        isinstance(hours, bool)
+        or not isinstance(hours, int)
+        or not MIN_TIMEOUT_HOURS <= hours <= MAX_TIMEOUT_HOURS
+    ):
+        raise UsageError(
+            f"--timeout-hours must be a whole number from {MIN_TIMEOUT_HOURS} to {MAX_TIMEOUT_HOURS} "
+            f"(Bedrock's limits), got {hours!r}"
+        )
+    return hours
+
 
 TAG_RUN = "run"
 TAG_SHARD = "shard"
@@ -87,12 +109,15 @@ class JobRequest:
     output_uri: str
     tags: tuple[Mapping[str, str], ...]
     kms_key: str | None = None
+    timeout_hours: int = DEFAULT_TIMEOUT_HOURS
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
 
     def to_api(self) -> dict[str, Any]:
         output: dict[str, Any] = {"s3Uri": self.output_uri}
         if self.kms_key:
             output["s3EncryptionKeyId"] = self.kms_key
-        return {
+        request: dict[str, Any] = {
             "jobName": self.job_name,
             "clientRequestToken": self.client_token,
             "modelId": self.model_id,
@@ -100,8 +125,15 @@ class JobRequest:
             "roleArn": self.role_arn,
             "inputDataConfig": {"s3InputDataConfig": {"s3Uri": self.input_uri, "s3InputFormat": "JSONL"}},
             "outputDataConfig": {"s3OutputDataConfig": output},
+            "timeoutDurationInHours": self.timeout_hours,
             "tags": [dict(tag) for tag in self.tags],
         }
+        if self.subnet_ids:
+            request["vpcConfig"] = {
+                "subnetIds": list(self.subnet_ids),
+                "securityGroupIds": list(self.security_group_ids),
+            }
+        return request
 
 
 @dataclass(frozen=True)
@@ -224,6 +256,9 @@ def job_request(manifest: RunManifest, shard: ShardState) -> JobRequest:
         output_uri=output_uri(str(settings["output_bucket"]), manifest.run),
         tags=tuple(job_tags(manifest.run, shard.index)),
         kms_key=settings.get("kms_key"),
+        timeout_hours=int(manifest.plan.get("timeout_hours", DEFAULT_TIMEOUT_HOURS)),
+        subnet_ids=tuple(settings.get("subnet_ids") or ()),
+        security_group_ids=tuple(settings.get("security_group_ids") or ()),
     )
 
 

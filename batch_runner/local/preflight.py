@@ -45,6 +45,7 @@ def validate_job(job: Job, config: EmulatorConfig) -> list[InputFile]:
     s3 = S3State(job.account_id)
     role = _assumable_role(job, iam)
     _check_profile_access(job, role)
+    _check_vpc_access(job, role)
     input_uri = job.input_data_config["s3InputDataConfig"]["s3Uri"]
     output_uri = job.output_data_config["s3OutputDataConfig"]["s3Uri"]
     input_location = _location(input_uri)
@@ -138,6 +139,65 @@ def _check_profile_access(job: Job, role: Identity) -> None:
                 f"The role {job.role_arn} is not allowed to perform bedrock:InvokeModel on {resource}. A job "
                 f"that uses the inference profile {profile_id} needs it on the profile and on the model in "
                 "every Region the profile routes to."
+            )
+
+
+def _vpc_requests(job: Job, subnets: list[str], groups: list[str]) -> list[AccessRequest]:
+    """What Bedrock does with the role for a VPC job (the permissions of the user guide's batch-vpc and
+    batch-iam-sr pages, reference section 5.5): describe the network, create the job's network
+    interfaces in the given subnets and groups, tagged with the job, and manage them."""
+    prefix = f"arn:aws:ec2:{job.region}:{job.account_id}"
+    eni = f"{prefix}:network-interface/*"
+    tags = {"aws:RequestTag/BedrockManaged": "true", "aws:RequestTag/BedrockModelInvocationJobArn": job.arn}
+    describe = [
+        AccessRequest(action=f"ec2:Describe{kind}", resource="*")
+        for kind in ("NetworkInterfaces", "Vpcs", "DhcpOptions", "Subnets", "SecurityGroups")
+    ]
+    create = [AccessRequest(action="ec2:CreateNetworkInterface", resource=eni, context=tags)]
+    create += [
+        AccessRequest(action="ec2:CreateNetworkInterface", resource=f"{prefix}:subnet/{subnet}")
+        for subnet in subnets
+    ]
+    create += [
+        AccessRequest(action="ec2:CreateNetworkInterface", resource=f"{prefix}:security-group/{group}")
+        for group in groups
+    ]
+    tag = AccessRequest(
+        action="ec2:CreateTags",
+        resource=eni,
+        context={
+            "ec2:CreateAction": "CreateNetworkInterface",
+            "aws:TagKeys": ["BedrockManaged", "BedrockModelInvocationJobArn"],
+        },
+    )
+    manage = [
+        AccessRequest(
+            action=action,
+            resource=eni,
+            context={
+                "ec2:Subnet": f"{prefix}:subnet/{subnet}",
+                "ec2:ResourceTag/BedrockModelInvocationJobArn": job.arn,
+            },
+        )
+        for action in ("ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface")
+        for subnet in subnets
+    ]
+    return [*describe, *create, tag, *manage]
+
+
+def _check_vpc_access(job: Job, role: Identity) -> None:
+    """A job with a vpcConfig fails validation when the role cannot manage its network interfaces."""
+    if not job.vpc_config:
+        return
+    subnets, groups = job.vpc_config["subnetIds"], job.vpc_config["securityGroupIds"]
+    for request in _vpc_requests(job, subnets, groups):
+        context = {"aws:PrincipalArn": role.arn, "aws:PrincipalAccount": job.account_id, **request.context}
+        checked = AccessRequest(action=request.action, resource=request.resource, context=context)
+        if _decide(role.policies, checked) is not Decision.ALLOW:
+            raise JobValidationError(
+                f"The role {job.role_arn} is not allowed to perform {request.action} on {request.resource}. "
+                "A job with a VPC configuration needs the network-interface permissions for its subnets "
+                "and security groups; see Protect batch inference jobs using a VPC."
             )
 
 

@@ -203,6 +203,13 @@ BAD_INPUTS = {
         {"--output-schema": "schema.json", "--model": "amazon.titan-embed-text-v2:0"},
     ),
     "no region": Bad("no AWS Region configured", unset=("AWS_REGION", "AWS_DEFAULT_REGION")),
+    "timeout below bedrock's minimum": Bad(
+        "--timeout-hours must be a whole number from 24 to 168 (Bedrock's limits), got 12",
+        {"--timeout-hours": "12"},
+    ),
+    "subnets without security groups": Bad(
+        "--subnet-ids needs --security-group-ids too", {"--subnet-ids": "subnet-0a1b2c3d4e5f60718"}
+    ),
 }
 
 

@@ -48,6 +48,9 @@ def test_outputs_name_the_resources_the_runner_needs(synthesized: Synthesized, e
         expected[OutputKey.SUBMITTER_ROLE_ARN] = deployed.get_att(
             deployed.only("AWS::IAM::Role", "SubmittersRole"), "Arn"
         )
+    if config.vpc is not None:
+        expected[OutputKey.SUBNET_IDS] = ",".join(config.vpc.subnet_ids)
+        expected[OutputKey.SECURITY_GROUP_IDS] = ",".join(config.vpc.security_group_ids)
     assert outputs == expected
 
 

@@ -12,7 +12,9 @@ from batch_runner.aws.settings import (
     ENV_INPUT_BUCKET,
     ENV_JOB_NAME_PREFIX,
     ENV_ROLE_ARN,
+    ENV_SECURITY_GROUP_IDS,
     ENV_STACK,
+    ENV_SUBNET_IDS,
     Overrides,
     resolve_settings,
     resolve_stack_name,
@@ -135,3 +137,61 @@ def test_no_credentials_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch
 def test_unknown_profile_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="nope"):
         resolve_settings(AwsContext(profile="nope"), Overrides(), environ={})
+
+
+@pytest.fixture(scope="module")
+def vpc_endpoint(emulator_session: Emulator) -> str:
+    """A hand-made stack of an environment with `vpc`: its outputs name the subnets and groups."""
+    outputs = {
+        **OUTPUTS,
+        OutputKey.SUBNET_IDS: "subnet-0a1b2c3d4e5f60718,subnet-0b1c2d3e4f5a60718",
+        OutputKey.SECURITY_GROUP_IDS: "sg-0a1b2c3d4e5f60718",
+    }
+    template = {
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+    }
+    cfn = emulator_session.client("cloudformation")
+    live = cfn.list_stacks(StackStatusFilter=["CREATE_COMPLETE"])["StackSummaries"]
+    if "BedrockBatch-vpctest" not in {stack["StackName"] for stack in live}:
+        cfn.create_stack(StackName="BedrockBatch-vpctest", TemplateBody=json.dumps(template))
+    return emulator_session.endpoint_url
+
+
+def test_a_stack_with_a_vpc_gives_the_jobs_its_subnets_and_groups(vpc_endpoint: str) -> None:
+    settings = resolve_settings(AwsContext(endpoint_url=vpc_endpoint), Overrides(env="vpctest"), environ={})
+    assert settings.subnet_ids == ("subnet-0a1b2c3d4e5f60718", "subnet-0b1c2d3e4f5a60718")
+    assert settings.security_group_ids == ("sg-0a1b2c3d4e5f60718",)
+    assert settings.to_dict()["subnet_ids"] == list(settings.subnet_ids)
+
+
+def test_vpc_flags_beat_the_environment_beat_the_stack(vpc_endpoint: str) -> None:
+    aws = AwsContext(endpoint_url=vpc_endpoint)
+    environ = {ENV_SUBNET_IDS: "subnet-env", ENV_SECURITY_GROUP_IDS: "sg-env"}
+    from_env = resolve_settings(aws, Overrides(env="vpctest"), environ=environ)
+    assert (from_env.subnet_ids, from_env.security_group_ids) == (("subnet-env",), ("sg-env",))
+    flags = Overrides(env="vpctest", subnet_ids="subnet-a, subnet-b", security_group_ids="sg-flag")
+    from_flags = resolve_settings(aws, flags, environ=environ)
+    assert (from_flags.subnet_ids, from_flags.security_group_ids) == (("subnet-a", "subnet-b"), ("sg-flag",))
+
+
+def test_a_stack_without_a_vpc_runs_jobs_outside_one(endpoint: str) -> None:
+    settings = resolve_settings(AwsContext(endpoint_url=endpoint), Overrides(env="test"), environ={})
+    assert (settings.subnet_ids, settings.security_group_ids) == ((), ())
+
+
+@pytest.mark.parametrize(
+    ("subnets", "groups", "message"),
+    [
+        ("subnet-a", None, "--subnet-ids needs --security-group-ids too"),
+        (None, "sg-a", "--security-group-ids needs --subnet-ids too"),
+        ("subnet_a", "sg-a", "--subnet-ids: 'subnet_a' is not an ID"),
+        ("subnet-a", ",".join(f"sg-{i}" for i in range(6)), "--security-group-ids: 6 IDs given"),
+    ],
+)
+def test_bad_vpc_settings_are_configuration_errors(
+    endpoint: str, subnets: str | None, groups: str | None, message: str
+) -> None:
+    overrides = Overrides(env="test", subnet_ids=subnets, security_group_ids=groups)
+    with pytest.raises(ConfigurationError, match=message):
+        resolve_settings(AwsContext(endpoint_url=endpoint), overrides, environ={})
