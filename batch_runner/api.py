@@ -33,6 +33,7 @@ from batch_runner.jobs.run_context import file_sha256
 from batch_runner.jobs.run_state import (
     RunManifest,
     ShardState,
+    claim_remote,
     default_run_name,
     read_local,
     read_remote,
@@ -119,11 +120,22 @@ class PreparedSubmission:
         shutil.rmtree(self.planning_dir, ignore_errors=True)
 
     def launch(self) -> Run:
-        """Write the manifest, upload, submit as many jobs as the quota allows; return the Run."""
+        """Claim the run, write the manifest, upload, submit as many jobs as the quota allows.
+
+        A new run is claimed first, by creating its manifest in S3 only if none exists: when another
+        submit took the run name since ``prepare``, this raises UsageError and nothing is uploaded.
+        """
         input_dir = run_dir(self.state_dir, self.run) / "input"
         manifest = self.existing or self._new_manifest(input_dir)
         if self.existing is not None:
             _check_same_shards(manifest, self.plan)
+        else:
+            try:
+                claim_remote(manifest, self.target.aws.client("s3"), self.settings.input_bucket)
+            except BaseException:
+                self.discard()
+                _remove_if_empty(run_dir(self.state_dir, self.run))
+                raise
         local_files = [Path(s.local_path) for s in manifest.shards] + [
             Path(manifest.record_index["local_path"])
         ]
@@ -149,7 +161,7 @@ class PreparedSubmission:
             ShardState(
                 index=s.index,
                 local_path=str(self._moved(s.path, input_dir)),
-                s3_key=shard_key(self.run, s.index),
+                s3_key=shard_key(self.run, s.index, s.sha256),
                 sha256=s.sha256,
                 record_count=s.record_count,
                 byte_size=s.byte_size,

@@ -304,7 +304,7 @@ def _child_shard(
     return ShardState(
         index=index,
         local_path=str(path.resolve()),
-        s3_key=shard_key(run.name, index),
+        s3_key=shard_key(run.name, index, sha256),
         sha256=sha256,
         record_count=records,
         byte_size=size,

@@ -75,8 +75,10 @@ def run_prefix(run: str) -> str:
     return f"runs/{run}/"
 
 
-def shard_key(run: str, index: int) -> str:
-    return check_bedrock_key(f"{run_prefix(run)}input/shard-{index:05d}.jsonl")
+def shard_key(run: str, index: int, sha256: str) -> str:
+    """Content-addressed: a shard of other data can never take this key, so a job never reads
+    requests that another submit wrote under the same run name."""
+    return check_bedrock_key(f"{run_prefix(run)}input/shard-{index:05d}-{sha256[:16]}.jsonl")
 
 
 def record_index_key(run: str) -> str:
@@ -215,6 +217,36 @@ def write_remote(manifest: RunManifest, s3: Any, bucket: str) -> None:
         )
     except (ClientError, BotoCoreError) as err:
         raise aws_error(err, f"saving the manifest to s3://{bucket}/{manifest_key(manifest.run)}") from err
+
+
+# S3 answers a conditional write that lost with 412 PreconditionFailed, or with 409
+# ConditionalRequestConflict while a concurrent write of the key is still in flight (S3 user guide,
+# "Add preconditions to S3 operations with conditional requests").
+_CLAIM_LOST = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
+
+
+def claim_remote(manifest: RunManifest, s3: Any, bucket: str) -> None:
+    """Create the run's manifest in S3 only if no run of that name exists yet (``If-None-Match: *``):
+    of two submits racing for one run name exactly one wins; the other gets a UsageError before it
+    has uploaded anything."""
+    key = manifest_key(manifest.run)
+    try:
+        s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=manifest.to_json().encode("utf-8"),
+            ContentType="application/json",
+            IfNoneMatch="*",
+        )
+    except ClientError as err:
+        if error_code(err) in _CLAIM_LOST:
+            raise UsageError(
+                f"run {manifest.run} was started by another submit a moment ago (s3://{bucket}/{key} "
+                "exists): nothing was uploaded; choose another --run, or `resume` that run"
+            ) from err
+        raise aws_error(err, f"creating s3://{bucket}/{key}") from err
+    except BotoCoreError as err:
+        raise aws_error(err, f"creating s3://{bucket}/{key}") from err
 
 
 def read_remote(s3: Any, bucket: str, run: str) -> RunManifest | None:

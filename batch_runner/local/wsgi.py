@@ -13,6 +13,7 @@ import io
 import json
 import re
 import sys
+import threading
 import traceback
 import uuid
 from collections.abc import Callable, Iterable
@@ -114,6 +115,7 @@ class EmulatorApp:
         self._admin = admin
         self._moto = moto_app
         self._faults = faults
+        self._conditional_writes = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -151,6 +153,11 @@ class EmulatorApp:
                 [("Content-Type", "application/xml"), ("Content-Length", str(len(_SLOW_DOWN)))],
             )
             return [_SLOW_DOWN]
+        if signed is not None and signed.service == "s3" and _is_conditional_write(environ):
+            # moto checks the precondition and then writes, unlocked; S3 decides conditional writes
+            # atomically (exactly one of two racing If-None-Match: * creates wins), so they go one at a time.
+            with self._conditional_writes:
+                return list(self._moto(environ, start_response))
         return self._moto(environ, start_response)
 
     def _catalog(self, start_response: StartResponse, signed: Signature, uri: str) -> list[bytes]:
@@ -229,6 +236,12 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     body: bytes = environ["wsgi.input"].read(length) if length else b""
     environ["wsgi.input"] = io.BytesIO(body)
     return body
+
+
+def _is_conditional_write(environ: dict[str, Any]) -> bool:
+    return environ.get("REQUEST_METHOD") in ("PUT", "POST") and any(
+        header in environ for header in ("HTTP_IF_NONE_MATCH", "HTTP_IF_MATCH")
+    )
 
 
 def _json_object(body: bytes) -> dict[str, Any]:

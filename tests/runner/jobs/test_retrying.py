@@ -159,7 +159,7 @@ def test_below_minimum_needs_on_demand_then_runs_at_full_price(
     s3, bucket = emulator.client("s3"), emulator.stack_outputs["OutputBucketName"]
     prefix = f"runs/{run.name}/output/{child.job_id}/"
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"])
-    assert keys == [prefix + "manifest.json.out", prefix + f"shard-{child.index:05d}.jsonl.out"]
+    assert keys == [prefix + "manifest.json.out", prefix + child.s3_key.rsplit("/", 1)[-1] + ".out"]
     lines = [
         orjson.loads(line) for line in s3.get_object(Bucket=bucket, Key=keys[1])["Body"].read().splitlines()
     ]
