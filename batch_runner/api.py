@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -29,6 +28,7 @@ from batch_runner.catalog.output_schema import output_schema as checked_schema
 from batch_runner.catalog.quotas import ModelQuotas
 from batch_runner.catalog.service_quotas import SOURCE_DEFAULTS, read_quotas
 from batch_runner.exceptions import ConfigurationError, UsageError
+from batch_runner.jobs.planning_dirs import PlanningDir, new_planning_dir, remove_abandoned
 from batch_runner.jobs.run_context import file_sha256
 from batch_runner.jobs.run_state import (
     RunManifest,
@@ -108,7 +108,7 @@ class PreparedSubmission:
     source_label: str
     opts: SubmitOptions
     target: Target
-    planning_dir: Path
+    planning: PlanningDir
     existing: RunManifest | None  # the run's manifest when this continues an earlier submit
     timeout_hours: int = DEFAULT_TIMEOUT_HOURS
 
@@ -116,8 +116,12 @@ class PreparedSubmission:
     def state_dir(self) -> Path:
         return resolve_state_dir(self.target.state_dir)
 
+    @property
+    def planning_dir(self) -> Path:
+        return self.planning.path
+
     def discard(self) -> None:
-        shutil.rmtree(self.planning_dir, ignore_errors=True)
+        self.planning.release()
 
     def launch(self) -> Run:
         """Claim the run, write the manifest, upload, submit as many jobs as the quota allows.
@@ -224,6 +228,7 @@ def prepare(
     target = replace(target, aws=with_region(target.aws))
     name = validate_run_name(run) if run else default_run_name(_stem(source))
     directory = resolve_state_dir(target.state_dir)
+    remove_abandoned(directory)  # plans of submits that crashed; never another live process's
     settings = resolve_settings(target.aws, target.overrides)
     existing = read_local(directory, name) or read_remote(
         target.aws.client("s3"), settings.input_bucket, name
@@ -246,10 +251,9 @@ def prepare(
         quota_source, quota_detail = lookup.source, lookup.detail
         if overrides.given():
             quota_detail += f"; set by the caller: {overrides.given()}"
-    run_dir(directory, name).mkdir(parents=True, exist_ok=True)
-    planning_dir = Path(tempfile.mkdtemp(prefix=".planning-", dir=run_dir(directory, name)))
+    planning = new_planning_dir(run_dir(directory, name))
     try:
-        plan = build_plan(source, opts, quotas=planned_quotas, workdir=planning_dir)
+        plan = build_plan(source, opts, quotas=planned_quotas, workdir=planning.path)
         # After planning, so an unknown model or a bad dataset is reported as such first.
         _check_model_allowed(opts.model_id, settings)
         if existing is not None and existing.fingerprint != plan.dataset_fingerprint:
@@ -259,7 +263,7 @@ def prepare(
                 "choose another --run, or omit it for a new name"
             )
     except BaseException:
-        shutil.rmtree(planning_dir, ignore_errors=True)
+        planning.release()
         if existing is None:
             _remove_if_empty(run_dir(directory, name))
         raise
@@ -272,7 +276,7 @@ def prepare(
         source_label=_label(source),
         opts=opts,
         target=target,
-        planning_dir=planning_dir,
+        planning=planning,
         existing=existing,
         timeout_hours=timeout_hours or DEFAULT_TIMEOUT_HOURS,
     )
