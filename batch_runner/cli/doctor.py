@@ -25,7 +25,8 @@ def register(subparsers: Any) -> None:
         description=(
             "Check that credentials and Region resolve, the stack is deployed, the buckets are in the "
             "job Region and owned by the account, the service role trusts Bedrock and can read input "
-            "and write output, the caller may pass the role and manage jobs, and each model exists, "
+            "and write output (and, for VPC jobs, manage their network interfaces), the caller may pass "
+            "the role and manage jobs, and each model exists, "
             "takes batch jobs and is enabled. Prints one line per check (✓ passed, ✗ failed with the "
             "fix, ? could not verify and why). Exit status: 0 when every check passed, 1 when one "
             f"failed, {EXIT_UNVERIFIED} when none failed but some could not be verified."
@@ -44,6 +45,14 @@ def register(subparsers: Any) -> None:
     group.add_argument("--output-bucket", help="output bucket (env BATCH_RUNNER_OUTPUT_BUCKET)")
     group.add_argument("--role-arn", help="Bedrock service role (env BATCH_RUNNER_ROLE_ARN)")
     group.add_argument("--kms-key", help="KMS key for job output (env BATCH_RUNNER_KMS_KEY)")
+    group.add_argument(
+        "--subnet-ids", metavar="IDS", help="VPC subnets of the jobs (env BATCH_RUNNER_SUBNET_IDS)"
+    )
+    group.add_argument(
+        "--security-group-ids",
+        metavar="IDS",
+        help="VPC security groups (env BATCH_RUNNER_SECURITY_GROUP_IDS)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -58,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
         output_bucket=args.output_bucket,
         role_arn=args.role_arn,
         kms_key=args.kms_key,
+        subnet_ids=args.subnet_ids,
+        security_group_ids=args.security_group_ids,
     )
     results = run_checks(aws_context(args), overrides, models=args.models or ())
     print_results(results, sys.stdout)

@@ -148,7 +148,8 @@ def _print_banner(emulator: Any, args: argparse.Namespace, seconds: float) -> No
     lines += [
         "Point AWS clients at it:",
         f"  export AWS_ENDPOINT_URL={url}",
-        "  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
+        "  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
+        "   # the IAM user batch-runner-local, holding the submitter policy",
         f"  export AWS_REGION={args.region} AWS_DEFAULT_REGION={args.region}",
         f"Admin endpoints: {url}/_emulator/health, /config, /events, /jobs",
         *(

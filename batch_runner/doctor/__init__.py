@@ -25,6 +25,7 @@ from batch_runner.doctor.caller import check_job_actions, check_pass_role
 from batch_runner.doctor.model import check_model
 from batch_runner.doctor.result import CheckResult, CheckTarget
 from batch_runner.doctor.service_role import check_role_data_access, check_role_trust
+from batch_runner.doctor.vpc import check_vpc
 
 __all__ = [
     "CheckResult",
@@ -37,6 +38,7 @@ __all__ = [
     "check_role_data_access",
     "check_role_trust",
     "check_stack",
+    "check_vpc",
     "prepare",
     "run_checks",
 ]
@@ -70,6 +72,9 @@ def run_checks(
         return results
     results += [check_bucket(target, "input"), check_bucket(target, "output")]
     results += [check_role_trust(target), check_role_data_access(target), check_pass_role(target)]
+    vpc = check_vpc(target)
+    if vpc is not None:
+        results.append(vpc)
     model_arns: list[str] = []
     for model_id in models or target.allowed_models:
         model_results, facts = check_model(target, model_id)

@@ -96,6 +96,7 @@ def _apply(
     target.kms_key = settings.kms_key
     target.allowed_models = settings.allowed_models
     target.sources = dict(settings.sources)
+    target.subnet_ids, target.security_group_ids = settings.subnet_ids, settings.security_group_ids
 
 
 def _env_name(stack: str) -> str:

@@ -48,6 +48,8 @@ class CheckTarget:
     kms_key: str | None = None
     allowed_models: tuple[str, ...] = ()
     sources: dict[str, str] = field(default_factory=dict)
+    subnet_ids: tuple[str, ...] = ()  # the VPC configuration jobs run with; empty: no VPC
+    security_group_ids: tuple[str, ...] = ()
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def client(self, service: str) -> Any:

@@ -152,6 +152,27 @@ class IamState:
         user = self._iam.get_user_from_access_key_id(access_key)
         return None if user is None else self._user_identity(user)
 
+    def user_of_access_key(self, access_key: str) -> tuple[str, str] | None:
+        """ARN and user ID of the IAM user owning an access key, or None."""
+        user = self._iam.get_user_from_access_key_id(access_key)
+        return None if user is None else (str(user.arn), str(user.id))
+
+    def give_access_key(self, user_name: str, access_key_id: str) -> None:
+        """Make ``access_key_id`` (any string) an access key of the user, moved from whoever had it.
+
+        IAM's CreateAccessKey picks random IDs; the emulator needs the documented default one.
+        """
+        for key in list(self._iam.access_keys.values()):
+            if key.access_key_id == access_key_id and key.user_name != user_name:
+                self._iam.delete_access_key(access_key_id, key.user_name)
+        user = self._iam.get_user(user_name)
+        if any(key.access_key_id == access_key_id for key in user.access_keys):
+            return
+        key = self._iam.create_access_key(user_name)
+        del self._iam.access_keys[key.physical_resource_id]
+        key.access_key_id = access_key_id
+        self._iam.access_keys[key.physical_resource_id] = key
+
     def user(self, user_arn: str) -> Identity | None:
         """An IAM user's identity by ARN, or None when no such user exists."""
         user = next((u for u in self._iam.users.values() if u.arn == user_arn), None)

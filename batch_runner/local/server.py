@@ -17,6 +17,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from batch_runner.aws.stack_outputs import DEFAULT_ENVIRONMENT, OutputKey, stack_name
+from batch_runner.local import local_identity
 from batch_runner.local.admin import AdminApp
 from batch_runner.local.clock import Clock, ManualClock, WallClock
 from batch_runner.local.config import EmulatorConfig
@@ -31,7 +32,9 @@ from batch_runner.local.stack import deploy, project_root, synthesized_template
 from batch_runner.local.wsgi import EmulatorApp
 
 DEFAULT_REGION = "us-east-1"
-FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+# The emulator's own clients (deploying, tests' set-up) act as the account root; the default
+# credentials "testing" are the submitter user (batch_runner.local.local_identity).
+FAKE_CREDENTIALS = {"aws_access_key_id": "emulator-root", "aws_secret_access_key": "testing"}
 _TICK_SECONDS = 0.25
 
 
@@ -151,6 +154,7 @@ class Emulator:
         template = self._template or synthesized_template(self._root, self._environment)
         cloudformation = self.client("cloudformation")
         self.stack_outputs = deploy(cloudformation, self.stack_name, template)
+        local_identity.provision(self.client("iam"), self.stack_outputs, DEFAULT_ACCOUNT_ID)
 
     def client(self, service: str) -> Any:
         """A boto3 client pointed at the emulator with fake credentials."""

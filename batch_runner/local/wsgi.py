@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from batch_runner.local import catalog, iam_simulation, service_quotas
+from batch_runner.local import catalog, iam_simulation, local_identity, service_quotas
 from batch_runner.local.config import EmulatorConfig
 from batch_runner.local.control_plane import ControlPlane, is_control_plane_path, tagged_job_arn
 from batch_runner.local.errors import InternalServerError, ServiceError, ThrottlingError
@@ -136,6 +136,12 @@ class EmulatorApp:
             and catalog.handles(environ["REQUEST_METHOD"], uri)
         ):
             return self._catalog(start_response, signed, uri)
+        if signed is not None and signed.service == "sts":
+            identity = local_identity.caller_identity(
+                _read_body(environ), account_for_access_key(signed.access_key), signed.access_key
+            )
+            if identity is not None:
+                return _xml_response(start_response, identity)
         if signed is not None and signed.service == "iam" and iam_simulation.handles(_read_body(environ)):
             return self._simulate(start_response, signed, _read_body(environ))
         if signed is not None and signed.service == "servicequotas":
@@ -236,6 +242,11 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     body: bytes = environ["wsgi.input"].read(length) if length else b""
     environ["wsgi.input"] = io.BytesIO(body)
     return body
+
+
+def _xml_response(start_response: StartResponse, body: bytes) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def _is_conditional_write(environ: dict[str, Any]) -> bool:

@@ -11,7 +11,7 @@ from batch_runner.cli import main
 from batch_runner.cli.doctor import EXIT_UNVERIFIED, exit_code
 from batch_runner.doctor import CheckResult
 from batch_runner.local import Emulator
-from tests.doctor.identities import CLAUDE, submitter_key, use_key
+from tests.doctor.identities import CLAUDE, ROOT_KEY, create_user, submitter_key, submitter_policy, use_key
 
 _LINE = re.compile(r"^(✓|✗|\?) \S.*?: \S.*$")
 
@@ -33,8 +33,9 @@ def test_all_checks_pass_exit_zero(
 
 
 def test_a_failed_check_prints_a_cross_and_its_fix_and_exits_one(
-    emulator: Emulator, capsys: pytest.CaptureFixture[str]
+    emulator: Emulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    use_key(monkeypatch, ROOT_KEY)
     model = "anthropic.claude-nonexistent-20990101-v1:0"
     code, lines = doctor(emulator, capsys, "--model", model)
     assert code == 1
@@ -46,9 +47,11 @@ def test_a_failed_check_prints_a_cross_and_its_fix_and_exits_one(
 
 
 def test_unverifiable_checks_are_marked_apart_and_exit_three(
-    emulator: Emulator, capsys: pytest.CaptureFixture[str]
+    emulator: Emulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # moto's default credentials are no IAM user, so the caller's permissions cannot be simulated.
+    # A user holding only the submitter policy may not simulate its own policies (it may read only
+    # the roles the stack knows), so the caller's permissions cannot be verified.
+    use_key(monkeypatch, create_user(emulator, submitter_policy(emulator)))
     code, lines = doctor(emulator, capsys, "--model", CLAUDE)
     assert code == EXIT_UNVERIFIED
     unverified = [line for line in lines if line.startswith("? ")]
@@ -60,12 +63,23 @@ def test_unverifiable_checks_are_marked_apart_and_exit_three(
     assert lines[lines.index(unverified[0]) + 1].startswith("    to verify: ")
 
 
-def test_the_multi_line_fix_is_indented_json(emulator: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_multi_line_fix_is_indented_json(
+    emulator: Emulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_key(monkeypatch, ROOT_KEY)
     code, lines = doctor(emulator, capsys, "--model", "eu.amazon.nova-lite-v1:0")
     assert code == 1
     start = next(i for i, line in enumerate(lines) if line.startswith("✗ service role may invoke"))
     assert lines[start + 1].startswith("    fix: ")
     assert lines[start + 2] == "      {"
+
+
+def test_a_fresh_emulator_passes_doctor_with_the_default_credentials(
+    emulator: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, lines = doctor(emulator, capsys)  # AWS_ACCESS_KEY_ID=testing, as `local serve` prints
+    assert code == 0, lines
+    assert lines[0].startswith("✓ credentials and Region: arn:aws:iam::123456789012:user/batch-runner-local ")
 
 
 def test_exit_code_prefers_failure_over_unverified() -> None:

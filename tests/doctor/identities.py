@@ -61,6 +61,11 @@ def create_user(emulator: Emulator, *policies: dict[str, Any]) -> dict[str, str]
     return key
 
 
+# Any access key the emulator does not know is the account root (allowed everything), as the emulator's
+# own clients are; the default key "testing" is the submitter user batch-runner-local.
+ROOT_KEY = {"AccessKeyId": "emulator-root", "SecretAccessKey": "testing"}
+
+
 def use_key(monkeypatch: pytest.MonkeyPatch, key: dict[str, str]) -> None:
     """Make every new boto3 session in this test use that IAM user's access key."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])

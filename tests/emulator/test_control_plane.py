@@ -295,7 +295,13 @@ def test_jobs_are_visible_only_in_their_region(emulator: Emulator) -> None:
     arn = create_job(emulator)
     import boto3
 
-    west = boto3.client("bedrock", region_name="us-west-2", endpoint_url=emulator.endpoint_url)
+    west = boto3.client(
+        "bedrock",
+        region_name="us-west-2",
+        endpoint_url=emulator.endpoint_url,
+        aws_access_key_id="emulator-root",  # the submitter policy covers us-east-1 jobs only
+        aws_secret_access_key="testing",
+    )
     assert west.list_model_invocation_jobs()["invocationJobSummaries"] == []
     with pytest.raises(ClientError) as excinfo:
         west.get_model_invocation_job(jobIdentifier=arn.rsplit("/", 1)[-1])
