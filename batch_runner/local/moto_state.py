@@ -163,8 +163,8 @@ class IamState:
         IAM's CreateAccessKey picks random IDs; the emulator needs the documented default one.
         """
         for key in list(self._iam.access_keys.values()):
-            if key.access_key_id == access_key_id and key.user_name != user_name:
-                self._iam.delete_access_key(access_key_id, key.user_name)
+            if key.access_key_id == access_key_id and key.user_name not in (None, user_name):
+                self._iam.delete_access_key(access_key_id, str(key.user_name))
         user = self._iam.get_user(user_name)
         if any(key.access_key_id == access_key_id for key in user.access_keys):
             return
