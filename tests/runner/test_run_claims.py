@@ -39,7 +39,7 @@ def test_the_second_of_two_racing_submits_is_refused_before_uploading_anything(
     assert excinfo.value.exit_code == 2
     assert run_objects(emulator, run) == uploaded  # the loser uploaded nothing
     assert not second.planning_dir.exists()
-    assert [job.name for job in emulator.jobs()] == [f"{run}-s00000"]
+    assert [job.name for job in emulator.jobs()] == [winner.shards[0].job_name]
 
     emulator.run_until_idle()
     rows = list(winner.results())
