@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from batch_runner.catalog.batch_support import batch_support
 from batch_runner.catalog.model_ids import parse_model_id
 from batch_runner.catalog.models.registry import model_family
 from batch_runner.catalog.quotas import default_quotas, quota_model_name
@@ -108,6 +109,13 @@ def check_batch_support(facts: ModelFacts) -> CheckResult:
     """AWS reports no batch marker in the model details: batch support comes from the documented
     table the runner ships (quota names exist only for batch-capable models) and its request formats."""
     name = f"model {facts.model_id} supports batch inference"
+    support = batch_support(facts.base_model_id)
+    if support.supported is False:
+        return failed(
+            name,
+            f"{facts.base_model_id} does not support batch inference ({support.source})",
+            f"use {' or '.join(support.instead)}",
+        )
     quota_name = quota_model_name(facts.base_model_id)
     family = model_family(facts.base_model_id)
     if "IMAGE" in facts.output_modalities or (family is None and quota_name is None):

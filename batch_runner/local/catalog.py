@@ -112,6 +112,8 @@ MODELS: tuple[FoundationModel, ...] = (
     FoundationModel(
         "meta.llama3-3-70b-instruct-v1:0", "Llama 3.3 70B Instruct", "Meta", (_PROFILE,), ("us",)
     ),
+    # On demand only: batch inference does not take it (batch_runner/data/batch_support.yaml).
+    FoundationModel("meta.llama3-8b-instruct-v1:0", "Llama 3 8B Instruct", "Meta", (_ON_DEMAND,)),
     FoundationModel("mistral.mistral-large-2407-v1:0", "Mistral Large (24.07)", "Mistral AI", (_ON_DEMAND,)),
     FoundationModel("mistral.mistral-small-2402-v1:0", "Mistral Small (24.02)", "Mistral AI", (_ON_DEMAND,)),
     # Image generation: listed by Bedrock, not accepted by batch inference.

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+from batch_runner.catalog.batch_support import batch_support
 from batch_runner.local import shape_validation
 from batch_runner.local.errors import AccessDeniedError, ServiceError, ValidationError
 from batch_runner.local.iam_policy import AccessRequest, Decision, evaluate
@@ -87,6 +88,10 @@ class ControlPlane:
         caller.authorize(
             "iam:PassRole", [request["roleArn"]], context={"iam:PassedToService": BEDROCK_SERVICE}
         )
+        if batch_support(request["modelId"]).supported is False:
+            # Bedrock's words for a model it lists but does not batch (observed on AWS, see
+            # batch_runner/data/batch_support.yaml): no hint of which part is wrong.
+            raise ValidationError("The provided request is not valid")
         return {"jobArn": self._store.create(scope, request).arn}
 
     def _tagging(

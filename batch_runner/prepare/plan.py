@@ -64,3 +64,4 @@ class Plan:
     quotas: ModelQuotas
     estimate: CostEstimate
     structured_output: StructuredOutput | None = None  # how requests ask for JSON; None: no schema
+    warnings: tuple[str, ...] = ()  # worth reading before submitting, e.g. a model with no batch record

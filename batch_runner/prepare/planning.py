@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from batch_runner.catalog.batch_support import check_batch_support
 from batch_runner.catalog.models import DEFAULT_MAX_TOKENS, ModelAdapter, RequestSettings, adapter_for
 from batch_runner.catalog.models.registry import FAMILY_OPTION
 from batch_runner.catalog.output_schema import (
@@ -58,6 +59,7 @@ __all__ = ["RECORD_INDEX_NAME", "build_plan", "default_quotas", "describe_plan",
 
 def build_plan(source: DatasetSource, options: SubmitOptions, *, quotas: ModelQuotas, workdir: Path) -> Plan:
     """Read ``source`` once, write ready-to-upload shard files and the record index into ``workdir``."""
+    batch_warning = check_batch_support(options.model_id)
     schema = None if options.output_schema is None else output_schema(options.output_schema)
     template = _template(options)
     adapter = _adapter(options, schema, pre_formatted=template is None)
@@ -93,6 +95,7 @@ def build_plan(source: DatasetSource, options: SubmitOptions, *, quotas: ModelQu
         quotas=quotas,
         estimate=estimate_cost(options.model_id, input_tokens, output_tokens),
         structured_output=_structured_output(schema, adapter, pre_formatted=template is None),
+        warnings=(batch_warning,) if batch_warning else (),
     )
 
 
@@ -157,7 +160,7 @@ def describe_plan(plan: Plan, schema: OutputSchema | Mapping[str, Any] | None = 
             f"cost:     ~${estimate.batch_usd:,.2f} batch vs ~${estimate.on_demand_usd:,.2f} on demand "
             f"(saves ~${saving:,.2f}; indicative prices as of {estimate.prices_as_of})"
         )
-    return lines
+    return lines + [f"warning:  {warning}" for warning in plan.warnings]
 
 
 _MECHANISMS = {

@@ -392,3 +392,33 @@ def test_submit_with_a_schema_records_it_and_a_second_submit_rebuilds_the_same_r
     (workdir / "schema.json").write_text(json.dumps({**SCHEMA, "required": ["label"]}))
     assert main([*argv, *endpoint]) == 2
     assert "already exists for a different dataset or options" in capsys.readouterr().err
+
+
+def test_a_model_batch_does_not_take_is_refused_before_anything_is_read_or_uploaded(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dataset = write_csv(workdir / "tickets.csv", 150)
+    argv = ["submit", str(dataset), "--model", "meta.llama3-8b-instruct-v1:0", "--prompt-text", "{{ text }}"]
+    code = main([*argv, "--dry-run"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1
+    assert err.startswith("error: meta.llama3-8b-instruct-v1:0 does not support batch inference")
+    assert "use meta.llama3-1-8b-instruct-v1:0" in err
+    assert not (workdir / ".batch-runner").exists()
+
+
+def test_a_model_with_no_batch_record_plans_with_a_warning(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dataset = write_csv(workdir / "tickets.csv", 150)
+    argv = [
+        "submit",
+        str(dataset),
+        "--model",
+        "us.anthropic.claude-opus-4-6-v1",
+        "--prompt-text",
+        "{{ text }}",
+    ]
+    assert main([*argv, "--dry-run"]) == 0
+    assert "warning:  batch-runner has no record of whether batch inference takes" in capsys.readouterr().out

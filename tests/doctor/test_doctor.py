@@ -222,6 +222,15 @@ def test_a_model_without_batch_support_is_named(emulator_ctx: AwsContext) -> Non
     assert not any(result.name.startswith("batch quotas") for result in everything)  # they would mislead
 
 
+def test_a_text_model_batch_does_not_take_is_named_with_one_that_it_does(emulator_ctx: AwsContext) -> None:
+    model = "meta.llama3-8b-instruct-v1:0"
+    check = failures(run_checks(emulator_ctx, models=[model], environ={}))[
+        f"model {model} supports batch inference"
+    ]
+    assert "does not support batch inference" in check.detail
+    assert check.fix == "use meta.llama3-1-8b-instruct-v1:0"
+
+
 def test_a_profile_the_role_may_not_invoke_everywhere_is_named(emulator_ctx: AwsContext) -> None:
     model = "eu.amazon.nova-lite-v1:0"  # a profile the dev stack does not grant
     results = failures(run_checks(emulator_ctx, models=[model], environ={}))

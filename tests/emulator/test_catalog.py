@@ -40,6 +40,7 @@ def test_list_foundation_models_filters_by_provider_modality_and_inference_type(
     assert [m["modelId"] for m in embeddings] == ["amazon.titan-embed-text-v2:0"]
     meta = bedrock.list_foundation_models(byProvider="meta", byInferenceType="ON_DEMAND")["modelSummaries"]
     assert {m["modelId"] for m in meta} == {
+        "meta.llama3-8b-instruct-v1:0",
         "meta.llama3-1-8b-instruct-v1:0",
         "meta.llama3-1-70b-instruct-v1:0",
     }

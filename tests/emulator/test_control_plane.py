@@ -332,3 +332,11 @@ def test_job_tags_are_listed_added_and_removed(emulator: Emulator) -> None:
     with pytest.raises(ClientError) as excinfo:
         bedrock.list_tags_for_resource(resourceARN=unknown)
     assert error_of(excinfo)[0] == "ResourceNotFoundException"
+
+
+def test_a_model_batch_does_not_take_is_refused_at_create_as_on_aws(emulator: Emulator) -> None:
+    """Bedrock lists Llama 3 8B for on-demand use only; create answers without saying what is wrong
+    (observed on AWS, batch_runner/data/batch_support.yaml)."""
+    with pytest.raises(ClientError) as excinfo:
+        create_job(emulator, modelId="meta.llama3-8b-instruct-v1:0")
+    assert error_of(excinfo) == ("ValidationException", "The provided request is not valid", 400)
