@@ -170,6 +170,13 @@ BAD_INPUTS = {
     "below minimum records": Bad("100", rows=20),
     "duplicate ids": Bad("duplicate", {"--id-column": "id"}, dataset="dupes.csv"),
     "invalid utf-8": Bad("UTF-8", dataset="latin1.csv"),
+    "quote inside a quoted value": Bad(
+        "quoted.csv line 52: a quote inside a quoted value", dataset="quoted.csv"
+    ),
+    "nul byte": Bad("nul.csv line 61, byte 5: a NUL byte", dataset="nul.csv"),
+    "model batch does not take": Bad(
+        "does not support batch inference", {"--model": "mistral.mixtral-8x7b-instruct-v0:1"}
+    ),
     "empty dataset": Bad("has no data rows", rows=0),
     "zero max tokens": Bad("max tokens must be a positive integer, not 0", {"--max-tokens": "0"}),
     "max tokens above the model's ceiling": Bad(
@@ -227,6 +234,10 @@ def test_bad_input_is_one_line_exit_2_and_nothing_uploaded_or_submitted(
     (workdir / "dupes.csv").write_text("id,text\na,x\n" + "".join(f"b{n},y\n" for n in range(100)) + "a,z\n")
     latin1 = "id,text\n" + "".join(f"{n},caf\xe9\n" for n in range(120))
     (workdir / "latin1.csv").write_bytes(latin1.encode("latin-1"))
+    rows = [f"{n},plain\n" for n in range(120)]
+    quoted = [*rows[:50], 'b1,"she said "stop" and left"\n', *rows[50:]]
+    (workdir / "quoted.csv").write_text("id,text\n" + "".join(quoted))
+    (workdir / "nul.csv").write_text("id,text\n" + "".join([*rows[:59], "x,a \x00 b\n", *rows[59:]]))
     (workdir / "schema.json").write_text(json.dumps(SCHEMA))
     (workdir / "broken.json").write_text('{"type": "object", ')
     (workdir / "invalid.json").write_text(json.dumps({"type": "object", "properties": {"a": {"type": 3}}}))

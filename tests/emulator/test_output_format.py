@@ -21,7 +21,7 @@ FAMILIES: list[tuple[str, str, dict[str, Any], str]] = [
     ("amazon.titan-embed-text-v2:0", "InvokeModel", {"inputText": "Hello", "dimensions": 256}, "embedding"),
     ("meta.llama3-1-8b-instruct-v1:0", "InvokeModel", {"prompt": "Hello", "max_gen_len": 64}, "generation"),
     (
-        "mistral.mistral-large-2402-v1:0",
+        "mistral.mistral-small-2402-v1:0",  # text completion; Large 24.02 does not batch
         "InvokeModel",
         {"prompt": "<s>[INST] Hello [/INST]", "max_tokens": 64},
         "outputs",

@@ -2,8 +2,11 @@
 
 pyarrow is fast but its errors do not say where the problem is, so when it fails the file is
 scanned again with the standard library to name the line (and byte, for bad UTF-8). pyarrow also
-accepts a quote left open at the end of the file (the rest of the file silently becomes one
-value), so the quotes are counted as the file is read: an odd count triggers the same scan.
+accepts, without a word, what would change the text: a quote left open at the end of the file (the
+rest of the file becomes one value), a quote inside a quoted value that is not doubled, text after a
+closing quote, NUL bytes. ``csv_quotes.QuoteChecker`` watches the bytes as pyarrow reads them and
+calls for the same scan, which refuses such a file with the line (Python's csv module in strict
+mode), so nothing is uploaded.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pyarrow.csv as pa_csv
 
 from batch_runner.exceptions import DatasetError
 from batch_runner.prepare.datasets.chunk import Chunk, check_unique_columns
+from batch_runner.prepare.datasets.csv_quotes import QuoteChecker
 
 BLOCK_BYTES = 256 << 10  # CSV bytes per batch; pyarrow reads ~35 blocks ahead, so this bounds memory
 
@@ -45,7 +49,7 @@ class CsvDataset:
 
     def chunks(self) -> Iterator[Chunk]:
         columns = self._header()
-        source = _QuoteCountingFile(self.path)
+        source = _CheckedFile(self.path)
         try:
             reader = pa_csv.open_csv(
                 source,
@@ -66,7 +70,8 @@ class CsvDataset:
             raise self._explain(err) from err
         finally:
             source.close()
-        if source.quotes % 2:
+        source.checker.finish()
+        if source.checker.suspect:
             problem = find_csv_problem(self.path)  # None for bare quotes inside unquoted values
             if problem is not None:
                 raise DatasetError(f"{self.label} {problem}; fix the file or export it again as UTF-8 CSV")
@@ -91,17 +96,17 @@ class CsvDataset:
         return DatasetError(f"{self.label} {problem}; fix the file or export it again as UTF-8 CSV")
 
 
-class _QuoteCountingFile:
-    """A read-only file for pyarrow that counts the double quotes it hands out."""
+class _CheckedFile:
+    """A read-only file for pyarrow that shows the quote checker every byte it hands out."""
 
     def __init__(self, path: Path) -> None:
         self._file = path.open("rb")
-        self.quotes = 0
+        self.checker = QuoteChecker()
         self.closed = False
 
     def read(self, size: int = -1) -> bytes:
         data = self._file.read(size)
-        self.quotes += data.count(b'"')
+        self.checker.feed(data)
         return data
 
     def readable(self) -> bool:
@@ -124,6 +129,10 @@ def find_csv_problem(path: Path) -> str | None:
             except UnicodeDecodeError as err:
                 bad = line[err.start : err.start + 1]
                 return f"line {line_number}, byte {err.start + 1}: invalid UTF-8 ({bad!r})"
+            nul = line.find(b"\x00")
+            if nul >= 0:
+                # Python's csv module would read it; no text holds one, and a UTF-16 file is full of them.
+                return f"line {line_number}, byte {nul + 1}: a NUL byte (is the file UTF-16?)"
     limit = csv.field_size_limit(2**31 - 1)  # pyarrow has no per-field limit; do not invent one here
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
@@ -143,6 +152,12 @@ def _find_structure_problem(reader: Any) -> str | None:  # a csv.reader (its typ
         except csv.Error as err:
             if "unexpected end of data" in str(err):
                 return f"line {first_line}: a quoted value starts in this record and is never closed"
+            if "expected after" in str(err):
+                # Read on, it would lose the quote and take what follows into the value.
+                return (
+                    f"line {reader.line_num}: a quote inside a quoted value must be doubled "
+                    f'(write "" for each "), and a closing quote must be followed by a comma or line end'
+                )
             return f"line {reader.line_num}: malformed CSV ({err})"
         if header is None:
             header = row

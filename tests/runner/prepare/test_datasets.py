@@ -116,6 +116,23 @@ BAD_FILES = [
         write("d.csv", b'a,b\n1,"2\n3,4\n'),
         r"line 2: a quoted value starts in this record and is never closed",
     ),
+    (
+        "csv quote inside a quoted value not doubled",
+        write("d.csv", b'a,b,c\nb0,ok,w\nb1,"she said "stop" and left",x\n'),
+        r'line 3: a quote inside a quoted value must be doubled \(write "" for each "\)',
+    ),
+    (
+        "csv text after a closing quote",
+        write("d.csv", b'a,b\n"a,"b",c\n'),
+        r"line 2: a quote inside a quoted value must be doubled",
+    ),
+    ("csv text after the last quote", write("d.csv", b'a,b\n"abc"def,x\n'), r"line 2: a quote inside"),
+    (
+        "csv nul byte",
+        write("d.csv", b'a,b\n1,2\n3,"x\x00y"\n'),
+        r"line 3, byte 5: a NUL byte \(is the file UTF-16\?\)",
+    ),
+    ("csv utf-16", write("d.csv", "a,b\n1,2\n".encode("utf-16-le")), r"line 1, byte 2: a NUL byte"),
     ("csv bad utf-8", write("d.csv", b"a,b\n1,2\n3,\xff4\n"), r"line 3, byte 3: invalid UTF-8"),
     ("csv bad utf-8 header", write("d.csv", b"a,\xe9\n1,2\n"), r"line 1, byte 3: invalid UTF-8"),
     ("csv duplicate header", write("d.csv", b"a,b,a\n1,2,3\n"), r"duplicate column name\(s\) 'a'"),

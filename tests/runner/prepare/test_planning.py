@@ -121,7 +121,7 @@ TRICKY = [
         "us.amazon.nova-lite-v1:0",
         "amazon.titan-embed-text-v2:0",
         "meta.llama3-1-8b-instruct-v1:0",
-        "mistral.mistral-7b-instruct-v0:2",
+        "mistral.mistral-small-2402-v1:0",
         "mistral.mistral-large-2407-v1:0",
     ],
 )
@@ -435,7 +435,7 @@ AUDIT_SCHEMA = {
         ("us.amazon.nova-lite-v1:0", INVOKE_MODEL),
         ("meta.llama3-1-8b-instruct-v1:0", INVOKE_MODEL),
         ("us.meta.llama4-scout-17b-instruct-v1:0", INVOKE_MODEL),
-        ("mistral.mistral-7b-instruct-v0:2", INVOKE_MODEL),
+        ("mistral.mistral-small-2402-v1:0", INVOKE_MODEL),
         ("mistral.mistral-large-2407-v1:0", INVOKE_MODEL),
     ],
 )
