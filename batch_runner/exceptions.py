@@ -52,7 +52,9 @@ class AwsError(BatchRunnerError):
 
 
 class JobsUnsuccessfulError(BatchRunnerError):
-    """Waiting ended with at least one job Failed, PartiallyCompleted, Expired or Stopped."""
+    """Every job ended, but records remain failed or missing (after any retries): `retry` them."""
+
+    exit_code = 3
 
 
 class WaitTimeoutError(BatchRunnerError):

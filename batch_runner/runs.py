@@ -105,12 +105,13 @@ class Run(RunContext):
     ) -> RunStatus:
         """Poll until every job is terminal (submitting queued shards meanwhile).
 
-        Returns the final status when every job Completed; raises ``JobsUnsuccessfulError`` (each
-        job and the service's reason) when one did not, ``WaitTimeoutError`` after ``timeout`` s.
+        Returns the final status when every record succeeded (in its first job or a retry); raises
+        ``JobsUnsuccessfulError`` (the counts, each job that did not complete and the service's
+        reason) when records remain failed or missing, ``WaitTimeoutError`` after ``timeout`` s.
         ``on_progress`` gets each poll's status, e.g. ``ProgressDisplay().update``.
         """
         status = wait_for_run(self, Pacing(poll=poll, timeout=timeout), on_progress=on_progress)
-        return check_succeeded(status)
+        return check_succeeded(self, status)
 
     def results(self, include_input: bool = False) -> RunResults:
         """The results, one record per input row: iterate for dicts, or ``.to_pandas()``,

@@ -265,7 +265,7 @@ def read_stack_outputs(aws: AwsContext, stack: str, region: str) -> dict[str, st
             f"cannot read stack {stack} in {region}: {error.get('Message', err)}", code=error.get("Code", "")
         ) from err
     except BotoCoreError as err:
-        raise ConfigurationError(f"cannot reach CloudFormation in {region}: {err}") from err
+        raise AwsError(f"cannot reach CloudFormation in {region}: {err}") from err  # AWS, not input: exit 1
     stacks = response.get("Stacks", [])
     if not stacks or stacks[0].get("StackStatus", "").startswith("DELETE"):
         raise StackNotFoundError(f"stack {stack} not found in {region}: {deploy_hint}")

@@ -33,10 +33,26 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+# Every command exits with one of these (README, "Exit codes"); errors are one line on stderr.
+EXIT_CODES = """\
+exit codes:
+  0    done (wait: every record succeeded, in its first job or after retry)
+  1    AWS refused a call or could not be reached (expired credentials, endpoint down, throttled
+       out), or a confirmation was declined; doctor: a check failed
+  2    a mistake in the input or the configuration: nothing was uploaded or submitted
+  3    wait: every job ended but records remain failed or missing (retry sends them again);
+       doctor: nothing failed but some checks could not be verified
+  70   a bug in batch-runner (results that do not reconcile): please report it
+  124  wait --timeout reached; the jobs keep running
+  130  interrupted (Ctrl-C); jobs already submitted keep running"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m batch_runner",
         description="Run Amazon Bedrock batch inference jobs from a dataset and a prompt template.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -4,9 +4,11 @@ On a terminal a progress bar is redrawn (records processed of total, jobs by sta
 otherwise a plain line is printed when something changes. Polls every --poll seconds, backing off
 (up to 5 minutes) while nothing changes; throttling and server errors are retried.
 
-Exit codes: 0 every job Completed; 1 a job ended Failed, PartiallyCompleted, Expired or Stopped
-(each is listed with the service's reason; `results` keeps what they produced); 124 --timeout
-reached; 130 interrupted (Ctrl-C stops the waiting, not the jobs).
+Exit codes: 0 every job ended and every record succeeded, in its first job or after `retry`;
+3 every job ended but records remain failed or missing (counted, with each job that did not
+complete and the service's reason; `results` keeps what they produced, `retry` sends them again);
+1 AWS refused a call or could not be reached; 2 a usage mistake (unknown run, bad flag);
+124 --timeout reached; 130 interrupted (Ctrl-C stops the waiting, not the jobs).
 """
 
 from __future__ import annotations
@@ -58,5 +60,5 @@ def run(args: argparse.Namespace) -> int:
     finally:
         display.close()
     print_status(status)
-    check_succeeded(status)
+    check_succeeded(batch_run, status)
     return 0

@@ -23,7 +23,15 @@ from batch_runner.catalog.output_schema import OutputSchema, StructuredOutput, o
 from batch_runner.exceptions import UsageError
 from batch_runner.jobs.run_context import RunContext, file_sha256
 from batch_runner.prepare.plan import RECORD_INDEX_NAME
-from batch_runner.results import JobOutputRef, Reconciliation, S3OutputSource, collect_results, iter_results
+from batch_runner.results import (
+    FAILED,
+    MISSING,
+    JobOutputRef,
+    Reconciliation,
+    S3OutputSource,
+    collect_results,
+    iter_results,
+)
 
 
 def job_refs(run: RunContext) -> list[JobOutputRef]:
@@ -71,6 +79,17 @@ def run_prefill(run: RunContext) -> str | None:
 def answer_options(run: RunContext) -> dict[str, Any]:
     """``output_schema`` and ``prefill`` keyword arguments for the results core."""
     return {"output_schema": run_output_schema(run), "prefill": run_prefill(run)}
+
+
+def unfinished_records(run: RunContext) -> tuple[int, int]:
+    """(failed, missing): records whose newest outcome over every job of the run, as the service
+    reported it (answers are not checked against an output schema here), is not a success."""
+    rows = iter_results(S3OutputSource(run.client("s3")), job_refs(run), record_index_path(run))
+    counts = {FAILED: 0, MISSING: 0}
+    for row in rows:
+        if row["status"] in counts:
+            counts[row["status"]] += 1
+    return counts[FAILED], counts[MISSING]
 
 
 def _require_jobs(run: RunContext) -> list[JobOutputRef]:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from batch_runner.exceptions import JobsUnsuccessfulError, UsageError, WaitTimeoutError
 from batch_runner.jobs.pacing import GROWTH, Pacing
 from batch_runner.jobs.run_context import RunContext
+from batch_runner.jobs.run_results import unfinished_records
 from batch_runner.jobs.run_state import PLANNED
 from batch_runner.jobs.submission import Backoff
 from batch_runner.jobs.tracking import RunStatus, refresh
@@ -28,7 +29,8 @@ def wait_for_run(
     """Poll until every job of ``run`` is terminal; returns the final status.
 
     Raises ``WaitTimeoutError`` at the deadline. Unsuccessful jobs are not an error here: the
-    returned status says so (``check_succeeded`` turns that into ``JobsUnsuccessfulError``).
+    returned status says so (``check_succeeded`` raises ``JobsUnsuccessfulError`` when records remain
+    failed or missing).
     """
     pacing = pacing or Pacing()
     if any(shard.state == PLANNED for shard in run.shards):
@@ -69,14 +71,24 @@ def _check_waitable(status: RunStatus) -> None:
         )
 
 
-def check_succeeded(status: RunStatus) -> RunStatus:
-    """``status`` when every job Completed; else ``JobsUnsuccessfulError`` naming each job and why."""
-    if status.unsuccessful:
-        raise JobsUnsuccessfulError(
-            f"run {status.run}: {len(status.unsuccessful)} of {len(status.jobs)} job(s) did not complete: "
-            + "; ".join(status.why_unsuccessful())
-        )
-    return status
+def check_succeeded(run: RunContext, status: RunStatus) -> RunStatus:
+    """``status`` when every record of the finished run succeeded, in its first job or a retry;
+    else ``JobsUnsuccessfulError`` (exit code 3) with the counts and each job that did not complete.
+
+    When every job Completed with every record a success, the counters say so; otherwise the
+    jobs' outputs are joined (as ``results`` does), since a retry may have made up for a job.
+    """
+    if status.succeeded_all and status.succeeded == status.records:
+        return status
+    failed, missing = unfinished_records(run)
+    if failed + missing == 0:
+        return status
+    jobs = "; ".join(status.why_unsuccessful())
+    raise JobsUnsuccessfulError(
+        f"run {status.run}: every job ended, but {failed} record(s) failed and {missing} are missing"
+        + (f" ({jobs})" if jobs else "")
+        + f"; `results {status.run}` lists them, `retry {status.run}` sends them again"
+    )
 
 
 def describe(status: RunStatus) -> str:

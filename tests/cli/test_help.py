@@ -64,3 +64,25 @@ def test_unexpected_sdk_error_is_one_line(
     err = capsys.readouterr().err
     assert err.startswith("error: AWS call failed: ")
     assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_top_level_help_and_readme_list_the_same_exit_codes() -> None:
+    import re
+    from pathlib import Path
+
+    from batch_runner.exceptions import (
+        AwsError,
+        InternalError,
+        JobsUnsuccessfulError,
+        UsageError,
+        WaitTimeoutError,
+    )
+
+    shown = re.findall(r"^  (\d+) ", cli.EXIT_CODES, re.MULTILINE)
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Exit codes", 1)[1].split("\n#", 1)[0]
+    assert re.findall(r"^\| `(\d+)` \|", section, re.MULTILINE) == shown
+    raised = {AwsError("x").exit_code, UsageError.exit_code, JobsUnsuccessfulError.exit_code}
+    raised |= {InternalError.exit_code, WaitTimeoutError.exit_code}
+    assert {str(code) for code in raised} <= set(shown)
+    assert "exit codes:" in _run("--help").stdout

@@ -53,6 +53,8 @@ def test_journey_submit_results_retry_results(emulator: Emulator, cli: Any, tmp_
     emulator.run_until_idle()
     first = reconciled(cli, tmp_path, name, "first.csv")
     assert first["total"] == 60 and first["failed"] >= 5
+    code, _, err = cli("wait", name)
+    assert code == 3 and f"{first['failed']} record(s) failed and 0 are missing" in err
 
     emulator.configure(record_error_rate=0.0)
     code, report, err = cli("retry", name, "--json")
@@ -67,6 +69,7 @@ def test_journey_submit_results_retry_results(emulator: Emulator, cli: Any, tmp_
     emulator.run_until_idle()
     second = reconciled(cli, tmp_path, name, "second.csv")
     assert (second["total"], second["succeeded"], second["superseded"]) == (60, 60, first["failed"])
+    assert cli("wait", name)[0] == 0  # every record succeeded, the first job's failures retried
 
     code, out, _ = cli("retry", name)
     assert code == 0 and "nothing to retry" in out

@@ -1,4 +1,4 @@
-"""`wait`: exit codes 0/1/124/130, progress as plain lines in a log and as a bar on a terminal."""
+"""`wait`: exit codes 0/3/124/130, progress as plain lines in a log and as a bar on a terminal."""
 
 from __future__ import annotations
 
@@ -69,17 +69,18 @@ def test_ctrl_c_stops_the_waiting_not_the_jobs(
     assert [job.status for job in emulator.jobs()] == ["Completed"]
 
 
-def test_wait_exits_1_when_a_job_failed(
+def test_wait_exits_3_when_a_job_ended_with_records_missing(
     emulator: Emulator, workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     emulator.configure(job_outcome="Expired")
     endpoint = submit_cli(emulator, write_csv(workdir / "t.csv", 100), "cli-expired")
     emulator_pacing(monkeypatch, emulator)
-    assert main(["wait", "cli-expired", "--poll", "1", *endpoint]) == 1
+    assert main(["wait", "cli-expired", "--poll", "1", *endpoint]) == 3
     captured = capsys.readouterr()
     assert "Run cli-expired (anthropic.claude-3-haiku-20240307-v1:0): Expired" in captured.out
     assert captured.err.splitlines()[-1].startswith(
-        "error: run cli-expired: 1 of 1 job(s) did not complete: shard 0 (dev.cli-expired-s00000): Expired: "
+        "error: run cli-expired: every job ended, but 0 record(s) failed and 100 are missing "
+        "(shard 0 (dev.cli-expired-s00000): Expired: "
     )
 
 

@@ -16,11 +16,12 @@ from batch_runner.aws.settings import (
     ENV_STACK,
     ENV_SUBNET_IDS,
     Overrides,
+    read_stack_outputs,
     resolve_settings,
     resolve_stack_name,
 )
 from batch_runner.aws.stack_outputs import OutputKey
-from batch_runner.exceptions import ConfigurationError, StackNotFoundError
+from batch_runner.exceptions import AwsError, ConfigurationError, StackNotFoundError
 from batch_runner.local import Emulator
 
 OUTPUTS = {
@@ -195,3 +196,20 @@ def test_bad_vpc_settings_are_configuration_errors(
     overrides = Overrides(env="test", subnet_ids=subnets, security_group_ids=groups)
     with pytest.raises(ConfigurationError, match=message):
         resolve_settings(AwsContext(endpoint_url=endpoint), overrides, environ={})
+
+
+def test_an_endpoint_that_does_not_answer_is_an_aws_error_not_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Exit code 1 (AWS unreachable), not 2: the user's input may be fine."""
+    from botocore.exceptions import EndpointConnectionError
+
+    class Down:
+        def describe_stacks(self, **_: object) -> None:
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
+
+    monkeypatch.setattr(AwsContext, "client", lambda self, name: Down())
+    with pytest.raises(AwsError) as caught:
+        read_stack_outputs(AwsContext(region="us-east-1"), "BedrockBatch-dev", "us-east-1")
+    assert caught.value.exit_code == 1
+    assert str(caught.value).startswith("cannot reach CloudFormation in us-east-1: Could not connect")

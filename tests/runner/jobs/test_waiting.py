@@ -74,15 +74,31 @@ def test_the_deadline_ends_the_wait_exactly(monkeypatch: pytest.MonkeyPatch) -> 
     assert clock.sleeps == [10, 10, 5]
 
 
-def test_unsuccessful_jobs_are_named_with_the_service_reason() -> None:
-    status = _status("Completed", "Failed", message="the role cannot read the input")
+def test_records_left_failed_or_missing_are_counted_with_each_job_and_its_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(batch_runner.jobs.waiting, "unfinished_records", lambda run: (0, 10))
+    status = _status("Completed", "Failed", processed=10, message="the role cannot read the input")
     with pytest.raises(JobsUnsuccessfulError) as excinfo:
-        check_succeeded(status)
+        check_succeeded(NO_RUN, status)  # type: ignore[arg-type]
     assert str(excinfo.value) == (
-        "run w: 1 of 2 job(s) did not complete: shard 1 (w-s00001): Failed: the role cannot read the input"
+        "run w: every job ended, but 0 record(s) failed and 10 are missing (shard 1 (w-s00001): Failed: "
+        "the role cannot read the input); `results w` lists them, `retry w` sends them again"
     )
-    assert excinfo.value.exit_code == 1
-    assert check_succeeded(_status("Completed")).succeeded_all
+    assert excinfo.value.exit_code == 3
+
+
+def test_a_run_whose_retries_made_up_for_its_failures_succeeded(monkeypatch: pytest.MonkeyPatch) -> None:
+    joined: list[object] = []
+    monkeypatch.setattr(
+        batch_runner.jobs.waiting, "unfinished_records", lambda run: joined.append(run) or (0, 0)
+    )
+    retried = _status("PartiallyCompleted", "Completed", processed=10)
+    assert check_succeeded(NO_RUN, retried) is retried  # type: ignore[arg-type]
+    assert joined == [NO_RUN]
+    every_record = _status("Completed", "Completed", processed=10)
+    assert check_succeeded(NO_RUN, every_record) is every_record  # type: ignore[arg-type]
+    assert joined == [NO_RUN]  # the counters said it all: no outputs read
 
 
 def test_run_wait_on_the_emulator(emulator: Emulator, tmp_path: Path) -> None:
