@@ -74,7 +74,14 @@ class QuotaOverrides:
         for name, value in given.items():
             if value < 1:
                 raise UsageError(f"{name.replace('_', '-')} must be at least 1, got {value}")
-        return replace(quotas, **given)
+        quotas = replace(quotas, **given)
+        most = min(quotas.max_records_per_job, quotas.max_records_per_file)
+        if most < quotas.min_records_per_job:
+            raise UsageError(
+                f"at most {most:,} records per job is below the minimum of {quotas.min_records_per_job:,} "
+                "records per job: every job would fail; raise --max-records-per-job"
+            )
+        return quotas
 
 
 @dataclass(frozen=True)

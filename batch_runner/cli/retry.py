@@ -15,13 +15,17 @@ twice.
 When fewer records remain than the model's minimum per batch job, retry stops with an error
 unless --on-demand is given: then they are processed one by one with the bedrock-runtime API
 (InvokeModel, or Converse for Converse runs) at the full on-demand price, and written to the run's
-output like a job's. Asks for confirmation on a terminal unless --yes.
+output like a job's. When a per-job record limit close to the minimum (--max-records-per-job at
+submit) leaves no way to split the records into valid jobs (160 records, 100 to 150 per job), as
+many as fill whole jobs go as batch jobs and, with --on-demand, the rest on demand
+(mode batch+on-demand); without it retry stops and says how many would go which way. Asks for
+confirmation on a terminal unless --yes.
 
 Exit codes: 0 done (or nothing to retry), 1 cancelled or an AWS error, 2 usage (jobs still running,
-too few records without --on-demand).
+records that need --on-demand without it).
 
 --json prints one object:
-  {"run", "mode" (nothing|batch|on-demand|resumed|cancelled), "records" (records retried),
+  {"run", "mode" (nothing|batch|on-demand|batch+on-demand|resumed|cancelled), "records" (records retried),
    "shards" ([shard index]), "jobs" ([{"shard", "job_name", "job_arn", "state", "status"}]),
    "queued" ([shard index] still waiting for a concurrency slot),
    "on_demand" ({"records", "succeeded", "failed", "input_tokens", "output_tokens",
@@ -122,7 +126,7 @@ def print_report(batch_run: Run, report: RetryReport, *, failed_schema: bool = F
             f"  on demand: {result.succeeded} succeeded, {result.failed} failed; "
             f"{result.input_tokens} input + {result.output_tokens} output tokens, {price}"
         )
-    else:
+    if result is None or report.submit is not None:
         print(f"  next: python -m batch_runner wait {batch_run.name}")
 
 

@@ -12,7 +12,9 @@ at any point and run again adopts what it already created instead of creating it
 
 When fewer records remain than the model's minimum per job, a batch job is impossible: with
 ``on_demand`` they go through bedrock-runtime at full price (``batch_runner.jobs.on_demand``) and are
-recorded as an ``on-demand`` shard whose output has the batch layout.
+recorded as an ``on-demand`` shard whose output has the batch layout. When a per-job record limit
+close to the minimum leaves no split of the records into valid jobs (160 records, 100 to 150 per
+job), as many as fill whole jobs go as batch jobs and the rest on demand (``batch+on-demand``).
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ from batch_runner.jobs.tracking import CANCELLED as CANCELLED_SHARD
 from batch_runner.jobs.tracking import COMPLETED, TERMINAL_STATUSES, refresh
 from batch_runner.jobs.uploads import Upload, upload_files
 from batch_runner.prepare.background_writer import BackgroundWriter
-from batch_runner.prepare.shards import Lines, ShardWriter
+from batch_runner.prepare.shards import Lines, ShardWriter, packable
 from batch_runner.results import SUCCEEDED, JobOutputRef, S3OutputSource, iter_results
 
 ON_DEMAND_DONE = COMPLETED
@@ -62,6 +64,7 @@ ON_DEMAND_DONE = COMPLETED
 NOTHING = "nothing"  # every record already succeeded (with failed_schema: no schema failure left)
 BATCH_JOBS = "batch"
 ON_DEMAND_RUN = "on-demand"
+BATCH_AND_ON_DEMAND = "batch+on-demand"  # jobs for as many as fit, the rest (below a job's minimum) on demand
 RESUMED = "resumed"  # an earlier retry stopped half-way and was finished
 CANCELLED = "cancelled"  # the caller declined on-demand processing
 
@@ -123,22 +126,44 @@ def retry_run(
     wanted = records_to_retry(run, failed_schema=failed_schema)
     if not wanted:
         return RetryReport(NOTHING)
-    minimum = run.quotas.min_records_per_job
-    if len(wanted) >= minimum:
+    quotas = run.quotas
+    minimum, most = quotas.min_records_per_job, min(quotas.max_records_per_job, quotas.max_records_per_file)
+    in_jobs = packable(len(wanted), minimum, most)
+    if in_jobs == len(wanted):
         shards = _plan_retry_shards(run, wanted)
         run.manifest.shards.extend(shards)
         run.save()
         return RetryReport(BATCH_JOBS, len(wanted), [s.index for s in shards], run.resume(backoff=backoff))
+    left = len(wanted) - in_jobs
     if not on_demand:
-        raise UsageError(
-            f"run {run.name}: {len(wanted)} record(s) to retry, fewer than the {minimum} a batch job "
+        raise UsageError(_needs_on_demand(run, len(wanted), in_jobs, minimum, most))
+    if confirm is not None and not confirm(left):
+        return RetryReport(CANCELLED, len(wanted))
+    # The first records in input order fill whole jobs; the rest, fewer than a job's minimum, go on demand.
+    ordered = sorted(wanted)  # runner record IDs sort in input order
+    report = RetryReport(ON_DEMAND_RUN if not in_jobs else BATCH_AND_ON_DEMAND, len(wanted))
+    if in_jobs:
+        shards = _plan_retry_shards(run, set(ordered[:in_jobs]))
+        run.manifest.shards.extend(shards)
+        run.save()
+        report.shards, report.submit = [s.index for s in shards], run.resume(backoff=backoff)
+    shard = _start_on_demand(run, set(ordered[in_jobs:]))
+    report.on_demand = _finish_on_demand(run, shard, _target(run, runtime, backoff), workers)
+    report.shards.append(shard.index)
+    return report
+
+
+def _needs_on_demand(run: RunContext, records: int, in_jobs: int, minimum: int, most: int) -> str:
+    if not in_jobs:
+        return (
+            f"run {run.name}: {records} record(s) to retry, fewer than the {minimum} a batch job "
             f"of {run.model_id} needs; add --on-demand to process them with the runtime API at full price"
         )
-    if confirm is not None and not confirm(len(wanted)):
-        return RetryReport(CANCELLED, len(wanted))
-    shard = _start_on_demand(run, wanted)
-    result = _finish_on_demand(run, shard, _target(run, runtime, backoff), workers)
-    return RetryReport(ON_DEMAND_RUN, len(wanted), [shard.index], on_demand=result)
+    return (
+        f"run {run.name}: {records} records to retry cannot all go in batch jobs of {minimum} to {most} "
+        f"records: {in_jobs} can, the other {records - in_jobs} are fewer than a job's minimum; add "
+        "--on-demand to send those with the runtime API at full price (the rest go as batch jobs)"
+    )
 
 
 def records_to_retry(run: RunContext, *, failed_schema: bool = False) -> set[str]:

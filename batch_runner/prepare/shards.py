@@ -7,7 +7,11 @@ per-job ones; not worth the bookkeeping.)
 
 Shards are filled to the record and byte limits in order. The last shard may end up below the
 service's minimum records per job; then the last two shards are rebalanced into two of nearly
-equal size, so no job is ever below the minimum and nothing is padded.
+equal size, so no job is ever below the minimum and nothing is padded. When a record limit close
+to the minimum makes two too few (150 records per job at most, 100 at least: 310 records are
+150 + 150 + 10), the last few shards are spread evenly (104 + 103 + 103). When no split exists at
+all (160 records: one job is too big, two too small), ``UnsplittableError`` says how many records
+fit jobs within the limits (``packable``), so retry can send the rest on demand.
 """
 
 from __future__ import annotations
@@ -137,34 +141,84 @@ class ShardWriter:
             shard.handle = None
 
     def _rebalance(self, previous: _Shard, last: _Shard) -> None:
-        """Moves lines from the end of ``previous`` to the front of ``last``, streaming by line."""
+        """Moves lines from the end of ``previous`` to the front of ``last``; when two shards cannot
+        both reach the minimum, spreads the last few evenly instead."""
+        minimum, total = self.quotas.min_records_per_job, previous.records + last.records
+        if total < 2 * minimum:
+            self._spread_tail()
+            return
         with previous.path.open("rb") as handle:
             sizes = [len(line) for line in handle]
-        total = previous.records + last.records
-        keep = split_point(sizes, last.size, total, self.quotas.min_records_per_job, self.max_bytes)
+        keep = split_point(sizes, last.size, total, minimum, self.max_bytes)
         if keep is None:
             raise PlanError(
-                f"cannot split the last {total:,} records into jobs of at least "
+                f"cannot split the last {total:,} records into jobs of at least {minimum:,} records "
+                f"within the {self.max_bytes:,}-byte job limit: the records are unusually large; "
+                "shorten them or send the remainder on demand"
+            )
+        self._rewrite(2, [keep, total - keep])
+
+    def _spread_tail(self) -> None:
+        """The fewest last shards whose records, spread evenly, give every job the minimum."""
+        minimum, records = self.quotas.min_records_per_job, 0
+        for count, shard in enumerate(reversed(self._shards), 1):
+            records += shard.records
+            if count > 1 and records >= count * minimum:
+                share, extra = divmod(records, count)
+                self._rewrite(count, [share + 1] * extra + [share] * (count - extra))
+                return
+        raise UnsplittableError(self.records, minimum, self.max_records)
+
+    def _rewrite(self, count: int, records: list[int]) -> None:
+        """Rewrites the last ``count`` shards, in order, with ``records[i]`` lines in the i-th."""
+        tail = self._shards[-count:]
+        old_paths = [shard.path.replace(shard.path.with_suffix(".old")) for shard in tail]
+        new = [_Shard(shard.index, shard.path, None) for shard in tail]
+        targets = iter(zip(new, records, strict=True))
+        target, wanted = next(targets)
+        out = target.path.open("wb")
+        try:
+            for old in old_paths:
+                with old.open("rb") as source:
+                    for line in source:
+                        while target.records == wanted:
+                            out.close()
+                            target, wanted = next(targets)
+                            out = target.path.open("wb")
+                        _append(target, out, line, 1)
+        finally:
+            out.close()
+        for old in old_paths:
+            old.unlink()
+        oversized = next((shard for shard in new if shard.size > self.max_bytes), None)
+        if oversized is not None:
+            raise PlanError(
+                f"cannot split the last {sum(records):,} records into jobs of at least "
                 f"{self.quotas.min_records_per_job:,} records within the {self.max_bytes:,}-byte job "
                 "limit: the records are unusually large; shorten them or send the remainder on demand"
             )
-        old_previous, old_last = previous.path.with_suffix(".head"), last.path.with_suffix(".tail")
-        previous.path.replace(old_previous)
-        last.path.replace(old_last)
-        head = _Shard(previous.index, previous.path, None)
-        tail = _Shard(last.index, last.path, None)
-        with previous.path.open("wb") as head_file, last.path.open("wb") as tail_file:
-            with old_previous.open("rb") as source:
-                for number, line in enumerate(source):
-                    target, out = (head, head_file) if number < keep else (tail, tail_file)
-                    _append(target, out, line, 1)
-            with old_last.open("rb") as source:
-                for block in iter(lambda: source.read(1 << 20), b""):
-                    _append(tail, tail_file, block, 0)
-        tail.records += last.records
-        old_previous.unlink()
-        old_last.unlink()
-        self._shards[-2:] = [head, tail]
+        self._shards[-count:] = new
+
+
+class UnsplittableError(PlanError):
+    """No split of ``records`` gives every job ``minimum`` to ``maximum`` records."""
+
+    def __init__(self, records: int, minimum: int, maximum: int) -> None:
+        jobs = records // minimum
+        needed = -(-records // jobs) if jobs else minimum
+        super().__init__(
+            f"{records:,} records cannot be split into jobs of {minimum:,} to {maximum:,} records "
+            f"each (one job is too big, two too small); raise --max-records-per-job to {needed:,} "
+            "or more"
+        )
+        self.records, self.minimum, self.maximum = records, minimum, maximum
+
+
+def packable(records: int, minimum: int, maximum: int) -> int:
+    """How many of ``records`` fit jobs of ``minimum`` to ``maximum`` records each (all of them when
+    some number of jobs fits exactly; else as many full jobs as the minimum allows)."""
+    jobs = records // minimum
+    return records if jobs * maximum >= records else jobs * maximum
 
 
 def _append(shard: _Shard, handle: BinaryIO, data: bytes, records: int) -> None:

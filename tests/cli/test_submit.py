@@ -168,6 +168,15 @@ BAD_INPUTS = {
     "unknown template variable": Bad("nope", {"--prompt-text": "{{ nope }}"}),
     "unknown model": Bad("supported", {"--model": "acme.model-v1"}),
     "below minimum records": Bad("100", rows=20),
+    "max records per job below the minimum": Bad(
+        "at most 50 records per job is below the minimum of 100", {"--max-records-per-job": "50"}
+    ),
+    "no split into jobs within the limits": Bad(
+        "160 records cannot be split into jobs of 100 to 150 records each (one job is too big, two too "
+        "small); raise --max-records-per-job to 160 or more",
+        {"--max-records-per-job": "150"},
+        rows=160,
+    ),
     "duplicate ids": Bad("duplicate", {"--id-column": "id"}, dataset="dupes.csv"),
     "invalid utf-8": Bad("UTF-8", dataset="latin1.csv"),
     "quote inside a quoted value": Bad(

@@ -17,7 +17,7 @@ from batch_runner.api import QuotaOverrides
 from batch_runner.catalog.output_schema import SCHEMA_ERROR_CODE
 from batch_runner.catalog.pricing import estimate_cost
 from batch_runner.exceptions import UsageError
-from batch_runner.jobs.retrying import BATCH_JOBS, NOTHING, ON_DEMAND_RUN, RESUMED
+from batch_runner.jobs.retrying import BATCH_AND_ON_DEMAND, BATCH_JOBS, NOTHING, ON_DEMAND_RUN, RESUMED
 from batch_runner.jobs.run_state import BATCH, ON_DEMAND, QUEUED, RETRY, SUBMITTED
 from batch_runner.jobs.submission import Backoff
 from batch_runner.local import Emulator
@@ -172,6 +172,43 @@ def test_below_minimum_needs_on_demand_then_runs_at_full_price(
 
     assert set(outcomes(run).values()) == {SUCCEEDED}
     assert run.retry(on_demand=True, backoff=FAST).mode == NOTHING
+
+
+def test_records_no_split_fits_fill_whole_jobs_and_the_rest_go_on_demand(
+    emulator: Emulator, where: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """5 to 6 records per job: 8 records make one job too big and two too small."""
+    run = start(emulator, tmp_path, where, 12, min_records_per_job=5, max_records_per_job=6)
+    emulator.run_until_idle()
+    chosen = sorted(outcomes(run))[1:9]  # as if these had failed
+    monkeypatch.setattr(batch_runner.jobs.retrying, "records_to_retry", lambda run, **_: set(chosen))
+
+    with pytest.raises(UsageError) as refused:
+        run.retry(backoff=FAST)
+    assert str(refused.value) == (
+        f"run {run.name}: 8 records to retry cannot all go in batch jobs of 5 to 6 records: 6 can, the "
+        "other 2 are fewer than a job's minimum; add --on-demand to send those with the runtime API at "
+        "full price (the rest go as batch jobs)"
+    )
+    assert len(run.shards) == 2
+
+    report = run.retry(on_demand=True, backoff=FAST)
+    assert (report.mode, report.records) == (BATCH_AND_ON_DEMAND, 8)
+    batch_child, on_demand_child = run.shards[2:]
+    assert (batch_child.kind, batch_child.record_count, on_demand_child.kind) == (RETRY, 6, ON_DEMAND)
+    sent = [orjson.loads(line)["recordId"] for line in Path(batch_child.local_path).read_bytes().splitlines()]
+    assert sent == chosen[:6]  # input order: the first ones fill the job
+    assert report.on_demand is not None and report.on_demand.succeeded == 2
+    assert report.shards == [batch_child.index, on_demand_child.index]
+
+    emulator.run_until_idle()
+    run.status()
+    monkeypatch.undo()
+    rows = list(run.results())
+    assert [row["status"] for row in rows] == [SUCCEEDED] * 12
+    newest = {str(row["record_id"]): str(row["job_id"]) for row in rows}
+    assert {newest[rid] for rid in chosen[:6]} == {batch_child.job_id}
+    assert {newest[rid] for rid in chosen[6:]} == {on_demand_child.job_id}
 
 
 def test_killed_retry_run_again_creates_no_duplicate_job(

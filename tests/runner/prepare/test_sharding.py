@@ -13,7 +13,7 @@ from batch_runner.exceptions import PlanError
 from batch_runner.prepare.background_writer import BackgroundWriter
 from batch_runner.prepare.plan import Plan
 from batch_runner.prepare.planning import build_plan
-from batch_runner.prepare.shards import split_point
+from batch_runner.prepare.shards import UnsplittableError, packable, split_point
 from tests.runner.planning_helpers import options, read_lines, write_csv
 
 BIG = ModelQuotas(min_records_per_job=1, max_records_per_file=10**6, max_records_per_job=10**6)
@@ -83,10 +83,34 @@ def test_a_record_larger_than_a_file_is_refused(tmp_path: Path) -> None:
         build_plan(data, options(), quotas=quotas, workdir=tmp_path / "w")
 
 
-def test_when_the_minimum_cannot_be_met_planning_fails(tmp_path: Path) -> None:
+def test_when_no_split_meets_the_minimum_planning_says_so_and_how_to_fix_it(tmp_path: Path) -> None:
     quotas = replace(BIG, min_records_per_job=5, max_records_per_file=6)
-    with pytest.raises(PlanError, match="cannot split the last 7 records into jobs of at least 5"):
+    with pytest.raises(UnsplittableError) as refused:
         plan_rows(tmp_path, 7, quotas)
+    assert str(refused.value) == (
+        "7 records cannot be split into jobs of 5 to 6 records each (one job is too big, two too "
+        "small); raise --max-records-per-job to 7 or more"
+    )
+
+
+def test_a_limit_close_to_the_minimum_spreads_the_last_shards_evenly(tmp_path: Path) -> None:
+    """Two shards cannot both reach the minimum (10 + 1), three can: 150 + 150 + 10 at scale."""
+    quotas = replace(BIG, min_records_per_job=10, max_records_per_file=15)
+    plan = plan_rows(tmp_path, 31, quotas)
+    assert shard_counts(plan) == [11, 10, 10]
+    ids = [record["recordId"] for shard in plan.shards for record in read_lines(shard.path)]
+    assert ids == [entry["recordId"] for entry in read_lines(plan.record_index_path)]
+    for shard in plan.shards:
+        assert shard.sha256 == hashlib.sha256(shard.path.read_bytes()).hexdigest()
+    assert shard_counts(plan_rows(tmp_path, 46, quotas)) == [15, 11, 10, 10]
+
+
+@pytest.mark.parametrize(
+    ("records", "minimum", "maximum", "expected"),
+    [(160, 100, 150, 150), (310, 100, 150, 310), (99, 100, 150, 0), (250, 100, 100, 200), (7, 5, 6, 6)],
+)
+def test_packable(records: int, minimum: int, maximum: int, expected: int) -> None:
+    assert packable(records, minimum, maximum) == expected
 
 
 @pytest.mark.parametrize(
