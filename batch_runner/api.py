@@ -301,6 +301,7 @@ def submit(
     invocation_type: str = INVOKE_MODEL,
     model_options: Mapping[str, object] | None = None,
     output_schema: Mapping[str, Any] | str | Path | None = None,
+    skip_oversized: bool = False,
     run: str | None = None,
     quotas: QuotaOverrides | None = None,
     timeout_hours: int | None = None,
@@ -327,6 +328,8 @@ def submit(
     writes one column per top-level property. ``timeout_hours`` (24-168, default 168) is each job's
     timeout, queue time included. ``subnet_ids``/``security_group_ids`` (comma-separated) run the
     jobs in a VPC; by default the stack's ``vpc`` applies.
+    ``skip_oversized`` leaves rows too large for the model's context window out of the jobs
+    (results list them as failed) instead of raising.
     """
     opts = SubmitOptions(
         model_id=model,
@@ -338,6 +341,7 @@ def submit(
         invocation_type=invocation_type,
         model_options=dict(model_options or {}),
         output_schema=None if output_schema is None else checked_schema(output_schema).document,
+        skip_oversized=skip_oversized,
     )
     target = Target(
         aws=AwsContext(region=region, profile=profile, endpoint_url=endpoint_url),

@@ -105,7 +105,7 @@ def print_report(batch_run: Run, report: RetryReport, *, failed_schema: bool = F
     from batch_runner.jobs.retrying import CANCELLED, NOTHING
 
     if report.mode == NOTHING:
-        reason = "no answer failed the output schema" if failed_schema else "every record succeeded"
+        reason = "no answer failed the output schema" if failed_schema else "every record sent succeeded"
         print(f"Run {batch_run.name}: nothing to retry, {reason}")
         return
     if report.mode == CANCELLED:

@@ -10,6 +10,11 @@ the way the model supports best: native structured output (Claude 4.5 and later)
 prefilled with "{" (older Claude, Llama, Mistral text), or instructions in the prompt. `results`
 then parses and validates each answer into one column per top-level property.
 
+Each record's estimated input tokens plus --max-tokens must fit the model's context window (for the
+models batch_runner/data/context_windows.yaml lists): planning stops at the first row that does
+not, naming it, unless --skip-oversized leaves such rows out (results list them as failed with
+error_code "oversized", and retry does not resend them).
+
 --dry-run prints the plan (shards, records, bytes, estimated tokens and cost) without calling AWS.
 Jobs beyond the model's concurrency quota stay queued in the run and are submitted by later
 `status`/`wait` calls. Running submit again with the same --run (or `resume RUN`) continues a run
@@ -71,6 +76,12 @@ def register(subparsers: Any) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="model-specific option, e.g. dimensions=512 for Titan embeddings (repeatable)",
+    )
+    parser.add_argument(
+        "--skip-oversized",
+        action="store_true",
+        help="leave out rows too large for the model's context window (results list them as failed, "
+        "error_code oversized) instead of stopping",
     )
     parser.add_argument("--run", metavar="NAME", help="run name (default: <dataset>-<UTC time>)")
     parser.add_argument(
@@ -207,6 +218,7 @@ def _options(args: argparse.Namespace) -> SubmitOptions:
         invocation_type=args.invocation_type,
         model_options=dict(_model_option(item) for item in args.model_option),
         output_schema=None if args.output_schema is None else load_output_schema(args.output_schema).document,
+        skip_oversized=args.skip_oversized,
     )
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from batch_runner.catalog.context_windows import OVERSIZED_ERROR_CODE
 from batch_runner.catalog.output_schema import SCHEMA_ERROR_CODE
 from batch_runner.exceptions import InternalError, UsageError
 from batch_runner.jobs.on_demand import (
@@ -175,7 +176,12 @@ def records_to_retry(run: RunContext, *, failed_schema: bool = False) -> set[str
     )
     if failed_schema:
         return {str(row["record_id"]) for row in rows if row["error_code"] == SCHEMA_ERROR_CODE}
-    return {str(row["record_id"]) for row in rows if row["status"] != SUCCEEDED}
+    # Rows planning left out as too large for the model were never sent and would fail again.
+    return {
+        str(row["record_id"])
+        for row in rows
+        if row["status"] != SUCCEEDED and row["error_code"] != OVERSIZED_ERROR_CODE
+    }
 
 
 def _check_all_finished(run: RunContext) -> None:

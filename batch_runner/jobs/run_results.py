@@ -19,6 +19,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from batch_runner.aws.errors import aws_error
+from batch_runner.catalog.context_windows import OVERSIZED_ERROR_CODE
 from batch_runner.catalog.output_schema import OutputSchema, StructuredOutput, output_schema
 from batch_runner.exceptions import UsageError
 from batch_runner.jobs.run_context import RunContext, file_sha256
@@ -83,11 +84,13 @@ def answer_options(run: RunContext) -> dict[str, Any]:
 
 def unfinished_records(run: RunContext) -> tuple[int, int]:
     """(failed, missing): records whose newest outcome over every job of the run, as the service
-    reported it (answers are not checked against an output schema here), is not a success."""
+    reported it (answers are not checked against an output schema here), is not a success. Rows
+    planning left out as too large for the model (``--skip-oversized``) do not count: no retry
+    can change them."""
     rows = iter_results(S3OutputSource(run.client("s3")), job_refs(run), record_index_path(run))
     counts = {FAILED: 0, MISSING: 0}
     for row in rows:
-        if row["status"] in counts:
+        if row["status"] in counts and row["error_code"] != OVERSIZED_ERROR_CODE:
             counts[row["status"]] += 1
     return counts[FAILED], counts[MISSING]
 

@@ -36,6 +36,9 @@ class SubmitOptions:
     model_options: dict[str, object] = field(default_factory=dict)  # e.g. embeddings dimensions
     # A JSON Schema document (see batch_runner.catalog.output_schema): answers are parsed into its columns.
     output_schema: dict[str, Any] | None = None
+    # Leave records too large for the context window out of the jobs (results list them as failed)
+    # instead of stopping at the first.
+    skip_oversized: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,3 +68,4 @@ class Plan:
     estimate: CostEstimate
     structured_output: StructuredOutput | None = None  # how requests ask for JSON; None: no schema
     warnings: tuple[str, ...] = ()  # worth reading before submitting, e.g. a model with no batch record
+    skipped_rows: int = 0  # rows left out as too large for the context window (--skip-oversized)

@@ -44,6 +44,7 @@ from batch_runner.catalog.quotas import ModelQuotas, default_quotas
 from batch_runner.exceptions import DatasetError, ModelNotSupportedError, PlanError, UsageError
 from batch_runner.prepare.background_writer import BackgroundWriter
 from batch_runner.prepare.datasets import BlocksTooSmall, Dataset, DatasetSource, is_jsonl, open_dataset
+from batch_runner.prepare.oversized import OversizeCheck
 from batch_runner.prepare.plan import RECORD_INDEX_NAME, Plan, ShardPlan, SubmitOptions
 from batch_runner.prepare.prompts import PromptTemplate, column_template, compile_template
 from batch_runner.prepare.records import RowEncoder
@@ -79,7 +80,7 @@ def build_plan(source: DatasetSource, options: SubmitOptions, *, quotas: ModelQu
             break
         except BlocksTooSmall as retry:  # a CSV row longer than the read block: start over
             dataset = retry.dataset
-    shards, records, index_sha256, prompt_chars = written
+    shards, records, index_sha256, prompt_chars, skipped = written
     input_tokens = estimate_input_tokens(prompt_chars)
     max_tokens = DEFAULT_MAX_TOKENS if options.max_tokens is None else options.max_tokens
     produces_text = adapter.produces_text if adapter is not None else True
@@ -95,7 +96,8 @@ def build_plan(source: DatasetSource, options: SubmitOptions, *, quotas: ModelQu
         quotas=quotas,
         estimate=estimate_cost(options.model_id, input_tokens, output_tokens),
         structured_output=_structured_output(schema, adapter, pre_formatted=template is None),
-        warnings=(batch_warning,) if batch_warning else (),
+        warnings=tuple(filter(None, (batch_warning, _skipped_warning(skipped)))),
+        skipped_rows=len(skipped),
     )
 
 
@@ -106,28 +108,32 @@ def _write_files(
     template: PromptTemplate | None,
     quotas: ModelQuotas,
     workdir: Path,
-) -> tuple[list[ShardPlan], int, str, int]:
-    """Shards, record count, SHA-256 of the record index, and rendered prompt characters."""
+) -> tuple[list[ShardPlan], int, str, int, list[str]]:
+    """Shards, record count, SHA-256 of the record index, rendered prompt characters, and the rows
+    left out as too large for the context window."""
     staging = Path(tempfile.mkdtemp(prefix=".planning-", dir=workdir))
     sink = BackgroundWriter()
     writer = ShardWriter(staging, quotas, sink)
     index = (staging / RECORD_INDEX_NAME).open("wb")
     try:
         ids = UserIdRegistry(options.id_column or "recordId")
-        rows = RowEncoder(adapter, template, options.system_prompt, options.id_column, ids)
+        oversize = OversizeCheck.for_adapter(adapter, skip=options.skip_oversized)
+        rows = RowEncoder(adapter, template, options.system_prompt, options.id_column, ids, oversize)
         encoder = _encoder(adapter, template, rows)
         index_digest = hashlib.sha256()
         prompt_chars = 0
+        skipped: list[str] = []
         for chunk in dataset.chunks():
             encoded = encoder.encode(chunk)
             writer.add(encoded.requests, chunk.where)
             sink.write(index, index_digest, encoded.index)
             prompt_chars += encoded.prompt_chars
+            skipped += encoded.skipped
         sink.close(index, index_digest)
-        _check_count(writer.records, quotas, options.model_id, dataset.label)
+        _check_count(writer.records, quotas, options.model_id, dataset.label, skipped=len(skipped))
         ids.check_unique()
         shards = _move_into_place(staging, workdir, writer.finish())
-        return shards, writer.records, index_digest.hexdigest(), prompt_chars
+        return shards, writer.records, index_digest.hexdigest(), prompt_chars, skipped
     finally:
         sink.stop()
         writer.abandon()
@@ -240,12 +246,13 @@ def _is_iterable_of_dicts(source: DatasetSource) -> bool:
     return not isinstance(source, str | Path) and not hasattr(source, "columns")
 
 
-def _check_count(records: int, quotas: ModelQuotas, model_id: str, label: str) -> None:
-    if records == 0:
+def _check_count(records: int, quotas: ModelQuotas, model_id: str, label: str, *, skipped: int) -> None:
+    if records == 0 and not skipped:
         raise DatasetError(f"{label} has no data rows; add at least {quotas.min_records_per_job} rows")
     if records < quotas.min_records_per_job:
+        left_out = f" (and {skipped:,} too large for the context window)" if skipped else ""
         raise PlanError(
-            f"{label} has {records:,} records, below the minimum of {quotas.min_records_per_job:,} "
+            f"{label} has {records:,} records{left_out}, below the minimum of {quotas.min_records_per_job:,} "
             f"per batch job for {model_id}; use on-demand inference for datasets this small "
             "(batch jobs are never padded)"
         )
@@ -272,9 +279,24 @@ def _fingerprint(options: SubmitOptions, index_sha256: str) -> str:
     else:
         # Unsorted: the order of the properties is the order of the result columns.
         shaping["output_schema"] = orjson.dumps(options.output_schema).decode()
+    if not options.skip_oversized:
+        del shaping["skip_oversized"]  # runs planned before the option existed keep their fingerprint
     shaping["model_options"] = {k: v for k, v in options.model_options.items() if k != FAMILY_OPTION}
     canonical = orjson.dumps(shaping, option=orjson.OPT_SORT_KEYS, default=str)
     return hashlib.sha256(canonical + index_sha256.encode()).hexdigest()
+
+
+def _skipped_warning(skipped: list[str]) -> str | None:
+    if not skipped:
+        return None
+    shown = ", ".join(skipped[:_SKIPPED_SHOWN]) + (", ..." if len(skipped) > _SKIPPED_SHOWN else "")
+    return (
+        f"{len(skipped):,} row(s) left out as too large for the model's context window ({shown}); "
+        "results list them as failed with error_code oversized"
+    )
+
+
+_SKIPPED_SHOWN = 5
 
 
 def _size(size: int) -> str:

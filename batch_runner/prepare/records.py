@@ -18,6 +18,7 @@ import orjson
 from batch_runner.catalog.models import ModelAdapter
 from batch_runner.exceptions import DatasetError, TemplateError
 from batch_runner.prepare.datasets import Chunk
+from batch_runner.prepare.oversized import OversizeCheck
 from batch_runner.prepare.prompts import PromptTemplate, missing_variable_error
 from batch_runner.prepare.record_ids import runner_record_id, user_id
 from batch_runner.prepare.shards import Lines
@@ -32,6 +33,7 @@ class EncodedChunk:
     requests: Lines
     index: bytes | memoryview
     prompt_chars: int  # characters of rendered prompt text, for the token estimate
+    skipped: tuple[str, ...] = ()  # rows left out as too large for the context window (where they are)
 
 
 def dumps_line(value: dict[str, Any]) -> bytes:
@@ -49,8 +51,10 @@ class RowEncoder:
         system_prompt: str | None,
         id_column: str | None,
         ids: UserIdRegistry | None,
+        oversize: OversizeCheck | None = None,
     ) -> None:
         self.adapter = adapter
+        self.oversize = oversize
         self.template = template
         # Sent with every record besides its rendered prompt: the system prompt, schema instructions.
         self.fixed_chars = len(system_prompt or "") + (
@@ -64,28 +68,42 @@ class RowEncoder:
         index: list[bytes] = []
         user_ids: list[str] = []
         id_rows: list[int] = []
+        skipped: list[str] = []
         chars = 0
         for offset, row in enumerate(chunk.records()):
             row_number = chunk.first_row + offset
             where = chunk.where(offset)
             record_id = runner_record_id(row_number)
+            budget = None  # the record's output budget, when it sets its own
             if self.template is None:
                 model_input, uid = self._pre_formatted(row, where)
-                chars += len(orjson.dumps(model_input))  # the whole request stands in for the prompt
+                record_chars = len(orjson.dumps(model_input))  # the whole request stands in for the prompt
+                budget = self.adapter.requested_max_tokens(model_input) if self.adapter is not None else None
             else:
                 text = self._render(row, where)
-                chars += len(text) + self.fixed_chars
+                record_chars = len(text) + self.fixed_chars
                 assert self.adapter is not None
                 model_input, uid = self.adapter.build(text), self._user_id(row, where)
             if uid is not None:
                 user_ids.append(uid)
                 id_rows.append(row_number)
-            requests.append(orjson.dumps({"recordId": record_id, "modelInput": model_input}) + b"\n")
-            index.append(dumps_line({"recordId": record_id, "row": row_number, "id": uid, "input": row}))
+            entry: dict[str, Any] = {"recordId": record_id, "row": row_number, "id": uid}
+            problem = self.oversize.problem(record_chars, budget) if self.oversize is not None else None
+            if problem is None:
+                chars += record_chars
+                requests.append(orjson.dumps({"recordId": record_id, "modelInput": model_input}) + b"\n")
+            else:
+                assert self.oversize is not None
+                if not self.oversize.skip:
+                    raise self.oversize.refuse(where, problem)
+                entry["skipped"] = self.oversize.skipped(problem)  # before "input": see results.join
+                skipped.append(where)
+            entry["input"] = row
+            index.append(dumps_line(entry))
         if self.ids is not None:
             self.ids.add(user_ids, id_rows)
         ends = list(accumulate(map(len, requests)))
-        return EncodedChunk(Lines(b"".join(requests), ends), b"".join(index), chars)
+        return EncodedChunk(Lines(b"".join(requests), ends), b"".join(index), chars, tuple(skipped))
 
     def _render(self, row: dict[str, Any], where: str) -> str:
         assert self.template is not None

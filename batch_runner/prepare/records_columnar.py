@@ -7,7 +7,7 @@ either encodes them the same way or raises the precise error.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, reduce
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -46,7 +46,8 @@ class ColumnEncoder:
     def encode(self, chunk: Chunk) -> EncodedChunk:
         batch = chunk.batch
         escaped = self._escaped_columns(batch) if batch is not None else None
-        if batch is None or escaped is None:
+        prompt_chars = self._prompt_chars(batch) if batch is not None and escaped is not None else None
+        if batch is None or escaped is None or prompt_chars is None:
             return self.fallback.encode(chunk)
         rows = batch.num_rows
         numbers = pc.cast(int_range(chunk.first_row, rows), pa.string())
@@ -64,7 +65,7 @@ class ColumnEncoder:
         index, _ = line_data(join_lines(_fill(index_layout, values)))
         if self.id_column is not None and self.fallback.ids is not None:
             self.fallback.ids.add_column(batch.column(self.id_column), chunk.first_row)
-        return EncodedChunk(Lines(requests, request_ends), index, self._prompt_chars(batch))
+        return EncodedChunk(Lines(requests, request_ends), index, prompt_chars)
 
     def _escaped_columns(self, batch: pa.RecordBatch) -> dict[str, pa.Array] | None:
         """Every column JSON-escaped, or None when the batch needs the per-row encoder."""
@@ -87,12 +88,17 @@ class ColumnEncoder:
             escaped[name] = escaped_column
         return escaped
 
-    def _prompt_chars(self, batch: pa.RecordBatch) -> int:
-        total = (self.literal_chars + self.fallback.fixed_chars) * batch.num_rows
-        for part in self.parts:
-            if isinstance(part, Column):
-                total += pc.sum(pc.utf8_length(batch.column(part.name))).as_py() or 0
-        return total
+    def _prompt_chars(self, batch: pa.RecordBatch) -> int | None:
+        """The batch's prompt characters; None when a record may not fit the context window (the
+        row encoder then names it, or leaves it out)."""
+        fixed = self.literal_chars + self.fallback.fixed_chars
+        lengths = [pc.utf8_length(batch.column(part.name)) for part in self.parts if isinstance(part, Column)]
+        oversize = self.fallback.oversize
+        if oversize is not None:
+            longest = (pc.max(reduce(pc.add, lengths)).as_py() or 0) if lengths else 0
+            if longest + fixed > oversize.char_limit():
+                return None
+        return fixed * batch.num_rows + sum(pc.sum(length).as_py() or 0 for length in lengths)
 
 
 @cache

@@ -82,7 +82,8 @@ _BUFFER = 1 << 16
 # Many partition files are open at once while splitting and merging: small buffers keep that flat.
 _MANY_BUFFER = 1 << 14
 # The planner writes index lines as {"recordId":"…","row":N,"id":…,"input":{…}}; recognising that
-# form with a regex spares parsing every line twice. Anything else takes the parsing path.
+# form with a regex spares parsing every line twice. Anything else takes the parsing path, as do
+# the lines of rows planning left out, which carry "skipped" before "input" on purpose.
 _PLANNED_INDEX_LINE = re.compile(
     rb'\{"recordId":("[^"\\]*"),"row":(\d+),"id":(null|"[^"\\]*"|-?\d+),"input":'
 )
@@ -190,6 +191,9 @@ class _Join:
         self.id_types: set[type] = set()
         self.answer_types: set[type] = set()
         self.malformed_lines: list[LineProblem] = []
+        # Rows planning left out of the jobs (index lines with "skipped"): their outcome, as an
+        # outcome partition line, written before any job's so the join counts them failed.
+        self.skipped_outcomes: list[bytes] = []
 
     def run(self, record_index: RecordIndex) -> JoinedResults:
         listings = [list_job_objects(self.source, job) for job in self.jobs]
@@ -254,10 +258,16 @@ class _Join:
             raise RecordIndexError(f"record index line {number} has no integer row")
         user_id = entry.get("id")
         self.id_types.add(type(user_id))
+        key = orjson.dumps(entry["recordId"])
+        skipped = entry.get("skipped")
+        if isinstance(skipped, dict):
+            reason = (skipped.get("error_code"), skipped.get("error_message"), None)
+            fields = (FAILED, None, None, None, None, *reason, *((None,) if self.answers else ()))
+            self.skipped_outcomes.append(b"%s\t%s\n" % (key, orjson.dumps(fields)))
         given = entry.get("input") if self.include_input else None
         if given is not None:
             self._track_input(given)
-        return orjson.dumps(entry["recordId"]), b"%d" % row, orjson.dumps(user_id), orjson.dumps(given)
+        return key, b"%d" % row, orjson.dumps(user_id), orjson.dumps(given)
 
     def _track_input(self, given: object) -> None:
         if not isinstance(given, dict):
@@ -272,6 +282,8 @@ class _Join:
     def _partition_outcomes(self, listings: list[JobObjects], parts: list[Path]) -> None:
         with ExitStack() as stack:
             handles = [stack.enter_context(open(p, "wb", buffering=_MANY_BUFFER)) for p in parts]
+            for line in self.skipped_outcomes:
+                handles[hash(line.partition(b"\t")[0]) % len(handles)].write(line)
             for job, listing, tally in zip(self.jobs, listings, self.tallies, strict=True):
                 bucket, _ = job.output_prefix()
                 if listing.manifest is not None:

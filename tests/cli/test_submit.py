@@ -442,3 +442,37 @@ def test_a_model_with_no_batch_record_plans_with_a_warning(
     ]
     assert main([*argv, "--dry-run"]) == 0
     assert "warning:  batch-runner has no record of whether batch inference takes" in capsys.readouterr().out
+
+
+def test_oversized_rows_are_refused_or_left_out_and_reported_as_failed_in_results(
+    emulator: Emulator, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 4 MB field is about a million tokens against Claude 3 Haiku's 200,000."""
+    with (workdir / "long.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "text"])
+        writer.writerows([f"id-{n}", "x" * 4_000_000 if n == 7 else f"Message {n}"] for n in range(120))
+    endpoint = ["--endpoint-url", emulator.endpoint_url]
+    argv = ["submit", "long.csv", "--model", HAIKU, "--prompt-text", "{{ text }}", "--run", "long", "--yes"]
+    before = input_keys(emulator)
+    assert main([*argv, *endpoint]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: row 8: about 1,000,0") and err.count("\n") == 1
+    assert "exceed the 200,000-token context window" in err
+    assert input_keys(emulator) == before and emulator.jobs() == []
+
+    assert main([*argv, "--skip-oversized", *endpoint]) == 0
+    assert "1 row(s) left out as too large for the model's context window (row 8)" in capsys.readouterr().out
+    assert [job.name for job in emulator.jobs()] == ["long-s00000"]
+    emulator.run_until_idle()
+    assert main(["wait", "long", *endpoint]) == 0  # the left-out row is no reason to retry
+    capsys.readouterr()
+    assert main(["results", "long", "--out", "long-results.csv", "--json", *endpoint]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["total"], report["succeeded"], report["failed"], report["missing"]) == (120, 119, 1, 0)
+    rows = list(csv.DictReader((workdir / "long-results.csv").open(encoding="utf-8")))
+    (left_out,) = [row for row in rows if row["status"] != "succeeded"]
+    assert (left_out["row"], left_out["status"], left_out["error_code"]) == ("7", "failed", "oversized")
+    assert left_out["error_message"].startswith("not sent: about 1,000,0")
+    assert main(["retry", "long", *endpoint]) == 0
+    assert "nothing to retry, every record sent succeeded" in capsys.readouterr().out

@@ -44,16 +44,16 @@ def test_submit_wait_results_cost_and_a_fresh_machine(
     capsys.readouterr()
     emulator_pacing(monkeypatch, emulator)
 
-    assert main(["wait", "journey", "--poll", "5", *endpoint]) == 0
+    assert main(["wait", "journey", "--poll", "5", *endpoint]) == 3  # every job ended, records failed
     assert sorted(job.name for job in emulator.jobs()) == [f"dev.journey-s{i:05d}" for i in range(4)]
-    assert (
-        "Run journey (anthropic.claude-3-haiku-20240307-v1:0): Completed, 350/350" in capsys.readouterr().out
-    )
+    waited = capsys.readouterr()
+    assert "Run journey (anthropic.claude-3-haiku-20240307-v1:0): Completed, 350/350" in waited.out
 
     assert main(["results", "journey", "--out", "out.csv", "--json", *endpoint]) == 0
     rec = json.loads(capsys.readouterr().out)
     assert rec["total"] == 350 == rec["succeeded"] + rec["failed"] + rec["missing"]
     assert rec["missing"] == 0 and 10 < rec["failed"] < 70 and rec["warnings"] == []
+    assert f"every job ended, but {rec['failed']} record(s) failed and 0 are missing" in waited.err
     with open(workdir / "out.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert [row["id"] for row in rows] == [f"id-{n}" for n in range(350)]

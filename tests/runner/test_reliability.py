@@ -74,7 +74,7 @@ def test_wait_and_results_survive_every_failure_mode(
     polls: list[int] = []
     emulator_pacing(monkeypatch, emulator, before_sleep=lambda: _drive_outcomes(emulator, polls))
 
-    assert main(["wait", RUN, "--poll", "0.5", *endpoint]) == 1
+    assert main(["wait", RUN, "--poll", "0.5", *endpoint]) == 3
     captured = capsys.readouterr()
     statuses = {job.name: job.status for job in emulator.jobs()}
     assert statuses == {
@@ -86,9 +86,8 @@ def test_wait_and_results_survive_every_failure_mode(
     }
     assert len(retried) >= 5  # throttled or failed calls that were retried
     error = captured.err.strip().splitlines()[-1]
-    assert error.startswith(
-        f"error: run {RUN}: 4 of 5 job(s) did not complete: shard 0 (dev.{RUN}-s00000): Failed: "
-    )
+    assert error.startswith(f"error: run {RUN}: every job ended, but ")
+    assert f"are missing (shard 0 (dev.{RUN}-s00000): Failed: " in error
     assert "shard 2 (dev.rel-s00002): Expired: " in error and "shard 3 (dev.rel-s00003): Stopped" in error
 
     completed = next(job for job in emulator.jobs() if job.status == "Completed")
