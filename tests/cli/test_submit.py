@@ -463,7 +463,7 @@ def test_oversized_rows_are_refused_or_left_out_and_reported_as_failed_in_result
 
     assert main([*argv, "--skip-oversized", *endpoint]) == 0
     assert "1 row(s) left out as too large for the model's context window (row 8)" in capsys.readouterr().out
-    assert [job.name for job in emulator.jobs()] == ["long-s00000"]
+    assert [job.name for job in emulator.jobs()] == ["dev.long-s00000"]
     emulator.run_until_idle()
     assert main(["wait", "long", *endpoint]) == 0  # the left-out row is no reason to retry
     capsys.readouterr()
