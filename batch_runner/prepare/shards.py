@@ -151,11 +151,7 @@ class ShardWriter:
             sizes = [len(line) for line in handle]
         keep = split_point(sizes, last.size, total, minimum, self.max_bytes)
         if keep is None:
-            raise PlanError(
-                f"cannot split the last {total:,} records into jobs of at least {minimum:,} records "
-                f"within the {self.max_bytes:,}-byte job limit: the records are unusually large; "
-                "shorten them or send the remainder on demand"
-            )
+            raise self._too_large(total)
         self._rewrite(2, [keep, total - keep])
 
     def _spread_tail(self) -> None:
@@ -192,12 +188,15 @@ class ShardWriter:
             old.unlink()
         oversized = next((shard for shard in new if shard.size > self.max_bytes), None)
         if oversized is not None:
-            raise PlanError(
-                f"cannot split the last {sum(records):,} records into jobs of at least "
-                f"{self.quotas.min_records_per_job:,} records within the {self.max_bytes:,}-byte job "
-                "limit: the records are unusually large; shorten them or send the remainder on demand"
-            )
+            raise self._too_large(sum(records))
         self._shards[-count:] = new
+
+    def _too_large(self, records: int) -> PlanError:
+        return PlanError(
+            f"cannot split the last {records:,} records into jobs of at least "
+            f"{self.quotas.min_records_per_job:,} records within the {self.max_bytes:,}-byte job "
+            "limit: the records are unusually large; shorten them or send the remainder on demand"
+        )
 
 
 class UnsplittableError(PlanError):
