@@ -46,7 +46,10 @@ class QuoteChecker:
         if b"\x00" in data:
             self.suspect = True
             return
-        stretches = (self._open_stretch + data).split(b'"')
+        stretches = data.split(b'"')
+        # The first stretch continues the one left open: only its first and last byte matter.
+        head, carried = stretches[0], self._open_stretch
+        stretches[0] = (carried[:1] or head[:1]) + (head[-1:] or carried[-1:])
         last = stretches.pop()
         self._open_stretch = last[:1] + last[-1:]
         outside = stretches[1 if self._inside else 0 :: 2]
