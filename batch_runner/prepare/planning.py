@@ -43,7 +43,8 @@ from batch_runner.catalog.pricing import estimate_cost, estimate_input_tokens, e
 from batch_runner.catalog.quotas import ModelQuotas, default_quotas
 from batch_runner.exceptions import DatasetError, ModelNotSupportedError, PlanError, UsageError
 from batch_runner.prepare.background_writer import BackgroundWriter
-from batch_runner.prepare.datasets import BlocksTooSmall, Dataset, DatasetSource, is_jsonl, open_dataset
+from batch_runner.prepare.datasets import BlocksTooSmall, Dataset, DatasetSource, has_json_rows, open_dataset
+from batch_runner.prepare.datasets.sources import S3ClientFactory
 from batch_runner.prepare.oversized import OversizeCheck
 from batch_runner.prepare.plan import RECORD_INDEX_NAME, Plan, ShardPlan, SubmitOptions
 from batch_runner.prepare.prompts import PromptTemplate, column_template, compile_template
@@ -58,21 +59,32 @@ INPUT_COLUMN_OPTION = "input_column"  # embeddings: send one column as inputText
 __all__ = ["RECORD_INDEX_NAME", "build_plan", "default_quotas", "describe_plan", "describe_structured_output"]
 
 
-def build_plan(source: DatasetSource, options: SubmitOptions, *, quotas: ModelQuotas, workdir: Path) -> Plan:
-    """Read ``source`` once, write ready-to-upload shard files and the record index into ``workdir``."""
+def build_plan(
+    source: DatasetSource,
+    options: SubmitOptions,
+    *,
+    quotas: ModelQuotas,
+    workdir: Path,
+    file_format: str | None = None,
+    s3: S3ClientFactory | None = None,
+) -> Plan:
+    """Read ``source`` once, write ready-to-upload shard files and the record index into ``workdir``.
+
+    ``file_format`` names a file's format when its name does not (standard input may leave it out);
+    ``s3`` makes the S3 client that reads ``s3://`` datasets."""
     batch_warning = check_batch_support(options.model_id)
     schema = None if options.output_schema is None else output_schema(options.output_schema)
     template = _template(options)
     adapter = _adapter(options, schema, pre_formatted=template is None)
-    if template is None and not (is_jsonl(source) or _is_iterable_of_dicts(source)):
-        raise UsageError(
-            "no prompt template given; pass --prompt or --prompt-text (or a pre-formatted JSONL file)"
-        )
     if template is None and options.id_column is not None:
         raise UsageError(
             "--id-column needs a prompt template; pre-formatted lines carry their IDs in recordId"
         )
-    dataset = open_dataset(source)
+    dataset = open_dataset(source, file_format=file_format, s3=s3)
+    if template is None and not has_json_rows(dataset):
+        raise UsageError(
+            "no prompt template given; pass --prompt or --prompt-text (or a pre-formatted JSONL file)"
+        )
     workdir.mkdir(parents=True, exist_ok=True)
     while True:
         try:
@@ -240,10 +252,6 @@ def _encoder(
         return ColumnEncoder(adapter, template, rows)
     except ValueError:  # the adapter repeats the prompt text: no single slot for it
         return rows
-
-
-def _is_iterable_of_dicts(source: DatasetSource) -> bool:
-    return not isinstance(source, str | Path) and not hasattr(source, "columns")
 
 
 def _check_count(records: int, quotas: ModelQuotas, model_id: str, label: str, *, skipped: int) -> None:

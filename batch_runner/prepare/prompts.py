@@ -1,5 +1,10 @@
 """Prompt templates: Jinja2 with StrictUndefined, every dataset column a variable.
 
+A value a template outputs (``{{ name }}``) becomes text the same way whichever source it came
+from (``template_text``): text as it is, null as nothing, booleans, lists and structs as JSON,
+numbers, dates, timestamps and decimals as Python writes them. Inside Jinja2 expressions values
+keep their types, so ``{% if flag %}`` and ``{{ tags | join(", ") }}`` work on the real values.
+
 Templates that only substitute columns (``Context: {{ Context }}``: text and bare variable names,
 no filters, tests or control flow) are recognised from Jinja2's parsed AST and exposed as
 ``parts`` so the planner can render them column-wise without calling Jinja2 per row. Both ways
@@ -11,16 +16,55 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Any
 
 import jinja2
+import orjson
 from jinja2 import meta, nodes
 
 from batch_runner.exceptions import TemplateError
 
 # The whole row as one mapping, for columns whose names are not identifiers: {{ row["First name"] }}.
 ROW_VARIABLE = "row"
-_ENVIRONMENT = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+
+
+def template_text(value: Any) -> str:
+    """How a value reads in a prompt (the README's rendering table)."""
+    if isinstance(value, str):
+        return value
+    if type(value).__module__ == "numpy" and hasattr(value, "tolist"):
+        value = value.tolist()  # numpy scalars and arrays, as pandas hands them over, as Python values
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple | dict):
+        return orjson.dumps(value, default=_json_default, option=orjson.OPT_NON_STR_KEYS).decode()
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise TemplateError(
+                "a binary value is not UTF-8 text, so it cannot go into a prompt; drop the column "
+                "or convert it to text"
+            ) from err
+    return str(value)
+
+
+def _json_default(value: Any) -> Any:
+    # Inside lists and structs: what orjson does not know, as the top level would write it.
+    if isinstance(value, Decimal | date | datetime | time | bytes):
+        return template_text(value)
+    if type(value).__module__ == "numpy" and hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+_ENVIRONMENT = jinja2.Environment(
+    undefined=jinja2.StrictUndefined, autoescape=False, finalize=template_text
+)
 
 
 @dataclass(frozen=True)
@@ -46,7 +90,12 @@ class PromptTemplate:
 
     def render(self, row: Mapping[str, Any], *, where: str) -> str:
         if self.parts is not None:
-            return "".join(part if isinstance(part, str) else str(row[part.name]) for part in self.parts)
+            try:
+                return "".join(
+                    part if isinstance(part, str) else template_text(row[part.name]) for part in self.parts
+                )
+            except TemplateError as err:
+                raise TemplateError(f"{where}: {err}") from err
         context = dict(row)
         context.setdefault(ROW_VARIABLE, row)
         try:

@@ -15,14 +15,16 @@ from batch_runner.exceptions import DatasetError
 class Chunk:
     """Rows ``first_row .. first_row + len(chunk) - 1`` (0-based) of a dataset.
 
-    Columnar sources (CSV, Parquet, DataFrames) fill ``batch``; row sources (JSONL, iterables of
-    dicts) fill ``rows`` and, for files, ``lines`` (the source line of each row, for messages).
+    Columnar sources (CSV, Parquet, DataFrames, Arrow data) fill ``batch``; row sources (JSONL,
+    iterables of dicts) fill ``rows`` and, for files, ``lines`` (the source line of each row, for
+    messages).
     """
 
     first_row: int
     batch: pa.RecordBatch | None = None
     rows: list[dict[str, Any]] | None = None
     lines: list[int] | None = None
+    part: str | None = None  # the file these rows came from, when a dataset has several
 
     def __len__(self) -> int:
         if self.batch is not None:
@@ -38,7 +40,10 @@ class Chunk:
     def where(self, index: int) -> str:
         """Names row ``index`` of this chunk for error messages (1-based, as people count)."""
         row = f"row {self.first_row + index + 1}"
-        return f"{row} (line {self.lines[index]})" if self.lines is not None else row
+        of_part = f" of {self.part}" if self.part is not None else ""
+        if self.lines is not None:
+            return f"{row} (line {self.lines[index]}{of_part})"
+        return f"{row} (in {self.part})" if self.part is not None else row
 
 
 def check_unique_columns(label: str, names: Sequence[str]) -> None:

@@ -12,6 +12,7 @@ mode), so nothing is uploaded.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import pyarrow.csv as pa_csv
 from batch_runner.exceptions import DatasetError
 from batch_runner.prepare.datasets.chunk import Chunk, check_unique_columns
 from batch_runner.prepare.datasets.csv_quotes import QuoteChecker
+from batch_runner.prepare.datasets.sources import ByteSource, as_source
 
 BLOCK_BYTES = 256 << 10  # CSV bytes per batch; pyarrow reads ~35 blocks ahead, so this bounds memory
 
@@ -42,14 +44,14 @@ class BlocksTooSmall(Exception):
 
 
 class CsvDataset:
-    def __init__(self, path: Path, block_bytes: int | None = None) -> None:
-        self.path = path
-        self.label = str(path)
+    def __init__(self, path: Path | ByteSource, block_bytes: int | None = None) -> None:
+        self.source = as_source(path)
+        self.label = self.source.label
         self.block_bytes = block_bytes or BLOCK_BYTES
 
     def chunks(self) -> Iterator[Chunk]:
         columns = self._header()
-        source = _CheckedFile(self.path)
+        source = _CheckedFile(self.source)
         try:
             reader = pa_csv.open_csv(
                 source,
@@ -66,19 +68,19 @@ class CsvDataset:
                     first_row += batch.num_rows
         except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
             if "straddl" in str(err) and self.block_bytes < MAX_BLOCK_BYTES:
-                raise BlocksTooSmall(CsvDataset(self.path, self.block_bytes * 8)) from err
+                raise BlocksTooSmall(CsvDataset(self.source, self.block_bytes * 8)) from err
             raise self._explain(err) from err
         finally:
             source.close()
         source.checker.finish()
         if source.checker.suspect:
-            problem = find_csv_problem(self.path)  # None for bare quotes inside unquoted values
+            problem = find_csv_problem(self.source)  # None for bare quotes inside unquoted values
             if problem is not None:
                 raise DatasetError(f"{self.label} {problem}; fix the file or export it again as UTF-8 CSV")
 
     def _header(self) -> list[str]:
         try:
-            with self.path.open(encoding="utf-8-sig", newline="") as handle:
+            with io.TextIOWrapper(self.source.open(), encoding="utf-8-sig", newline="") as handle:
                 header = next(csv.reader(handle), None)
         except UnicodeDecodeError as err:
             raise self._explain(err) from err
@@ -90,7 +92,7 @@ class CsvDataset:
         return header
 
     def _explain(self, err: Exception) -> DatasetError:
-        problem = find_csv_problem(self.path)
+        problem = find_csv_problem(self.source)
         if problem is None:
             problem = f"cannot be read as CSV ({str(err).splitlines()[0]})"
         return DatasetError(f"{self.label} {problem}; fix the file or export it again as UTF-8 CSV")
@@ -99,8 +101,8 @@ class CsvDataset:
 class _CheckedFile:
     """A read-only file for pyarrow that shows the quote checker every byte it hands out."""
 
-    def __init__(self, path: Path) -> None:
-        self._file = path.open("rb")
+    def __init__(self, source: ByteSource) -> None:
+        self._file = source.open()
         self.checker = QuoteChecker()
         self.closed = False
 
@@ -120,9 +122,10 @@ class _CheckedFile:
         self.closed = True
 
 
-def find_csv_problem(path: Path) -> str | None:
+def find_csv_problem(path: Path | ByteSource) -> str | None:
     """The first problem in a CSV file, located by line (and byte for bad UTF-8), or None."""
-    with path.open("rb") as raw:
+    source = as_source(path)
+    with source.open() as raw:
         for line_number, line in enumerate(raw, 1):
             try:
                 line.decode("utf-8")
@@ -135,7 +138,7 @@ def find_csv_problem(path: Path) -> str | None:
                 return f"line {line_number}, byte {nul + 1}: a NUL byte (is the file UTF-16?)"
     limit = csv.field_size_limit(2**31 - 1)  # pyarrow has no per-field limit; do not invent one here
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
+        with io.TextIOWrapper(source.open(), encoding="utf-8-sig", newline="") as handle:
             return _find_structure_problem(csv.reader(handle, strict=True))
     finally:
         csv.field_size_limit(limit)

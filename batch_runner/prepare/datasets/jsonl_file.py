@@ -11,22 +11,25 @@ import orjson
 
 from batch_runner.exceptions import DatasetError
 from batch_runner.prepare.datasets.chunk import Chunk
+from batch_runner.prepare.datasets.sources import ByteSource, as_source
 
 CHUNK_BYTES = 8 << 20
 CHUNK_ROWS = 8192
 
 
 class JsonlDataset:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.label = str(path)
+    json_rows = True  # values keep their JSON types; lines may be pre-formatted requests
+
+    def __init__(self, path: Path | ByteSource) -> None:
+        self.source = as_source(path)
+        self.label = self.source.label
 
     def chunks(self) -> Iterator[Chunk]:
         rows: list[dict[str, Any]] = []
         lines: list[int] = []
         size = 0
         first_row = 0
-        with self.path.open("rb") as handle:
+        with self.source.open() as handle:
             for line_number, line in enumerate(handle, 1):
                 if line_number == 1:
                     line = line.removeprefix(codecs.BOM_UTF8)  # some Windows tools start files with one

@@ -363,7 +363,7 @@ def test_parquet_and_dataframes_with_typed_and_null_values_match_the_dict_path(t
     texts = [
         r["modelInput"]["messages"][0]["content"][0]["text"] for r in read_lines(plans[0].shards[0].path)
     ]
-    assert texts == ["1: a (0.5)", "2: None (1.0)", 'None: c" (2.25)']
+    assert texts == ["1: a (0.5)", "2:  (1.0)", ': c" (2.25)']  # null renders as nothing
     assert read_lines(plans[1].shards[0].path)[2]["modelInput"]["messages"][0]["content"][0]["text"].endswith(
         'c" (2.25)'
     )

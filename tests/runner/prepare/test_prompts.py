@@ -8,7 +8,13 @@ import jinja2
 import pytest
 
 from batch_runner.exceptions import TemplateError
-from batch_runner.prepare.prompts import Column, column_template, compile_template, missing_variable_error
+from batch_runner.prepare.prompts import (
+    Column,
+    column_template,
+    compile_template,
+    missing_variable_error,
+    template_text,
+)
 
 ROWS: list[dict[str, Any]] = [
     {"a": "plain", "b": "text"},
@@ -32,7 +38,8 @@ PLAIN = [
 @pytest.mark.parametrize("row", ROWS)
 def test_fast_path_renders_exactly_like_jinja(source: str, row: dict[str, Any]) -> None:
     template = compile_template(source)
-    reference = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(source).render(row)
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, finalize=template_text)
+    reference = environment.from_string(source).render(row)
 
     assert template.parts is not None
     assert template.render(row, where="row 1") == reference
