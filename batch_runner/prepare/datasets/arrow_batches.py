@@ -43,7 +43,9 @@ def plain_text_columns(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 def _plain(column: pa.Array) -> pa.Array:
     if pa.types.is_dictionary(column.type):
-        column = column.dictionary_decode()
+        # Decoding takes values by index, which string_view (polars categoricals) cannot yet do.
+        values = _plain(column.dictionary)
+        return pa.DictionaryArray.from_arrays(column.indices, values).dictionary_decode()
     if pa.types.is_large_string(column.type) or pa.types.is_string_view(column.type):
         try:
             return pc.cast(column, pa.string())
