@@ -6,7 +6,9 @@
 >>> run.summary()["jobs"]
 {'Submitted': 3}
 
-``source`` is a path (CSV, JSONL, Parquet), a pandas DataFrame or an iterable of dicts.
+``source`` is a path or ``s3://`` URI (CSV, JSONL, Parquet; CSV and JSONL also ``.gz``/``.zst``; a
+URI ending in ``/`` reads the Parquet or JSONL parts under it), ``"-"`` for standard input, a
+pandas or polars DataFrame, Arrow data, a Hugging Face Dataset or an iterable of dicts.
 ``prepare`` plans and checks without uploading, so a caller can show the plan and ask first;
 ``plan_only`` is the dry run: no AWS call at all.
 """
@@ -49,6 +51,7 @@ from batch_runner.jobs.submission import (
     client_token,
     job_name,
 )
+from batch_runner.prepare.datasets.sources import S3_SCHEME, STDIN, dataset_stem
 from batch_runner.prepare.plan import Plan, SubmitOptions
 from batch_runner.prepare.planning import build_plan, default_quotas
 from batch_runner.runs import Run
@@ -93,13 +96,25 @@ class Target:
     state_dir: Path | None = None
 
 
-def plan_only(source: Any, opts: SubmitOptions, workdir: Path, quotas: QuotaOverrides | None = None) -> Plan:
-    """The dry run: plan with the default quotas (plus overrides), writing shards to ``workdir``."""
+def plan_only(
+    source: Any,
+    opts: SubmitOptions,
+    workdir: Path,
+    quotas: QuotaOverrides | None = None,
+    *,
+    file_format: str | None = None,
+    aws: AwsContext | None = None,
+) -> Plan:
+    """The dry run: plan with the default quotas (plus overrides), writing shards to ``workdir``.
+    Calls no AWS API, except to read an ``s3://`` dataset."""
+    aws = aws or AwsContext()
     return build_plan(
         source,
         opts,
         quotas=(quotas or QuotaOverrides()).apply(default_quotas(opts.model_id)),
         workdir=workdir,
+        file_format=file_format,
+        s3=lambda: aws.client("s3"),
     )
 
 
@@ -220,12 +235,14 @@ def prepare(
     quotas: QuotaOverrides | None = None,
     target: Target | None = None,
     timeout_hours: int | None = None,
+    file_format: str | None = None,
 ) -> PreparedSubmission:
     """Resolve settings and quotas, plan, and check the run name against earlier runs.
 
     Calls AWS (CloudFormation, Service Quotas, S3 reads) but uploads and submits nothing.
     ``timeout_hours`` (24-168, default 168) is every job's timeout; given when continuing a run, it
-    applies to the jobs created from then on.
+    applies to the jobs created from then on. ``file_format`` (csv, jsonl, parquet) is for a dataset
+    whose name does not say it.
     """
     if opts.output_schema is not None:
         checked_schema(opts.output_schema)  # a bad schema is named before any AWS call
@@ -260,7 +277,15 @@ def prepare(
             quota_detail += f"; set by the caller: {overrides.given()}"
     planning = new_planning_dir(run_dir(directory, name))
     try:
-        plan = build_plan(source, opts, quotas=planned_quotas, workdir=planning.path)
+        aws = target.aws
+        plan = build_plan(
+            source,
+            opts,
+            quotas=planned_quotas,
+            workdir=planning.path,
+            file_format=file_format,
+            s3=lambda: aws.client("s3"),
+        )
         # After planning, so an unknown model or a bad dataset is reported as such first.
         _check_model_allowed(opts.model_id, settings)
         if existing is not None and existing.fingerprint != plan.dataset_fingerprint:
@@ -303,6 +328,7 @@ def submit(
     output_schema: Mapping[str, Any] | str | Path | None = None,
     skip_oversized: bool = False,
     run: str | None = None,
+    format: str | None = None,
     quotas: QuotaOverrides | None = None,
     timeout_hours: int | None = None,
     stack: str | None = None,
@@ -329,7 +355,8 @@ def submit(
     timeout, queue time included. ``subnet_ids``/``security_group_ids`` (comma-separated) run the
     jobs in a VPC; by default the stack's ``vpc`` applies.
     ``skip_oversized`` leaves rows too large for the model's context window out of the jobs
-    (results list them as failed) instead of raising.
+    (results list them as failed) instead of raising. ``format`` (csv, jsonl, parquet) names the
+    format of a file or URI whose name does not end in it.
     """
     opts = SubmitOptions(
         model_id=model,
@@ -358,7 +385,10 @@ def submit(
         ),
         state_dir=Path(state_dir) if state_dir else None,
     )
-    return prepare(source, opts, run=run, quotas=quotas, target=target, timeout_hours=timeout_hours).launch()
+    prepared = prepare(
+        source, opts, run=run, quotas=quotas, target=target, timeout_hours=timeout_hours, file_format=format
+    )
+    return prepared.launch()
 
 
 def _check_model_allowed(model_id: str, settings: Settings) -> None:
@@ -380,11 +410,13 @@ def _check_same_shards(manifest: RunManifest, plan: Plan) -> None:
 
 def _stem(source: Any) -> str:
     if isinstance(source, str | Path):
-        return Path(source).stem
+        return dataset_stem(str(source))
     return "dataframe" if hasattr(source, "columns") else "records"
 
 
 def _label(source: Any) -> str:
+    if isinstance(source, str) and (source == STDIN or source.startswith(S3_SCHEME)):
+        return "<stdin>" if source == STDIN else source
     if isinstance(source, str | Path):
         return str(Path(source).resolve())
     return f"<{type(source).__name__}>"

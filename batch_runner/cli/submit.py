@@ -5,6 +5,11 @@ column is a variable, e.g. "Summarize: {{ text }}") into the model's request for
 into shards that respect the model's batch quotas, uploaded, and submitted as one job per shard.
 A JSONL file whose lines already hold "modelInput" needs no prompt.
 
+DATASET is a local path, an s3://BUCKET/KEY URI (streamed, never downloaded first), an
+s3://BUCKET/PREFIX/ of Parquet or JSONL parts (read in key order; names starting with _ or . are
+skipped), or - for standard input (CSV, JSONL or Parquet, recognised from the first bytes unless
+--format says). CSV and JSONL may be gzip- or zstd-compressed (.csv.gz, .jsonl.zst, ...).
+
 --output-schema SCHEMA.json (a JSON Schema for an object) asks every answer for JSON of that shape,
 the way the model supports best: native structured output (Claude 4.5 and later), a reply
 prefilled with "{" (older Claude, Llama, Mistral text), or instructions in the prompt. `results`
@@ -15,7 +20,8 @@ models batch_runner/data/context_windows.yaml lists): planning stops at the firs
 not, naming it, unless --skip-oversized leaves such rows out (results list them as failed with
 error_code "oversized", and retry does not resend them).
 
---dry-run prints the plan (shards, records, bytes, estimated tokens and cost) without calling AWS.
+--dry-run prints the plan (shards, records, bytes, estimated tokens and cost) without calling AWS
+(except to read an s3:// dataset).
 Jobs beyond the model's concurrency quota stay queued in the run and are submitted by later
 `status`/`wait` calls. Running submit again with the same --run (or `resume RUN`) continues a run
 that stopped and never creates a second job for a shard; a --run another submit has just claimed
@@ -53,7 +59,14 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("dataset", metavar="DATASET", help="CSV, JSONL or Parquet file")
+    parser.add_argument(
+        "dataset", metavar="DATASET", help="CSV, JSONL or Parquet file, s3:// URI or prefix, or - for stdin"
+    )
+    parser.add_argument(
+        "--format",
+        choices=("csv", "jsonl", "parquet"),
+        help="the dataset's format when its name does not end in it (default: from the name; stdin: sniffed)",
+    )
     parser.add_argument(
         "--model", required=True, metavar="MODEL_ID", help="model ID, inference profile or ARN"
     )
@@ -173,7 +186,9 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.dry_run:
         with tempfile.TemporaryDirectory(prefix="batch-runner-dry-run-") as workdir:
-            plan = plan_only(args.dataset, opts, Path(workdir), quotas)
+            plan = plan_only(
+                args.dataset, opts, Path(workdir), quotas, file_format=args.format, aws=aws_context(args)
+            )
             if args.json:
                 print(json.dumps({"dry_run": True, "plan": plan_dict(plan)}, indent=2))
             else:
@@ -181,7 +196,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     prepared = prepare(
-        args.dataset, opts, run=args.run, quotas=quotas, target=target(args), timeout_hours=args.timeout_hours
+        args.dataset,
+        opts,
+        run=args.run,
+        quotas=quotas,
+        target=target(args),
+        timeout_hours=args.timeout_hours,
+        file_format=args.format,
     )
     if not args.json:
         print("\n".join(describe_plan(prepared.plan, opts.output_schema)))

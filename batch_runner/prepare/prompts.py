@@ -62,9 +62,7 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-_ENVIRONMENT = jinja2.Environment(
-    undefined=jinja2.StrictUndefined, autoescape=False, finalize=template_text
-)
+_ENVIRONMENT = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, finalize=template_text)
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ def _reader(source: LocalFile | S3Object | StdinSpool, file_format: str) -> Data
                 f"{source.label}: Parquet is read as it is, not {source.compression}-compressed "
                 "(Parquet compresses inside the file); decompress it first"
             )
-        return ParquetDataset(source.path if isinstance(source, StdinSpool) else source)
+        return ParquetDataset(source)
     return CsvDataset(source) if file_format == "csv" else JsonlDataset(source)
 
 

@@ -39,7 +39,9 @@ class DataFrameDataset:
         pandas = sys.modules["pandas"]
         for start in range(0, len(self.frame), CHUNK_ROWS):
             rows = self.frame.iloc[start : start + CHUNK_ROWS].to_dict("records")
-            yield Chunk(start, rows=[{str(k): _missing_as_none(pandas, v) for k, v in row.items()} for row in rows])
+            yield Chunk(
+                start, rows=[{str(k): _missing_as_none(pandas, v) for k, v in row.items()} for row in rows]
+            )
 
 
 def _missing_as_none(pandas: Any, value: Any) -> Any:

@@ -9,21 +9,28 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from batch_runner.exceptions import DatasetError
+from batch_runner.prepare.datasets import sources
 from batch_runner.prepare.datasets.arrow_batches import CHUNK_ROWS, arrow_chunks
 from batch_runner.prepare.datasets.chunk import Chunk
-from batch_runner.prepare.datasets.sources import LocalFile, S3Object
+from batch_runner.prepare.datasets.sources import LocalFile, S3Object, StdinSpool
 
 
 class ParquetDataset:
-    def __init__(self, path: Path | LocalFile | S3Object) -> None:
-        self.source = path.path if isinstance(path, LocalFile) else path
-        self.label = str(path) if isinstance(path, Path) else path.label
+    def __init__(self, source: Path | LocalFile | S3Object | StdinSpool) -> None:
+        self.source = source  # holds standard input's copy for as long as the dataset is read
+        self.label = str(source) if isinstance(source, Path) else source.label
 
     def chunks(self) -> Iterator[Chunk]:
         source = self.source
         handle = source.random_access() if isinstance(source, S3Object) else None
         try:
-            parquet = pq.ParquetFile(handle if handle is not None else source)
+            if handle is None:
+                assert not isinstance(source, S3Object)
+                parquet = pq.ParquetFile(source if isinstance(source, Path) else source.path)
+            else:
+                # pyarrow's pre-buffering would fetch every row group before the first batch: read
+                # column chunks as streams of ranges instead, so memory stays flat on any size.
+                parquet = pq.ParquetFile(handle, pre_buffer=False, buffer_size=sources.RANGE_BUFFER)
             yield from arrow_chunks(parquet.iter_batches(batch_size=CHUNK_ROWS), self.label)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as err:
             raise DatasetError(

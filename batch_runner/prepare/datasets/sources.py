@@ -35,7 +35,8 @@ S3ClientFactory = Callable[[], Any]
 
 
 class ByteSource(Protocol):
-    label: str
+    @property
+    def label(self) -> str: ...
 
     def open(self) -> IO[bytes]:
         """The (decompressed) bytes from the start, buffered."""
@@ -54,6 +55,19 @@ def split_name(name: str) -> tuple[str | None, str | None]:
     if compression is not None:
         path = path.with_suffix("")
     return FORMATS.get(path.suffix), compression
+
+
+def dataset_stem(location: str) -> str:
+    """A dataset's name without folders and endings: ``s3://b/in/reviews.csv.gz`` -> ``reviews``."""
+    if location == STDIN:
+        return "stdin"
+    name = PurePosixPath(location.rstrip("/")).name
+    for suffixes in (COMPRESSIONS, FORMATS):
+        for suffix in suffixes:
+            if name.lower().endswith(suffix):
+                name = name[: -len(suffix)]
+                break
+    return name
 
 
 def known_endings() -> str:
@@ -257,7 +271,9 @@ def _list(client: Any, bucket: str, prefix: str, uri: str) -> Iterator[dict[str,
 
 _MISSING_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "404", "NotFound"})
 _DENIED_CODES = frozenset({"AccessDenied", "403", "Forbidden", "AllAccessDisabled"})
-_REGION_CODES = frozenset({"PermanentRedirect", "301", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"})
+_REGION_CODES = frozenset(
+    {"PermanentRedirect", "301", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"}
+)
 
 
 def s3_call(call: Callable[[], Any], uri: str, *, missing_hint: str | None = None) -> Any:

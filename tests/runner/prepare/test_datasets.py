@@ -164,5 +164,8 @@ def test_a_dataframe_with_repeated_column_names_is_refused(columns: list[Any], r
 
 @pytest.mark.parametrize("source", [{"a": 1}, 42, [1, 2]])
 def test_sources_that_are_not_datasets_are_refused(source: Any) -> None:
-    with pytest.raises(DatasetError, match=r"pass a file path, an s3:// URI, a pandas or polars DataFrame|not a dict with text keys"):
+    with pytest.raises(
+        DatasetError,
+        match=r"pass a file path, an s3:// URI, a pandas or polars DataFrame|not a dict with text keys",
+    ):
         read_all(source)
