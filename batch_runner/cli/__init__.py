@@ -9,6 +9,7 @@ imports this package. May import: anything in ``batch_runner``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from importlib import import_module
@@ -61,7 +62,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# A reader that goes away (`... | head`) ends the command quietly with the exit code a shell gives a
+# process killed by SIGPIPE (128 + 13), never a BrokenPipeError traceback.
+BROKEN_PIPE_EXIT = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        try:
+            return _dispatch(argv)
+        finally:
+            sys.stdout.flush()  # here, not at interpreter exit, where a closed pipe can only be reported
+    except BrokenPipeError:
+        _discard_stdout()
+        return BROKEN_PIPE_EXIT
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null so nothing buffered is written to the closed pipe again at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # a stdout without a file descriptor (captured in tests)
+        pass
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)

@@ -8,6 +8,12 @@ newest outcome wins. Job statuses are refreshed first (nothing is submitted). Th
 .jsonl or .parquet) is written atomically: an interrupted run leaves no partial file and can
 simply be run again.
 
+--out is a local path, an s3://BUCKET/KEY (one multipart upload, streamed as it is written and
+completed only at the end), or - for standard output (CSV unless --format says otherwise; the
+summary then goes to stderr), e.g. `results RUN --out - | duckdb -c "from read_csv('/dev/stdin')"`.
+--format openai writes JSONL in the OpenAI Batch API's output shape: one line per row with id,
+custom_id (the row's ID), response.body (a chat.completion with choices and usage) or error.
+
 Columns: record_id, id, row, status (succeeded|failed|missing), answer, stop_reason,
 input_tokens, output_tokens, error_code, error_message, job_id; then, for a run submitted with
 --output-schema, one column per top-level property of the schema (named as in the schema, or
@@ -33,15 +39,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from batch_runner.cli.run_args import add_command, load_run
 from batch_runner.exceptions import AwsError
+from batch_runner.results.sinks import FILE_FORMATS
 from batch_runner.results.writers import SUPPORTED_SUFFIXES
-
-if TYPE_CHECKING:
-    pass
 
 
 def register(subparsers: Any) -> None:
@@ -52,7 +55,13 @@ def register(subparsers: Any) -> None:
         "--out",
         required=True,
         metavar="PATH",
-        help=f"output file; the format follows the extension ({', '.join(SUPPORTED_SUFFIXES)})",
+        help=f"output file ({', '.join(SUPPORTED_SUFFIXES)}), s3://BUCKET/KEY, or - for standard output",
+    )
+    parser.add_argument(
+        "--format",
+        choices=FILE_FORMATS,
+        help="csv, jsonl, parquet, or openai (OpenAI batch output JSONL); default: from the extension, "
+        "CSV for -",
     )
     parser.add_argument("--include-input", action="store_true", help="add the input columns to each row")
     parser.add_argument("--json", action="store_true", help="print the reconciliation as JSON")
@@ -64,22 +73,26 @@ def run(args: argparse.Namespace) -> int:
     from batch_runner.jobs.tracking import refresh
     from batch_runner.results.writers import check_output_path
 
-    out = Path(args.out)
-    check_output_path(out)  # a wrong extension fails before any download
+    destination = check_output_path(args.out, args.format)  # a wrong extension fails before any download
+    # With the rows on standard output, everything said about them goes to stderr.
+    report = sys.stderr if destination.is_stdout else sys.stdout
     batch_run = load_run(args)
     try:
         refresh(batch_run, submit=False)  # current job statuses, so unfinished jobs are flagged right
     except AwsError as err:
         print(f"warning: job statuses not refreshed ({err}); using the last ones recorded", file=sys.stderr)
-    reconciliation = write_results(batch_run, out, include_input=args.include_input)
+    reconciliation = write_results(
+        batch_run, destination.location, include_input=args.include_input, file_format=destination.file_format
+    )
     if args.json:
-        print(json.dumps(reconciliation.to_dict(), indent=2, default=str))
+        print(json.dumps(reconciliation.to_dict(), indent=2, default=str), file=report)
         return 0
-    print(f"wrote {out}: {reconciliation.summary()}")
-    print(f"tokens: {reconciliation.input_tokens} input, {reconciliation.output_tokens} output")
+    where = "standard output" if destination.is_stdout else destination.location
+    print(f"wrote {where}: {reconciliation.summary()}", file=report)
+    print(f"tokens: {reconciliation.input_tokens} input, {reconciliation.output_tokens} output", file=report)
     schema = run_output_schema(batch_run)
     if schema is not None:
-        print(schema_line(batch_run.name, reconciliation.schema_failed, schema.properties))
+        print(schema_line(batch_run.name, reconciliation.schema_failed, schema.properties), file=report)
     for warning in reconciliation.warnings():
         print(f"warning: {warning}", file=sys.stderr)
     return 0

@@ -33,6 +33,8 @@ from batch_runner.results import (
     collect_results,
     iter_results,
 )
+from batch_runner.results.sinks import check_bucket
+from batch_runner.results.writers import check_output_path
 
 
 def job_refs(run: RunContext) -> list[JobOutputRef]:
@@ -102,15 +104,23 @@ def _require_jobs(run: RunContext) -> list[JobOutputRef]:
     return refs
 
 
-def write_results(run: RunContext, out: Path | str, *, include_input: bool = False) -> Reconciliation:
-    """Write one row per input record to ``out`` (CSV, JSONL or Parquet, atomically)."""
-    source = S3OutputSource(run.client("s3"))
+def write_results(
+    run: RunContext, out: Path | str, *, include_input: bool = False, file_format: str | None = None
+) -> Reconciliation:
+    """Write one row per input record to ``out``: a path, ``-`` (standard output) or an s3:// URI;
+    CSV, JSONL, Parquet or ``openai`` (the OpenAI Batch API's output shape), by ``file_format`` or
+    the extension; atomically."""
+    destination = check_output_path(out, file_format)
+    s3 = run.client("s3")
+    check_bucket(destination, s3)  # before the join: a typo costs nothing
     return collect_results(
-        source,
+        S3OutputSource(s3),
         _require_jobs(run),
         record_index_path(run),
-        out,
+        destination,
         include_input=include_input,
+        s3=lambda: s3,
+        model_id=str(run.manifest.plan.get("model_id", "")),
         **answer_options(run),
     )
 
@@ -136,8 +146,10 @@ class RunResults:
             **answer_options(self.run),
         )
 
-    def save(self, path: Path | str) -> Reconciliation:
-        return write_results(self.run, path, include_input=self.include_input)
+    def save(self, path: Path | str, *, format: str | None = None) -> Reconciliation:
+        """Write the results to ``path`` (a local path, ``-`` or an s3:// URI); ``format`` is csv,
+        jsonl, parquet or openai (default: from the extension)."""
+        return write_results(self.run, path, include_input=self.include_input, file_format=format)
 
     def to_pandas(self) -> Any:
         """A pandas DataFrame, one row per input record (needs pandas installed)."""

@@ -17,6 +17,7 @@ from batch_runner.results.outputs import (
     OutputSource,
 )
 from batch_runner.results.reconcile import Reconciliation
+from batch_runner.results.sinks import Destination, S3ClientFactory
 from batch_runner.results.writers import check_output_path, write_rows
 
 SchemaArgument = OutputSchema | Mapping[str, Any] | str | Path | None
@@ -26,21 +27,23 @@ def collect_results(
     source: OutputSource,
     jobs: Sequence[JobOutputRef],
     record_index: RecordIndex,
-    out_path: Path | str,
+    out_path: Path | str | Destination,
     *,
     include_input: bool = False,
     work_dir: Path | None = None,
     output_schema: SchemaArgument = None,
     prefill: str | None = None,
+    s3: S3ClientFactory | None = None,
+    model_id: str = "",
 ) -> Reconciliation:
-    """Write one row per input record to ``out_path`` (format from its extension)."""
-    out_path = Path(out_path)
-    check_output_path(out_path)
+    """Write one row per input record to ``out_path`` (a path, ``-`` or an s3:// URI written with
+    ``s3``'s client; the format from its extension, or a ``Destination``'s)."""
+    destination = check_output_path(out_path)
     answers = answer_check(output_schema, prefill)
     with join_results(
         source, jobs, record_index, include_input=include_input, work_dir=work_dir, answers=answers
     ) as joined:
-        write_rows(out_path, joined.columns, joined.kinds, joined.rows())
+        write_rows(destination, joined.columns, joined.kinds, joined.rows(), s3=s3, model_id=model_id)
         return joined.reconciliation
 
 
