@@ -286,6 +286,8 @@ def prepare(
             file_format=file_format,
             s3=lambda: aws.client("s3"),
         )
+        if plan.output_schema is not None:  # asked for by an OpenAI batch file's response_format
+            opts = replace(opts, output_schema=plan.output_schema)
         # After planning, so an unknown model or a bad dataset is reported as such first.
         _check_model_allowed(opts.model_id, settings)
         if existing is not None and existing.fingerprint != plan.dataset_fingerprint:

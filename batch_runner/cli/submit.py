@@ -3,7 +3,11 @@
 Every row of DATASET (CSV, JSONL or Parquet) is rendered through the prompt template (Jinja2; each
 column is a variable, e.g. "Summarize: {{ text }}") into the model's request format, validated, split
 into shards that respect the model's batch quotas, uploaded, and submitted as one job per shard.
-A JSONL file whose lines already hold "modelInput" needs no prompt.
+A JSONL file whose lines already hold "modelInput" needs no prompt, and neither does an OpenAI Batch
+API input file (lines with custom_id and a /v1/chat/completions body): its messages, max_tokens or
+max_completion_tokens, temperature and response_format (json_schema) become requests of --model's
+family, custom_id the record's ID; options the family cannot honour are refused with the line
+number.
 
 DATASET is a local path, an s3://BUCKET/KEY URI (streamed, never downloaded first), an
 s3://BUCKET/PREFIX/ of Parquet or JSONL parts (read in key order; names starting with _ or . are
@@ -192,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps({"dry_run": True, "plan": plan_dict(plan)}, indent=2))
             else:
-                print("\n".join(describe_plan(plan, opts.output_schema)))
+                print("\n".join(describe_plan(plan, opts.output_schema or plan.output_schema)))
         return 0
 
     prepared = prepare(
@@ -205,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
         file_format=args.format,
     )
     if not args.json:
-        print("\n".join(describe_plan(prepared.plan, opts.output_schema)))
+        print("\n".join(describe_plan(prepared.plan, prepared.opts.output_schema)))
         print(f"Run {prepared.run} on stack {prepared.settings.stack} ({prepared.settings.region})")
     if not args.yes and sys.stdin.isatty() and not _confirmed(len(prepared.plan.shards)):
         prepared.discard()

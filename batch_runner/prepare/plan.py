@@ -69,3 +69,5 @@ class Plan:
     structured_output: StructuredOutput | None = None  # how requests ask for JSON; None: no schema
     warnings: tuple[str, ...] = ()  # worth reading before submitting, e.g. a model with no batch record
     skipped_rows: int = 0  # rows left out as too large for the context window (--skip-oversized)
+    # The schema an OpenAI batch file's lines asked for (response_format), which becomes the run's.
+    output_schema: dict[str, Any] | None = None

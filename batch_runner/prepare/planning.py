@@ -46,6 +46,7 @@ from batch_runner.prepare.background_writer import BackgroundWriter
 from batch_runner.prepare.datasets import BlocksTooSmall, Dataset, DatasetSource, has_json_rows, open_dataset
 from batch_runner.prepare.datasets.sources import S3ClientFactory
 from batch_runner.prepare.oversized import OversizeCheck
+from batch_runner.prepare.openai_batch import OpenAIBatchRequests
 from batch_runner.prepare.plan import RECORD_INDEX_NAME, Plan, ShardPlan, SubmitOptions
 from batch_runner.prepare.prompts import PromptTemplate, column_template, compile_template
 from batch_runner.prepare.records import RowEncoder
@@ -87,8 +88,9 @@ def build_plan(
         )
     workdir.mkdir(parents=True, exist_ok=True)
     while True:
+        openai = _openai_requests(options, schema) if template is None else None
         try:
-            written = _write_files(dataset, options, adapter, template, quotas, workdir)
+            written = _write_files(dataset, options, adapter, template, quotas, workdir, openai)
             break
         except BlocksTooSmall as retry:  # a CSV row longer than the read block: start over
             dataset = retry.dataset
@@ -107,10 +109,23 @@ def build_plan(
         record_index_path=workdir / RECORD_INDEX_NAME,
         quotas=quotas,
         estimate=estimate_cost(options.model_id, input_tokens, output_tokens),
-        structured_output=_structured_output(schema, adapter, pre_formatted=template is None),
+        structured_output=(
+            openai.structured_output
+            if openai is not None and openai.schema is not None
+            else _structured_output(schema, adapter, pre_formatted=template is None)
+        ),
         warnings=tuple(filter(None, (batch_warning, _skipped_warning(skipped)))),
         skipped_rows=len(skipped),
+        output_schema=openai.lifted_schema if openai is not None else None,
     )
+
+
+def _openai_requests(options: SubmitOptions, schema: OutputSchema | None) -> OpenAIBatchRequests:
+    """Builds requests from OpenAI batch lines, should the pre-formatted input hold those."""
+    max_tokens = DEFAULT_MAX_TOKENS if options.max_tokens is None else options.max_tokens
+    model_options = {k: v for k, v in options.model_options.items() if k != INPUT_COLUMN_OPTION}
+    defaults = RequestSettings(options.system_prompt, max_tokens, options.temperature, model_options)
+    return OpenAIBatchRequests(options.model_id, options.invocation_type, defaults, schema)
 
 
 def _write_files(
@@ -120,6 +135,7 @@ def _write_files(
     template: PromptTemplate | None,
     quotas: ModelQuotas,
     workdir: Path,
+    openai: OpenAIBatchRequests | None,
 ) -> tuple[list[ShardPlan], int, str, int, list[str]]:
     """Shards, record count, SHA-256 of the record index, rendered prompt characters, and the rows
     left out as too large for the context window."""
@@ -130,7 +146,7 @@ def _write_files(
     try:
         ids = UserIdRegistry(options.id_column or "recordId")
         oversize = OversizeCheck.for_adapter(adapter, skip=options.skip_oversized)
-        rows = RowEncoder(adapter, template, options.system_prompt, options.id_column, ids, oversize)
+        rows = RowEncoder(adapter, template, options.system_prompt, options.id_column, ids, oversize, openai)
         encoder = _encoder(adapter, template, rows)
         index_digest = hashlib.sha256()
         prompt_chars = 0

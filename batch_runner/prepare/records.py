@@ -19,6 +19,7 @@ from batch_runner.catalog.models import ModelAdapter
 from batch_runner.exceptions import DatasetError, TemplateError
 from batch_runner.prepare.datasets import Chunk
 from batch_runner.prepare.oversized import OversizeCheck
+from batch_runner.prepare.openai_batch import OpenAIBatchRequests, is_openai_line
 from batch_runner.prepare.prompts import PromptTemplate, missing_variable_error
 from batch_runner.prepare.record_ids import runner_record_id, user_id
 from batch_runner.prepare.shards import Lines
@@ -52,9 +53,12 @@ class RowEncoder:
         id_column: str | None,
         ids: UserIdRegistry | None,
         oversize: OversizeCheck | None = None,
+        openai: OpenAIBatchRequests | None = None,
     ) -> None:
         self.adapter = adapter
         self.oversize = oversize
+        self.openai = openai  # builds requests from OpenAI batch lines, when the first line is one
+        self._openai_lines: bool | None = None  # decided by the first pre-formatted line
         self.template = template
         # Sent with every record besides its rendered prompt: the system prompt, schema instructions.
         self.fixed_chars = len(system_prompt or "") + (
@@ -129,6 +133,17 @@ class RowEncoder:
         return user_id(row[self.id_column], where=where, column=self.id_column)
 
     def _pre_formatted(self, row: dict[str, Any], where: str) -> tuple[Any, str | None]:
+        if self._openai_lines is None:
+            self._openai_lines = self.openai is not None and is_openai_line(row)
+        if self._openai_lines:
+            if not is_openai_line(row):
+                raise DatasetError(
+                    f"{where}: not an OpenAI batch request (custom_id, body) like the first line; "
+                    "a file holds one kind of line"
+                )
+            assert self.openai is not None
+            body, custom_id = self.openai.model_input(row, where)
+            return body, user_id(custom_id, where=where, column="custom_id")
         model_input = row.get(PRE_FORMATTED_INPUT)
         if not isinstance(model_input, dict):
             raise DatasetError(

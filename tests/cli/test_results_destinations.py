@@ -170,3 +170,42 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     os.close(write_end)
     assert process.stderr == b""
     assert process.returncode == BROKEN_PIPE_EXIT
+
+
+def test_an_openai_batch_file_round_trips_to_openai_output(
+    emulator: Emulator, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    schema = {"type": "object", "properties": {"label": {"enum": ["a", "b"]}}, "required": ["label"]}
+    response_format = {"type": "json_schema", "json_schema": {"name": "label", "schema": schema}}
+    lines = [
+        {
+            "custom_id": f"task-{n}",
+            "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": {
+                "model": "gpt-4o-mini",
+                "messages": [{"role": "user", "content": f"Label item {n}"}],
+                "max_completion_tokens": 100,
+                "response_format": response_format,
+            },
+        }
+        for n in range(100)
+    ]
+    (workdir / "batch.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    endpoint = ["--endpoint-url", emulator.endpoint_url]
+    argv = ["submit", "batch.jsonl", "--model", "anthropic.claude-3-haiku-20240307-v1:0", "--run", "oai"]
+    assert main([*argv, "--yes", *endpoint]) == 0
+    assert "output:   JSON schema, 1 column (label)" in capsys.readouterr().out
+    emulator.run_until_idle()
+    assert main(["results", "oai", "--out", "oai.csv", *endpoint]) == 0
+    rows = list(csv.DictReader((workdir / "oai.csv").open()))
+    assert [(row["id"], row["status"]) for row in rows[:2]] == [
+        ("task-0", "succeeded"),
+        ("task-1", "succeeded"),
+    ]
+    assert {row["label"] for row in rows} <= {"a", "b"}
+    capsys.readouterr()
+    assert main(["results", "oai", "--out", "-", "--format", "openai", *endpoint]) == 0
+    first = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert first["custom_id"] == "task-0"
+    assert json.loads(first["response"]["body"]["choices"][0]["message"]["content"])["label"] in ("a", "b")

@@ -39,6 +39,9 @@ class ClaudeMessages(ModelAdapter):
             return StructuredOutput(NATIVE, detail={"field": NATIVE_FIELD})
         return StructuredOutput(PREFILL, JSON_PREFILL, {"field": "messages"})
 
+    def history_message(self, turn: tuple[str, str]) -> Any:
+        return {"role": turn[0], "content": [{"type": "text", "text": turn[1]}]}
+
     def build(self, text: str) -> dict[str, Any]:
         body: dict[str, Any] = {
             "anthropic_version": "bedrock-2023-05-31",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar
@@ -130,6 +130,25 @@ class ModelAdapter:
 
     def build(self, text: str) -> dict[str, Any]:
         raise NotImplementedError
+
+    def build_conversation(self, turns: Sequence[tuple[str, str]]) -> dict[str, Any]:
+        """A request for a conversation: ``(role, text)`` turns, ``user`` and ``assistant`` in turn,
+        the last one the user's (its text is what ``build`` takes; earlier turns come before it)."""
+        *history, (_, text) = turns
+        if not history:
+            return self.build(text)
+        if self.history_message(history[0]) is None:
+            raise UsageError(
+                f"{self.description} requests take a single user message here, not a conversation "
+                "with earlier turns; send one user message per request"
+            )
+        body = self.build(text)
+        body[self.text_field] = [self.history_message(turn) for turn in history] + body[self.text_field]
+        return body
+
+    def history_message(self, turn: tuple[str, str]) -> Any:
+        """One earlier turn as the family's messages hold it; None: the family takes no history."""
+        return None
 
     def ask_for_json(self) -> StructuredOutput:
         """How requests ask for JSON matching the output schema: prompt instructions, unless a

@@ -47,6 +47,9 @@ class Converse(ModelAdapter):
             return StructuredOutput(NATIVE, detail={"field": NATIVE_FIELD})
         return super().ask_for_json()
 
+    def history_message(self, turn: tuple[str, str]) -> Any:
+        return {"role": turn[0], "content": [{"text": turn[1]}]}
+
     def build(self, text: str) -> dict[str, Any]:
         body: dict[str, Any] = {"messages": [{"role": "user", "content": [{"text": self.user_text(text)}]}]}
         if self.settings.system_prompt:

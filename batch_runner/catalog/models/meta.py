@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,9 +16,15 @@ class ChatTokens:
     header_end: str
     end_of_turn: str
 
-    def prompt(self, text: str, system_prompt: str | None, prefill: str | None = None) -> str:
+    def prompt(
+        self,
+        text: str,
+        system_prompt: str | None,
+        prefill: str | None = None,
+        history: Sequence[tuple[str, str]] = (),
+    ) -> str:
         turns = [("system", system_prompt)] if system_prompt else []
-        turns.append(("user", text))
+        turns += [*history, ("user", text)]
         parts = ["<|begin_of_text|>"]
         parts += [
             f"{self.header_start}{role}{self.header_end}\n\n{body}{self.end_of_turn}" for role, body in turns
@@ -42,8 +49,15 @@ class Llama3(ModelAdapter):
         # The raw prompt holds the assistant turn, so the reply can be started with "{".
         return StructuredOutput(PREFILL, JSON_PREFILL, {"field": self.text_field})
 
+    def build_conversation(self, turns: Sequence[tuple[str, str]]) -> dict[str, Any]:
+        *history, (_, text) = turns
+        return self._body(text, history)
+
     def build(self, text: str) -> dict[str, Any]:
-        prompt = self.tokens.prompt(self.user_text(text), self.settings.system_prompt, self.prefill)
+        return self._body(text, ())
+
+    def _body(self, text: str, history: Sequence[tuple[str, str]]) -> dict[str, Any]:
+        prompt = self.tokens.prompt(self.user_text(text), self.settings.system_prompt, self.prefill, history)
         body: dict[str, Any] = {"prompt": prompt, "max_gen_len": self.settings.max_tokens}
         return self.with_temperature(body)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from batch_runner.catalog.models.base import ModelAdapter
@@ -35,6 +36,15 @@ class MistralChat(ModelAdapter):
     description = "Mistral AI chat completion"
     required_fields = ("messages",)
     max_tokens_field = ("max_tokens",)
+
+    def history_message(self, turn: tuple[str, str]) -> Any:
+        return {"role": turn[0], "content": turn[1]}
+
+    def build_conversation(self, turns: Sequence[tuple[str, str]]) -> dict[str, Any]:
+        body = super().build_conversation(turns)
+        # The system message, when there is one, must stay first.
+        body["messages"].sort(key=lambda message: message["role"] != "system")
+        return body
 
     def build(self, text: str) -> dict[str, Any]:
         messages = []

@@ -21,6 +21,9 @@ class NovaMessages(ModelAdapter):
     def first_generation(self) -> bool:
         return _NOVA_V1.match(parse_model_id(self.model_id).base_model_id or "") is not None
 
+    def history_message(self, turn: tuple[str, str]) -> Any:
+        return {"role": turn[0], "content": [{"text": turn[1]}]}
+
     def build(self, text: str) -> dict[str, Any]:
         body: dict[str, Any] = {}
         if self.first_generation():
