@@ -17,6 +17,10 @@ def readme_commands() -> list[list[str]]:
     for block in _BASH_BLOCK.findall(README.read_text(encoding="utf-8")):
         for line in block.replace("\\\n", " ").splitlines():
             tokens = shlex.split(line, comments=True)
+            while "|" in tokens:  # each side of a pipe is a command of its own
+                cut = tokens.index("|")
+                commands.append(tokens[:cut])
+                tokens = tokens[cut + 1 :]
             if tokens:
                 commands.append(tokens)
     return commands
