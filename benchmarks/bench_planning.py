@@ -1,6 +1,6 @@
 """Planning benchmark: our build_plan against the two ways people write batch JSONL today.
 
-    python benchmarks/bench_planning.py [--rows 10000 200000 1000000] [--repeat 3] [--workdir DIR]
+    python benchmarks/bench_planning.py [--rows 10000 200000 1000000] [--repeat 3] [--workdir DIR] [--sources]
 
 For each size it generates a dataset of conversation-length rows (about 1.1 KB each, sampled with
 a fixed seed from ../shared/data/counseling_conversations.csv), then runs, each in its own
@@ -10,7 +10,13 @@ subprocess so peak RSS is per approach:
 - pandas: pandas.read_csv, a Python loop into dicts, an f-string prompt and json.dumps per line
 - loop:   csv.reader, an f-string prompt and orjson.dumps per line (the same request bytes as ours)
 
-All three build Claude Messages requests from the same prompt. Times are for the work only
+With ``--sources``, ours also plans the same rows from two other places:
+
+- ours-parquet: a Parquet file of ``large_string`` columns, as pandas 3 and polars write them;
+- ours-s3:      the CSV from S3, streamed from the local emulator (``local serve --no-stack``) over
+                HTTP; the emulator's own CPU and memory are not counted.
+
+All of them build Claude Messages requests from the same prompt. Times are for the work only
 (reading through writing, after imports); peak RSS is the whole child process (os.wait4). Each
 approach runs ``--repeat`` times, interleaved with the others, and the fastest run is reported
 (on a shared machine the slower ones measure the neighbours).
@@ -24,6 +30,7 @@ import json
 import os
 import random
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +42,8 @@ REAL_DATASET = ROOT / ".." / "shared" / "data" / "counseling_conversations.csv"
 MODEL = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
 PROMPT = "Context: {{ Context }}\nResponse: {{ Response }}"
 APPROACHES = ("ours", "pandas", "loop")
+SOURCE_APPROACHES = ("ours-parquet", "ours-s3")
+S3_BUCKET = "bench-planning"
 
 
 def claude_body(text: str) -> dict[str, object]:
@@ -45,13 +54,23 @@ def claude_body(text: str) -> dict[str, object]:
     }
 
 
-def run_ours(data: Path, out: Path) -> None:
+def run_ours(data: Path | str, out: Path) -> None:
+    from batch_runner.aws.clients import AwsContext
     from batch_runner.catalog.quotas import default_quotas
     from batch_runner.prepare.plan import SubmitOptions
     from batch_runner.prepare.planning import build_plan
 
     options = SubmitOptions(model_id=MODEL, prompt_template=PROMPT)
-    build_plan(data, options, quotas=default_quotas(MODEL), workdir=out)
+    aws = AwsContext(region="us-east-1", endpoint_url=os.environ.get("BENCH_S3_ENDPOINT"))
+    build_plan(data, options, quotas=default_quotas(MODEL), workdir=out, s3=lambda: aws.client("s3"))
+
+
+def run_ours_parquet(data: Path, out: Path) -> None:
+    run_ours(data.with_suffix(".parquet"), out)
+
+
+def run_ours_s3(data: Path, out: Path) -> None:
+    run_ours(f"s3://{S3_BUCKET}/{data.name}", out)
 
 
 def run_pandas(data: Path, out: Path) -> None:
@@ -79,11 +98,12 @@ def run_loop(data: Path, out: Path) -> None:
 
 
 def child(approach: str, data: Path, out: Path) -> None:
-    runner = {"ours": run_ours, "pandas": run_pandas, "loop": run_loop}[approach]
+    runners = {"ours": run_ours, "pandas": run_pandas, "loop": run_loop}
+    runner = {**runners, "ours-parquet": run_ours_parquet, "ours-s3": run_ours_s3}[approach]
     # Imports are not part of the timed work.
     if approach == "pandas":
         import pandas  # noqa: F401
-    elif approach == "ours":
+    elif approach.startswith("ours"):
         sys.path.insert(0, str(ROOT))
         import batch_runner.prepare.planning  # noqa: F401
     else:
@@ -138,7 +158,58 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 200_000])
     parser.add_argument("--repeat", type=int, default=3, help="runs per approach; the fastest is reported")
     parser.add_argument("--workdir", type=Path, default=None, help="scratch space (default: a temp dir)")
+    parser.add_argument("--sources", action="store_true", help="also plan from Parquet and from S3")
     args = parser.parse_args()
+    approaches = APPROACHES + (SOURCE_APPROACHES if args.sources else ())
+    emulator = start_emulator() if args.sources else None
+    try:
+        run_all(args, approaches)
+    finally:
+        if emulator is not None:
+            emulator.terminate()
+            emulator.wait()
+
+
+def start_emulator() -> subprocess.Popen[bytes]:
+    """``local serve`` on a free port, its address in BENCH_S3_ENDPOINT for the children."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "batch_runner", "local", "serve", "--no-stack", "--port", str(port)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.environ.update(
+        BENCH_S3_ENDPOINT=f"http://127.0.0.1:{port}",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+    )
+    for _ in range(600):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return process
+        time.sleep(0.1)
+    process.terminate()
+    raise SystemExit("the emulator did not start")
+
+
+def stage_sources(data: Path) -> None:
+    """The Parquet twin of ``data`` and its copy in the emulator's S3."""
+    import boto3
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    table = pa_csv.read_csv(data, parse_options=pa_csv.ParseOptions(newlines_in_values=True))
+    large = pa.schema([(name, pa.large_string()) for name in table.column_names])
+    pq.write_table(table.cast(large), data.with_suffix(".parquet"))
+    s3 = boto3.client("s3", endpoint_url=os.environ["BENCH_S3_ENDPOINT"], region_name="us-east-1")
+    existing = {bucket["Name"] for bucket in s3.list_buckets()["Buckets"]}
+    if S3_BUCKET not in existing:
+        s3.create_bucket(Bucket=S3_BUCKET)
+    s3.upload_file(str(data), S3_BUCKET, data.name)
+
+
+def run_all(args: argparse.Namespace, approaches: tuple[str, ...]) -> None:
     base = Path(tempfile.mkdtemp(prefix="bench-planning-", dir=args.workdir))
     print(f"# {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start; scratch {base}")
     print("| rows | dataset | approach | seconds | CPU s | peak RSS MB | ours faster by |")
@@ -146,14 +217,18 @@ def main() -> None:
     for rows in args.rows:
         data = base / f"conversations-{rows}.csv"
         generate(data, rows)
-        runs: dict[str, list[dict[str, float]]] = {name: [] for name in APPROACHES}
+        if len(approaches) > len(APPROACHES):
+            # In a process of its own: a parent that loaded pyarrow would pass its peak RSS to the children.
+            subprocess.run([sys.executable, __file__, "--stage", str(data)], check=True)
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in approaches}
         for _ in range(args.repeat):
-            for name in APPROACHES:
+            for name in approaches:
                 runs[name].append(measure(name, data, base / f"{name}-{rows}"))
-        results = {name: min(runs[name], key=lambda run: run["seconds"]) for name in APPROACHES}
-        if not same_requests(base / f"ours-{rows}", base / f"loop-{rows}"):
-            raise SystemExit("ours and loop wrote different request bytes")
-        for name in APPROACHES:
+        results = {name: min(runs[name], key=lambda run: run["seconds"]) for name in approaches}
+        for name in (name for name in approaches if name.startswith("ours")):
+            if not same_requests(base / f"{name}-{rows}", base / f"loop-{rows}"):
+                raise SystemExit(f"{name} and loop wrote different request bytes")
+        for name in approaches:
             result = results[name]
             ratio = result["seconds"] / results["ours"]["seconds"]
             print(
@@ -161,14 +236,17 @@ def main() -> None:
                 f"{result['cpu_seconds']:.2f} | {result['peak_rss_mb']:.0f} | {ratio:.2f}x |",
                 flush=True,
             )
-        for name in APPROACHES:
+        for name in approaches:
             shutil.rmtree(base / f"{name}-{rows}")
         data.unlink()
+        data.with_suffix(".parquet").unlink(missing_ok=True)
     base.rmdir()
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "--child":
         child(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--stage":
+        stage_sources(Path(sys.argv[2]))
     else:
         main()
