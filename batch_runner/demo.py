@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 from batch_runner.api import submit
 from batch_runner.aws.settings import DEFAULT_STATE_DIR
 from batch_runner.catalog.output_schema import OutputSchema
+from batch_runner.exceptions import UsageError
 from batch_runner.jobs.pacing import Pacing
 from batch_runner.jobs.run_results import run_output_schema
 from batch_runner.jobs.run_state import default_run_name
@@ -108,7 +109,7 @@ def emulator_only_environment() -> Iterator[None]:
 
 
 def run_demo(
-    out: Path = DEFAULT_OUTPUT,
+    out: Path | str = DEFAULT_OUTPUT,
     *,
     keep_running: bool = False,
     on_start: Callable[[str, str], None] | None = None,
@@ -125,7 +126,12 @@ def run_demo(
     """
     from batch_runner.local.server import Emulator  # loads moto: only when the demo runs
 
-    check_output_path(out)  # before anything starts
+    destination = check_output_path(out)  # before anything starts
+    if destination.is_stdout or destination.s3_address is not None:
+        raise UsageError(
+            f"the demo writes its results to a local file, not {out}; give a .csv, .jsonl or .parquet path"
+        )
+    out = Path(out)
     started = time.monotonic()
     state_dir = Path(DEFAULT_STATE_DIR) if keep_running else Path(tempfile.mkdtemp(prefix="batch-demo-"))
     emulator = Emulator(DEMO_CONFIG, region=REGION, environment=DEMO_ENVIRONMENT, deploy_stack=False)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -31,8 +30,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--out",
-        type=Path,
-        default=Path("demo-results.csv"),
+        default="demo-results.csv",
         metavar="PATH",
         help="results file; .csv, .jsonl or .parquet (default: demo-results.csv)",
     )
