@@ -338,3 +338,20 @@ def test_s3_refusals_become_one_line_the_caller_can_act_on(
 
     with pytest.raises(UsageError, match=re.escape(expected)):
         sources.s3_call(refused, "s3://b/d.csv")
+
+
+def test_python_submits_an_s3_uri_with_a_format(emulator: Emulator, bucket: str, workdir: Path) -> None:
+    from batch_runner import submit
+
+    uri = put(emulator, bucket, "exports/reviews.data", jsonl_bytes())
+    run = submit(
+        uri,
+        model=HAIKU,
+        prompt="Summarize: {{ text }}",
+        id_column="id",
+        format="jsonl",
+        run="py-s3",
+        endpoint_url=emulator.endpoint_url,
+    )
+    assert run.summary()["records"] == 120
+    assert [job.name for job in emulator.jobs()] == ["py-s3-s00000"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -24,13 +25,14 @@ class ParquetDataset:
         source = self.source
         handle = source.random_access() if isinstance(source, S3Object) else None
         try:
-            if handle is None:
-                assert not isinstance(source, S3Object)
-                parquet = pq.ParquetFile(source if isinstance(source, Path) else source.path)
-            else:
-                # pyarrow's pre-buffering would fetch every row group before the first batch: read
-                # column chunks as streams of ranges instead, so memory stays flat on any size.
-                parquet = pq.ParquetFile(handle, pre_buffer=False, buffer_size=sources.RANGE_BUFFER)
+            file: Any = handle
+            if isinstance(source, Path):
+                file = source
+            elif not isinstance(source, S3Object):
+                file = source.path
+            # By default pyarrow reads whole row groups (on S3: every row group, before the first
+            # batch); streaming each column chunk in ranges keeps memory flat on any file.
+            parquet = pq.ParquetFile(file, pre_buffer=False, buffer_size=sources.RANGE_BUFFER)
             yield from arrow_chunks(parquet.iter_batches(batch_size=CHUNK_ROWS), self.label)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as err:
             raise DatasetError(
