@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from batch_runner.local import catalog, iam_simulation, local_identity, service_quotas
+from batch_runner.local import catalog, iam_simulation, local_identity, s3_access, service_quotas
 from batch_runner.local.config import EmulatorConfig
 from batch_runner.local.control_plane import ControlPlane, is_control_plane_path, tagged_job_arn
 from batch_runner.local.errors import InternalServerError, ServiceError, ThrottlingError
@@ -148,6 +148,17 @@ class EmulatorApp:
             quotas = self._service_quotas(environ, start_response, signed)
             if quotas is not None:
                 return quotas
+        if signed is not None and signed.service == "s3":
+            refusal = s3_access.denied(
+                environ, account_for_access_key(signed.access_key), signed.access_key, signed.region
+            )
+            if refusal is not None:
+                status, payload = refusal
+                start_response(
+                    f"{status} Forbidden",
+                    [("Content-Type", "application/xml"), ("Content-Length", str(len(payload)))],
+                )
+                return [payload]
         if (
             signed is not None
             and signed.service == "s3"

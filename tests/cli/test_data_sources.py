@@ -12,11 +12,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import boto3
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from batch_runner.aws.stack_outputs import OutputKey
 from batch_runner.cli import main
 from batch_runner.local import Emulator
 from batch_runner.prepare.datasets import sources
@@ -355,3 +357,35 @@ def test_python_submits_an_s3_uri_with_a_format(emulator: Emulator, bucket: str,
     )
     assert run.summary()["records"] == 120
     assert [job.name for job in emulator.jobs()] == ["py-s3-s00000"]
+
+
+def test_no_permission_to_read_the_dataset_is_one_line_exit_2(
+    emulator: Emulator,
+    bucket: str,
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A submitter may use the stack's buckets, not this one: the emulator holds it to that, as S3 does.
+    uri = put(emulator, bucket, "in/d.csv", csv_bytes())
+    iam = emulator.client("iam")
+    user = unique("submitter")
+    iam.create_user(UserName=user)
+    iam.attach_user_policy(UserName=user, PolicyArn=emulator.stack_outputs[OutputKey.SUBMITTER_POLICY_ARN])
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+    monkeypatch.delenv("AWS_SESSION_TOKEN")
+    before = input_keys(emulator)
+    code = main(["submit", uri, *PROMPT, "--yes", "--endpoint-url", emulator.endpoint_url])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err == (
+        f"error: no permission to read {uri} (403): allow s3:GetObject and s3:ListBucket on it "
+        "for your identity, or use another --profile\n"
+    )
+    assert input_keys(emulator) == before and emulator.jobs() == []
+    for prefix in ("in/", "runs/"):  # the stack's own buckets stay open to the submitter
+        assert "KeyCount" in boto3.client("s3", endpoint_url=emulator.endpoint_url).list_objects_v2(
+            Bucket=emulator.stack_outputs[OutputKey.INPUT_BUCKET], Prefix=prefix
+        )

@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from batch_runner.aws.stack_outputs import OutputKey
 from batch_runner.cli import BROKEN_PIPE_EXIT, main
 from batch_runner.local import Emulator
 from batch_runner.results import sinks
@@ -209,3 +210,28 @@ def test_an_openai_batch_file_round_trips_to_openai_output(
     first = json.loads(capsys.readouterr().out.splitlines()[0])
     assert first["custom_id"] == "task-0"
     assert json.loads(first["response"]["body"]["choices"][0]["message"]["content"])["label"] in ("a", "b")
+
+
+def test_results_to_a_bucket_the_caller_may_not_write_is_one_line_exit_2(
+    emulator: Emulator,
+    finished_run: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bucket = unique("theirs")
+    emulator.client("s3").create_bucket(Bucket=bucket)
+    iam = emulator.client("iam")
+    user = unique("submitter")
+    iam.create_user(UserName=user)
+    iam.attach_user_policy(UserName=user, PolicyArn=emulator.stack_outputs[OutputKey.SUBMITTER_POLICY_ARN])
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+    monkeypatch.delenv("AWS_SESSION_TOKEN")
+    uri = f"s3://{bucket}/r.csv"
+    assert main(["results", "dest", "--out", uri, *finished_run]) == 2
+    assert capsys.readouterr().err == (
+        f"error: no permission to write {uri} (AccessDenied): allow s3:PutObject on it for your identity, "
+        "or write the results elsewhere\n"
+    )
+    assert "Contents" not in emulator.client("s3").list_objects_v2(Bucket=bucket)
