@@ -303,7 +303,7 @@ def test_submit_from_s3_creates_the_job(
     assert main(argv) == 0, capsys.readouterr().err
     summary = json.loads(capsys.readouterr().out)
     assert summary["run"].startswith("reviews-")
-    assert [job.name for job in emulator.jobs()] == [f"{summary['run']}-s00000"]
+    assert [job.name.split(".", 1)[-1] for job in emulator.jobs()] == [f"{summary['run']}-s00000"]
     manifest = json.loads((workdir / ".batch-runner" / "runs" / summary["run"] / "manifest.json").read_text())
     assert manifest["dataset"]["source"] == uri
 
@@ -356,7 +356,7 @@ def test_python_submits_an_s3_uri_with_a_format(emulator: Emulator, bucket: str,
         endpoint_url=emulator.endpoint_url,
     )
     assert run.summary()["records"] == 120
-    assert [job.name for job in emulator.jobs()] == ["py-s3-s00000"]
+    assert [job.name.split(".", 1)[-1] for job in emulator.jobs()] == ["py-s3-s00000"]
 
 
 def test_no_permission_to_read_the_dataset_is_one_line_exit_2(
@@ -385,7 +385,7 @@ def test_no_permission_to_read_the_dataset_is_one_line_exit_2(
         "for your identity, or use another --profile\n"
     )
     assert input_keys(emulator) == before and emulator.jobs() == []
-    for prefix in ("in/", "runs/"):  # the stack's own buckets stay open to the submitter
-        assert "KeyCount" in boto3.client("s3", endpoint_url=emulator.endpoint_url).list_objects_v2(
-            Bucket=emulator.stack_outputs[OutputKey.INPUT_BUCKET], Prefix=prefix
-        )
+    # The stack's own buckets stay open to the submitter. (A session of its own: boto3's default
+    # session would keep these credentials for the tests that follow.)
+    submitter_s3 = boto3.session.Session().client("s3", endpoint_url=emulator.endpoint_url)
+    assert "KeyCount" in submitter_s3.list_objects_v2(Bucket=emulator.stack_outputs[OutputKey.INPUT_BUCKET])
