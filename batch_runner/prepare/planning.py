@@ -45,8 +45,8 @@ from batch_runner.exceptions import DatasetError, ModelNotSupportedError, PlanEr
 from batch_runner.prepare.background_writer import BackgroundWriter
 from batch_runner.prepare.datasets import BlocksTooSmall, Dataset, DatasetSource, has_json_rows, open_dataset
 from batch_runner.prepare.datasets.sources import S3ClientFactory
-from batch_runner.prepare.oversized import OversizeCheck
 from batch_runner.prepare.openai_batch import OpenAIBatchRequests
+from batch_runner.prepare.oversized import OversizeCheck
 from batch_runner.prepare.plan import RECORD_INDEX_NAME, Plan, ShardPlan, SubmitOptions
 from batch_runner.prepare.prompts import PromptTemplate, column_template, compile_template
 from batch_runner.prepare.records import RowEncoder

@@ -18,8 +18,8 @@ import orjson
 from batch_runner.catalog.models import ModelAdapter
 from batch_runner.exceptions import DatasetError, TemplateError
 from batch_runner.prepare.datasets import Chunk
-from batch_runner.prepare.oversized import OversizeCheck
 from batch_runner.prepare.openai_batch import OpenAIBatchRequests, is_openai_line
+from batch_runner.prepare.oversized import OversizeCheck
 from batch_runner.prepare.prompts import PromptTemplate, missing_variable_error
 from batch_runner.prepare.record_ids import runner_record_id, user_id
 from batch_runner.prepare.shards import Lines

@@ -65,19 +65,19 @@ def test_results_to_s3_match_the_local_file(
     name: str,
 ) -> None:
     monkeypatch.setattr(sinks, "PART_BYTES", 5 << 20)  # S3's minimum part: several parts, as on large runs
-    bucket = unique("results")
+    bucket = emulator.stack_outputs[OutputKey.INPUT_BUCKET]  # the submitter may write there
+    key = f"{unique('exports')}/{name}"
     s3 = emulator.client("s3")
-    s3.create_bucket(Bucket=bucket)
     assert main(["results", "dest", "--out", name, "--include-input", *finished_run]) == 0
-    uri = f"s3://{bucket}/exports/{name}"
+    uri = f"s3://{bucket}/{key}"
     assert main(["results", "dest", "--out", uri, "--include-input", *finished_run]) == 0
     assert f"wrote {uri}: total 100" in capsys.readouterr().out
-    remote = s3.get_object(Bucket=bucket, Key=f"exports/{name}")["Body"].read()
+    remote = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     if name.endswith(".parquet"):
         assert pq.read_table(io.BytesIO(remote)).equals(pq.read_table(workdir / name))
     else:
         assert remote == (workdir / name).read_bytes()
-    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    assert s3.list_multipart_uploads(Bucket=bucket, Prefix=key).get("Uploads", []) == []
 
 
 def test_large_results_go_up_in_parts_and_a_failure_leaves_nothing(
@@ -104,8 +104,9 @@ def test_large_results_go_up_in_parts_and_a_failure_leaves_nothing(
 
 
 def test_results_to_a_missing_bucket_is_one_line_exit_2_before_the_join(
-    finished_run: list[str], capsys: pytest.CaptureFixture[str]
+    finished_run: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAACCOUNTROOT00000")  # may learn that a bucket is missing
     bucket = unique("nope")
     assert main(["results", "dest", "--out", f"s3://{bucket}/r.csv", *finished_run]) == 2
     err = capsys.readouterr().err
@@ -133,13 +134,12 @@ def test_bad_s3_destinations_fail_before_anything_is_read(
 def test_python_saves_to_s3_and_in_the_openai_shape(
     emulator: Emulator, finished_run: list[str], workdir: Path
 ) -> None:
-    bucket = unique("results")
+    bucket, key = emulator.stack_outputs[OutputKey.INPUT_BUCKET], f"{unique('exports')}/dest.jsonl"
     s3 = emulator.client("s3")
-    s3.create_bucket(Bucket=bucket)
     run = Run.load("dest", endpoint_url=emulator.endpoint_url)
-    reconciliation = run.results().save(f"s3://{bucket}/dest.jsonl", format="openai")
+    reconciliation = run.results().save(f"s3://{bucket}/{key}", format="openai")
     assert reconciliation.total == 100
-    lines = [json.loads(line) for line in s3.get_object(Bucket=bucket, Key="dest.jsonl")["Body"].iter_lines()]
+    lines = [json.loads(line) for line in s3.get_object(Bucket=bucket, Key=key)["Body"].iter_lines()]
     succeeded, missing = lines[0], lines[99]
     assert succeeded["custom_id"] == "id-0" and succeeded["error"] is None
     body = succeeded["response"]["body"]
@@ -218,16 +218,9 @@ def test_results_to_a_bucket_the_caller_may_not_write_is_one_line_exit_2(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    # The default identity holds the submitter policy, which grants no other bucket.
     bucket = unique("theirs")
     emulator.client("s3").create_bucket(Bucket=bucket)
-    iam = emulator.client("iam")
-    user = unique("submitter")
-    iam.create_user(UserName=user)
-    iam.attach_user_policy(UserName=user, PolicyArn=emulator.stack_outputs[OutputKey.SUBMITTER_POLICY_ARN])
-    key = iam.create_access_key(UserName=user)["AccessKey"]
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
-    monkeypatch.delenv("AWS_SESSION_TOKEN")
     uri = f"s3://{bucket}/r.csv"
     assert main(["results", "dest", "--out", uri, *finished_run]) == 2
     assert capsys.readouterr().err == (
