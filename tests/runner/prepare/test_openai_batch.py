@@ -200,5 +200,5 @@ def test_multi_turn_is_refused_for_a_family_without_turns(tmp_path: Path) -> Non
     ]
     with pytest.raises(DatasetError, match="take a single user message here, not a conversation"):
         plan_lines(
-            tmp_path, [openai_line(0, messages=messages)] * 2, model_id="mistral.mistral-7b-instruct-v0:2"
+            tmp_path, [openai_line(0, messages=messages)] * 2, model_id="mistral.mistral-small-2402-v1:0"
         )
