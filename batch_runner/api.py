@@ -130,8 +130,9 @@ class PreparedSubmission:
     def discard(self) -> None:
         self.planning.release()
 
-    def launch(self) -> Run:
-        """Claim the run, write the manifest, upload, submit as many jobs as the quota allows.
+    def launch(self, *, submit_jobs: bool = True) -> Run:
+        """Claim the run, write the manifest, upload, submit as many jobs as the quota allows
+        (``submit_jobs=False``: stop after the upload, an orchestrated run's jobs are the stack's).
 
         A new run is claimed first, by creating its manifest in S3 only if none exists: when another
         submit took the run name since ``prepare``, this raises UsageError and nothing is uploaded.
@@ -160,7 +161,10 @@ class PreparedSubmission:
         self.discard()
         run = Run.attach(manifest, self.state_dir, self.target.aws)
         run.save()
-        run.resume()
+        if submit_jobs:
+            run.resume()
+        else:
+            run.upload_pending()
         return run
 
     def _moved(self, path: Path, input_dir: Path) -> Path:

@@ -194,6 +194,19 @@ def _read_jobs(run: RunContext, backoff: Backoff, warnings: list[str]) -> dict[i
     return described
 
 
+def record_listed(run: RunContext, listed: Mapping[str, Mapping[str, Any]]) -> bool:
+    """Copy ListModelInvocationJobs summaries (by job name) into the run's submitted shards.
+
+    The orchestration scheduler's refresh: one listing per run instead of one Get per job. Returns
+    True when something changed; the caller saves."""
+    changed = False
+    for shard in run.shards:
+        job = listed.get(shard.job_name)
+        if shard.state == SUBMITTED and job is not None and job.get("jobArn") == shard.job_arn:
+            changed |= _record(shard, job)
+    return changed
+
+
 def _submit_more(run: RunContext, backoff: Backoff, warnings: list[str]) -> str | None:
     """Upload what a stopped submit left, submit queued shards; returns why some still wait."""
     if any(s.state == PLANNED for s in run.shards):

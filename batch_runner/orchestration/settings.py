@@ -1,0 +1,57 @@
+"""What the scheduler needs to know about an environment's orchestration: teams, caps, retries.
+
+The stack passes it to the Lambda as JSON in one environment variable (``SETTINGS_VARIABLE``);
+``stacks/config.py`` validates the YAML it comes from, so parsing here trusts its shape.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+SETTINGS_VARIABLE = "BATCH_RUNNER_ORCHESTRATION"
+DEFAULT_TEAM = "default"
+
+
+@dataclass(frozen=True)
+class Team:
+    """A team's claim on each model's quota.
+
+    ``share``: free slots are divided in proportion to it. ``reserved``: slots per model the team
+    gets before any sharing whenever it has queued shards (not held idle when it has none).
+    ``max_jobs_per_model``: the most live jobs per model its runs may hold.
+    """
+
+    name: str
+    share: int = 1
+    reserved: int = 0
+    max_jobs_per_model: int | None = None
+
+
+@dataclass(frozen=True)
+class OrchestrationSettings:
+    """``max_jobs_per_model`` caps live jobs per base model account-wide (foreign jobs count),
+    for stacks that share an account; ``reserve_jobs_per_model`` slots are left for laptops and
+    other tools. ``auto_retry``: how many times failed and missing records are resent."""
+
+    teams: tuple[Team, ...] = ()
+    max_jobs_per_model: int | None = None
+    reserve_jobs_per_model: int = 0
+    auto_retry: int = 0
+    on_demand_below_minimum: bool = False
+    results_format: str = "parquet"
+    registry_table: str = ""
+    input_bucket: str = ""
+    topic_arn: str | None = None
+
+    def team(self, name: str) -> Team:
+        return next((t for t in self.teams if t.name == name), Team(name))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> OrchestrationSettings:
+        data = json.loads(text)
+        teams = tuple(Team(**team) for team in data.pop("teams", []))
+        return cls(teams=teams, **data)
