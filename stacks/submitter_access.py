@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aws_cdk import Stack
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from batch_runner.orchestration.settings import EVENT_SOURCE
 from stacks.encryption import data_key_statement
 from stacks.model_access import ModelRef
 from stacks.model_grants import INVOKE, model_statements, profile_wildcards
@@ -170,3 +172,22 @@ class SubmitterAccess(Construct):
         acknowledge_wildcard_resources(self.policy, wildcards)
         # Everyone holding the policy, for the data key's key policy.
         self.roles: list[iam.IRole] = attached_roles
+
+    def allow_orchestrated_runs(self, registry: dynamodb.ITable) -> None:
+        """Register runs and ask for cancel or retry (registry items), and wake the scheduler (only
+        events with the runner's own source)."""
+        self.policy.add_statements(
+            iam.PolicyStatement(
+                sid="RegisterAndRequestRuns",
+                actions=["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
+                resources=[registry.table_arn],
+            ),
+            iam.PolicyStatement(
+                sid="WakeTheScheduler",
+                actions=["events:PutEvents"],
+                resources=[
+                    Stack.of(self).format_arn(service="events", resource="event-bus", resource_name="default")
+                ],
+                conditions={"StringEquals": {"events:source": EVENT_SOURCE}},
+            ),
+        )

@@ -150,7 +150,8 @@ class Scheduler:
     def _submit(
         self, run: CloudRun, slots: int, live_by_name: Mapping[str, Mapping[str, Any]], report: PassReport
     ) -> None:
-        mine = {name: job for name, job in live_by_name.items() if name.startswith(f"{run.name}-s")}
+        names = {shard.job_name for shard in run.shards}
+        mine = {name: job for name, job in live_by_name.items() if name in names}
         submitted = submit_queued(
             run.manifest,
             run.client("bedrock"),

@@ -7,10 +7,22 @@ The stack passes it to the Lambda as JSON in one environment variable (``SETTING
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
 
+# The Lambda's environment: the policy as JSON, and the names of the stack's resources.
 SETTINGS_VARIABLE = "BATCH_RUNNER_ORCHESTRATION"
+REGISTRY_TABLE_VARIABLE = "BATCH_RUNNER_REGISTRY_TABLE"
+INPUT_BUCKET_VARIABLE = "BATCH_RUNNER_INPUT_BUCKET"
+TOPIC_VARIABLE = "BATCH_RUNNER_TOPIC_ARN"
 DEFAULT_TEAM = "default"
+
+# The runner's own events on the default bus: each asks the scheduler for a pass.
+EVENT_SOURCE = "batch-runner"
+RUN_SUBMITTED = "Run Submitted"
+RUN_CANCEL_REQUESTED = "Run Cancel Requested"
+RUN_RETRY_REQUESTED = "Run Retry Requested"
+RUNNER_EVENTS = (RUN_SUBMITTED, RUN_CANCEL_REQUESTED, RUN_RETRY_REQUESTED)
 
 
 @dataclass(frozen=True)
@@ -48,7 +60,21 @@ class OrchestrationSettings:
         return next((t for t in self.teams if t.name == name), Team(name))
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        """The policy part only: resource names travel in their own variables."""
+        policy = {
+            k: v for k, v in asdict(self).items() if k not in ("registry_table", "input_bucket", "topic_arn")
+        }
+        return json.dumps(policy, sort_keys=True)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> OrchestrationSettings:
+        settings = cls.from_json(environ.get(SETTINGS_VARIABLE) or "{}")
+        return replace(
+            settings,
+            registry_table=environ[REGISTRY_TABLE_VARIABLE],
+            input_bucket=environ[INPUT_BUCKET_VARIABLE],
+            topic_arn=environ.get(TOPIC_VARIABLE) or None,
+        )
 
     @classmethod
     def from_json(cls, text: str) -> OrchestrationSettings:
