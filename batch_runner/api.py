@@ -49,6 +49,8 @@ from batch_runner.jobs.submission import (
     client_token,
     job_name,
 )
+from batch_runner.orchestration.requests import ORCHESTRATED, choose_mode, is_orchestrated, register
+from batch_runner.orchestration.settings import DEFAULT_TEAM
 from batch_runner.prepare.plan import Plan, SubmitOptions
 from batch_runner.prepare.planning import build_plan, default_quotas
 from batch_runner.runs import Run
@@ -130,9 +132,21 @@ class PreparedSubmission:
     def discard(self) -> None:
         self.planning.release()
 
-    def launch(self, *, submit_jobs: bool = True) -> Run:
-        """Claim the run, write the manifest, upload, submit as many jobs as the quota allows
-        (``submit_jobs=False``: stop after the upload, an orchestrated run's jobs are the stack's).
+    def launch(self, *, orchestrated: bool | None = None, team: str = DEFAULT_TEAM, priority: int = 0) -> Run:
+        """Write the manifest, upload, submit as many jobs as the quota allows; return the Run.
+
+        Orchestrated (the default when the stack orchestrates runs): upload, register the run with
+        the stack and return; the stack submits its jobs and is the only writer of its manifest."""
+        run = self.stage(orchestrated=orchestrated)
+        if is_orchestrated(run):
+            run.upload_pending()
+            register(run, team=team, priority=priority)
+        else:
+            run.resume()
+        return run
+
+    def stage(self, *, orchestrated: bool | None = None) -> Run:
+        """Claim the run and write its manifest (locally and to S3); nothing uploaded or submitted.
 
         A new run is claimed first, by creating its manifest in S3 only if none exists: when another
         submit took the run name since ``prepare``, this raises UsageError and nothing is uploaded.
@@ -143,6 +157,7 @@ class PreparedSubmission:
             _check_same_shards(manifest, self.plan)
         else:
             try:
+                manifest.settings[ORCHESTRATED] = choose_mode(orchestrated, self.settings.registry_table)
                 claim_remote(manifest, self.target.aws.client("s3"), self.settings.input_bucket)
             except BaseException:
                 self.discard()
@@ -161,10 +176,6 @@ class PreparedSubmission:
         self.discard()
         run = Run.attach(manifest, self.state_dir, self.target.aws)
         run.save()
-        if submit_jobs:
-            run.resume()
-        else:
-            run.upload_pending()
         return run
 
     def _moved(self, path: Path, input_dir: Path) -> Path:
@@ -322,6 +333,9 @@ def submit(
     subnet_ids: str | None = None,
     security_group_ids: str | None = None,
     state_dir: str | Path | None = None,
+    orchestrated: bool | None = None,
+    team: str = DEFAULT_TEAM,
+    priority: int = 0,
 ) -> Run:
     """Plan, upload and submit ``source`` as batch jobs; returns the ``Run``.
 
@@ -334,6 +348,9 @@ def submit(
     jobs in a VPC; by default the stack's ``vpc`` applies.
     ``skip_oversized`` leaves rows too large for the model's context window out of the jobs
     (results list them as failed) instead of raising.
+    ``orchestrated`` (default: whether the stack orchestrates runs) hands the uploaded run to the
+    stack and returns at once; ``team`` and ``priority`` place it in the stack's sharing of the
+    model's quota.
     """
     opts = SubmitOptions(
         model_id=model,
@@ -362,7 +379,8 @@ def submit(
         ),
         state_dir=Path(state_dir) if state_dir else None,
     )
-    return prepare(source, opts, run=run, quotas=quotas, target=target, timeout_hours=timeout_hours).launch()
+    prepared = prepare(source, opts, run=run, quotas=quotas, target=target, timeout_hours=timeout_hours)
+    return prepared.launch(orchestrated=orchestrated, team=team, priority=priority)
 
 
 def _check_model_allowed(model_id: str, settings: Settings) -> None:

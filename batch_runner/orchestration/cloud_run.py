@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from batch_runner.aws.clients import AwsContext
 from batch_runner.jobs.run_context import RunContext
@@ -21,6 +21,7 @@ from batch_runner.jobs.run_state import read_remote_tagged, utc_now, write_remot
 
 @dataclass
 class CloudRun(RunContext):
+    writes_orchestrated_runs: ClassVar[bool] = True
     etag: str = ""
     changed: bool = False
 
@@ -33,6 +34,7 @@ class CloudRun(RunContext):
         manifest, etag = found
         loaded = cls(manifest, workdir, AwsContext(region=manifest.settings.get("region")), etag=etag)
         loaded._clients.update(clients)
+        loaded.directory.mkdir(parents=True, exist_ok=True)  # retries and result joins work there
         return loaded
 
     def save(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -20,8 +21,15 @@ LOG = logging.getLogger("batch_runner.orchestration")
 LOG.setLevel(logging.INFO)
 
 
-def schedule(event: dict[str, Any], context: Any = None, *, aws: AwsContext | None = None) -> dict[str, Any]:
-    settings = OrchestrationSettings.from_environment(os.environ)
+def schedule(
+    event: dict[str, Any],
+    context: Any = None,
+    *,
+    aws: AwsContext | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """``aws`` and ``environ`` are injected by tests and the emulator; Lambda passes neither."""
+    settings = OrchestrationSettings.from_environment(os.environ if environ is None else environ)
     aws = aws or AwsContext()
     clients = {name: aws.client(name) for name in ("bedrock", "s3", "dynamodb")}
     report = asdict(Scheduler(clients, settings).run_pass())

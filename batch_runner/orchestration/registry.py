@@ -134,16 +134,16 @@ class Registry:
         if cancel:
             sets.append("cancel_requested = :yes")
             values[":yes"] = {"BOOL": True}
-        if retry:
-            sets.append("retry_requested = retry_requested + :one")
-            values[":one"] = {"N": "1"}
+        if retry:  # a finished run becomes active again, so the scheduler visits it
+            sets += ["retry_requested = retry_requested + :one", "#s = :active"]
+            values |= {":one": {"N": "1"}, ":active": {"S": ACTIVE}}
         try:
             self.dynamodb.update_item(
                 TableName=self.table,
                 Key={"run": {"S": run}},
                 UpdateExpression="SET " + ", ".join(sets),
                 ConditionExpression="attribute_exists(#r)",
-                ExpressionAttributeNames={"#r": "run"},
+                ExpressionAttributeNames={"#r": "run"} | ({"#s": "state"} if retry else {}),
                 ExpressionAttributeValues=values,
             )
         except ClientError as err:

@@ -25,10 +25,18 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from batch_runner.exceptions import AwsError, UsageError
 from batch_runner.jobs.cancelling import cancel_run
+from batch_runner.jobs.retrying import retry_run
 from batch_runner.jobs.run_state import QUEUED, SUBMITTED, utc_now
 from batch_runner.jobs.submission import Backoff, NotNow, base_model, submit_queued, with_backoff
-from batch_runner.jobs.tracking import TERMINAL_STATUSES, is_batch_job, record_listed, snapshot
+from batch_runner.jobs.tracking import (
+    TERMINAL_STATUSES,
+    UNSUCCESSFUL_STATUSES,
+    is_batch_job,
+    record_listed,
+    snapshot,
+)
 from batch_runner.orchestration.allocation import Demand, ModelLimit, allocate
 from batch_runner.orchestration.cloud_run import CloudRun
 from batch_runner.orchestration.live_jobs import list_live_jobs, live_by_model
@@ -49,6 +57,7 @@ class PassReport:
     created: dict[str, list[int]] = field(default_factory=dict)
     finished: dict[str, str] = field(default_factory=dict)  # run -> outcome
     cancelled: list[str] = field(default_factory=list)
+    retried: dict[str, str] = field(default_factory=dict)  # run -> how (batch, on-demand, nothing)
     waiting: dict[str, str] = field(default_factory=dict)  # run -> why shards still wait
     manifests_written: int = 0
     warnings: list[str] = field(default_factory=list)
@@ -79,13 +88,21 @@ class Scheduler:
         report.live_by_model = dict(counts)
         runs: dict[str, tuple[RegistryEntry, CloudRun]] = {}
         for entry in entries:
-            run = CloudRun.load(self.clients, self.settings.input_bucket, entry.run, self.workdir)
-            if run is None:
-                report.warnings.append(f"run {entry.run}: no manifest in s3://{self.settings.input_bucket}")
+            try:
+                run = CloudRun.load(self.clients, self.settings.input_bucket, entry.run, self.workdir)
+                if run is None:
+                    report.warnings.append(
+                        f"run {entry.run}: no manifest in s3://{self.settings.input_bucket}"
+                    )
+                    continue
+                self._refresh(run, live_by_name, report)
+                if entry.cancel_requested:
+                    self._cancel(run, report)
+                else:
+                    self._retry(entry, run, report)
+            except AwsError as err:  # one broken run must not stop the others
+                report.warnings.append(f"run {entry.run}: {err}")
                 continue
-            self._refresh(run, live_by_name, report)
-            if entry.cancel_requested:
-                self._cancel(run, report)
             runs[entry.run] = (entry, run)
         slots, limits = allocate(self._demands(runs), counts, self.settings)
         for name, count in slots.items():
@@ -109,7 +126,7 @@ class Scheduler:
                     self.backoff,
                     f"reading job {shard.job_name}",
                 )
-            except NotNow as err:
+            except (NotNow, AwsError) as err:
                 report.warnings.append(f"run {run.name} shard {shard.index}: not refreshed ({err})")
         if record_listed(run, listed):
             run.save()
@@ -123,6 +140,21 @@ class Scheduler:
         if run.queued_shards or any(is_batch_job(s) for s in stoppable):
             cancel_run(run, backoff=self.backoff)
             report.cancelled.append(run.name)
+
+    def _retry(self, entry: RegistryEntry, run: CloudRun, report: PassReport) -> None:
+        """Once every job ended: a retry round when asked, or automatically while failures remain
+        and ``auto_retry`` rounds are left (failed and missing records as child jobs)."""
+        automatic = entry.retries_done < self.settings.auto_retry and _has_failures(run)
+        if not (entry.retry_requested or automatic) or not snapshot(run).finished:
+            return
+        try:
+            result = retry_run(run, on_demand=self.settings.on_demand_below_minimum, backoff=self.backoff)
+            report.retried[run.name] = result.mode
+        except UsageError as err:  # e.g. fewer records than a job's minimum, on demand not allowed
+            report.warnings.append(f"run {run.name}: not retried ({err})")
+        self.registry.update(
+            entry.run, {"retries_done": entry.retries_done + 1}, retries_handled=entry.retry_requested
+        )
 
     def _demands(self, runs: Mapping[str, tuple[RegistryEntry, CloudRun]]) -> list[Demand]:
         demands = []
@@ -188,6 +220,15 @@ class Scheduler:
             else:
                 changes["waiting_reason"] = ""
             self.registry.update(entry.run, changes)
+
+
+def _has_failures(run: CloudRun) -> bool:
+    """Whether a finished job left records failed or missing (from what the manifest holds)."""
+    for shard in run.shards:
+        counts = shard.final_counts or {}
+        if shard.job_status in UNSUCCESSFUL_STATUSES or counts.get("errorRecordCount", 0) > 0:
+            return True
+    return False
 
 
 def _slots_reason(limit: ModelLimit | None, created: Counter[str]) -> str:

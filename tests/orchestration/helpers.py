@@ -74,7 +74,7 @@ def queued_run(
             aws=AwsContext(region="us-east-1", endpoint_url=emulator.endpoint_url), state_dir=state_dir
         ),
     )
-    launched = prepared.launch(submit_jobs=False)
+    launched = prepared.stage(orchestrated=True)
     entry = RegistryEntry(
         run=run,
         model_id=HAIKU,
