@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from batch_runner.jobs.submission import ACTIVE_STATUSES, Backoff, base_model, with_backoff
+from batch_runner.jobs.submission import ACTIVE_STATUSES, Backoff, base_model, job_name_prefix, with_backoff
 
 PAGE_SIZE = 1000
 
@@ -29,6 +29,23 @@ def list_live_jobs(bedrock: Any, backoff: Backoff) -> list[Mapping[str, Any]]:
 
         jobs.extend(with_backoff(listing, backoff, f"listing {status} jobs"))
     return jobs
+
+
+def run_jobs(bedrock: Any, run: str, backoff: Backoff) -> dict[str, Mapping[str, Any]]:
+    """A run's jobs in the account, whatever their status, by name (1,000 a page)."""
+
+    def listing() -> dict[str, Mapping[str, Any]]:
+        pages = bedrock.get_paginator("list_model_invocation_jobs").paginate(
+            nameContains=job_name_prefix(run),
+            maxResults=PAGE_SIZE,
+            sortBy="CreationTime",
+            sortOrder="Ascending",
+        )
+        return {
+            str(job.get("jobName")): job for page in pages for job in page.get("invocationJobSummaries", [])
+        }
+
+    return with_backoff(listing, backoff, f"listing the jobs of run {run}")
 
 
 def live_by_model(jobs: Sequence[Mapping[str, Any]]) -> Counter[str]:

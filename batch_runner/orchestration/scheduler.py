@@ -39,13 +39,15 @@ from batch_runner.jobs.tracking import (
 )
 from batch_runner.orchestration.allocation import Demand, ModelLimit, allocate
 from batch_runner.orchestration.cloud_run import CloudRun
-from batch_runner.orchestration.live_jobs import list_live_jobs, live_by_model
+from batch_runner.orchestration.live_jobs import list_live_jobs, live_by_model, run_jobs
 from batch_runner.orchestration.registry import FINISHED, Registry, RegistryEntry
 from batch_runner.orchestration.settings import OrchestrationSettings
 
 # A pass must finish well within a Lambda's time: "later" answers are retried briefly, then the
 # next pass tries again.
 PASS_BACKOFF = Backoff(base_seconds=0.5, max_seconds=5.0, deadline_seconds=20.0)
+# Above this many jobs of one run ended since the last pass, one listing beats a Get each.
+GETS_PER_RUN = 10
 
 
 @dataclass
@@ -113,21 +115,30 @@ class Scheduler:
     def _refresh(
         self, run: CloudRun, live_by_name: Mapping[str, Mapping[str, Any]], report: PassReport
     ) -> None:
-        """Statuses from the live listing; one Get per job that left it since the last pass."""
+        """Statuses from the live listing; jobs that left it ended since the last pass: a Get
+        each when they are few, else one listing of the run's jobs (1,000 a page)."""
         listed = dict(live_by_name)
-        for shard in run.shards:
-            if shard.state != SUBMITTED or not is_batch_job(shard) or shard.job_status in TERMINAL_STATUSES:
-                continue
-            if shard.job_name in listed and listed[shard.job_name].get("jobArn") == shard.job_arn:
-                continue
-            try:
-                listed[shard.job_name] = with_backoff(
-                    partial(self.clients["bedrock"].get_model_invocation_job, jobIdentifier=shard.job_arn),
-                    self.backoff,
-                    f"reading job {shard.job_name}",
-                )
-            except (NotNow, AwsError) as err:
-                report.warnings.append(f"run {run.name} shard {shard.index}: not refreshed ({err})")
+        departed = [
+            shard
+            for shard in run.shards
+            if shard.state == SUBMITTED
+            and is_batch_job(shard)
+            and shard.job_status not in TERMINAL_STATUSES
+            and (listed.get(shard.job_name) or {}).get("jobArn") != shard.job_arn
+        ]
+        bedrock = self.clients["bedrock"]
+        try:
+            if len(departed) > GETS_PER_RUN:
+                listed |= run_jobs(bedrock, run.name, self.backoff)
+            else:
+                for shard in departed:
+                    listed[shard.job_name] = with_backoff(
+                        partial(bedrock.get_model_invocation_job, jobIdentifier=shard.job_arn),
+                        self.backoff,
+                        f"reading job {shard.job_name}",
+                    )
+        except (NotNow, AwsError) as err:
+            report.warnings.append(f"run {run.name}: some statuses not refreshed ({err})")
         if record_listed(run, listed):
             run.save()
 

@@ -62,14 +62,17 @@ def queued_run(
     team: str = "default",
     quota: int = 20,
     created_at: str = "",
+    records_per_shard: int = 100,
 ) -> Run:
-    """A run of ``shards`` shards of 100 records, uploaded and registered, no job created."""
+    """A run of ``shards`` shards, uploaded and registered, no job created."""
     emulator.configure(min_records_per_job=1)
     prepared = prepare(
-        [{"id": f"{run}-{n}", "text": f"Message {n}"} for n in range(shards * 100)],
+        [{"id": f"{run}-{n}", "text": f"Message {n}"} for n in range(shards * records_per_shard)],
         SubmitOptions(model_id=HAIKU, prompt_template="Answer: {{ text }}", id_column="id"),
         run=run,
-        quotas=QuotaOverrides(min_records_per_job=1, max_records_per_job=100, max_concurrent_jobs=quota),
+        quotas=QuotaOverrides(
+            min_records_per_job=1, max_records_per_job=records_per_shard, max_concurrent_jobs=quota
+        ),
         target=Target(
             aws=AwsContext(region="us-east-1", endpoint_url=emulator.endpoint_url), state_dir=state_dir
         ),
