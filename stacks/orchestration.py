@@ -43,7 +43,7 @@ from stacks.notifications import EVENT_DETAIL_TYPE
 from stacks.notifications import EVENT_SOURCE as BEDROCK_EVENT_SOURCE
 from stacks.orchestration_config import OrchestrationConfig
 from stacks.security_checks import acknowledge, acknowledge_wildcard_resources, skip_checkov
-from stacks.service_role import BEDROCK_SERVICE, job_arn_pattern
+from stacks.service_role import job_arn_pattern, pass_role_statement
 
 SCHEDULER_HANDLER = "batch_runner.orchestration.handlers.schedule"
 # A pass lists the account's live jobs and reads each active run's manifest: seconds, even at
@@ -229,12 +229,7 @@ class Orchestration(Construct):
                 resources=[job_arns],
             ),
             iam.PolicyStatement(sid="ListJobs", actions=["bedrock:ListModelInvocationJobs"], resources=["*"]),
-            iam.PolicyStatement(
-                sid="PassServiceRoleToBedrock",
-                actions=["iam:PassRole"],
-                resources=[service_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": BEDROCK_SERVICE}},
-            ),
+            pass_role_statement(service_role),
             iam.PolicyStatement(
                 sid="ListInputBucket", actions=["s3:ListBucket"], resources=[input_bucket.bucket_arn]
             ),

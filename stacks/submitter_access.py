@@ -16,7 +16,7 @@ from stacks.encryption import data_key_statement
 from stacks.model_access import ModelRef
 from stacks.model_grants import INVOKE, model_statements, profile_wildcards
 from stacks.security_checks import acknowledge_wildcard_resources
-from stacks.service_role import BEDROCK_SERVICE, job_arn_pattern
+from stacks.service_role import job_arn_pattern, pass_role_statement
 
 MODEL_ACTIONS = (
     "bedrock:CreateModelInvocationJob",
@@ -85,12 +85,7 @@ class SubmitterAccess(Construct):
                 # Amazon Bedrock and Service Quotas): "*" is the only resource they accept.
                 resources=["*"],
             ),
-            iam.PolicyStatement(
-                sid="PassServiceRoleToBedrock",
-                actions=["iam:PassRole"],
-                resources=[service_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": BEDROCK_SERVICE}},
-            ),
+            pass_role_statement(service_role),
             iam.PolicyStatement(
                 sid="ListBatchBuckets",
                 actions=["s3:ListBucket", "s3:GetBucketLocation"],
