@@ -38,14 +38,14 @@ class Failure:
 
 
 class LambdaDeliveries:
-    def __init__(self, aws: Callable[[], AwsContext]) -> None:
+    def __init__(self, aws: Callable[[], AwsContext], stopping: threading.Event) -> None:
         self._aws = aws
+        self._stopping = stopping
         self._queue: queue.Queue[Invocation] = queue.Queue()
         self._lock = threading.Lock()
         self._lose = 0
         self.delivered: list[Invocation] = []
         self.failures: list[Failure] = []
-        threading.Thread(target=self._serve, daemon=True, name="emulator-lambda").start()
 
     def submit(self, function_arn: str, event: dict[str, Any]) -> None:
         """Queue an asynchronous invocation (returns at once, as EventBridge does)."""
@@ -71,9 +71,13 @@ class LambdaDeliveries:
             self.delivered.clear()
             self.failures.clear()
 
-    def _serve(self) -> None:
-        while True:
-            invocation = self._queue.get()
+    def serve(self) -> None:
+        """The worker: run by the emulator on a thread of its own until it stops."""
+        while not self._stopping.is_set():
+            try:
+                invocation = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
             try:
                 self.invoke(invocation.function_arn, invocation.event)
                 self.delivered.append(invocation)

@@ -78,8 +78,9 @@ class Emulator:
         self._root = root or project_root()
         self.stack_outputs: dict[str, str] = {}
         self._faults = FaultInjector(self._config)
+        self._stopping = threading.Event()
         self.deliveries = LambdaDeliveries(
-            lambda: AwsContext(region=self.region, endpoint_url=self.endpoint_url)
+            lambda: AwsContext(region=self.region, endpoint_url=self.endpoint_url), self._stopping
         )
         self._events = EventLog(self.deliveries.submit)
         self._store = JobStore(
@@ -99,7 +100,6 @@ class Emulator:
         self._server: BaseWSGIServer | None = None
         self._handler = MotoRequestHandler if log_requests else _QuietRequestHandler
         self._threads: list[threading.Thread] = []
-        self._stopping = threading.Event()
 
     # Serving ------------------------------------------------------------------------------
 
@@ -118,6 +118,7 @@ class Emulator:
         _check_free(host, port)
         self._server = make_server(host, port, self.app, threaded=True, request_handler=self._handler)
         self._spawn(self._server.serve_forever)
+        self._spawn(self.deliveries.serve)
         if not isinstance(self.clock, ManualClock):
             self._spawn(self._tick)
         if self._deploy_stack:

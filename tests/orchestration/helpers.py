@@ -78,6 +78,7 @@ def queued_run(
         ),
     )
     launched = prepared.stage(orchestrated=True)
+    launched.upload_pending()
     entry = RegistryEntry(
         run=run,
         model_id=HAIKU,
