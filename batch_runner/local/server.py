@@ -132,6 +132,10 @@ class Emulator:
 
     def stop(self) -> None:
         self._stopping.set()
+        # The Lambda worker may be mid-invocation, calling this server: let it finish first.
+        for thread in self._threads:
+            if thread.name.endswith(self.deliveries.serve.__name__):
+                thread.join(timeout=30)
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
