@@ -51,6 +51,8 @@ from batch_runner.jobs.submission import (
     client_token,
     job_name,
 )
+from batch_runner.orchestration.requests import ORCHESTRATED, choose_mode, is_orchestrated, register
+from batch_runner.orchestration.settings import DEFAULT_TEAM
 from batch_runner.prepare.datasets.sources import S3_SCHEME, STDIN, dataset_stem
 from batch_runner.prepare.plan import Plan, SubmitOptions
 from batch_runner.prepare.planning import build_plan, default_quotas
@@ -145,8 +147,21 @@ class PreparedSubmission:
     def discard(self) -> None:
         self.planning.release()
 
-    def launch(self) -> Run:
-        """Claim the run, write the manifest, upload, submit as many jobs as the quota allows.
+    def launch(self, *, orchestrated: bool | None = None, team: str = DEFAULT_TEAM, priority: int = 0) -> Run:
+        """Write the manifest, upload, submit as many jobs as the quota allows; return the Run.
+
+        Orchestrated (the default when the stack orchestrates runs): upload, register the run with
+        the stack and return; the stack submits its jobs and is the only writer of its manifest."""
+        run = self.stage(orchestrated=orchestrated)
+        if is_orchestrated(run):
+            run.upload_pending()
+            register(run, team=team, priority=priority)
+        else:
+            run.resume()
+        return run
+
+    def stage(self, *, orchestrated: bool | None = None) -> Run:
+        """Claim the run and write its manifest (locally and to S3); nothing uploaded or submitted.
 
         A new run is claimed first, by creating its manifest in S3 only if none exists: when another
         submit took the run name since ``prepare``, this raises UsageError and nothing is uploaded.
@@ -157,6 +172,7 @@ class PreparedSubmission:
             _check_same_shards(manifest, self.plan)
         else:
             try:
+                manifest.settings[ORCHESTRATED] = choose_mode(orchestrated, self.settings.registry_table)
                 claim_remote(manifest, self.target.aws.client("s3"), self.settings.input_bucket)
             except BaseException:
                 self.discard()
@@ -175,7 +191,6 @@ class PreparedSubmission:
         self.discard()
         run = Run.attach(manifest, self.state_dir, self.target.aws)
         run.save()
-        run.resume()
         return run
 
     def _moved(self, path: Path, input_dir: Path) -> Path:
@@ -346,6 +361,9 @@ def submit(
     subnet_ids: str | None = None,
     security_group_ids: str | None = None,
     state_dir: str | Path | None = None,
+    orchestrated: bool | None = None,
+    team: str = DEFAULT_TEAM,
+    priority: int = 0,
 ) -> Run:
     """Plan, upload and submit ``source`` as batch jobs; returns the ``Run``.
 
@@ -359,6 +377,9 @@ def submit(
     ``skip_oversized`` leaves rows too large for the model's context window out of the jobs
     (results list them as failed) instead of raising. ``format`` (csv, jsonl, parquet) names the
     format of a file or URI whose name does not end in it.
+    ``orchestrated`` (default: whether the stack orchestrates runs) hands the uploaded run to the
+    stack and returns at once; ``team`` and ``priority`` place it in the stack's sharing of the
+    model's quota.
     """
     opts = SubmitOptions(
         model_id=model,
@@ -390,7 +411,7 @@ def submit(
     prepared = prepare(
         source, opts, run=run, quotas=quotas, target=target, timeout_hours=timeout_hours, file_format=format
     )
-    return prepared.launch()
+    return prepared.launch(orchestrated=orchestrated, team=team, priority=priority)
 
 
 def _check_model_allowed(model_id: str, settings: Settings) -> None:

@@ -187,6 +187,7 @@ def _submit_wait_collect(
         region=REGION,
         endpoint_url=endpoint_url,
         state_dir=state_dir,
+        orchestrated=False,  # the demo drives its run from this process (the dev stack could too)
     )
     pacing = Pacing(poll=POLL_SECONDS, max_poll=POLL_SECONDS * 4, timeout=TIMEOUT_SECONDS)
     status = wait_for_run(run, pacing, on_progress=on_progress)

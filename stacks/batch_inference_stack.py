@@ -11,6 +11,7 @@ from stacks.config import EnvironmentConfig
 from stacks.encryption import DataKey
 from stacks.notifications import JobNotifications
 from stacks.observability import BatchObservability
+from stacks.orchestration import Orchestration
 from stacks.service_role import BedrockServiceRole
 from stacks.submitter_access import SubmitterAccess
 
@@ -87,7 +88,24 @@ class BatchInferenceStack(Stack):
             attention_statuses=notifications.attention_statuses,
             alert_topic=notifications.topic,
         )
-        notifications.allow_alarms([observability.failed_jobs_alarm_arn])
+        alarm_arns = [observability.failed_jobs_alarm_arn]
+        orchestration = None
+        if config.orchestration is not None and config.orchestration.enabled:
+            orchestration = Orchestration(
+                self,
+                "Orchestration",
+                config=config.orchestration,
+                input_bucket=buckets.input_bucket,
+                output_bucket=buckets.output_bucket,
+                service_role=service_role.role,
+                models=config.models,
+                alert_topic=notifications.topic,
+                encryption_key=encryption_key,
+                removal_policy=removal,
+            )
+            submitters.allow_orchestrated_runs(orchestration.registry)
+            alarm_arns.extend(orchestration.alarm_arns)
+        notifications.allow_alarms(alarm_arns)
 
         for key, value in config.tags.items():
             Tags.of(self).add(key, value)
@@ -103,6 +121,9 @@ class BatchInferenceStack(Stack):
             OutputKey.ALLOWED_MODELS: ",".join(config.model_ids),
             OutputKey.JOB_NAME_PREFIX: config.job_name_prefix,
         }
+        if orchestration is not None:
+            outputs[OutputKey.RUN_REGISTRY_TABLE] = orchestration.registry.table_name
+            outputs[OutputKey.SCHEDULER_FUNCTION] = orchestration.scheduler.function_name
         if submitters.role is not None:
             outputs[OutputKey.SUBMITTER_ROLE_ARN] = submitters.role.role_arn
         if encryption_key is not None:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
@@ -25,6 +25,9 @@ from stacks.model_access import (
     parse_model_id,
     profile_usable_from,
 )
+
+if TYPE_CHECKING:
+    from stacks.orchestration_config import OrchestrationConfig
 
 ENVIRONMENTS_FILE = Path(__file__).with_name("environments.yaml")
 
@@ -81,6 +84,7 @@ class EnvironmentConfig:
     tags: Mapping[str, str] = field(default_factory=dict)
     # Every job of this environment's runs is named "<prefix><run>-s<NNNNN>"; alerts match only these.
     job_name_prefix: str = ""
+    orchestration: OrchestrationConfig | None = None  # stacks/orchestration_config.py
 
     @property
     def model_ids(self) -> tuple[str, ...]:
@@ -230,6 +234,7 @@ _KNOWN_FIELDS = {
     "vpc",
     "tags",
     "job_name_prefix",
+    "orchestration",
 }
 
 
@@ -255,6 +260,8 @@ def _job_name_prefix(fields: _Fields, name: str) -> str:
 
 def parse_environment(name: str, raw: object) -> EnvironmentConfig:
     """Validate one environment's mapping; raises :class:`ConfigError`."""
+    from stacks.orchestration_config import parse_orchestration  # it builds on this module
+
     path = f"environments.{name}"
     if not _ENV_NAME.fullmatch(name):
         raise ConfigError(
@@ -314,6 +321,7 @@ def parse_environment(name: str, raw: object) -> EnvironmentConfig:
         vpc=_parse_vpc(fields.raw.get("vpc"), f"{path}.vpc"),
         tags=_parse_tags(fields.raw.get("tags"), f"{path}.tags"),
         job_name_prefix=_job_name_prefix(fields, name),
+        orchestration=parse_orchestration(fields.raw.get("orchestration"), f"{path}.orchestration"),
     )
 
 
@@ -334,6 +342,11 @@ def parse_environments(document: object) -> dict[str, EnvironmentConfig]:
                 f"environments.{owners[config.job_name_prefix]}; each environment needs its own"
             )
         owners[config.job_name_prefix] = name
+    from stacks.orchestration_config import check_shared_accounts
+
+    check_shared_accounts(
+        {n: (c.account, c.region, c.orchestration) for n, c in parsed.items() if c.orchestration}
+    )
     return parsed
 
 

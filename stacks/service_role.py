@@ -19,6 +19,16 @@ from stacks.security_checks import acknowledge_wildcard_resources
 BEDROCK_SERVICE = "bedrock.amazonaws.com"
 
 
+def pass_role_statement(role: iam.IRole) -> iam.PolicyStatement:
+    """``iam:PassRole`` on this service role only, and only to Bedrock (who creates jobs needs it)."""
+    return iam.PolicyStatement(
+        sid="PassServiceRoleToBedrock",
+        actions=["iam:PassRole"],
+        resources=[role.role_arn],
+        conditions={"StringEquals": {"iam:PassedToService": BEDROCK_SERVICE}},
+    )
+
+
 def job_arn_pattern(stack: Stack) -> str:
     return stack.format_arn(service="bedrock", resource="model-invocation-job", resource_name="*")
 

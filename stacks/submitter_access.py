@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aws_cdk import Stack
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from batch_runner.orchestration.settings import EVENT_SOURCE
 from stacks.encryption import data_key_statement
 from stacks.model_access import ModelRef
 from stacks.model_grants import INVOKE, model_statements, profile_wildcards
 from stacks.security_checks import acknowledge_wildcard_resources
-from stacks.service_role import BEDROCK_SERVICE, job_arn_pattern
+from stacks.service_role import job_arn_pattern, pass_role_statement
 
 MODEL_ACTIONS = (
     "bedrock:CreateModelInvocationJob",
@@ -83,12 +85,7 @@ class SubmitterAccess(Construct):
                 # Amazon Bedrock and Service Quotas): "*" is the only resource they accept.
                 resources=["*"],
             ),
-            iam.PolicyStatement(
-                sid="PassServiceRoleToBedrock",
-                actions=["iam:PassRole"],
-                resources=[service_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": BEDROCK_SERVICE}},
-            ),
+            pass_role_statement(service_role),
             iam.PolicyStatement(
                 sid="ListBatchBuckets",
                 actions=["s3:ListBucket", "s3:GetBucketLocation"],
@@ -170,3 +167,22 @@ class SubmitterAccess(Construct):
         acknowledge_wildcard_resources(self.policy, wildcards)
         # Everyone holding the policy, for the data key's key policy.
         self.roles: list[iam.IRole] = attached_roles
+
+    def allow_orchestrated_runs(self, registry: dynamodb.ITable) -> None:
+        """Register runs and ask for cancel or retry (registry items), and wake the scheduler (only
+        events with the runner's own source)."""
+        self.policy.add_statements(
+            iam.PolicyStatement(
+                sid="RegisterAndRequestRuns",
+                actions=["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
+                resources=[registry.table_arn],
+            ),
+            iam.PolicyStatement(
+                sid="WakeTheScheduler",
+                actions=["events:PutEvents"],
+                resources=[
+                    Stack.of(self).format_arn(service="events", resource="event-bus", resource_name="default")
+                ],
+                conditions={"StringEquals": {"events:source": EVENT_SOURCE}},
+            ),
+        )

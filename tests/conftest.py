@@ -20,6 +20,8 @@ FAKE_ENV = {
     "AWS_EC2_METADATA_DISABLED": "true",
     "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     "CDK_DISABLE_CLI_TELEMETRY": "true",
+    # The dev stack orchestrates runs; tests drive runs from this machine unless they ask otherwise.
+    "BATCH_RUNNER_ORCHESTRATED": "false",
 }
 
 os.environ.update(FAKE_ENV)

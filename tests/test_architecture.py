@@ -33,14 +33,15 @@ ALLOWED: dict[str, set[str]] = {
     "results": {"catalog", "aws", "exceptions"},
     "prepare": {"results", "catalog", "aws", "exceptions"},
     "jobs": BELOW_JOBS,
+    "orchestration": {"jobs", *BELOW_JOBS},
     "doctor": {"catalog", "aws", "exceptions"},
-    "runs": {"jobs", *BELOW_JOBS},
+    "runs": {"orchestration", "jobs", *BELOW_JOBS},
     "progress": {"jobs", *BELOW_JOBS},
-    "api": {"runs", "jobs", *BELOW_JOBS},
+    "api": {"runs", "orchestration", "jobs", *BELOW_JOBS},
     "__init__": {"api", "runs", "version"},
     "local": {"catalog", "aws", "exceptions"},
-    "demo": {"api", "runs", "progress", "jobs", "local", *BELOW_JOBS},
-    "cli": {"api", "runs", "progress", "jobs", "doctor", "local", "demo", *BELOW_JOBS},
+    "demo": {"api", "runs", "progress", "orchestration", "jobs", "local", *BELOW_JOBS},
+    "cli": {"api", "runs", "progress", "orchestration", "jobs", "doctor", "local", "demo", *BELOW_JOBS},
     "__main__": {"cli"},
 }
 # Modules the orchestration Lambda needs: their import must not load a heavy library.
@@ -54,6 +55,7 @@ LIGHT_CORE = (
     "batch_runner.jobs.waiting",
     "batch_runner.jobs.costs",
     "batch_runner.runs",
+    "batch_runner.orchestration.scheduler",
 )
 HEAVY = ("pyarrow", "jinja2", "jsonschema", "referencing", "pandas")
 

@@ -51,6 +51,9 @@ ENV_JOB_NAME_PREFIX = "BATCH_RUNNER_JOB_NAME_PREFIX"
 _JOB_NAME_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*\.")
 ENV_SUBNET_IDS = "BATCH_RUNNER_SUBNET_IDS"
 ENV_SECURITY_GROUP_IDS = "BATCH_RUNNER_SECURITY_GROUP_IDS"
+ENV_REGISTRY_TABLE = "BATCH_RUNNER_REGISTRY_TABLE"
+# "false": drive runs from this machine even when the stack orchestrates (what --local does).
+ENV_ORCHESTRATED = "BATCH_RUNNER_ORCHESTRATED"
 
 DEFAULT_STATE_DIR = ".batch-runner"
 
@@ -85,6 +88,7 @@ class Settings:
     # The VPC configuration jobs run with; both empty when jobs run outside a VPC.
     subnet_ids: tuple[str, ...] = ()
     security_group_ids: tuple[str, ...] = ()
+    registry_table: str | None = None  # the stack orchestrates runs (stack output RunRegistryTableName)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -99,6 +103,7 @@ class Settings:
             "sources": dict(self.sources),
             "subnet_ids": list(self.subnet_ids),
             "security_group_ids": list(self.security_group_ids),
+            "registry_table": self.registry_table,
         }
 
 
@@ -170,6 +175,7 @@ def resolve_settings(
             ENV_SECURITY_GROUP_IDS,
             OutputKey.SECURITY_GROUP_IDS,
         ),
+        "registry_table": (None, ENV_REGISTRY_TABLE, OutputKey.RUN_REGISTRY_TABLE),
     }
     values: dict[str, str | None] = {}
     sources: dict[str, str] = {}
@@ -206,6 +212,7 @@ def resolve_settings(
         sources=sources,
         subnet_ids=subnets,
         security_group_ids=groups,
+        registry_table=values.get("registry_table"),
     )
 
 

@@ -32,6 +32,8 @@ class OutputKey:
     KMS_KEY_ARN = "KmsKeyArn"  # only when the environment turns KMS on
     REGION = "Region"
     ALLOWED_MODELS = "AllowedModels"  # comma-separated model IDs of the allow-list
+    RUN_REGISTRY_TABLE = "RunRegistryTableName"  # only with orchestration: runs are driven by the stack
+    SCHEDULER_FUNCTION = "SchedulerFunctionName"  # only with orchestration
     JOB_NAME_PREFIX = "JobNamePrefix"  # e.g. "dev.": every job name starts with it (alerts match it)
     # Only when the environment has `vpc`: comma-separated IDs the runner sends as the job's vpcConfig.
     SUBNET_IDS = "VpcSubnetIds"

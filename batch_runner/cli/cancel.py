@@ -29,8 +29,17 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from batch_runner.jobs.cancelling import cancel_run
+    from batch_runner.orchestration.requests import is_orchestrated, request_cancel
 
-    report = cancel_run(load_run(args))
+    loaded = load_run(args)
+    if is_orchestrated(loaded):
+        request_cancel(loaded)
+        print(
+            f"cancel requested: the stack stops {loaded.name}'s live jobs and dequeues the rest "
+            "in its next pass"
+        )
+        return 0
+    report = cancel_run(loaded)
     if args.json:
         print(
             json.dumps(

@@ -68,8 +68,16 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from batch_runner.jobs.retrying import CANCELLED, retry_run
+    from batch_runner.orchestration.requests import is_orchestrated, request_retry
 
     batch_run = load_run(args)
+    if is_orchestrated(batch_run):
+        request_retry(batch_run)
+        print(
+            f"retry requested: once every job of {batch_run.name} has ended, the stack resends its failed "
+            "and missing records (on demand below the per-job minimum if the stack allows it)"
+        )
+        return 0
     confirm = None if args.yes or not sys.stdin.isatty() else _confirm
     report = retry_run(batch_run, on_demand=args.on_demand, failed_schema=args.failed_schema, confirm=confirm)
     if args.json:

@@ -110,6 +110,26 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print the plan and exit; no AWS call")
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--orchestrated",
+        action="store_true",
+        default=None,
+        help="upload, hand the run to the stack and return (default when the stack orchestrates runs)",
+    )
+    mode.add_argument(
+        "--local",
+        dest="orchestrated",
+        action="store_false",
+        help="drive the run from this machine: status/wait submit queued shards "
+        "(env BATCH_RUNNER_ORCHESTRATED=false)",
+    )
+    parser.add_argument(
+        "--team", default="default", help="orchestrated runs: whose share of the quota it uses"
+    )
+    parser.add_argument(
+        "--priority", type=int, default=0, help="orchestrated runs: higher goes first in its team"
+    )
 
     quotas = parser.add_argument_group("quotas (default: Service Quotas, else the documented defaults)")
     quotas.add_argument("--min-records", type=int, metavar="N", help="minimum records per job")
@@ -215,8 +235,13 @@ def run(args: argparse.Namespace) -> int:
         prepared.discard()
         print("cancelled: nothing was uploaded or submitted", file=sys.stderr)
         return 1
-    batch_run = prepared.launch()
+    batch_run = prepared.launch(orchestrated=args.orchestrated, team=args.team, priority=args.priority)
     print_run(batch_run, as_json=args.json)
+    if not args.json and batch_run.manifest.settings.get("orchestrated"):
+        print(
+            f"The stack submits {len(batch_run.shards)} job(s) as the quota allows; this machine may go "
+            f"away. Follow it with `status {batch_run.name}` or `wait {batch_run.name}`."
+        )
     return 0
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from batch_runner.aws.clients import AwsContext
 from batch_runner.catalog.quotas import ModelQuotas
@@ -45,6 +45,9 @@ class RunContext:
     state_dir: Path
     aws: AwsContext = field(default_factory=AwsContext)
     _clients: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # Whether this context may write an orchestrated run's manifest: only the stack's scheduler
+    # (batch_runner.orchestration.cloud_run) may; anywhere else such a run is read-only.
+    writes_orchestrated_runs: ClassVar[bool] = False
 
     @classmethod
     def attach(cls, manifest: RunManifest, directory: Path, aws: AwsContext) -> Self:

@@ -29,7 +29,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from batch_runner.aws.errors import aws_error, error_code
-from batch_runner.exceptions import RunNotFoundError, UsageError
+from batch_runner.exceptions import AwsError, RunNotFoundError, UsageError
 from batch_runner.jobs.uploads import check_bedrock_key
 from batch_runner.prepare.plan import RECORD_INDEX_NAME
 
@@ -206,17 +206,35 @@ def require_local(state_dir: Path, run: str) -> RunManifest:
     return manifest
 
 
-def write_remote(manifest: RunManifest, s3: Any, bucket: str) -> None:
-    """Copy the manifest to S3 (a single PUT, so S3 readers also never see half a file)."""
+class StaleManifestError(AwsError):
+    """A conditional write found the manifest changed since it was read (another writer won)."""
+
+
+def write_remote(manifest: RunManifest, s3: Any, bucket: str, *, if_match: str | None = None) -> str:
+    """Copy the manifest to S3 (a single PUT, so S3 readers also never see half a file).
+
+    With ``if_match`` (the ETag read with the manifest) the write succeeds only if nobody wrote in
+    between, else ``StaleManifestError``; returns the new ETag for the next conditional write.
+    """
+    key = manifest_key(manifest.run)
+    condition = {"IfMatch": if_match} if if_match else {}
     try:
-        s3.put_object(
+        response = s3.put_object(
             Bucket=bucket,
-            Key=manifest_key(manifest.run),
+            Key=key,
             Body=manifest.to_json().encode("utf-8"),
             ContentType="application/json",
+            **condition,
         )
-    except (ClientError, BotoCoreError) as err:
-        raise aws_error(err, f"saving the manifest to s3://{bucket}/{manifest_key(manifest.run)}") from err
+    except ClientError as err:
+        if error_code(err) == "PreconditionFailed":
+            raise StaleManifestError(
+                f"s3://{bucket}/{key} changed since it was read", code="PreconditionFailed"
+            ) from err
+        raise aws_error(err, f"saving the manifest to s3://{bucket}/{key}") from err
+    except BotoCoreError as err:
+        raise aws_error(err, f"saving the manifest to s3://{bucket}/{key}") from err
+    return str(response.get("ETag", ""))
 
 
 # S3 answers a conditional write that lost with 412 PreconditionFailed, or with 409
@@ -250,13 +268,21 @@ def claim_remote(manifest: RunManifest, s3: Any, bucket: str) -> None:
 
 
 def read_remote(s3: Any, bucket: str, run: str) -> RunManifest | None:
+    found = read_remote_tagged(s3, bucket, run)
+    return found[0] if found else None
+
+
+def read_remote_tagged(s3: Any, bucket: str, run: str) -> tuple[RunManifest, str] | None:
+    """The manifest in S3 and its ETag (for a later ``write_remote(..., if_match=etag)``)."""
     key = manifest_key(run)
     try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        response = s3.get_object(Bucket=bucket, Key=key)
+        body = response["Body"].read()
     except ClientError as err:
         if error_code(err) in {"NoSuchKey", "404", "NotFound"}:
             return None
         raise aws_error(err, f"reading s3://{bucket}/{key}") from err
     except BotoCoreError as err:
         raise aws_error(err, f"reading s3://{bucket}/{key}") from err
-    return RunManifest.from_json(body.decode("utf-8"), origin=f"s3://{bucket}/{key}")
+    manifest = RunManifest.from_json(body.decode("utf-8"), origin=f"s3://{bucket}/{key}")
+    return manifest, str(response.get("ETag", ""))

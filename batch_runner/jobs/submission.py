@@ -278,17 +278,25 @@ def submit_queued(
     *,
     save: Callable[[], None],
     backoff: Backoff | None = None,
+    slots: int | None = None,
+    existing: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> SubmitReport:
     """Create jobs for queued shards while the concurrency quota allows; save after every change.
 
     Called by ``submit`` and again by every later ``status``/``wait`` pass until the queue is empty.
+    The orchestration scheduler, which counts the quota across runs itself, passes ``slots`` (create
+    at most this many) and ``existing`` (the run's jobs it already listed, by name).
     """
     backoff = backoff or Backoff()
     report = SubmitReport()
     if any(s.state == QUEUED for s in manifest.shards):
         try:
-            _adopt_existing(manifest, bedrock, backoff, save, report)
-            _create_within_quota(manifest, bedrock, backoff, save, report)
+            if existing is None:
+                existing = find_run_jobs(
+                    bedrock, manifest.run, backoff, name_prefix=run_job_name_prefix(manifest)
+                )
+            _adopt_existing(manifest, existing, save, report)
+            _create_within_quota(manifest, bedrock, backoff, save, report, slots)
         except NotNow as err:
             report.waiting_reason = f"the service keeps answering {err.code}"
     report.queued = [s.index for s in manifest.shards if s.state == QUEUED]
@@ -296,10 +304,12 @@ def submit_queued(
 
 
 def _adopt_existing(
-    manifest: RunManifest, bedrock: Any, backoff: Backoff, save: Callable[[], None], report: SubmitReport
+    manifest: RunManifest,
+    existing: Mapping[str, Mapping[str, Any]],
+    save: Callable[[], None],
+    report: SubmitReport,
 ) -> None:
     """Record jobs that exist for queued shards (created before a crash lost their ARNs)."""
-    existing = find_run_jobs(bedrock, manifest.run, backoff, name_prefix=run_job_name_prefix(manifest))
     for shard in manifest.shards:
         job = existing.get(shard.job_name)
         if shard.state == QUEUED and job is not None:
@@ -309,16 +319,25 @@ def _adopt_existing(
 
 
 def _create_within_quota(
-    manifest: RunManifest, bedrock: Any, backoff: Backoff, save: Callable[[], None], report: SubmitReport
+    manifest: RunManifest,
+    bedrock: Any,
+    backoff: Backoff,
+    save: Callable[[], None],
+    report: SubmitReport,
+    slots: int | None,
 ) -> None:
     waiting = [s for s in manifest.shards if s.state == QUEUED]
     if not waiting:
         return
-    limit = int(manifest.quotas["max_concurrent_jobs"])
-    active = count_active_jobs(bedrock, str(manifest.plan["model_id"]), backoff)
+    if slots is None:
+        limit = int(manifest.quotas["max_concurrent_jobs"])
+        active = count_active_jobs(bedrock, str(manifest.plan["model_id"]), backoff)
+    else:
+        limit, active = slots, 0
     for shard in waiting:
         if active >= limit:
-            report.waiting_reason = f"{active} of {limit} allowed jobs for this model are active"
+            if slots is None:  # else the caller, who counted, knows why
+                report.waiting_reason = f"{active} of {limit} allowed jobs for this model are active"
             return
         try:
             arn = create_job(bedrock, job_request(manifest, shard), backoff)

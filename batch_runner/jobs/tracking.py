@@ -18,7 +18,7 @@ from typing import Any
 
 from batch_runner.exceptions import UsageError
 from batch_runner.jobs.run_context import RunContext
-from batch_runner.jobs.run_state import PLANNED, QUEUED, SUBMITTED, ShardState
+from batch_runner.jobs.run_state import PLANNED, QUEUED, SUBMITTED, ShardState, read_remote, write_local
 from batch_runner.jobs.submission import Backoff, NotNow, with_backoff
 
 COMPLETED = "Completed"
@@ -159,6 +159,8 @@ class RunStatus:
 
 def refresh(run: RunContext, *, submit: bool = True, backoff: Backoff | None = None) -> RunStatus:
     """One pass: update every live job's status in the manifest, submit queued shards, snapshot."""
+    if run.manifest.settings.get("orchestrated") and not run.writes_orchestrated_runs:
+        return _read_only(run)
     backoff = backoff or Backoff()
     warnings: list[str] = []
     described = _read_jobs(run, backoff, warnings)
@@ -192,6 +194,29 @@ def _read_jobs(run: RunContext, backoff: Backoff, warnings: list[str]) -> dict[i
     if changed:
         run.save()
     return described
+
+
+def _read_only(run: RunContext) -> RunStatus:
+    """An orchestrated run: the stack is the single writer and keeps statuses current; show the
+    manifest it last wrote (and keep a local copy), never write it from here."""
+    current = read_remote(run.client("s3"), str(run.manifest.settings["input_bucket"]), run.name)
+    if current is not None:
+        run.manifest = current
+        write_local(current, run.state_dir)
+    return snapshot(run, {s.index: s.final_counts or {} for s in run.shards})
+
+
+def record_listed(run: RunContext, listed: Mapping[str, Mapping[str, Any]]) -> bool:
+    """Copy ListModelInvocationJobs summaries (by job name) into the run's submitted shards.
+
+    The orchestration scheduler's refresh: one listing per run instead of one Get per job. Returns
+    True when something changed; the caller saves."""
+    changed = False
+    for shard in run.shards:
+        job = listed.get(shard.job_name)
+        if shard.state == SUBMITTED and job is not None and job.get("jobArn") == shard.job_arn:
+            changed |= _record(shard, job)
+    return changed
 
 
 def _submit_more(run: RunContext, backoff: Backoff, warnings: list[str]) -> str | None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from batch_runner.local.clock import to_datetime
 from batch_runner.local.jobs import Job, model_arn
-from batch_runner.local.moto_state import put_event
+from batch_runner.local.moto_state import LambdaSink, put_event
 
 SOURCE = "aws.bedrock"
 DETAIL_TYPE = "Batch Inference Job State Change"
@@ -43,16 +43,17 @@ def state_change_event(job: Job, at: float) -> dict[str, Any]:
 class EventLog:
     """Events in the order they happened; also delivered to moto's default bus."""
 
-    def __init__(self) -> None:
+    def __init__(self, lambda_sink: LambdaSink | None = None) -> None:
         self._events: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        self._lambda_sink = lambda_sink
 
     def record(self, job: Job, at: float) -> None:
         event = state_change_event(job, at)
         with self._lock:
             self._events.append(event)
         try:
-            put_event(job.account_id, job.region, event)
+            put_event(job.account_id, job.region, event, self._lambda_sink)
         except Exception as err:  # delivery is best effort, as in EventBridge; the job moves on regardless
             print(f"bedrock emulator: could not deliver an event for {job.arn}: {err!r}", file=sys.stderr)
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -213,33 +214,71 @@ def _default_document(policy: Any) -> str:
     return "{}"
 
 
-def put_event(account_id: str, region: str, event: Any) -> None:
+LambdaSink = Callable[[str, dict[str, Any]], None]
+
+
+def put_event(account_id: str, region: str, event: Any, lambda_sink: LambdaSink | None = None) -> None:
     """Deliver an event through the rules of moto's default bus.
 
     moto's own PutEvents raises for SNS targets (what the stack's alert rules use), so delivery
-    is done here: SNS targets get the event published to the topic, others go through moto.
+    is done here: SNS targets get the event published to the topic, Lambda targets go to
+    ``lambda_sink`` (an asynchronous invoke), others through moto. Schedule rules match no event
+    (moto would match every event to a rule without a pattern); ``fire_schedules`` runs them.
     """
     bus = events_backends[account_id][region].describe_event_bus("default")
     for rule in list(bus.rules.values()):
-        if rule.state != "ENABLED" or not rule.event_pattern.matches_event(event):
+        if rule.state != "ENABLED" or rule.scheduled_expression:
             continue
-        for target in rule.targets:
-            if target["Arn"].startswith("arn:aws:sns:"):
-                topic = sns_backends[account_id][region].get_topic(target["Arn"])
-                topic.publish(json.dumps(event))
-                continue
-            # moto's delivery expects epoch seconds in "time" and rewrites the event in place.
-            moto_event: Any = {**copy.deepcopy(event), "time": _epoch(event["time"])}
-            single = copy.copy(rule)
-            single.targets = [target]
-            try:
-                if "InputTransformer" in target:
-                    moto_event["ingestion-time"] = time.time()  # moto's input transformer reads it
-                    single.send_to_targets(moto_event)
-                else:
-                    single.send_to_targets(moto_event, transform_input=False)
-            except NotImplementedError:
-                continue  # a target type moto cannot deliver to; EventBridge is best effort too
+        if not rule.event_pattern.matches_event(event):
+            continue
+        deliver(rule, event, lambda_sink)
+
+
+def fire_schedules(account_id: str, region: str, lambda_sink: LambdaSink | None, at: str) -> int:
+    """Deliver a "Scheduled Event" to every enabled schedule rule's targets; returns how many rules."""
+    bus = events_backends[account_id][region].describe_event_bus("default")
+    fired = 0
+    for rule in list(bus.rules.values()):
+        if rule.state != "ENABLED" or not rule.scheduled_expression:
+            continue
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": account_id,
+            "time": at,
+            "region": region,
+            "resources": [rule.arn],
+            "detail": {},
+        }
+        deliver(rule, event, lambda_sink)
+        fired += 1
+    return fired
+
+
+def deliver(rule: Any, event: dict[str, Any], lambda_sink: LambdaSink | None) -> None:
+    for target in rule.targets:
+        if target["Arn"].startswith("arn:aws:sns:"):
+            topic = sns_backends[rule.account_id][rule.region_name].get_topic(target["Arn"])
+            topic.publish(json.dumps(event))
+            continue
+        if target["Arn"].startswith("arn:aws:lambda:"):
+            if lambda_sink is not None:
+                lambda_sink(target["Arn"], event)
+            continue
+        # moto's delivery expects epoch seconds in "time" and rewrites the event in place.
+        moto_event: Any = {**copy.deepcopy(event), "time": _epoch(event["time"])}
+        single = copy.copy(rule)
+        single.targets = [target]
+        try:
+            if "InputTransformer" in target:
+                moto_event["ingestion-time"] = time.time()  # moto's input transformer reads it
+                single.send_to_targets(moto_event)
+            else:
+                single.send_to_targets(moto_event, transform_input=False)
+        except NotImplementedError:
+            continue  # a target type moto cannot deliver to; EventBridge is best effort too
 
 
 def _epoch(timestamp: str) -> float:

@@ -16,18 +16,20 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from batch_runner.aws.clients import AwsContext
 from batch_runner.aws.stack_outputs import DEFAULT_ENVIRONMENT, OutputKey, stack_name
 from batch_runner.local import local_identity
 from batch_runner.local.admin import AdminApp
-from batch_runner.local.clock import Clock, ManualClock, WallClock
+from batch_runner.local.clock import Clock, ManualClock, WallClock, iso8601
 from batch_runner.local.config import EmulatorConfig
 from batch_runner.local.control_plane import ControlPlane
 from batch_runner.local.events import EventLog
 from batch_runner.local.faults import FaultInjector
 from batch_runner.local.job_store import JobStore
 from batch_runner.local.jobs import Job
+from batch_runner.local.lambdas import LambdaDeliveries
 from batch_runner.local.lifecycle import Lifecycle
-from batch_runner.local.moto_state import S3State
+from batch_runner.local.moto_state import S3State, fire_schedules
 from batch_runner.local.stack import deploy, project_root, synthesized_template
 from batch_runner.local.wsgi import EmulatorApp
 
@@ -36,6 +38,8 @@ DEFAULT_REGION = "us-east-1"
 # credentials "testing" are the submitter user (batch_runner.local.local_identity).
 FAKE_CREDENTIALS = {"aws_access_key_id": "emulator-root", "aws_secret_access_key": "testing"}
 _TICK_SECONDS = 0.25
+# The deployed sweep runs every few minutes; the emulator's comes sooner, so a demo never waits.
+_SWEEP_SECONDS = 30.0
 
 
 class _QuietRequestHandler(MotoRequestHandler):
@@ -74,7 +78,11 @@ class Emulator:
         self._root = root or project_root()
         self.stack_outputs: dict[str, str] = {}
         self._faults = FaultInjector(self._config)
-        self._events = EventLog()
+        self._stopping = threading.Event()
+        self.deliveries = LambdaDeliveries(
+            lambda: AwsContext(region=self.region, endpoint_url=self.endpoint_url), self._stopping
+        )
+        self._events = EventLog(self.deliveries.submit)
         self._store = JobStore(
             self.clock,
             lambda: self._config,
@@ -87,11 +95,11 @@ class Emulator:
             DomainDispatcherApplication(create_backend_app),
             self._faults,
             lambda: self._config,
+            self.deliveries.submit,
         )
         self._server: BaseWSGIServer | None = None
         self._handler = MotoRequestHandler if log_requests else _QuietRequestHandler
         self._threads: list[threading.Thread] = []
-        self._stopping = threading.Event()
 
     # Serving ------------------------------------------------------------------------------
 
@@ -110,6 +118,7 @@ class Emulator:
         _check_free(host, port)
         self._server = make_server(host, port, self.app, threaded=True, request_handler=self._handler)
         self._spawn(self._server.serve_forever)
+        self._spawn(self.deliveries.serve)
         if not isinstance(self.clock, ManualClock):
             self._spawn(self._tick)
         if self._deploy_stack:
@@ -123,6 +132,10 @@ class Emulator:
 
     def stop(self) -> None:
         self._stopping.set()
+        # The Lambda worker may be mid-invocation, calling this server: let it finish first.
+        for thread in self._threads:
+            if thread.name.endswith(self.deliveries.serve.__name__):
+                thread.join(timeout=30)
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -143,12 +156,33 @@ class Emulator:
         self._threads.append(thread)
 
     def _tick(self) -> None:
-        """With a wall clock, move jobs along (and emit their events) even when nobody polls."""
+        """With a wall clock, move jobs along (and emit their events) even when nobody polls, and
+        fire the stack's schedule rules (the orchestration sweep) every ``_SWEEP_SECONDS``."""
+        last_sweep = self.clock.now()
         while not self._stopping.wait(_TICK_SECONDS):
             try:
                 self._store.advance()
+                if self.clock.now() - last_sweep >= _SWEEP_SECONDS:
+                    last_sweep = self.clock.now()
+                    self.fire_schedules()
             except Exception:  # keep time running; the trace says what went wrong
                 traceback.print_exc(file=sys.stderr)
+
+    def fire_schedules(self) -> int:
+        """Deliver a scheduled event to every schedule rule's targets now; returns how many rules."""
+        at = iso8601(self.clock.now())
+        return fire_schedules(DEFAULT_ACCOUNT_ID, self.region, self.deliveries.submit, at)
+
+    def settle(self, max_rounds: int = 100) -> None:
+        """Until nothing moves: let every job end and every queued Lambda invocation run."""
+        for _ in range(max_rounds):
+            self.deliveries.join()
+            if self._store.next_change() is None:
+                self.deliveries.join()
+                if self._store.next_change() is None:
+                    return
+            self.run_until_idle()
+        raise RuntimeError(f"the emulator did not settle in {max_rounds} rounds")
 
     def _deploy(self) -> None:
         template = self._template or synthesized_template(self._root, self._environment)
@@ -204,6 +238,7 @@ class Emulator:
         moto state (buckets, objects, roles) is kept; if something else in the process reset moto
         (``moto.mock_aws`` does on entry and exit), the stack is deployed again.
         """
+        self.deliveries.reset()
         self._store.reset()
         self._events.clear()
         self._config = self._initial_config

@@ -20,13 +20,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from batch_runner.local import catalog, iam_simulation, local_identity, s3_access, service_quotas
+from batch_runner.local import catalog, iam_simulation, local_identity, put_events, s3_access, service_quotas
 from batch_runner.local.config import EmulatorConfig
 from batch_runner.local.control_plane import ControlPlane, is_control_plane_path, tagged_job_arn
 from batch_runner.local.errors import InternalServerError, ServiceError, ThrottlingError
 from batch_runner.local.faults import FaultInjector
 from batch_runner.local.job_store import Scope
-from batch_runner.local.moto_state import account_for_access_key
+from batch_runner.local.moto_state import LambdaSink, account_for_access_key
 from batch_runner.local.runtime import RuntimeCall, runtime_call
 from batch_runner.local.runtime import answer as runtime_answer
 
@@ -109,8 +109,10 @@ class EmulatorApp:
         moto_app: WsgiApp,
         faults: FaultInjector,
         config: Callable[[], EmulatorConfig],
+        lambda_sink: LambdaSink | None = None,
     ) -> None:
         self._config = config
+        self._lambda_sink = lambda_sink
         self._control_plane = control_plane
         self._admin = admin
         self._moto = moto_app
@@ -144,6 +146,12 @@ class EmulatorApp:
                 return _xml_response(start_response, identity)
         if signed is not None and signed.service == "iam" and iam_simulation.handles(_read_body(environ)):
             return self._simulate(start_response, signed, _read_body(environ))
+        if signed is not None and signed.service == "events":
+            request = _json_object(_read_body(environ))
+            if put_events.handles(environ.get("HTTP_X_AMZ_TARGET", ""), request):
+                account_id = account_for_access_key(signed.access_key)
+                answer = put_events.answer(request, account_id, signed.region, self._lambda_sink)
+                return json_response(start_response, 200, answer, content_type="application/x-amz-json-1.1")
         if signed is not None and signed.service == "servicequotas":
             quotas = self._service_quotas(environ, start_response, signed)
             if quotas is not None:

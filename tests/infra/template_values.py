@@ -72,6 +72,10 @@ class Deployment:
             "AWS::KMS::Key": "0a1b2c3d-4e5f-6a7b-8c9d-" + name[-12:].lower().rjust(12, "0"),
             "AWS::SNS::Topic": f"{arn_prefix}:sns:{self.region}:{self.account}:{physical}",
             "AWS::Events::Rule": physical,
+            "AWS::Lambda::Function": physical,
+            "AWS::DynamoDB::Table": physical,
+            "AWS::SQS::Queue": f"https://sqs.{self.region}.amazonaws.com/{self.account}/{physical}",
+            "AWS::Logs::LogGroup": physical,
         }
         return refs[kind]
 
@@ -85,6 +89,16 @@ class Deployment:
             ("AWS::KMS::Key", "Arn"): f"{arn_prefix}:kms:{location}:key/{self.ref(logical_id)}",
             ("AWS::SNS::Topic", "TopicArn"): self.ref(logical_id),
             ("AWS::Events::Rule", "Arn"): f"{arn_prefix}:events:{location}:rule/{self.ref(logical_id)}",
+            (
+                "AWS::Lambda::Function",
+                "Arn",
+            ): f"{arn_prefix}:lambda:{location}:function:{self.ref(logical_id)}",
+            ("AWS::DynamoDB::Table", "Arn"): f"{arn_prefix}:dynamodb:{location}:table/{self.ref(logical_id)}",
+            ("AWS::SQS::Queue", "Arn"): f"{arn_prefix}:sqs:{location}:{self.physical_name(logical_id)}",
+            (
+                "AWS::Logs::LogGroup",
+                "Arn",
+            ): f"{arn_prefix}:logs:{location}:log-group:{self.ref(logical_id)}:*",
         }
         return arns[(kind, attribute)]
 

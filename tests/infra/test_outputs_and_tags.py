@@ -18,6 +18,10 @@ UNTAGGABLE = {
     "AWS::SNS::TopicPolicy",
     "AWS::SNS::Subscription",
     "Custom::S3AutoDeleteObjects",
+    "AWS::SQS::QueuePolicy",
+    "AWS::Lambda::Permission",
+    "AWS::Lambda::EventInvokeConfig",
+    "AWS::IAM::Policy",
 }
 
 
@@ -42,6 +46,13 @@ def test_outputs_name_the_resources_the_runner_needs(synthesized: Synthesized, e
         OutputKey.ALLOWED_MODELS: ",".join(config.model_ids),
         OutputKey.JOB_NAME_PREFIX: config.job_name_prefix,
     }
+    if config.orchestration is not None and config.orchestration.enabled:
+        expected[OutputKey.RUN_REGISTRY_TABLE] = deployed.ref(
+            deployed.only("AWS::DynamoDB::Table", "RunRegistry")
+        )
+        expected[OutputKey.SCHEDULER_FUNCTION] = deployed.ref(
+            deployed.only("AWS::Lambda::Function", "OrchestrationScheduler")
+        )
     if config.kms:
         expected[OutputKey.KMS_KEY_ARN] = deployed.get_att(deployed.only("AWS::KMS::Key", "DataKey"), "Arn")
     if config.submitter_role_principals:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.infra.conftest import Synthesized
@@ -47,7 +48,10 @@ def test_submitters_pass_only_this_service_role_and_only_to_bedrock(
         "Condition": {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}},
     }
     pass_role = [item for item in identity_statements(deployed) if "iam:PassRole" in actions_of(item)]
-    assert len(pass_role) == 1
+    # The submitters, and the orchestration scheduler where it is deployed: both exactly so.
+    assert {json.dumps(item, sort_keys=True) for item in pass_role} == {
+        json.dumps(statement(_submitter_policy(deployed), "PassServiceRoleToBedrock"), sort_keys=True)
+    }
 
 
 def test_jobs_can_only_be_created_on_allowed_models(synthesized: Synthesized, env_name: str) -> None:

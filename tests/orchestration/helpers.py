@@ -1,0 +1,95 @@
+"""Runs uploaded but not submitted (what `submit --orchestrated` leaves), a registry table in the
+emulator, and a scheduler over the emulator's clients."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+from batch_runner.api import QuotaOverrides, SubmitOptions, Target, prepare
+from batch_runner.aws.clients import AwsContext
+from batch_runner.jobs.submission import base_model
+from batch_runner.local import Emulator
+from batch_runner.orchestration.registry import STATE_INDEX, Registry, RegistryEntry
+from batch_runner.orchestration.scheduler import Scheduler
+from batch_runner.orchestration.settings import OrchestrationSettings
+from batch_runner.runs import Run
+from tests.cli.test_submit import HAIKU
+
+_TABLES = itertools.count()
+
+
+def registry_table(emulator: Emulator) -> str:
+    """A fresh registry table (the emulator's moto state lives for the session)."""
+    name = f"registry-{next(_TABLES)}"
+    emulator.client("dynamodb").create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": name_, "AttributeType": "S"} for name_ in ("run", "state", "created_at")
+        ],
+        KeySchema=[{"AttributeName": "run", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": STATE_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "state", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    return name
+
+
+def scheduler(emulator: Emulator, table: str, **settings: Any) -> Scheduler:
+    clients = {name: emulator.client(name) for name in ("bedrock", "s3", "dynamodb")}
+    config = OrchestrationSettings(
+        registry_table=table, input_bucket=emulator.stack_outputs["InputBucketName"], **settings
+    )
+    return Scheduler(clients, config)
+
+
+def queued_run(
+    emulator: Emulator,
+    state_dir: Path,
+    table: str,
+    run: str,
+    shards: int,
+    *,
+    team: str = "default",
+    quota: int = 20,
+    created_at: str = "",
+    records_per_shard: int = 100,
+) -> Run:
+    """A run of ``shards`` shards, uploaded and registered, no job created."""
+    emulator.configure(min_records_per_job=1)
+    prepared = prepare(
+        [{"id": f"{run}-{n}", "text": f"Message {n}"} for n in range(shards * records_per_shard)],
+        SubmitOptions(model_id=HAIKU, prompt_template="Answer: {{ text }}", id_column="id"),
+        run=run,
+        quotas=QuotaOverrides(
+            min_records_per_job=1, max_records_per_job=records_per_shard, max_concurrent_jobs=quota
+        ),
+        target=Target(
+            aws=AwsContext(region="us-east-1", endpoint_url=emulator.endpoint_url), state_dir=state_dir
+        ),
+    )
+    launched = prepared.stage(orchestrated=True)
+    launched.upload_pending()
+    entry = RegistryEntry(
+        run=run,
+        model_id=HAIKU,
+        base_model=base_model(HAIKU),
+        created_at=created_at or launched.manifest.created_at,
+        team=team,
+    )
+    assert Registry(emulator.client("dynamodb"), table).register(entry)
+    return launched
+
+
+def live_jobs(emulator: Emulator) -> list[Any]:
+    emulator.advance(0)
+    return [job for job in emulator.jobs() if not job.terminal]

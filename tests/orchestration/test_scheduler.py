@@ -1,0 +1,161 @@
+"""The scheduler pass on the emulator's manual clock: it drains queues within the account-wide
+quota, shares it among teams, counts foreign jobs, and is idempotent under duplicates and crashes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from batch_runner.jobs.run_state import QUEUED, read_remote
+from batch_runner.local import Emulator
+from batch_runner.orchestration.cloud_run import CloudRun
+from batch_runner.orchestration.registry import FINISHED, Registry
+from batch_runner.orchestration.settings import Team
+from tests.cli.test_submit import HAIKU
+from tests.orchestration.helpers import live_jobs, queued_run, registry_table, scheduler
+
+
+@pytest.fixture
+def table(emulator: Emulator) -> str:
+    return registry_table(emulator)
+
+
+def test_quota_of_one_drains_a_run_of_three_shards(emulator: Emulator, tmp_path: Path, table: str) -> None:
+    emulator.configure(max_active_jobs_per_model=1)
+    queued_run(emulator, tmp_path, table, "drain-one", 3, quota=1)
+    passes = scheduler(emulator, table)
+    created = []
+    for _ in range(4):
+        report = passes.run_pass()
+        created.append(report.created.get("drain-one", []))
+        assert len(live_jobs(emulator)) <= 1
+        emulator.run_until_idle()
+    assert created == [[0], [1], [2], []]
+    assert report.finished == {"drain-one": "Completed"}
+    entry = Registry(emulator.client("dynamodb"), table).get("drain-one")
+    assert entry is not None and (entry.state, entry.outcome) == (FINISHED, "Completed")
+    stored = read_remote(emulator.client("s3"), emulator.stack_outputs["InputBucketName"], "drain-one")
+    assert stored is not None and [s.job_status for s in stored.shards] == ["Completed"] * 3
+    assert scheduler(emulator, table).run_pass().runs == 0  # a finished run is no longer visited
+
+
+def test_waiting_runs_say_why(emulator: Emulator, tmp_path: Path, table: str) -> None:
+    queued_run(emulator, tmp_path, table, "drain-why", 2, quota=1)
+    scheduler(emulator, table).run_pass()
+    entry = Registry(emulator.client("dynamodb"), table).get("drain-why")
+    assert entry is not None
+    assert (
+        entry.waiting_reason
+        == "1 of 1 job slots for anthropic.claude-3-haiku-20240307-v1:0 in use account-wide"
+    )
+
+
+@pytest.mark.parametrize(
+    ("shares", "quota", "per_pass"), [((1, 1), 2, {"a": 1, "b": 1}), ((2, 1), 3, {"a": 2, "b": 1})]
+)
+def test_two_teams_share_the_quota_in_proportion(
+    emulator: Emulator,
+    tmp_path: Path,
+    table: str,
+    shares: tuple[int, int],
+    quota: int,
+    per_pass: dict[str, int],
+) -> None:
+    emulator.configure(max_active_jobs_per_model=quota)
+    queued_run(emulator, tmp_path, table, f"team-a-{quota}", 4, team="a", quota=quota)
+    queued_run(emulator, tmp_path, table, f"team-b-{quota}", 4, team="b", quota=quota)
+    teams = (Team("a", share=shares[0]), Team("b", share=shares[1]))
+    passes = scheduler(emulator, table, teams=teams)
+    for _ in range(2):
+        report = passes.run_pass()
+        assert len(live_jobs(emulator)) == quota
+        assert {name[5]: len(shards) for name, shards in report.created.items()} == per_pass
+        assert passes.run_pass().created == {}  # a second event while every slot is taken
+        emulator.run_until_idle()
+
+
+def test_a_foreign_job_counts_against_the_quota_and_is_left_alone(
+    emulator: Emulator, tmp_path: Path, table: str
+) -> None:
+    emulator.configure(max_active_jobs_per_model=2)
+    run = queued_run(emulator, tmp_path, table, "beside-foreign", 3, quota=2)
+    outputs = emulator.stack_outputs
+    foreign = emulator.client("bedrock").create_model_invocation_job(
+        jobName="another-tool-1",
+        roleArn=outputs["ServiceRoleArn"],
+        modelId=HAIKU,
+        inputDataConfig={
+            "s3InputDataConfig": {"s3Uri": f"s3://{outputs['InputBucketName']}/{run.shards[0].s3_key}"}
+        },
+        outputDataConfig={"s3OutputDataConfig": {"s3Uri": f"s3://{outputs['OutputBucketName']}/foreign/"}},
+    )["jobArn"]
+    report = scheduler(emulator, table).run_pass()
+    assert report.created == {"beside-foreign": [0]}
+    assert report.live_by_model == {"anthropic.claude-3-haiku-20240307-v1:0": 1}
+    assert foreign not in [s.job_arn for s in run.shards]
+    assert emulator.client("bedrock").get_model_invocation_job(jobIdentifier=foreign)["status"] == "Submitted"
+
+
+def test_duplicate_events_create_nothing(emulator: Emulator, tmp_path: Path, table: str) -> None:
+    queued_run(emulator, tmp_path, table, "dup-events", 2)
+    passes = scheduler(emulator, table)
+    assert passes.run_pass().created == {"dup-events": [0, 1]}
+    again = passes.run_pass()
+    assert (again.created, again.manifests_written) == ({}, 0)
+    assert len(emulator.jobs()) == 2
+
+
+def test_a_crash_before_the_manifest_write_creates_no_duplicate(
+    emulator: Emulator, tmp_path: Path, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queued_run(emulator, tmp_path, table, "crash-mid", 3)
+
+    def crash(self: CloudRun) -> bool:
+        raise RuntimeError("Lambda timed out")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(CloudRun, "flush", crash)
+        with pytest.raises(RuntimeError):
+            scheduler(emulator, table).run_pass()
+    assert len(emulator.jobs()) == 3
+    stored = read_remote(emulator.client("s3"), emulator.stack_outputs["InputBucketName"], "crash-mid")
+    assert stored is not None and {s.state for s in stored.shards} == {QUEUED}  # the write never happened
+    report = scheduler(emulator, table).run_pass()
+    assert report.created == {} and len(emulator.jobs()) == 3
+    stored = read_remote(emulator.client("s3"), emulator.stack_outputs["InputBucketName"], "crash-mid")
+    assert stored is not None and sorted(s.job_arn or "" for s in stored.shards) == sorted(
+        j.arn for j in emulator.jobs()
+    )
+
+
+def test_cancel_request_stops_live_jobs_and_dequeues_the_rest(
+    emulator: Emulator, tmp_path: Path, table: str
+) -> None:
+    queued_run(emulator, tmp_path, table, "cancel-req", 3, quota=1)
+    passes = scheduler(emulator, table)
+    passes.run_pass()
+    assert Registry(emulator.client("dynamodb"), table).request("cancel-req", cancel=True)
+    report = passes.run_pass()
+    assert report.cancelled == ["cancel-req"] and report.created == {}
+    emulator.run_until_idle()
+    final = passes.run_pass()
+    assert final.finished == {"cancel-req": "Stopped"}
+    assert Counter(job.status for job in emulator.jobs()) == Counter({"Stopped": 1})
+    assert not Registry(emulator.client("dynamodb"), table).request("no-such-run", cancel=True)
+
+
+def test_a_stale_manifest_is_never_overwritten(emulator: Emulator, tmp_path: Path, table: str) -> None:
+    queued_run(emulator, tmp_path, table, "stale-write", 1)
+    clients = {"s3": emulator.client("s3")}
+    bucket = emulator.stack_outputs["InputBucketName"]
+    first = CloudRun.load(clients, bucket, "stale-write", tmp_path)
+    second = CloudRun.load(clients, bucket, "stale-write", tmp_path)
+    assert first is not None and second is not None
+    first.manifest.shards[0].message = "written by the first pass"
+    first.save()
+    assert first.flush()
+    second.save()
+    with pytest.raises(Exception, match="changed since it was read"):
+        second.flush()
