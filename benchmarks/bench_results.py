@@ -267,12 +267,12 @@ def run_bound(folder: Path, out: Path, job_ids: list[str]) -> int:
 
 def run_bound_fast_csv(folder: Path, out: Path, job_ids: list[str]) -> int:
     """The bound with the runner's CSV field encoder instead of csv.writer (several times faster)."""
-    from batch_runner.results.writers import _csv_field
+    from batch_runner.results.row_encoding import csv_field
 
     count = 0
     with open(out, "wb", buffering=1 << 20) as handle:
         for row in _bound_rows(folder):
-            handle.write((",".join(map(_csv_field, row)) + "\r\n").encode())
+            handle.write((",".join(map(csv_field, row)) + "\r\n").encode())
             count += 1
     return count
 

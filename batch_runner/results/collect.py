@@ -8,16 +8,10 @@ from typing import Any
 
 from batch_runner.catalog.output_schema import OutputSchema, output_schema
 from batch_runner.results.answers import AnswerCheck
-from batch_runner.results.join import (
-    RecordIndex,
-    join_results,
-)
-from batch_runner.results.outputs import (
-    JobOutputRef,
-    OutputSource,
-)
+from batch_runner.results.join import RecordIndex, join_results
+from batch_runner.results.outputs import JobOutputRef, OutputSource
 from batch_runner.results.reconcile import Reconciliation
-from batch_runner.results.writers import check_output_path, write_rows
+from batch_runner.results.writers import check_output_path, write_csv_lines, write_rows
 
 SchemaArgument = OutputSchema | Mapping[str, Any] | str | Path | None
 
@@ -37,10 +31,14 @@ def collect_results(
     out_path = Path(out_path)
     check_output_path(out_path)
     answers = answer_check(output_schema, prefill)
+    csv = out_path.suffix.lower() == ".csv"
     with join_results(
-        source, jobs, record_index, include_input=include_input, work_dir=work_dir, answers=answers
+        source, jobs, record_index, include_input=include_input, work_dir=work_dir, answers=answers, csv=csv
     ) as joined:
-        write_rows(out_path, joined.columns, joined.kinds, joined.rows())
+        if joined.csv_encoded:
+            write_csv_lines(out_path, joined.columns, joined.csv_lines())
+        else:
+            write_rows(out_path, joined.columns, joined.kinds, joined.rows())
         return joined.reconciliation
 
 

@@ -9,7 +9,6 @@ and JSONL, and ``list<float>`` in Parquet.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import orjson
 
 from batch_runner.exceptions import UsageError
+from batch_runner.results.row_encoding import csv_field
 
 SUPPORTED_SUFFIXES = (".csv", ".jsonl", ".parquet")
 _PARQUET_ROWS = 8192
@@ -58,14 +58,6 @@ def _json_text(value: Any) -> Any:
     return value if value is None or isinstance(value, str) else orjson.dumps(value).decode()
 
 
-def _csv_field(value: Any, _needs_quotes: Any = re.compile(r'[",\r\n]').search) -> str:
-    if value is None:
-        return ""
-    if type(value) is str:
-        return '"' + value.replace('"', '""') + '"' if _needs_quotes(value) else value
-    return str(value)
-
-
 def _write_csv(path: Path, columns: Sequence[str], kinds: dict[str, str], rows: Iterable[list[Any]]) -> int:
     # The stdlib csv writer spends ~13 µs on a 1 KB row, more than the whole join; fields are
     # encoded here instead, byte for byte as csv.writer's default dialect does (tested): "excel",
@@ -73,13 +65,30 @@ def _write_csv(path: Path, columns: Sequence[str], kinds: dict[str, str], rows: 
     as_json = [i for i, column in enumerate(columns) if kinds[column] in ("vector", "json", "bool")]
     count = 0
     with open(path, "wb", buffering=_CSV_BUFFER) as handle:
-        handle.write((",".join(map(_csv_field, columns)) + "\r\n").encode())
+        handle.write(_csv_header(columns))
         for values in rows:
             for i in as_json:
                 values[i] = _json_text(values[i])
-            handle.write((",".join(map(_csv_field, values)) + "\r\n").encode())
+            handle.write((",".join(map(csv_field, values)) + "\r\n").encode())
             count += 1
     return count
+
+
+def write_csv_lines(path: Path, columns: Sequence[str], lines: Iterable[bytes]) -> int:
+    """Write CSV rows already encoded (``row_encoding.CsvParts``) under the header ``columns``."""
+    check_output_path(path)
+    count = 0
+    with _atomic(path) as tmp, open(tmp, "wb", buffering=_CSV_BUFFER) as handle:
+        handle.write(_csv_header(columns))
+        write = handle.write
+        for line in lines:
+            write(line)
+            count += 1
+    return count
+
+
+def _csv_header(columns: Sequence[str]) -> bytes:
+    return (",".join(map(csv_field, columns)) + "\r\n").encode()
 
 
 def _write_jsonl(path: Path, columns: Sequence[str], kinds: dict[str, str], rows: Iterable[list[Any]]) -> int:

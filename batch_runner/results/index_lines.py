@@ -1,0 +1,68 @@
+"""Reading the run's record index: one line per input row, ``{"recordId", "row", "id", "input"}``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from batch_runner.exceptions import RecordIndexError
+from batch_runner.results.outputs import file_lines
+
+RecordIndex = Path | str | Iterable[bytes]
+
+
+@dataclass
+class IndexTypes:
+    """The Python types seen in the ``id`` and each input column, for the columns' kinds."""
+
+    ids: set[type] = field(default_factory=set)
+    inputs: dict[str, set[type]] = field(default_factory=dict)
+
+    def track_input(self, given: object) -> None:
+        if not isinstance(given, dict):
+            return
+        types = self.inputs
+        for name, value in given.items():
+            seen = types.get(name)
+            if seen is None:
+                types[name] = seen = set()
+            seen.add(type(value))
+
+
+def parse_index_line(
+    raw: bytes, number: int, types: IndexTypes, include_input: bool
+) -> tuple[str, int, Any, Any]:
+    """``(recordId, row, id, input)`` of index line ``number`` (input None unless included)."""
+    try:
+        entry = orjson.loads(raw)
+    except orjson.JSONDecodeError as err:
+        raise RecordIndexError(f"record index line {number} is not valid JSON: {err}") from err
+    if not isinstance(entry, dict) or not isinstance(entry.get("recordId"), str):
+        raise RecordIndexError(f"record index line {number} has no recordId")
+    row = entry.get("row")
+    if type(row) is not int:
+        raise RecordIndexError(f"record index line {number} has no integer row")
+    user_id = entry.get("id")
+    types.ids.add(type(user_id))
+    given = entry.get("input") if include_input else None
+    if given is not None:
+        types.track_input(given)
+    return entry["recordId"], row, user_id, given
+
+
+def index_lines(record_index: RecordIndex) -> Iterator[bytes]:
+    """The index's lines, from its file or as given (text lines are encoded)."""
+    if isinstance(record_index, Path | str):
+        try:
+            handle = open(record_index, "rb")  # noqa: SIM115 - closed by the generator below
+        except OSError as err:
+            raise RecordIndexError(f"cannot read the record index {record_index}: {err}") from err
+        with handle:
+            yield from file_lines(handle)
+    else:
+        for line in record_index:
+            yield line.encode() if isinstance(line, str) else line
