@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from batch_runner.exceptions import RecordIndexError
-from batch_runner.results.outputs import file_lines
+from batch_runner.results.outputs import CHUNK_BYTES
 
 RecordIndex = Path | str | Iterable[bytes]
 
@@ -57,12 +57,35 @@ def parse_index_line(
 def index_lines(record_index: RecordIndex) -> Iterator[bytes]:
     """The index's lines, from its file or as given (text lines are encoded)."""
     if isinstance(record_index, Path | str):
-        try:
-            handle = open(record_index, "rb")  # noqa: SIM115 - closed by the generator below
-        except OSError as err:
-            raise RecordIndexError(f"cannot read the record index {record_index}: {err}") from err
-        with handle:
-            yield from file_lines(handle)
+        for block in index_blocks(record_index):
+            yield from block_lines(block)
     else:
         for line in record_index:
             yield line.encode() if isinstance(line, str) else line
+
+
+def index_blocks(path: Path | str) -> Iterator[bytes]:
+    """The index file in blocks of whole lines (each ends with a newline but maybe the last)."""
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed by the generator below
+    except OSError as err:
+        raise RecordIndexError(f"cannot read the record index {path}: {err}") from err
+    with handle:
+        pending = b""
+        while chunk := handle.read(CHUNK_BYTES):
+            end = chunk.rfind(b"\n") + 1
+            if end:
+                yield pending + chunk[:end]
+                pending = chunk[end:]
+            else:
+                pending += chunk
+        if pending:
+            yield pending
+
+
+def block_lines(block: bytes) -> list[bytes]:
+    """A block's lines without their newlines."""
+    lines = block.split(b"\n")
+    if not lines[-1]:
+        lines.pop()
+    return lines

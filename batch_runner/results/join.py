@@ -33,7 +33,7 @@ from batch_runner.results.columns import (
     value_kind,
 )
 from batch_runner.results.hash_join import HashJoin
-from batch_runner.results.index_lines import IndexTypes, RecordIndex, index_lines
+from batch_runner.results.index_lines import IndexTypes, RecordIndex, index_blocks, index_lines
 from batch_runner.results.outcome_stream import OutcomeStream
 from batch_runner.results.outputs import JobOutputRef, OutputSource
 from batch_runner.results.reconcile import Reconciliation
@@ -115,7 +115,7 @@ def join_results(
             # Lines given in memory or from a generator: the row join reads the index twice.
             record_index = _spill(record_index, folder / "record-index")
         stream = OutcomeStream(source, jobs, answers)
-        scan = scan_index(index_lines(record_index), include_input)
+        scan = scan_index(index_blocks(record_index), include_input)
         joined = None
         if scan is not None:
             try:
@@ -167,13 +167,16 @@ class _RowReader:
     def rows(self) -> Iterator[list[Any]]:
         if self.csv:
             raise InternalError("rows joined for CSV are read with csv_lines()")
-        for line in self.join.lines(index_lines(self.record_index)):
-            yield JsonParts.decode(line)
+        decode = JsonParts.decode
+        for block in self.join.blocks(index_blocks(self.record_index)):
+            for line in block:
+                yield decode(line)
 
     def csv_lines(self) -> Iterator[bytes]:
         if not self.csv:
             raise InternalError("rows not joined for CSV are read with rows()")
-        yield from self.join.lines(index_lines(self.record_index))
+        for block in self.join.blocks(index_blocks(self.record_index)):
+            yield from block
 
 
 def _hash_join(

@@ -26,7 +26,7 @@ from batch_runner.aws.errors import aws_error, error_code
 from batch_runner.exceptions import AwsError, UsageError
 
 MANIFEST_NAME = "manifest.json.out"
-_CHUNK_BYTES = 1 << 20
+CHUNK_BYTES = 1 << 20
 # Chunks read ahead of the parser: bounds the memory of a download that outpaces parsing.
 READ_AHEAD_CHUNKS = 8
 
@@ -159,7 +159,7 @@ def read_ahead(
         thread.join()
 
 
-def _split_chunks(chunks: Iterable[bytes]) -> Iterator[list[bytes]]:
+def split_chunks(chunks: Iterable[bytes]) -> Iterator[list[bytes]]:
     """Lines (without newlines) a chunk at a time; a last line without newline still counts."""
     pending = b""
     for chunk in chunks:
@@ -193,7 +193,7 @@ class LocalOutputSource:
 
     def iter_line_batches(self, bucket: str, key: str) -> Iterator[list[bytes]]:
         with open(self._root / bucket / key, "rb") as handle:
-            yield from _split_chunks(iter(lambda: handle.read(_CHUNK_BYTES), b""))
+            yield from split_chunks(iter(lambda: handle.read(CHUNK_BYTES), b""))
 
 
 class S3OutputSource:
@@ -238,7 +238,7 @@ class S3OutputSource:
                 body, etag = self._open(bucket, key, offset, etag)
                 if body is None:
                     return
-                for chunk in body.iter_chunks(_CHUNK_BYTES):
+                for chunk in body.iter_chunks(CHUNK_BYTES):
                     lines = (pending + chunk).split(b"\n")
                     pending = lines.pop()
                     if lines:

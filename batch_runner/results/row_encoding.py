@@ -19,6 +19,7 @@ import orjson
 
 # Kinds whose non-text values CSV holds as JSON text (a boolean as true/false, like JSON).
 JSONISH_KINDS = frozenset({"vector", "json", "bool"})
+_SHORT_FIELDS = 1024
 
 
 def csv_text(value: str) -> str:
@@ -67,20 +68,32 @@ class CsvParts:
         self._input_fields = [csv_encoder(kind) for kind in input_kinds]
         # status and seven empty fields, then a schema's property columns, empty too.
         self.missing = b"missing" + b"," * (7 + len(self._properties))
+        self._fields: dict[str | None, str] = {None: ""}
 
     def outcome(self, fields: Sequence[Any]) -> bytes:
         """status .. job_id, then the schema's property columns from the parsed answer (last)."""
         status, answer, stop_reason, input_tokens, output_tokens, code, message, job_id = fields[:8]
         # These columns hold the same Python types in every run (an answer is text or a vector),
-        # so their encoding never depends on the column's kind.
-        text = (
-            f"{status},{csv_text(answer) if type(answer) is str else csv_json_field(answer)},"
-            f"{'' if stop_reason is None else csv_text(stop_reason)},"
-            f"{'' if input_tokens is None else input_tokens},"
-            f"{'' if output_tokens is None else output_tokens},"
-            f"{'' if code is None else csv_text(code)},{'' if message is None else csv_text(message)},"
-            f"{csv_text(job_id)}"
-        )
+        # so their encoding never depends on the column's kind. Stop reasons and job IDs repeat:
+        # each is encoded once.
+        stop_field = self._short(stop_reason)
+        job_field = self._short(job_id)
+        if code is None and message is None and type(answer) is str and type(output_tokens) is int:
+            tokens = "" if input_tokens is None else input_tokens
+            text = f"{status},{csv_text(answer)},{stop_field},{tokens},{output_tokens},,,{job_field}"
+        else:
+            text = ",".join(
+                (
+                    status,
+                    csv_json_field(answer),
+                    stop_field,
+                    csv_field(input_tokens),
+                    csv_field(output_tokens),
+                    csv_field(code),
+                    csv_field(message),
+                    job_field,
+                )
+            )
         if self._properties:
             parsed = fields[8]
             if type(parsed) is dict:
@@ -88,6 +101,15 @@ class CsvParts:
             else:
                 text += "," * len(self._properties)
         return text.encode()
+
+    def _short(self, value: str | None) -> str:
+        """A field that repeats (stop reason, job ID), encoded once (a bounded number of them)."""
+        field = self._fields.get(value)
+        if field is None:
+            field = csv_field(value)
+            if len(self._fields) < _SHORT_FIELDS:
+                self._fields[value] = field
+        return field
 
     # A whole row of the runner's record ID for ``row``, no user ID and no input columns: the
     # format takes (row, row, outcome).

@@ -24,7 +24,7 @@ import orjson
 
 from batch_runner.catalog.output_schema import SCHEMA_ERROR_CODE
 from batch_runner.results.extraction import FAILED, MISSING, SUCCEEDED
-from batch_runner.results.index_lines import IndexTypes, parse_index_line
+from batch_runner.results.index_lines import IndexTypes, block_lines, parse_index_line
 from batch_runner.results.outcome_stream import OutcomeStream
 from batch_runner.results.reconcile import EXAMPLE_LIMIT, Reconciliation
 from batch_runner.results.row_encoding import RowParts
@@ -34,9 +34,9 @@ MAX_STRANGERS = 100_000
 # The runner's record IDs (``prepare.record_ids``, which imports this package, not the reverse).
 _ID_DIGITS = 10
 _ID_LENGTH = 1 + _ID_DIGITS
-# The planner's index line layout; anything else is parsed as JSON.
+# The planner's index line layout (a match never leaves its line); anything else is parsed as JSON.
 _PLANNED_INDEX_LINE = re.compile(
-    rb'\{"recordId":"R(\d{10})","row":(\d+),"id":(null|"[^"\\]*"|-?\d+),"input":'
+    rb'\{"recordId":"R(\d{10})","row":(\d+),"id":(null|"[^"\\\n]*"|-?\d+),"input":'
 )
 _JSON_SCALAR_TYPES: dict[int, type] = {ord("n"): type(None), ord('"'): str}
 _JSON_SCALAR_TYPES.update(dict.fromkeys(b"-0123456789", int))
@@ -59,29 +59,55 @@ class IndexScan:
     has_ids: bool  # any row has a user ID: writing reads the index again for them
 
 
-def scan_index(lines: Iterable[bytes], include_input: bool) -> IndexScan | None:
+def scan_index(blocks: Iterable[bytes], include_input: bool) -> IndexScan | None:
     """Whether line N of the index is row N with the runner's ID (None: not so), with the types of
-    its IDs and input columns. A line that is not an index line raises ``RecordIndexError``."""
+    its IDs and input columns. A line that is not an index line raises ``RecordIndexError``.
+    ``blocks``: the index in blocks of whole lines."""
     types = IndexTypes()
-    rows = 0
+    rows = number = 0
     has_ids = False
-    for number, raw in enumerate(lines, 1):
-        match = None if include_input else _PLANNED_INDEX_LINE.match(raw)
-        if match is not None:
-            digits, row, user_id = match.groups()
-            if int(digits) != rows or int(row) != rows:
+    for block in blocks:
+        found = None if include_input else _planned_lines(block)
+        if found is not None:
+            # Whole-block comparisons of lists, not a check per line.
+            end = rows + len(found)
+            digits, row_numbers, user_ids = zip(*found, strict=True) if found else ((), (), ())
+            expected = list(range(rows, end))
+            if list(map(int, digits)) != expected or list(map(int, row_numbers)) != expected:
                 return None
-            types.ids.add(_JSON_SCALAR_TYPES[user_id[0]])
-            has_ids = has_ids or user_id != b"null"
-        elif not raw or raw.isspace():
+            distinct = set(user_ids)
+            types.ids.update(_JSON_SCALAR_TYPES[user_id[0]] for user_id in distinct)
+            has_ids = has_ids or bool(distinct - {b"null"})
+            rows, number = end, number + len(found)
             continue
-        else:
+        for raw in block_lines(block):
+            number += 1
+            if not raw or raw.isspace():
+                continue
             record_id, row_number, user_value, _ = parse_index_line(raw, number, types, include_input)
             if row_number != rows or record_id != runner_record_id(rows):
                 return None
             has_ids = has_ids or user_value is not None
-        rows += 1
+            rows += 1
     return IndexScan(rows, types, has_ids)
+
+
+def _planned_lines(block: bytes) -> list[tuple[bytes, bytes, bytes]] | None:
+    """``(ID digits, row, id)`` of every line of ``block`` if all are in the planner's layout.
+    Only each line's start is read (``find`` skips the input columns), and nothing is copied."""
+    found = []
+    match = _PLANNED_INDEX_LINE.match
+    find = block.find
+    start, end = 0, len(block)
+    while start < end:
+        line = match(block, start)
+        if line is None:
+            return None
+        found.append(line.groups())
+        start = find(b"\n", line.end()) + 1
+        if not start:
+            break  # a last line without a newline
+    return found
 
 
 class RowJoin:
@@ -150,36 +176,46 @@ class RowJoin:
             totals, superseded, len(strangers), sorted(strangers)[:EXAMPLE_LIMIT]
         )
 
-    def lines(self, index: Iterable[bytes]) -> Iterator[bytes]:
-        """Each row's encoded line, in row order (``index``: the record index's lines again)."""
+    def blocks(self, index: Iterable[bytes]) -> Iterator[list[bytes]]:
+        """Each row's encoded line, in row order, a spool partition at a time (``index``: the
+        record index again, in blocks of whole lines)."""
         parts = self.parts
         missing = parts.missing
         windows = self.spool.windows()
         if not (self.scan.has_ids or self.input_names):
             line = parts.runner_line  # every ID is null and no input columns: the row is enough
             for first, slots in windows:
-                for row, data in enumerate(slots, first):
-                    yield line % (row, row, data or missing)
+                yield [line % (row, row, data or missing) for row, data in enumerate(slots, first)]
             return
         entries = self._index_entries(index)
         names = self.input_names
         inputs = None
         for first, slots in windows:
+            block = []
             for row, data in enumerate(slots, first):
                 user_id, given = next(entries)
                 if names:
                     given = given or {}
                     inputs = parts.inputs([given.get(name) for name in names])
-                yield parts.line(parts.prefix(runner_record_id(row), user_id, row), data or missing, inputs)
+                block.append(
+                    parts.line(parts.prefix(runner_record_id(row), user_id, row), data or missing, inputs)
+                )
+            yield block
 
-    def _index_entries(self, lines: Iterable[bytes]) -> Iterator[tuple[Any, Any]]:
+    def _index_entries(self, blocks: Iterable[bytes]) -> Iterator[tuple[Any, Any]]:
         """``(id, input)`` per row (the scan has checked every line)."""
         include_input = bool(self.input_names)
         types = IndexTypes()
-        for number, raw in enumerate(lines, 1):
-            match = None if include_input else _PLANNED_INDEX_LINE.match(raw)
-            if match is not None:
-                yield orjson.loads(match.group(3)), None
-            elif raw and not raw.isspace():
-                _, _, user_id, given = parse_index_line(raw, number, types, include_input)
-                yield user_id, given
+        number = 0
+        for block in blocks:
+            found = None if include_input else _planned_lines(block)
+            if found is not None:
+                number += len(found)
+                for _, _, user_id in found:
+                    yield orjson.loads(user_id), None
+                continue
+            for raw in block_lines(block):
+                number += 1
+                if raw and not raw.isspace():
+                    _, _, user_id, given = parse_index_line(raw, number, types, include_input)
+                    yield user_id, given

@@ -46,7 +46,7 @@ class RowSpool:
 
     def windows(self) -> Iterator[tuple[int, list[bytes | None]]]:
         """``(first row, slots)`` per partition in row order: a slot holds the newest outcome of
-        its row, or None. Each partition file is deleted once read."""
+        its row, or None."""
         header, read_header = _HEADER.size, _HEADER.unpack
         for number, path in enumerate(self.paths):
             first = number * self.partition_rows
@@ -56,5 +56,4 @@ class RowSpool:
                 while entry := read(header):
                     offset, size = read_header(entry)
                     slots[offset] = read(size)
-            path.unlink()
             yield first, slots

@@ -74,17 +74,12 @@ def _write_csv(path: Path, columns: Sequence[str], kinds: dict[str, str], rows: 
     return count
 
 
-def write_csv_lines(path: Path, columns: Sequence[str], lines: Iterable[bytes]) -> int:
+def write_csv_lines(path: Path, columns: Sequence[str], lines: Iterable[bytes]) -> None:
     """Write CSV rows already encoded (``row_encoding.CsvParts``) under the header ``columns``."""
     check_output_path(path)
-    count = 0
     with _atomic(path) as tmp, open(tmp, "wb", buffering=_CSV_BUFFER) as handle:
         handle.write(_csv_header(columns))
-        write = handle.write
-        for line in lines:
-            write(line)
-            count += 1
-    return count
+        handle.writelines(lines)
 
 
 def _csv_header(columns: Sequence[str]) -> bytes:
