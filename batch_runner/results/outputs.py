@@ -15,7 +15,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -109,7 +109,7 @@ def line_batches(source: OutputSource, bucket: str, key: str) -> Iterator[list[b
 
 def read_ahead(
     source: OutputSource, objects: Sequence[tuple[str, str]], depth: int = READ_AHEAD_CHUNKS
-) -> Iterator[Iterator[list[bytes]]]:
+) -> Generator[Iterator[list[bytes]], None, None]:
     """The line batches of each ``(bucket, key)``, in order, downloaded on a thread.
 
     Network reads release the GIL, so downloads overlap with the caller's parsing; at most

@@ -95,7 +95,7 @@ def scan_index(blocks: Iterable[bytes], include_input: bool) -> IndexScan | None
 def _planned_lines(block: bytes) -> list[tuple[bytes, bytes, bytes]] | None:
     """``(ID digits, row, id)`` of every line of ``block`` if all are in the planner's layout.
     Only each line's start is read (``find`` skips the input columns), and nothing is copied."""
-    found = []
+    found: list[tuple[bytes, bytes, bytes]] = []
     match = _PLANNED_INDEX_LINE.match
     find = block.find
     start, end = 0, len(block)
@@ -103,7 +103,7 @@ def _planned_lines(block: bytes) -> list[tuple[bytes, bytes, bytes]] | None:
         line = match(block, start)
         if line is None:
             return None
-        found.append(line.groups())
+        found.append(line.groups())  # type: ignore[arg-type] # three groups, all bytes
         start = find(b"\n", line.end()) + 1
         if not start:
             break  # a last line without a newline
