@@ -30,7 +30,7 @@ from batch_runner.catalog.output_schema import SCHEMA_ERROR_CODE
 from batch_runner.exceptions import RecordIndexError
 from batch_runner.results.columns import RESULT_COLUMNS
 from batch_runner.results.extraction import FAILED, MISSING, SUCCEEDED
-from batch_runner.results.index_lines import IndexTypes, parse_index_line
+from batch_runner.results.index_lines import JSON_SCALAR_TYPES, IndexTypes, parse_index_line
 from batch_runner.results.outcome_stream import OutcomeStream
 from batch_runner.results.reconcile import EXAMPLE_LIMIT, Reconciliation
 
@@ -44,8 +44,6 @@ _MANY_BUFFER = 1 << 14
 _PLANNED_INDEX_LINE = re.compile(
     rb'\{"recordId":("[^"\\]*"),"row":(\d+),"id":(null|"[^"\\]*"|-?\d+),"input":'
 )
-_JSON_SCALAR_TYPES: dict[int, type] = {ord("n"): type(None), ord('"'): str}
-_JSON_SCALAR_TYPES.update(dict.fromkeys(b"-0123456789", int))
 _MISSING_FIELDS = b'"%s",null,null,null,null,null,null,null' % MISSING.encode()
 _SUCCEEDED_PREFIX = b'"%s"' % SUCCEEDED.encode()
 _JOB_ID = 7  # position of job_id in an outcome's fields
@@ -130,7 +128,7 @@ class HashJoin:
                 match = None if include_input else _PLANNED_INDEX_LINE.match(raw)
                 if match is not None:
                     key, row, user_id = match.groups()
-                    self.types.ids.add(_JSON_SCALAR_TYPES[user_id[0]])
+                    self.types.ids.add(JSON_SCALAR_TYPES[user_id[0]])
                     given = b"null"
                 elif not raw or raw.isspace():
                     continue

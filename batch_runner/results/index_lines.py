@@ -13,6 +13,9 @@ from batch_runner.exceptions import RecordIndexError
 from batch_runner.results.outputs import CHUNK_BYTES
 
 RecordIndex = Path | str | Iterable[bytes]
+# The type of an ``id`` the planner writes (null, a string, an integer), by its first byte.
+JSON_SCALAR_TYPES: dict[int, type] = {ord("n"): type(None), ord('"'): str}
+JSON_SCALAR_TYPES.update(dict.fromkeys(b"-0123456789", int))
 
 
 @dataclass

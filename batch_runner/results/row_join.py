@@ -24,7 +24,7 @@ import orjson
 
 from batch_runner.catalog.output_schema import SCHEMA_ERROR_CODE
 from batch_runner.results.extraction import FAILED, MISSING, SUCCEEDED
-from batch_runner.results.index_lines import IndexTypes, block_lines, parse_index_line
+from batch_runner.results.index_lines import JSON_SCALAR_TYPES, IndexTypes, block_lines, parse_index_line
 from batch_runner.results.outcome_stream import OutcomeStream
 from batch_runner.results.reconcile import EXAMPLE_LIMIT, Reconciliation
 from batch_runner.results.row_encoding import RowParts
@@ -38,8 +38,6 @@ _ID_LENGTH = 1 + _ID_DIGITS
 _PLANNED_INDEX_LINE = re.compile(
     rb'\{"recordId":"R(\d{10})","row":(\d+),"id":(null|"[^"\\\n]*"|-?\d+),"input":'
 )
-_JSON_SCALAR_TYPES: dict[int, type] = {ord("n"): type(None), ord('"'): str}
-_JSON_SCALAR_TYPES.update(dict.fromkeys(b"-0123456789", int))
 # A row's state while outcomes are spooled: none yet, or the status of its newest outcome.
 _NONE, _SUCCEEDED, _FAILED, _SCHEMA_FAILED = 0, 1, 2, 3
 
@@ -76,7 +74,7 @@ def scan_index(blocks: Iterable[bytes], include_input: bool) -> IndexScan | None
             if list(map(int, digits)) != expected or list(map(int, row_numbers)) != expected:
                 return None
             distinct = set(user_ids)
-            types.ids.update(_JSON_SCALAR_TYPES[user_id[0]] for user_id in distinct)
+            types.ids.update(JSON_SCALAR_TYPES[user_id[0]] for user_id in distinct)
             has_ids = has_ids or bool(distinct - {b"null"})
             rows, number = end, number + len(found)
             continue
