@@ -156,7 +156,9 @@ def read_ahead(
             yield batches()
     finally:
         stop.set()
-        thread.join()
+        # Bounded: a read stalled on the network must not hold up Ctrl-C (the thread is a daemon
+        # and quits at its next batch).
+        thread.join(timeout=5)
 
 
 def split_chunks(chunks: Iterable[bytes]) -> Iterator[list[bytes]]:
