@@ -5,7 +5,8 @@ hash join on local temp files, so memory depends on the partition size, not the 
 
 1. The record index is split into P partition files by hash(recordId), keeping row order.
 2. Every outcome (``OutcomeStream``, oldest job first) is appended to the partition of its
-   recordId as JSON. A later line therefore always means a newer outcome.
+   recordId as JSON. A later line therefore always means a newer outcome. Rows planning left out
+   (index lines with ``skipped``) get their failed outcome first, before any job's.
 3. Per partition, the outcomes are loaded into a dict (the newest overwrites older ones: retries
    win) and the index partition is streamed against it: each input row gets its outcome or
    ``missing``. Outcomes no row claims are ``unexpected``. Joined rows go to a partition file,
@@ -40,7 +41,8 @@ _BUFFER = 1 << 16
 # Many partition files are open at once while splitting and merging: small buffers keep that flat.
 _MANY_BUFFER = 1 << 14
 # The planner writes index lines as {"recordId":"…","row":N,"id":…,"input":{…}}; recognising that
-# form with a regex spares parsing every line twice. Anything else takes the parsing path.
+# form with a regex spares parsing every line twice. Anything else takes the parsing path, as do
+# the lines of rows planning left out, which carry "skipped" before "input" on purpose.
 _PLANNED_INDEX_LINE = re.compile(
     rb'\{"recordId":("[^"\\]*"),"row":(\d+),"id":(null|"[^"\\]*"|-?\d+),"input":'
 )
@@ -65,6 +67,9 @@ class HashJoin:
         self.types = IndexTypes()
         self.parts: tuple[Path, ...] = ()
         self.input_names: tuple[str, ...] = ()
+        # Rows planning left out of the jobs: their outcome, as an outcome partition line, written
+        # before any job's so the join counts them failed.
+        self.skipped_outcomes: list[bytes] = []
 
     def run(self, index_lines: Iterable[bytes]) -> Reconciliation:
         count = min(MAX_PARTITIONS, max(1, math.ceil(self.stream.output_bytes / self.partition_bytes)))
@@ -133,17 +138,22 @@ class HashJoin:
                 elif not raw or raw.isspace():
                     continue
                 else:
-                    record_id, row_number, user_value, given_value = parse_index_line(
+                    record_id, row_number, user_value, given_value, skipped = parse_index_line(
                         raw, number, self.types, include_input
                     )
                     key, row = orjson.dumps(record_id), b"%d" % row_number
                     user_id, given = orjson.dumps(user_value), orjson.dumps(given_value)
+                    if skipped is not None:
+                        outcome = orjson.dumps(self.stream.skipped(skipped))
+                        self.skipped_outcomes.append(b"%s\t%s\n" % (key, outcome))
                 handles[hash(key) % count].write(b"%s\t%s\t%s\t%s\n" % (key, row, user_id, given))
 
     def _partition_outcomes(self, parts: list[Path]) -> None:
         with ExitStack() as stack:
             handles = [stack.enter_context(open(p, "wb", buffering=_MANY_BUFFER)) for p in parts]
             count = len(handles)
+            for line in self.skipped_outcomes:
+                handles[hash(line.partition(b"\t")[0]) % count].write(line)
             dumps = orjson.dumps
             for record_id, fields in self.stream:
                 record_key = dumps(record_id)

@@ -1,4 +1,8 @@
-"""Reading the run's record index: one line per input row, ``{"recordId", "row", "id", "input"}``."""
+"""Reading the run's record index: one line per input row, ``{"recordId", "row", "id", "input"}``.
+
+A row planning left out of the jobs (``--skip-oversized``) has ``skipped`` before ``input``:
+``{"error_code", "error_message"}``, the reason results list it as failed.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ from batch_runner.exceptions import RecordIndexError
 from batch_runner.results.outputs import CHUNK_BYTES
 
 RecordIndex = Path | str | Iterable[bytes]
+# Why planning left a row out: (error_code, error_message) of its ``skipped`` field.
+SkipReason = tuple[Any, Any]
 # The type of an ``id`` the planner writes (null, a string, an integer), by its first byte.
 JSON_SCALAR_TYPES: dict[int, type] = {ord("n"): type(None), ord('"'): str}
 JSON_SCALAR_TYPES.update(dict.fromkeys(b"-0123456789", int))
@@ -38,8 +44,9 @@ class IndexTypes:
 
 def parse_index_line(
     raw: bytes, number: int, types: IndexTypes, include_input: bool
-) -> tuple[str, int, Any, Any]:
-    """``(recordId, row, id, input)`` of index line ``number`` (input None unless included)."""
+) -> tuple[str, int, Any, Any, SkipReason | None]:
+    """``(recordId, row, id, input, skipped)`` of index line ``number`` (input None unless
+    included; skipped None unless planning left the row out)."""
     try:
         entry = orjson.loads(raw)
     except orjson.JSONDecodeError as err:
@@ -54,7 +61,9 @@ def parse_index_line(
     given = entry.get("input") if include_input else None
     if given is not None:
         types.track_input(given)
-    return entry["recordId"], row, user_id, given
+    skipped = entry.get("skipped")
+    reason = (skipped.get("error_code"), skipped.get("error_message")) if isinstance(skipped, dict) else None
+    return entry["recordId"], row, user_id, given, reason
 
 
 def index_lines(record_index: RecordIndex) -> Iterator[bytes]:

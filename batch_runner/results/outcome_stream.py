@@ -129,6 +129,13 @@ class OutcomeStream:
             )
         return (SUCCEEDED, text, stop_reason, input_tokens, output_tokens, None, None, job_id, value)
 
+    def skipped(self, reason: tuple[Any, Any]) -> Fields:
+        """The fields of a row planning left out of the jobs (its index line's ``skipped``):
+        failed with that error code and message, from no job."""
+        code, message = reason
+        fields = (FAILED, None, None, None, None, code, message, None)
+        return fields if self.answers is None else (*fields, None)
+
     def count_unexpected(self, job_ids: Iterable[str]) -> None:
         """Add each unexpected record (by the job of its newest outcome) to its job's tally."""
         tally_of_job = {tally.job_id: tally for tally in self.tallies}

@@ -7,6 +7,9 @@ per-partition dicts, no merge. Each outcome is encoded for the output format as 
 is parsed (``row_encoding``) and spooled by row (``RowSpool``); the rows are then put together in
 input order from their index columns and their newest outcome, each encoded once.
 
+Rows planning left out of the jobs (``--skip-oversized``: index lines with ``skipped``) are
+spooled as failed before any output is read, so an outcome from a job would still be the newest.
+
 Output record IDs that name no row of the index are unexpected, counted as the general join
 counts them. Many distinct ones (outputs of another run?) would all be held in memory, so past
 ``MAX_STRANGERS`` the join stops (``TooManyStrangers``) and the general join takes over.
@@ -24,7 +27,13 @@ import orjson
 
 from batch_runner.catalog.output_schema import SCHEMA_ERROR_CODE
 from batch_runner.results.extraction import FAILED, MISSING, SUCCEEDED
-from batch_runner.results.index_lines import JSON_SCALAR_TYPES, IndexTypes, block_lines, parse_index_line
+from batch_runner.results.index_lines import (
+    JSON_SCALAR_TYPES,
+    IndexTypes,
+    SkipReason,
+    block_lines,
+    parse_index_line,
+)
 from batch_runner.results.outcome_stream import OutcomeStream
 from batch_runner.results.reconcile import EXAMPLE_LIMIT, Reconciliation
 from batch_runner.results.row_encoding import RowParts
@@ -55,15 +64,17 @@ class IndexScan:
     rows: int
     types: IndexTypes
     has_ids: bool  # any row has a user ID: writing reads the index again for them
+    skipped: list[tuple[int, SkipReason]]  # rows planning left out, with why
 
 
 def scan_index(blocks: Iterable[bytes], include_input: bool) -> IndexScan | None:
     """Whether line N of the index is row N with the runner's ID (None: not so), with the types of
-    its IDs and input columns. A line that is not an index line raises ``RecordIndexError``.
-    ``blocks``: the index in blocks of whole lines."""
+    its IDs and input columns and the rows planning left out. A line that is not an index line
+    raises ``RecordIndexError``. ``blocks``: the index in blocks of whole lines."""
     types = IndexTypes()
     rows = number = 0
     has_ids = False
+    skipped: list[tuple[int, SkipReason]] = []
     for block in blocks:
         found = None if include_input else _planned_lines(block)
         if found is not None:
@@ -82,12 +93,14 @@ def scan_index(blocks: Iterable[bytes], include_input: bool) -> IndexScan | None
             number += 1
             if not raw or raw.isspace():
                 continue
-            record_id, row_number, user_value, _ = parse_index_line(raw, number, types, include_input)
+            record_id, row_number, user_value, _, reason = parse_index_line(raw, number, types, include_input)
             if row_number != rows or record_id != runner_record_id(rows):
                 return None
             has_ids = has_ids or user_value is not None
+            if reason is not None:
+                skipped.append((rows, reason))
             rows += 1
-    return IndexScan(rows, types, has_ids)
+    return IndexScan(rows, types, has_ids, skipped)
 
 
 def _planned_lines(block: bytes) -> list[tuple[bytes, bytes, bytes]] | None:
@@ -137,6 +150,9 @@ class RowJoin:
         superseded = 0
         encode, add = self.parts.outcome, self.spool.add
         try:
+            for row, reason in self.scan.skipped:
+                states[row] = _FAILED
+                add(row, encode(self.stream.skipped(reason)))
             for record_id, fields in self.stream:
                 digits = record_id[1:]
                 if (
@@ -215,5 +231,5 @@ class RowJoin:
             for raw in block_lines(block):
                 number += 1
                 if raw and not raw.isspace():
-                    _, _, user_id, given = parse_index_line(raw, number, types, include_input)
+                    _, _, user_id, given, _ = parse_index_line(raw, number, types, include_input)
                     yield user_id, given

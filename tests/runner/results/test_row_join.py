@@ -7,12 +7,23 @@ the reconciliation and the written file must be the same; other tests check whic
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from batch_runner.results import JobOutputRef, LocalOutputSource, collect_results, iter_results, join_results
+from batch_runner.catalog.output_schema import SCHEMA_ERROR_CODE
+from batch_runner.prepare.oversized import OversizeCheck
+from batch_runner.prepare.records import dumps_line
+from batch_runner.results import (
+    JobOutputRef,
+    LocalOutputSource,
+    Reconciliation,
+    collect_results,
+    iter_results,
+    join_results,
+)
 from batch_runner.results import join as join_module
 from batch_runner.results import row_join as row_join_module
 from tests.runner import results_samples as s
@@ -106,21 +117,34 @@ def general_join_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(join_module, "scan_index", lambda blocks, include_input: None)
 
 
-@pytest.mark.parametrize("schema", [None, SCHEMA], ids=["plain", "schema"])
-@pytest.mark.parametrize("include_input", [False, True], ids=["results", "with-input"])
-@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
-def test_row_join_writes_the_same_file_and_counts_as_the_general_join(
-    run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str, include_input: bool, schema: Any
-) -> None:
-    source, jobs, index = run
-    options: dict[str, Any] = {"include_input": include_input, "output_schema": schema}
+def every_output(test: Callable[..., None]) -> Callable[..., None]:
+    """Parametrised by output format, with and without input columns, with and without a schema."""
+    test = pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])(test)
+    test = pytest.mark.parametrize("include_input", [False, True], ids=["results", "with-input"])(test)
+    return pytest.mark.parametrize("schema", [None, SCHEMA], ids=["plain", "schema"])(test)
 
+
+def collect_both_ways(
+    run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str, options: dict[str, Any]
+) -> Reconciliation:
+    """Collect with the row join, then forced through the general join: the same file and counts."""
+    source, jobs, index = run
     fast = collect_results(source, jobs, index, tmp_path / f"fast{suffix}", **options)
     general_join_only(monkeypatch)
     general = collect_results(source, jobs, index, tmp_path / f"general{suffix}", **options)
 
     assert (tmp_path / f"fast{suffix}").read_bytes() == (tmp_path / f"general{suffix}").read_bytes()
     assert fast.to_dict() == general.to_dict()
+    return fast
+
+
+@every_output
+def test_row_join_writes_the_same_file_and_counts_as_the_general_join(
+    run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str, include_input: bool, schema: Any
+) -> None:
+    options: dict[str, Any] = {"include_input": include_input, "output_schema": schema}
+    fast = collect_both_ways(run, tmp_path, monkeypatch, suffix, options)
+
     # Rows 0, 1, 2, 5, 6 succeeded (with the schema only 0 and 1), 3, 4, 8 failed, 7 and 9-11 missing.
     counts = (fast.total, fast.succeeded, fast.failed, fast.missing)
     assert counts == ((12, 2, 6, 4) if schema else (12, 5, 3, 4))
@@ -128,6 +152,36 @@ def test_row_join_writes_the_same_file_and_counts_as_the_general_join(
     assert fast.unexpected_record_ids == tuple(
         sorted(["R9999999999", "R" + "\u0660" * 9 + "\u0667", "user-7"])
     )
+
+
+@every_output
+def test_rows_left_out_as_oversized_are_failed_the_same_through_both_joins(
+    run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str, include_input: bool, schema: Any
+) -> None:
+    """Rows 5, 7 and 10 left out by planning (``--skip-oversized``); row 5 still has an answer
+    from a job, which is newer than the planner's verdict and wins."""
+    source, jobs, index = run
+    problem = "about 250,000 input tokens (estimated from 1,000,000 characters) plus 1,024 output tokens"
+    lines = []
+    for row in range(12):
+        entry: dict[str, Any] = {"recordId": rid(row), "row": row, "id": None}
+        if row in (5, 7, 10):
+            entry["skipped"] = OversizeCheck.skipped(problem)  # before "input", as the planner writes
+        lines.append(dumps_line(entry | {"input": {"text": f"q,{row}", "n": row}}).rstrip(b"\n"))
+    write_index(tmp_path, lines)
+    options: dict[str, Any] = {"include_input": include_input, "output_schema": schema}
+
+    with join_results(source, jobs, index) as joined:
+        assert all(part.name.startswith("rows-") for part in joined._parts)
+    rows = list(iter_results(source, jobs, index, **options))
+    fast = collect_both_ways(run, tmp_path, monkeypatch, suffix, options)
+
+    assert rows == list(iter_results(source, jobs, index, **options))  # now by the general join
+    left_out = [(r["status"], r["error_code"], r["error_message"], r["job_id"]) for r in (rows[7], rows[10])]
+    assert left_out == [("failed", "oversized", f"not sent: {problem}", None)] * 2
+    assert (rows[5]["error_code"], rows[5]["job_id"]) == ((SCHEMA_ERROR_CODE if schema else None), OLD)
+    counts = (fast.total, fast.succeeded, fast.failed, fast.missing, fast.superseded)
+    assert counts == ((12, 2, 8, 2, 6) if schema else (12, 5, 5, 2, 6))
 
 
 def test_row_join_is_used_for_runner_ids_and_keeps_the_newest_outcome(run: Any) -> None:
