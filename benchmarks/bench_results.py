@@ -1,6 +1,6 @@
 """Results collection: join + write throughput and peak memory, side by side.
 
-    python benchmarks/bench_results.py [--records 10000 200000 1000000] [--naive-max 200000]
+    python benchmarks/bench_results.py [--records 10000 200000 1000000] [--naive-max 200000] [--source s3]
     python benchmarks/bench_results.py --schema [--records 200000 1000000]
 
 For each size, generates N Claude output records in the real batch output format (about 1.8 KB a
@@ -18,6 +18,11 @@ its own:
 
 The naive baseline is skipped above ``--naive-max`` records (it needs ~13 GB at 1M).
 
+With ``--source s3`` the output files are uploaded to the local emulator (``python -m batch_runner
+local serve``, its own process) and every contender reads them from its S3 API with boto3: the
+runner through ``S3OutputSource``, the bound and pandas with ``get_object``. The emulator's CPU
+is not counted in anyone's CPU seconds.
+
 With ``--schema`` the answers are JSON audits for ``examples/concern_audit/schema.json`` (2% break
 the schema, 1% are fenced with prose around them, 1% are cut off at max_tokens) and two contenders
 run on the same files: ``runner`` (no schema: the answer is text) and ``runner_schema`` (every
@@ -28,15 +33,20 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
+import os
 import random
 import resource
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -173,8 +183,46 @@ def _out_files(folder: Path) -> list[Path]:
     return sorted((folder / BUCKET / OUTPUT_PREFIX).glob("*/*.out"))
 
 
+def _from_s3() -> bool:
+    return bool(os.environ.get("AWS_ENDPOINT_URL"))
+
+
+def _s3_client() -> Any:
+    import boto3
+
+    return boto3.client("s3")
+
+
+def _record_bodies(folder: Path) -> Iterator[Any]:
+    """Each output file's body as a binary stream: the local file, or the S3 object."""
+    if not _from_s3():
+        for path in _out_files(folder):
+            if path.name != "manifest.json.out":
+                with open(path, "rb") as handle:
+                    yield handle
+        return
+    s3 = _s3_client()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=OUTPUT_PREFIX):
+        for item in page.get("Contents", []):
+            if not item["Key"].endswith("manifest.json.out"):
+                yield s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"]
+
+
+def _body_lines(body: Any) -> Iterator[bytes]:
+    if isinstance(body, io.BufferedReader):  # a local file (botocore bodies are IOBase too)
+        yield from body
+        return
+    pending = b""
+    for chunk in body.iter_chunks(1 << 20):
+        lines = (pending + chunk).split(b"\n")
+        pending = lines.pop()
+        yield from lines
+    if pending:
+        yield pending
+
+
 def run_runner(folder: Path, out: Path, job_ids: list[str], output_schema: Path | None = None) -> int:
-    from batch_runner.results import JobOutputRef, LocalOutputSource, collect_results
+    from batch_runner.results import JobOutputRef, LocalOutputSource, S3OutputSource, collect_results
 
     jobs = [
         JobOutputRef(
@@ -185,7 +233,7 @@ def run_runner(folder: Path, out: Path, job_ids: list[str], output_schema: Path 
         for job_id in job_ids
     ]
     rec = collect_results(
-        LocalOutputSource(folder),
+        S3OutputSource(_s3_client()) if _from_s3() else LocalOutputSource(folder),
         jobs,
         folder / "record-index.jsonl",
         out,
@@ -203,9 +251,7 @@ def run_runner_schema(folder: Path, out: Path, job_ids: list[str]) -> int:
 def run_naive(folder: Path, out: Path, job_ids: list[str]) -> int:
     import pandas as pd
 
-    frames = [
-        pd.read_json(path, lines=True) for path in _out_files(folder) if path.name != "manifest.json.out"
-    ]
+    frames = [pd.read_json(io.BytesIO(body.read()), lines=True) for body in _record_bodies(folder)]
     outputs = pd.concat(frames, ignore_index=True)
     outputs["job_id"] = None
     body = pd.json_normalize(outputs["modelOutput"].where(outputs["modelOutput"].notna(), {}).tolist())
@@ -244,11 +290,9 @@ def run_naive(folder: Path, out: Path, job_ids: list[str]) -> int:
 
 
 def _bound_rows(folder: Path) -> Iterator[tuple[str, str, str | None]]:
-    for path in _out_files(folder):
-        if path.name == "manifest.json.out":
-            continue
-        with open(path, "rb") as lines:
-            for raw in lines:
+    for body in _record_bodies(folder):
+        for raw in _body_lines(body):
+            if raw.strip():
                 line = orjson.loads(raw)
                 body = line.get("modelOutput") or {}
                 answer = "".join(b["text"] for b in body.get("content", ()) if b.get("type") == "text")
@@ -267,12 +311,12 @@ def run_bound(folder: Path, out: Path, job_ids: list[str]) -> int:
 
 def run_bound_fast_csv(folder: Path, out: Path, job_ids: list[str]) -> int:
     """The bound with the runner's CSV field encoder instead of csv.writer (several times faster)."""
-    from batch_runner.results.writers import _csv_field
+    from batch_runner.results.row_encoding import csv_field
 
     count = 0
     with open(out, "wb", buffering=1 << 20) as handle:
         for row in _bound_rows(folder):
-            handle.write((",".join(map(_csv_field, row)) + "\r\n").encode())
+            handle.write((",".join(map(csv_field, row)) + "\r\n").encode())
             count += 1
     return count
 
@@ -293,6 +337,8 @@ def _worker(name: str, folder: Path, out: Path, job_ids: list[str]) -> None:
         import pandas  # noqa: F401
     else:
         import batch_runner.results.collect  # noqa: F401  (the package itself loads lazily)
+    if _from_s3():
+        _s3_client()  # boto3 and its service model loaded
     before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     rows = CONTENDERS[name](folder, out, job_ids)
@@ -326,7 +372,8 @@ def _best(runs: list[dict[str, float]]) -> dict[str, float]:
     }
 
 
-Row = tuple[int, str, dict[str, float] | None, dict[str, float], dict[str, float]]
+# records, contender, naive, bound, bound_fast_csv (the streaming bound), this contender
+Row = tuple[int, str, dict[str, float] | None, dict[str, float], dict[str, float], dict[str, float]]
 
 
 def _ratio(numerator: dict[str, float] | None, denominator: dict[str, float], style: str) -> str:
@@ -340,14 +387,16 @@ def _ratio(numerator: dict[str, float] | None, denominator: dict[str, float], st
 def _table(results: list[Row]) -> Iterator[str]:
     yield (
         "| records | contender | wall s | CPU s | records/s (wall) | peak RSS (MB)"
-        " | speed vs naive (wall / CPU) | share of bound (wall / CPU) |"
+        " | speed vs naive (wall / CPU) | share of bound (wall / CPU)"
+        " | share of bound_fast_csv (wall / CPU) |"
     )
-    yield "|---:|---|---:|---:|---:|---:|---:|---:|"
-    for count, name, naive, bound, measured in results:
+    yield "|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+    for count, name, naive, bound, fast, measured in results:
         yield (
             f"| {count:,} | {name} | {measured['seconds']:.2f} | {measured['cpu_seconds']:.2f}"
             f" | {count / measured['seconds']:,.0f} | {measured['peak_rss_mb']:.0f}"
-            f" | {_ratio(naive, measured, 'x')} | {_ratio(bound, measured, '%')} |"
+            f" | {_ratio(naive, measured, 'x')} | {_ratio(bound, measured, '%')}"
+            f" | {_ratio(fast, measured, '%')} |"
         )
 
 
@@ -370,6 +419,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--schema", action="store_true", help="JSON answers; runner without vs with the output schema"
     )
+    parser.add_argument(
+        "--source",
+        choices=["local", "s3"],
+        default="local",
+        help="read output files from disk or the emulator's S3",
+    )
     parser.add_argument("--worker", choices=sorted(CONTENDERS), help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--jobs", help=argparse.SUPPRESS)
@@ -379,29 +434,81 @@ def main(argv: list[str] | None = None) -> int:
         _worker(args.worker, args.data, args.out, args.jobs.split(","))
         return 0
     rows: list[Row] = []
-    for count in args.records:
-        with tempfile.TemporaryDirectory(prefix="bench-results-", dir=args.work_dir) as tmp:
-            folder = Path(tmp)
-            job_ids = generate(folder, count, schema=args.schema)
-            size_mb = sum(p.stat().st_size for p in _out_files(folder)) / 1e6
-            print(f"{count:,} records: {size_mb:,.0f} MB of output files", file=sys.stderr)
-            if args.schema:
-                names = ["runner", "runner_schema"]
-            else:
-                names = ["runner", "bound", "bound_fast_csv"] + (["naive"] if count <= args.naive_max else [])
-            runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
-            for _ in range(args.repeat):  # interleaved, so load from other processes hits all alike
-                for name in names:
-                    runs[name].append(_measure(name, folder, job_ids))
-                    print(f"  {name}: {runs[name][-1]}", file=sys.stderr)
-            best = {name: _best(name_runs) for name, name_runs in runs.items()}
-            if args.schema:
-                print(_overhead_line(count, best["runner"], best["runner_schema"]))
-                continue
-            rows += [(count, name, best.get("naive"), best["bound"], best[name]) for name in names]
+    emulator = _start_emulator() if args.source == "s3" else None
+    try:
+        for count in args.records:
+            rows += _measure_size(args, count)
+    finally:
+        if emulator is not None:
+            emulator.terminate()
+            emulator.wait()
     if rows:
         print("\n".join(_table(rows)))
     return 0
+
+
+def _start_emulator() -> subprocess.Popen[bytes]:
+    """The emulator in its own process, its endpoint in this process's environment (children
+    inherit it); the bucket created."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "batch_runner", "local", "serve", "--no-stack", "--port", str(port)]
+    emulator = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(f"{endpoint}/_emulator/health", timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    os.environ.update(
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_REGION="us-east-1",
+        AWS_DEFAULT_REGION="us-east-1",
+    )
+    _s3_client().create_bucket(Bucket=BUCKET)
+    return emulator
+
+
+def _upload(folder: Path) -> None:
+    s3 = _s3_client()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+        for item in page.get("Contents", []):
+            s3.delete_object(Bucket=BUCKET, Key=item["Key"])
+    for path in _out_files(folder):
+        s3.upload_file(str(path), BUCKET, path.relative_to(folder / BUCKET).as_posix())
+
+
+def _measure_size(args: argparse.Namespace, count: int) -> list[Row]:
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="bench-results-", dir=args.work_dir) as tmp:
+        folder = Path(tmp)
+        job_ids = generate(folder, count, schema=args.schema)
+        size_mb = sum(p.stat().st_size for p in _out_files(folder)) / 1e6
+        print(f"{count:,} records: {size_mb:,.0f} MB of output files", file=sys.stderr)
+        if args.source == "s3":
+            _upload(folder)
+        if args.schema:
+            names = ["runner", "runner_schema"]
+        else:
+            names = ["runner", "bound", "bound_fast_csv"] + (["naive"] if count <= args.naive_max else [])
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+        for _ in range(args.repeat):  # interleaved, so load from other processes hits all alike
+            for name in names:
+                runs[name].append(_measure(name, folder, job_ids))
+                print(f"  {name}: {runs[name][-1]}", file=sys.stderr)
+        best = {name: _best(name_runs) for name, name_runs in runs.items()}
+        if args.schema:
+            print(_overhead_line(count, best["runner"], best["runner_schema"]))
+            return rows
+        rows += [
+            (count, name, best.get("naive"), best["bound"], best["bound_fast_csv"], best[name])
+            for name in names
+        ]
+    return rows
 
 
 if __name__ == "__main__":

@@ -248,6 +248,17 @@ class AnswerCheck:
         }
 
     def __call__(self, answer: object, stop_reason: str | None) -> Checked:
+        if type(answer) is str and self.quick is not None:
+            # The usual answer, exactly a valid object: what ``check_answer`` finds first, found
+            # without its layers (once per record). Anything else takes them.
+            try:
+                value = orjson.loads(answer.encode())
+            except (orjson.JSONDecodeError, UnicodeEncodeError):
+                value = None
+            if type(value) is dict and self.quick(value):
+                if self._ranges:
+                    self._fit_numbers(value)
+                return Checked(value, answer)
         checked = check_answer(
             self.schema, answer, prefill=self.prefill, stop_reason=stop_reason, quick=self.quick
         )

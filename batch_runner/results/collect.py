@@ -8,17 +8,11 @@ from typing import Any
 
 from batch_runner.catalog.output_schema import OutputSchema, output_schema
 from batch_runner.results.answers import AnswerCheck
-from batch_runner.results.join import (
-    RecordIndex,
-    join_results,
-)
-from batch_runner.results.outputs import (
-    JobOutputRef,
-    OutputSource,
-)
+from batch_runner.results.join import RecordIndex, join_results
+from batch_runner.results.outputs import JobOutputRef, OutputSource
 from batch_runner.results.reconcile import Reconciliation
 from batch_runner.results.sinks import Destination, S3ClientFactory
-from batch_runner.results.writers import check_output_path, write_rows
+from batch_runner.results.writers import check_output_path, write_csv_lines, write_rows
 
 SchemaArgument = OutputSchema | Mapping[str, Any] | str | Path | None
 
@@ -40,10 +34,14 @@ def collect_results(
     ``s3``'s client; the format from its extension, or a ``Destination``'s)."""
     destination = check_output_path(out_path)
     answers = answer_check(output_schema, prefill)
+    csv = destination.file_format == "csv"
     with join_results(
-        source, jobs, record_index, include_input=include_input, work_dir=work_dir, answers=answers
+        source, jobs, record_index, include_input=include_input, work_dir=work_dir, answers=answers, csv=csv
     ) as joined:
-        write_rows(destination, joined.columns, joined.kinds, joined.rows(), s3=s3, model_id=model_id)
+        if joined.csv_encoded:
+            write_csv_lines(destination, joined.columns, joined.csv_lines(), s3=s3)
+        else:
+            write_rows(destination, joined.columns, joined.kinds, joined.rows(), s3=s3, model_id=model_id)
         return joined.reconciliation
 
 

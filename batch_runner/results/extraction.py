@@ -27,6 +27,8 @@ MALFORMED_LINE = "MalformedOutputLine"
 _RECORD_ID_PREFIX = re.compile(rb'"recordId"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 Answer = str | list[float] | None
+_new_tuple = tuple.__new__
+_NO_USAGE: dict[str, Any] = {}
 
 
 class Extracted(NamedTuple):
@@ -73,7 +75,8 @@ def parse_output_line(raw: bytes) -> Outcome | Malformed:
 
     model_output = line.get("modelOutput")
     if type(model_output) is dict:
-        return Outcome(record_id, SUCCEEDED, *extract_answer(model_output))
+        # tuple.__new__ skips the NamedTuple's Python-level constructor: this runs once a record.
+        return _new_tuple(Outcome, (record_id, SUCCEEDED, *extract_answer(model_output), None, None))
     error = line.get("error")
     if error is not None:
         code, message = _error_fields(error)
@@ -165,19 +168,33 @@ def _text_blocks(blocks: list[Any], *, typed: bool) -> str:
 
 
 def _claude_messages(body: dict[str, Any]) -> Extracted | None:
+    # The most common body by far: the type checks of the helpers are written out inline.
     content = body.get("content")
     if type(content) is not list or not ("stop_reason" in body or body.get("type") == "message"):
         return None
-    usage = _dict(body.get("usage"))
-    if len(content) == 1 and type(block := content[0]) is dict and block.get("type") == "text":
-        text = _str(block.get("text"))  # the usual single text block, without the general join
+    usage = body.get("usage")
+    if type(usage) is not dict:
+        usage = _NO_USAGE
+    if (
+        len(content) == 1
+        and type(block := content[0]) is dict
+        and block.get("type") == "text"
+        and type(text := block.get("text")) is str
+    ):
+        answer = text  # the usual single text block, without the general join
     else:
-        text = None
-    return Extracted(
-        text if text is not None else _text_blocks(content, typed=True),
-        _str(body.get("stop_reason")),
-        _int(usage.get("input_tokens")),
-        _int(usage.get("output_tokens")),
+        answer = _text_blocks(content, typed=True)
+    stop_reason = body.get("stop_reason")
+    input_tokens = usage.get("input_tokens")
+    output_tokens = usage.get("output_tokens")
+    return _new_tuple(
+        Extracted,
+        (
+            answer,
+            stop_reason if type(stop_reason) is str else None,
+            input_tokens if type(input_tokens) is int else None,
+            output_tokens if type(output_tokens) is int else None,
+        ),
     )
 
 

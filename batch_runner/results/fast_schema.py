@@ -1,11 +1,13 @@
 """A quick validity test for the JSON Schema keywords output schemas use, so that results do not
 spend jsonschema's ~40 µs on every valid answer of a million-record run.
 
-``quick_check(validator)`` compiles the validator's schema into nested closures that say True
-only when the instance is valid. False means "not known to be valid": jsonschema then decides and
-explains. Keywords outside the subset below are checked by jsonschema itself for that subschema
-(``is_valid``), so every schema works; a schema with references (``$ref``, ``$id``, anchors) gets
-no quick check at all, as a subschema cannot be checked on its own there.
+``quick_check(validator)`` generates one Python function for the validator's schema (straight-line
+tests and loops, no call per keyword) that says True only when the instance is valid. False means
+"not known to be valid": jsonschema then decides and explains. Keywords outside the subset below
+are checked by jsonschema itself for that subschema (``is_valid``), so every schema works; a
+schema with references (``$ref``, ``$id``, anchors) gets no quick check at all, as a subschema
+cannot be checked on its own there. Subschemas nested deeper than ``MAX_DEPTH`` are left to
+jsonschema too (Python limits how deeply blocks nest).
 
 Types follow the validator's own type checker (whether ``1.0`` is an integer depends on the
 draft); instances are what a JSON parser returns (dict, list, str, int, float, bool, None).
@@ -14,7 +16,7 @@ draft); instances are what a JSON parser returns (dict, list, str, int, float, b
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sized
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -36,12 +38,15 @@ _PLAIN_TYPES: dict[str, tuple[type, ...]] = {
 _LITERAL_TYPES = (str, bool, type(None))  # enum/const values compared exactly by type and value
 
 
+MAX_DEPTH = 6  # nested subschemas generated inline; a deeper one is checked by jsonschema
+
+
 def quick_check(validator: Validator) -> Check | None:
     """A sound quick test for ``validator``'s schema, or None when there can be none."""
     schema = validator.schema
     if _mentions(schema, _REFERENCES):
         return None
-    return _Compiler(validator).node(schema)
+    return _Generator(validator).function(schema)
 
 
 def _mentions(node: Any, keys: frozenset[str]) -> bool:
@@ -58,11 +63,20 @@ class _Unsupported(Exception):
     pass
 
 
-class _Compiler:
+Lines = list[str]
+
+
+class _Generator:
+    """Python source for a schema: each subschema becomes statements that ``return False`` when
+    the value in their variable is not known to be valid (every keyword must hold, so the first
+    failure anywhere decides). Constants (sets, patterns, jsonschema fallbacks) are globals."""
+
     def __init__(self, validator: Validator) -> None:
         self.validator = validator
         self.float_integers = validator.is_type(1.0, "integer")
-        self.keywords: dict[str, Callable[[Any, Mapping[str, Any]], Check]] = {
+        self.constants: dict[str, Any] = {}
+        self.variables = 0
+        self.keywords: dict[str, Callable[[Any, Mapping[str, Any], str, int], Lines]] = {
             "type": self._type,
             "enum": self._enum,
             "const": self._const,
@@ -70,186 +84,179 @@ class _Compiler:
             "additionalProperties": self._additional_properties,
             "required": self._required,
             "items": self._items,
-            "minItems": _at_least(list),
-            "maxItems": _at_most(list),
-            "minLength": _at_least(str),
-            "maxLength": _at_most(str),
-            "minProperties": _at_least(dict),
-            "maxProperties": _at_most(dict),
-            "minimum": _compare(lambda v, limit: v >= limit, "exclusiveMinimum"),
-            "maximum": _compare(lambda v, limit: v <= limit, "exclusiveMaximum"),
-            "exclusiveMinimum": _compare(lambda v, limit: v > limit),  # draft 4's boolean: unsupported
-            "exclusiveMaximum": _compare(lambda v, limit: v < limit),
-            "pattern": _pattern,
+            "minItems": _length("list", "<"),
+            "maxItems": _length("list", ">"),
+            "minLength": _length("str", "<"),
+            "maxLength": _length("str", ">"),
+            "minProperties": _length("dict", "<"),
+            "maxProperties": _length("dict", ">"),
+            "minimum": self._bound(">=", "exclusiveMinimum"),
+            "maximum": self._bound("<=", "exclusiveMaximum"),
+            "exclusiveMinimum": self._bound(">"),  # draft 4's boolean: unsupported
+            "exclusiveMaximum": self._bound("<"),
+            "pattern": self._pattern,
             "format": self._format,
         }
         # Keywords the validator does not know (annotations, typos, other drafts') are ignored by
         # jsonschema, and so here.
         self.known = frozenset(validator.VALIDATORS)
 
-    def node(self, schema: Any) -> Check:
-        if schema is True or schema == {}:
+    def function(self, schema: Any) -> Check:
+        lines = self.node(schema, "v", 0)
+        if not lines:
             return _always
+        source = "\n".join(["def quick(v):", *("    " + line for line in lines), "    return True"])
+        namespace = {"_NUMBERS": (int, float), **self.constants}
+        exec(
+            compile(source, "<output schema quick check>", "exec"), namespace
+        )  # the source is generated above
+        check: Check = namespace["quick"]
+        return check
+
+    def node(self, schema: Any, var: str, depth: int) -> Lines:
+        if schema is True or schema == {}:
+            return []
         if schema is False:
-            return _never
-        if not isinstance(schema, Mapping):
-            return self._by_jsonschema(schema)
+            return ["return False"]
+        if not isinstance(schema, Mapping) or depth > MAX_DEPTH:
+            return self._by_jsonschema(schema, var)
         try:
-            checks = [
-                self._keyword(name, value, schema) for name, value in schema.items() if name in self.known
+            return [
+                line
+                for name, value in schema.items()
+                if name in self.known
+                for line in self._keyword(name, value, schema, var, depth)
             ]
         except _Unsupported:
-            return self._by_jsonschema(schema)
-        checks = [check for check in checks if check is not _always]
-        if not checks:
-            return _always
-        if len(checks) == 1:
-            return checks[0]
+            return self._by_jsonschema(schema, var)
 
-        def all_of(instance: Any) -> bool:
-            for check in checks:  # noqa: SIM110 - a loop: all() would build a generator per call
-                if not check(instance):
-                    return False
-            return True
+    def constant(self, value: Any) -> str:
+        name = f"_c{len(self.constants)}"
+        self.constants[name] = value
+        return name
 
-        return all_of
+    def variable(self) -> str:
+        self.variables += 1
+        return f"v{self.variables}"
 
-    def _by_jsonschema(self, schema: Any) -> Check:
-        return self.validator.evolve(schema=schema).is_valid
+    def _by_jsonschema(self, schema: Any, var: str) -> Lines:
+        is_valid = self.constant(self.validator.evolve(schema=schema).is_valid)
+        return [f"if not {is_valid}({var}): return False"]
 
-    def _keyword(self, name: str, value: Any, schema: Mapping[str, Any]) -> Check:
-        compile_keyword = self.keywords.get(name)
-        if compile_keyword is None:
+    def _keyword(self, name: str, value: Any, schema: Mapping[str, Any], var: str, depth: int) -> Lines:
+        generate = self.keywords.get(name)
+        if generate is None:
             raise _Unsupported(name)
-        return compile_keyword(value, schema)
+        return generate(value, schema, var, depth)
 
-    def _type(self, value: Any, schema: Mapping[str, Any]) -> Check:
+    def _type(self, value: Any, schema: Mapping[str, Any], var: str, depth: int) -> Lines:
         names = [value] if isinstance(value, str) else value
         if not isinstance(names, list) or not all(n in _PLAIN_TYPES for n in names):
             raise _Unsupported("type")
-        types = frozenset(t for n in names for t in _PLAIN_TYPES[n])
-        integral_floats = "integer" in names and "number" not in names and self.float_integers
-        if integral_floats:
-            return lambda v: type(v) in types or (type(v) is float and v.is_integer())
-        return lambda v: type(v) in types
+        types = self.constant(frozenset(t for n in names for t in _PLAIN_TYPES[n]))
+        if "integer" in names and "number" not in names and self.float_integers:
+            return [
+                f"if type({var}) not in {types} and not (type({var}) is float and {var}.is_integer()):",
+                "    return False",
+            ]
+        return [f"if type({var}) not in {types}: return False"]
 
-    def _enum(self, value: Any, schema: Mapping[str, Any]) -> Check:
+    def _enum(self, value: Any, schema: Mapping[str, Any], var: str, depth: int) -> Lines:
         if not isinstance(value, list) or not all(type(item) in _LITERAL_TYPES for item in value):
             raise _Unsupported("enum")  # numbers and containers: jsonschema's equality rules apply
-        allowed = frozenset((type(item), item) for item in value)
-        return lambda v: type(v) in _LITERAL_TYPES and (type(v), v) in allowed
+        allowed = self.constant(frozenset((type(item), item) for item in value))
+        literal = self.constant(_LITERAL_TYPES)
+        return [f"if type({var}) not in {literal} or (type({var}), {var}) not in {allowed}: return False"]
 
-    def _const(self, value: Any, schema: Mapping[str, Any]) -> Check:
-        return self._enum([value], schema)
+    def _const(self, value: Any, schema: Mapping[str, Any], var: str, depth: int) -> Lines:
+        return self._enum([value], schema, var, depth)
 
-    def _properties(self, value: Any, schema: Mapping[str, Any]) -> Check:
+    def _properties(self, value: Any, schema: Mapping[str, Any], var: str, depth: int) -> Lines:
         if not isinstance(value, Mapping) or "patternProperties" in schema:
             raise _Unsupported("properties")
-        known = {name: self.node(sub) for name, sub in value.items()}
-        extra = schema.get("additionalProperties", True)
-        other = self.node(extra)
+        key, item = self.variable(), self.variable()
+        cases = [(name, self.node(sub, item, depth + 1)) for name, sub in value.items()]
+        other = self.node(schema.get("additionalProperties", True), item, depth + 1)
+        if not other:
+            cases = [(name, checks) for name, checks in cases if checks]  # nothing to check
+        if not cases and not other:
+            return []
+        branches: Lines = []
+        for name, checks in cases:
+            keyword = "elif" if branches else "if"
+            # A literal: compared without a lookup (the repr of a str is a Python string literal).
+            branches += [f"{keyword} {key} == {name!r}:", *(_indent(checks) or ["    pass"])]
+        if other:
+            branches += ["else:", *_indent(other)] if branches else other
+        return [
+            f"if type({var}) is dict:",
+            f"    for {key}, {item} in {var}.items():",
+            *_indent(_indent(branches)),
+        ]
 
-        def properties(instance: Any) -> bool:
-            if type(instance) is not dict:
-                return True
-            for key, item in instance.items():
-                check = known.get(key, other)
-                if check is not _always and not check(item):
-                    return False
-            return True
-
-        return properties
-
-    def _additional_properties(self, value: Any, schema: Mapping[str, Any]) -> Check:
+    def _additional_properties(self, value: Any, schema: Mapping[str, Any], var: str, depth: int) -> Lines:
         if "properties" in schema:
-            return _always  # checked with the properties
-        return self._properties({}, schema)
+            return []  # checked with the properties
+        return self._properties({}, schema, var, depth)
 
-    def _required(self, value: Any, schema: Mapping[str, Any]) -> Check:
-        if not isinstance(value, list):
+    def _required(self, value: Any, schema: Mapping[str, Any], var: str, depth: int) -> Lines:
+        if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
             raise _Unsupported("required")  # draft 3's boolean form
-        if not all(isinstance(name, str) for name in value):
-            raise _Unsupported("required")
-        names = frozenset(value)
-        return lambda v: type(v) is not dict or names.issubset(v)
+        names = self.constant(frozenset(value))
+        return [f"if type({var}) is dict and not {names}.issubset({var}): return False"]
 
-    def _items(self, value: Any, schema: Mapping[str, Any]) -> Check:
+    def _items(self, value: Any, schema: Mapping[str, Any], var: str, depth: int) -> Lines:
         if not isinstance(value, Mapping | bool) or "prefixItems" in schema:
             raise _Unsupported("items")
-        check = self.node(value)
+        item = self.variable()
+        checks = self.node(value, item, depth + 1)
+        if not checks:
+            return []
+        return [f"if type({var}) is list:", f"    for {item} in {var}:", *_indent(_indent(checks))]
 
-        def items(instance: Any) -> bool:
-            if type(instance) is not list:
-                return True
-            for item in instance:  # noqa: SIM110 - as above
-                if not check(item):
-                    return False
-            return True
+    def _bound(
+        self, operator: str, exclusive: str = ""
+    ) -> Callable[[Any, Mapping[str, Any], str, int], Lines]:
+        """A numeric bound; it applies to numbers only (not booleans), as in JSON Schema."""
 
-        return items
+        def generate(value: Any, schema: Mapping[str, Any], var: str, depth: int) -> Lines:
+            if type(value) not in (int, float):
+                raise _Unsupported("a non-number limit")
+            if isinstance(schema.get(exclusive), bool):
+                raise _Unsupported("draft 4's exclusive bound, which changes minimum/maximum")
+            limit = self.constant(value)
+            return [f"if type({var}) in _NUMBERS and not {var} {operator} {limit}: return False"]
 
-    def _format(self, value: Any, schema: Mapping[str, Any]) -> Check:
+        return generate
+
+    def _pattern(self, value: Any, schema: Mapping[str, Any], var: str, depth: int) -> Lines:
+        if not isinstance(value, str):
+            raise _Unsupported("pattern")
+        search = self.constant(re.compile(value).search)  # as jsonschema: re.search, unanchored
+        return [f"if type({var}) is str and {search}({var}) is None: return False"]
+
+    def _format(self, value: Any, schema: Mapping[str, Any], var: str, depth: int) -> Lines:
         checker = self.validator.format_checker
         if checker is None or not isinstance(value, str):
-            return _always
-        return lambda v: checker.conforms(v, value)
+            return []
+        conforms, name = self.constant(checker.conforms), self.constant(value)
+        return [f"if not {conforms}({var}, {name}): return False"]
+
+
+def _length(kind: str, too: str) -> Callable[[Any, Mapping[str, Any], str, int], Lines]:
+    """A bound on the length of a list, string or object; other values pass."""
+
+    def generate(value: Any, schema: Mapping[str, Any], var: str, depth: int) -> Lines:
+        if type(value) is not int:
+            raise _Unsupported("a non-integer count")
+        return [f"if type({var}) is {kind} and len({var}) {too} {value}: return False"]
+
+    return generate
+
+
+def _indent(lines: Lines) -> Lines:
+    return ["    " + line for line in lines]
 
 
 def _always(instance: Any) -> bool:
     return True
-
-
-def _never(instance: Any) -> bool:
-    return False
-
-
-def _at_least(kind: type[Sized]) -> Callable[[Any, Mapping[str, Any]], Check]:
-    def compile_keyword(value: Any, schema: Mapping[str, Any]) -> Check:
-        limit = _count(value)
-
-        def bounded(v: Any) -> bool:
-            return type(v) is not kind or len(v) >= limit
-
-        return bounded
-
-    return compile_keyword
-
-
-def _at_most(kind: type[Sized]) -> Callable[[Any, Mapping[str, Any]], Check]:
-    def compile_keyword(value: Any, schema: Mapping[str, Any]) -> Check:
-        limit = _count(value)
-
-        def bounded(v: Any) -> bool:
-            return type(v) is not kind or len(v) <= limit
-
-        return bounded
-
-    return compile_keyword
-
-
-def _compare(
-    holds: Callable[[Any, Any], bool], exclusive: str = ""
-) -> Callable[[Any, Mapping[str, Any]], Check]:
-    """A numeric bound; it applies to numbers only (not booleans), as in JSON Schema."""
-
-    def compile_keyword(value: Any, schema: Mapping[str, Any]) -> Check:
-        if type(value) not in (int, float):
-            raise _Unsupported("a non-number limit")
-        if isinstance(schema.get(exclusive), bool):
-            raise _Unsupported("draft 4's exclusive bound, which changes minimum/maximum")
-        return lambda v: type(v) not in (int, float) or holds(v, value)
-
-    return compile_keyword
-
-
-def _pattern(value: Any, schema: Mapping[str, Any]) -> Check:
-    if not isinstance(value, str):
-        raise _Unsupported("pattern")
-    search = re.compile(value).search  # as jsonschema: re.search, unanchored
-    return lambda v: type(v) is not str or search(v) is not None
-
-
-def _count(value: Any) -> int:
-    if type(value) is not int:
-        raise _Unsupported("a non-integer count")
-    return value

@@ -5,13 +5,17 @@ Bedrock writes ``<output s3Uri>/<jobId>/<input file>.out`` per input file plus
 every ``*.out`` object under that prefix except the manifest is read as records.
 
 Sources are pluggable: ``S3OutputSource`` for S3 (and the emulator), ``LocalOutputSource`` for a
-directory laid out as ``<root>/<bucket>/<key>`` (benchmarks, offline copies).
+directory laid out as ``<root>/<bucket>/<key>`` (benchmarks, offline copies). Both also hand out
+lines a chunk at a time (``iter_line_batches``), and ``read_ahead`` downloads objects on a thread
+while the caller parses what has arrived.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -22,7 +26,9 @@ from batch_runner.aws.errors import aws_error, error_code
 from batch_runner.exceptions import AwsError, UsageError
 
 MANIFEST_NAME = "manifest.json.out"
-_CHUNK_BYTES = 1 << 20
+CHUNK_BYTES = 1 << 20
+# Chunks read ahead of the parser: bounds the memory of a download that outpaces parsing.
+READ_AHEAD_CHUNKS = 8
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,83 @@ def file_lines(handle: IO[bytes]) -> Iterator[bytes]:
         yield line[:-1] if line.endswith(b"\n") else line
 
 
+def line_batches(source: OutputSource, bucket: str, key: str) -> Iterator[list[bytes]]:
+    """The object's lines a chunk at a time, from any source (one line a batch if it has no
+    ``iter_line_batches``)."""
+    batches = getattr(source, "iter_line_batches", None)
+    if batches is not None:
+        yield from batches(bucket, key)
+    else:
+        for line in source.iter_lines(bucket, key):
+            yield [line]
+
+
+def read_ahead(
+    source: OutputSource, objects: Sequence[tuple[str, str]], depth: int = READ_AHEAD_CHUNKS
+) -> Generator[Iterator[list[bytes]], None, None]:
+    """The line batches of each ``(bucket, key)``, in order, downloaded on a thread.
+
+    Network reads release the GIL, so downloads overlap with the caller's parsing; at most
+    ``depth`` batches wait, so memory stays bounded. Read each object's batches before asking for
+    the next object. A download error is raised where its object is read; closing this generator
+    stops the thread at its next batch.
+    """
+    handoff: queue.Queue[list[bytes] | BaseException | None] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(item: list[bytes] | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def download() -> None:
+        try:
+            for bucket, key in objects:
+                for batch in line_batches(source, bucket, key):
+                    if not put(batch):
+                        return
+                if not put(None):  # the end of this object
+                    return
+        except BaseException as err:  # handed to the consumer, which raises it
+            put(err)
+
+    def batches() -> Iterator[list[bytes]]:
+        while True:
+            item = handoff.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    thread = threading.Thread(target=download, name="results-read-ahead", daemon=True)
+    thread.start()
+    try:
+        for _ in objects:
+            yield batches()
+    finally:
+        stop.set()
+        # Bounded: a read stalled on the network must not hold up Ctrl-C (the thread is a daemon
+        # and quits at its next batch).
+        thread.join(timeout=5)
+
+
+def split_chunks(chunks: Iterable[bytes]) -> Iterator[list[bytes]]:
+    """Lines (without newlines) a chunk at a time; a last line without newline still counts."""
+    pending = b""
+    for chunk in chunks:
+        lines = (pending + chunk).split(b"\n") if pending else chunk.split(b"\n")
+        pending = lines.pop()
+        if lines:
+            yield lines
+    if pending:
+        yield [pending]
+
+
 class LocalOutputSource:
     """Objects as files: ``s3://bucket/key`` is ``<root>/bucket/key``."""
 
@@ -109,6 +192,10 @@ class LocalOutputSource:
     def iter_lines(self, bucket: str, key: str) -> Iterator[bytes]:
         with open(self._root / bucket / key, "rb") as handle:
             yield from file_lines(handle)
+
+    def iter_line_batches(self, bucket: str, key: str) -> Iterator[list[bytes]]:
+        with open(self._root / bucket / key, "rb") as handle:
+            yield from split_chunks(iter(lambda: handle.read(CHUNK_BYTES), b""))
 
 
 class S3OutputSource:
@@ -140,7 +227,11 @@ class S3OutputSource:
             raise aws_error(err, f"listing s3://{bucket}/{prefix}") from err
 
     def iter_lines(self, bucket: str, key: str) -> Iterator[bytes]:
-        offset = 0  # bytes of complete lines already yielded
+        for batch in self.iter_line_batches(bucket, key):
+            yield from batch
+
+    def iter_line_batches(self, bucket: str, key: str) -> Iterator[list[bytes]]:
+        offset = 0  # bytes of complete lines already handed out
         etag: str | None = None
         failures = 0
         while True:
@@ -149,13 +240,15 @@ class S3OutputSource:
                 body, etag = self._open(bucket, key, offset, etag)
                 if body is None:
                     return
-                for chunk in body.iter_chunks(_CHUNK_BYTES):
+                for chunk in body.iter_chunks(CHUNK_BYTES):
                     lines = (pending + chunk).split(b"\n")
                     pending = lines.pop()
-                    for line in lines:
-                        offset += len(line) + 1
+                    if lines:
+                        # Counted before the batch is handed out: a break while the caller holds
+                        # it resumes after these lines, never inside them.
+                        offset += sum(map(len, lines)) + len(lines)
                         failures = 0
-                        yield line
+                        yield lines
             except (BotoCoreError, OSError) as err:
                 failures += 1
                 if failures >= self._max_attempts:
@@ -165,7 +258,7 @@ class S3OutputSource:
                 self._sleep(min(0.2 * 2**failures, 5.0))
                 continue
             if pending:
-                yield pending
+                yield [pending]
             return
 
     def _open(self, bucket: str, key: str, offset: int, etag: str | None) -> tuple[Any, str | None]:

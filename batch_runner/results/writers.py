@@ -8,7 +8,6 @@ arrays in CSV and JSONL, and ``list<float>`` in Parquet.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import IO, Any
 import orjson
 
 from batch_runner.results.openai_output import write_openai
+from batch_runner.results.row_encoding import csv_field
 from batch_runner.results.sinks import Destination, S3ClientFactory, destination, open_sink
 
 SUPPORTED_SUFFIXES = (".csv", ".jsonl", ".parquet")
@@ -59,12 +59,21 @@ def _json_text(value: Any) -> Any:
     return value if value is None or isinstance(value, str) else orjson.dumps(value).decode()
 
 
-def _csv_field(value: Any, _needs_quotes: Any = re.compile(r'[",\r\n]').search) -> str:
-    if value is None:
-        return ""
-    if type(value) is str:
-        return '"' + value.replace('"', '""') + '"' if _needs_quotes(value) else value
-    return str(value)
+def write_csv_lines(
+    out: Path | str | Destination,
+    columns: Sequence[str],
+    lines: Iterable[bytes],
+    *,
+    s3: S3ClientFactory | None = None,
+) -> None:
+    """Write CSV rows already encoded (``row_encoding.CsvParts``) under the header ``columns``."""
+    with open_sink(destination(out), s3) as handle:
+        handle.write(_csv_header(columns))
+        handle.writelines(lines)
+
+
+def _csv_header(columns: Sequence[str]) -> bytes:
+    return (",".join(map(csv_field, columns)) + "\r\n").encode()
 
 
 def _write_csv(
@@ -75,11 +84,11 @@ def _write_csv(
     # QUOTE_MINIMAL, CRLF line ends, UTF-8.
     as_json = [i for i, column in enumerate(columns) if kinds[column] in ("vector", "json", "bool")]
     count = 0
-    handle.write((",".join(map(_csv_field, columns)) + "\r\n").encode())
+    handle.write(_csv_header(columns))
     for values in rows:
         for i in as_json:
             values[i] = _json_text(values[i])
-        handle.write((",".join(map(_csv_field, values)) + "\r\n").encode())
+        handle.write((",".join(map(csv_field, values)) + "\r\n").encode())
         count += 1
     return count
 

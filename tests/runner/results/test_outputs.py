@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from itertools import accumulate
 from pathlib import Path
@@ -16,6 +17,7 @@ from batch_runner.results.outputs import (
     LocalOutputSource,
     S3OutputSource,
     list_job_objects,
+    read_ahead,
 )
 from tests.runner import results_samples as s
 
@@ -155,3 +157,48 @@ def test_local_source_lists_and_reads_like_s3(tmp_path: Path) -> None:
 
     assert [o.key for o in listing.record_objects] == [_KEY]
     assert list(source.iter_lines(s.BUCKET, listing.record_objects[0].key)) == [b"a", b"", b"b"]
+
+
+def test_line_batches_hold_the_same_lines_as_iter_lines(tmp_path: Path, s3: Any) -> None:
+    lines = _lines(6000)  # several read chunks
+    folder = tmp_path / s.BUCKET / "runs/demo/output/job000000001"
+    folder.mkdir(parents=True)
+    (folder / "in.jsonl.out").write_bytes(b"\n".join(lines) + b"\n\nlast")
+    s.put_job_output(s3, "job000000001", {"in.jsonl.out": [*lines, b"", b"last"]})
+
+    for source in (LocalOutputSource(tmp_path), S3OutputSource(s3)):
+        batches = list(source.iter_line_batches(s.BUCKET, _KEY))
+        assert [line for batch in batches for line in batch] == [*lines, b"", b"last"]
+        assert len(batches) > 1
+
+
+def test_read_ahead_hands_out_each_object_in_order_and_raises_where_a_download_fails(tmp_path: Path) -> None:
+    folder = tmp_path / s.BUCKET
+    folder.mkdir()
+    for name, count in (("a", 2), ("b", 0), ("c", 3)):
+        (folder / name).write_bytes(b"".join(b"%s%d\n" % (name.encode(), i) for i in range(count)))
+    source = LocalOutputSource(tmp_path)
+
+    got = [
+        [line for batch in batches for line in batch]
+        for batches in read_ahead(source, [(s.BUCKET, k) for k in "abc"])
+    ]
+    assert got == [[b"a0", b"a1"], [], [b"c0", b"c1", b"c2"]]
+
+    objects = read_ahead(source, [(s.BUCKET, "a"), (s.BUCKET, "missing"), (s.BUCKET, "c")])
+    assert [line for batch in next(objects) for line in batch] == [b"a0", b"a1"]
+    with pytest.raises(FileNotFoundError):
+        list(next(objects))
+
+
+def test_read_ahead_stops_its_thread_when_the_reader_stops_early(tmp_path: Path) -> None:
+    folder = tmp_path / s.BUCKET
+    folder.mkdir()
+    for name in "abcdefghij":
+        (folder / name).write_bytes(b"x" * 100 + b"\n")
+    objects = read_ahead(LocalOutputSource(tmp_path), [(s.BUCKET, k) for k in "abcdefghij"], depth=1)
+    next(next(objects))
+
+    objects.close()
+
+    assert not [t for t in threading.enumerate() if t.name == "results-read-ahead"]

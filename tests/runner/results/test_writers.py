@@ -19,6 +19,7 @@ import pytest
 
 from batch_runner.exceptions import UsageError
 from batch_runner.results import RESULT_COLUMNS, JobOutputRef, S3OutputSource, collect_results
+from batch_runner.results.row_encoding import CsvParts
 from batch_runner.results.writers import write_rows
 from tests.runner import results_samples as s
 
@@ -185,3 +186,46 @@ def test_a_killed_process_leaves_the_previous_file_intact(tmp_path: Path) -> Non
 
     assert result.returncode == -9
     assert out.read_text() == "row\nold\n"
+
+
+def test_csv_row_parts_encode_exactly_as_csv_writer(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    texts = ["", "plain", "a,b", 'say "hi"', "two\nlines", "cr\r", " edge ", "é ü 雪", '"', ","]
+    parts = CsvParts("json", ("label", "tags"), ("string", "json"), ("float", "json", "bool"))
+    for _ in range(500):
+        status = rng.choice(["succeeded", "failed"])
+        answer = rng.choice([*texts, None, [0.5, -1.0]])
+        fields = (
+            status,
+            answer,
+            rng.choice([None, "end_turn", "a,b"]),
+            rng.choice([None, 12]),
+            rng.choice([None, 0, 7]),
+            rng.choice([None, "400", "x,y"]),
+            rng.choice([None, *texts]),
+            rng.choice(["job1", "job,2"]),
+            rng.choice([None, False, {"label": rng.choice(texts), "tags": [rng.choice(texts)]}]),
+        )
+        user_id = rng.choice([None, 5, "u,1"])
+        inputs = [
+            rng.choice([1.5, 2, None]),
+            rng.choice([{"k": "v"}, "t,x", None, 3]),
+            rng.choice([True, None]),
+        ]
+        line = CsvParts.line(
+            parts.prefix("R0000000001", user_id, 1), parts.outcome(fields), parts.inputs(inputs)
+        )
+
+        parsed = fields[8] if isinstance(fields[8], dict) else {}
+        values = ["R0000000001", user_id, 1, *fields[:8], parsed.get("label"), parsed.get("tags"), *inputs]
+        json_columns = {1, 4, 12, 14, 15}  # id, answer, tags and two inputs hold JSON when not text
+        expected = io.StringIO(newline="")
+        csv.writer(expected).writerow(
+            [
+                orjson.dumps(v).decode()
+                if i in json_columns and v is not None and not isinstance(v, str)
+                else v
+                for i, v in enumerate(values)
+            ]
+        )
+        assert line.decode() == expected.getvalue()

@@ -1,0 +1,173 @@
+"""Result rows encoded part by part, each part where its values are at hand.
+
+The row-addressed join (``row_join``) encodes a record's outcome as soon as its output line is
+parsed and the index columns when its row is written, so a joined row is two or three byte
+strings put together, never values decoded and encoded again. Two encodings:
+
+- ``CsvParts``: CSV fields exactly as ``writers`` writes them (``csv.writer``'s default dialect);
+- ``JsonParts``: JSON array items, read back as values for JSONL, Parquet and ``records()``.
+
+A part is a run of encoded fields without the brackets or separators around it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+
+# Kinds whose non-text values CSV holds as JSON text (a boolean as true/false, like JSON).
+JSONISH_KINDS = frozenset({"vector", "json", "bool"})
+_SHORT_FIELDS = 1024
+
+
+def csv_text(value: str) -> str:
+    """A text field, quoted when it holds a quote, comma or line break (QUOTE_MINIMAL).
+    ``in`` scans are several times faster than a regex search over a long answer."""
+    if '"' in value:
+        return '"' + value.replace('"', '""') + '"'
+    if "," in value or "\n" in value or "\r" in value:
+        return '"' + value + '"'
+    return value
+
+
+def csv_field(value: Any) -> str:
+    if value is None:
+        return ""
+    if type(value) is str:
+        return csv_text(value)
+    return str(value)
+
+
+def csv_json_field(value: Any) -> str:
+    """A field of a ``JSONISH_KINDS`` column: text as it is, anything else as JSON text."""
+    if value is None:
+        return ""
+    if type(value) is str:
+        return csv_text(value)
+    return csv_text(orjson.dumps(value).decode())
+
+
+def csv_encoder(kind: str) -> Callable[[Any], str]:
+    return csv_json_field if kind in JSONISH_KINDS else csv_field
+
+
+class CsvParts:
+    """Row parts as CSV fields; ``*_kinds`` give each column's kind (see ``columns.value_kind``)."""
+
+    def __init__(
+        self,
+        id_kind: str,
+        properties: Sequence[str] = (),
+        property_kinds: Sequence[str] = (),
+        input_kinds: Sequence[str] = (),
+    ) -> None:
+        self._id_field = csv_encoder(id_kind)
+        self._properties = list(zip(properties, map(csv_encoder, property_kinds), strict=True))
+        self._input_fields = [csv_encoder(kind) for kind in input_kinds]
+        # status and seven empty fields, then a schema's property columns, empty too.
+        self.missing = b"missing" + b"," * (7 + len(self._properties))
+        self._fields: dict[str | None, str] = {None: ""}
+
+    def outcome(self, fields: Sequence[Any]) -> bytes:
+        """status .. job_id, then the schema's property columns from the parsed answer (last)."""
+        status, answer, stop_reason, input_tokens, output_tokens, code, message, job_id = fields[:8]
+        # These columns hold the same Python types in every run (an answer is text or a vector),
+        # so their encoding never depends on the column's kind. Stop reasons and job IDs repeat:
+        # each is encoded once.
+        stop_field = self._short(stop_reason)
+        job_field = self._short(job_id)
+        if code is None and message is None and type(answer) is str and type(output_tokens) is int:
+            tokens = "" if input_tokens is None else input_tokens
+            text = f"{status},{csv_text(answer)},{stop_field},{tokens},{output_tokens},,,{job_field}"
+        else:
+            text = ",".join(
+                (
+                    status,
+                    csv_json_field(answer),
+                    stop_field,
+                    csv_field(input_tokens),
+                    csv_field(output_tokens),
+                    csv_field(code),
+                    csv_field(message),
+                    job_field,
+                )
+            )
+        if self._properties:
+            parsed = fields[8]
+            if type(parsed) is dict:
+                text += "," + ",".join([field(parsed.get(name)) for name, field in self._properties])
+            else:
+                text += "," * len(self._properties)
+        return text.encode()
+
+    def _short(self, value: str | None) -> str:
+        """A field that repeats (stop reason, job ID), encoded once (a bounded number of them)."""
+        field = self._fields.get(value)
+        if field is None:
+            field = csv_field(value)
+            if len(self._fields) < _SHORT_FIELDS:
+                self._fields[value] = field
+        return field
+
+    # A whole row of the runner's record ID for ``row``, no user ID and no input columns: the
+    # format takes (row, row, outcome).
+    runner_line = b"R%010d,,%d,%s\r\n"
+
+    def prefix(self, record_id: str, user_id: Any, row: int) -> bytes:
+        return f"{csv_text(record_id)},{self._id_field(user_id)},{row}".encode()
+
+    def inputs(self, values: Sequence[Any]) -> bytes:
+        return ",".join(
+            [field(value) for field, value in zip(self._input_fields, values, strict=True)]
+        ).encode()
+
+    @staticmethod
+    def line(prefix: bytes, outcome: bytes, inputs: bytes | None) -> bytes:
+        if inputs is None:
+            return b"%s,%s\r\n" % (prefix, outcome)
+        return b"%s,%s,%s\r\n" % (prefix, outcome, inputs)
+
+
+class JsonParts:
+    """Row parts as the items of a JSON array of the row's values (``decode`` reads a line back)."""
+
+    def __init__(self, properties: Sequence[str] = ()) -> None:
+        self._properties = tuple(properties)
+        self.missing = orjson.dumps(["missing", *[None] * (7 + len(self._properties))])[1:-1]
+
+    def outcome(self, fields: Sequence[Any]) -> bytes:
+        if not self._properties:
+            return orjson.dumps(fields)[1:-1]
+        parsed = fields[8]
+        answer = (
+            [parsed.get(name) for name in self._properties]
+            if type(parsed) is dict
+            else [None] * len(self._properties)
+        )
+        return orjson.dumps([*fields[:8], *answer])[1:-1]
+
+    runner_line = b'["R%010d",null,%d,%s]'
+
+    @staticmethod
+    def prefix(record_id: str, user_id: Any, row: int) -> bytes:
+        return orjson.dumps([record_id, user_id, row])[1:-1]
+
+    @staticmethod
+    def inputs(values: Sequence[Any]) -> bytes:
+        return orjson.dumps(values)[1:-1]
+
+    @staticmethod
+    def line(prefix: bytes, outcome: bytes, inputs: bytes | None) -> bytes:
+        if inputs is None:
+            return b"[%s,%s]" % (prefix, outcome)
+        return b"[%s,%s,%s]" % (prefix, outcome, inputs)
+
+    @staticmethod
+    def decode(line: bytes) -> list[Any]:
+        values: list[Any] = orjson.loads(line)
+        return values
+
+
+RowParts = CsvParts | JsonParts

@@ -1,0 +1,235 @@
+"""The row-addressed join, for record indexes of the runner's own record IDs (the usual case).
+
+The planner gives input row N the recordId ``R`` + N in ten digits and writes the record index in
+row order, one line per row from row 0. When the index is exactly that (``scan_index`` checks every
+line before any output is read), an output line's recordId names its row: no hash partitions, no
+per-partition dicts, no merge. Each outcome is encoded for the output format as soon as its line
+is parsed (``row_encoding``) and spooled by row (``RowSpool``); the rows are then put together in
+input order from their index columns and their newest outcome, each encoded once.
+
+Rows planning left out of the jobs (``--skip-oversized``: index lines with ``skipped``) are
+spooled as failed before any output is read, so an outcome from a job would still be the newest.
+
+Output record IDs that name no row of the index are unexpected, counted as the general join
+counts them. Many distinct ones (outputs of another run?) would all be held in memory, so past
+``MAX_STRANGERS`` the join stops (``TooManyStrangers``) and the general join takes over.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from batch_runner.catalog.output_schema import SCHEMA_ERROR_CODE
+from batch_runner.results.extraction import FAILED, MISSING, SUCCEEDED
+from batch_runner.results.index_lines import (
+    JSON_SCALAR_TYPES,
+    IndexTypes,
+    SkipReason,
+    block_lines,
+    parse_index_line,
+)
+from batch_runner.results.outcome_stream import OutcomeStream
+from batch_runner.results.reconcile import EXAMPLE_LIMIT, Reconciliation
+from batch_runner.results.row_encoding import RowParts
+from batch_runner.results.row_spool import RowSpool
+
+MAX_STRANGERS = 100_000
+# The runner's record IDs (``prepare.record_ids``, which imports this package, not the reverse).
+_ID_DIGITS = 10
+_ID_LENGTH = 1 + _ID_DIGITS
+# The planner's index line layout (a match never leaves its line); anything else is parsed as JSON.
+_PLANNED_INDEX_LINE = re.compile(
+    rb'\{"recordId":"R(\d{10})","row":(\d+),"id":(null|"[^"\\\n]*"|-?\d+),"input":'
+)
+# A row's state while outcomes are spooled: none yet, or the status of its newest outcome.
+_NONE, _SUCCEEDED, _FAILED, _SCHEMA_FAILED = 0, 1, 2, 3
+
+
+class TooManyStrangers(Exception):
+    """More distinct unexpected record IDs than the row join keeps: use the general join."""
+
+
+def runner_record_id(row: int) -> str:
+    return f"R{row:0{_ID_DIGITS}d}"
+
+
+@dataclass
+class IndexScan:
+    rows: int
+    types: IndexTypes
+    has_ids: bool  # any row has a user ID: writing reads the index again for them
+    skipped: list[tuple[int, SkipReason]]  # rows planning left out, with why
+
+
+def scan_index(blocks: Iterable[bytes], include_input: bool) -> IndexScan | None:
+    """Whether line N of the index is row N with the runner's ID (None: not so), with the types of
+    its IDs and input columns and the rows planning left out. A line that is not an index line
+    raises ``RecordIndexError``. ``blocks``: the index in blocks of whole lines."""
+    types = IndexTypes()
+    rows = number = 0
+    has_ids = False
+    skipped: list[tuple[int, SkipReason]] = []
+    for block in blocks:
+        found = None if include_input else _planned_lines(block)
+        if found is not None:
+            # Whole-block comparisons of lists, not a check per line.
+            end = rows + len(found)
+            digits, row_numbers, user_ids = zip(*found, strict=True) if found else ((), (), ())
+            expected = list(range(rows, end))
+            if list(map(int, digits)) != expected or list(map(int, row_numbers)) != expected:
+                return None
+            distinct = set(user_ids)
+            types.ids.update(JSON_SCALAR_TYPES[user_id[0]] for user_id in distinct)
+            has_ids = has_ids or bool(distinct - {b"null"})
+            rows, number = end, number + len(found)
+            continue
+        for raw in block_lines(block):
+            number += 1
+            if not raw or raw.isspace():
+                continue
+            record_id, row_number, user_value, _, reason = parse_index_line(raw, number, types, include_input)
+            if row_number != rows or record_id != runner_record_id(rows):
+                return None
+            has_ids = has_ids or user_value is not None
+            if reason is not None:
+                skipped.append((rows, reason))
+            rows += 1
+    return IndexScan(rows, types, has_ids, skipped)
+
+
+def _planned_lines(block: bytes) -> list[tuple[bytes, bytes, bytes]] | None:
+    """``(ID digits, row, id)`` of every line of ``block`` if all are in the planner's layout.
+    Only each line's start is read (``find`` skips the input columns), and nothing is copied."""
+    found: list[tuple[bytes, bytes, bytes]] = []
+    match = _PLANNED_INDEX_LINE.match
+    find = block.find
+    start, end = 0, len(block)
+    while start < end:
+        line = match(block, start)
+        if line is None:
+            return None
+        found.append(line.groups())  # type: ignore[arg-type] # three groups, all bytes
+        start = find(b"\n", line.end()) + 1
+        if not start:
+            break  # a last line without a newline
+    return found
+
+
+class RowJoin:
+    """Spool ``stream`` by row (``run``), then read the joined rows as encoded lines (``lines``)."""
+
+    def __init__(
+        self,
+        stream: OutcomeStream,
+        scan: IndexScan,
+        parts: RowParts,
+        input_names: tuple[str, ...],
+        tmp: Path,
+        partition_bytes: int,
+    ) -> None:
+        self.stream = stream
+        self.scan = scan
+        self.parts = parts
+        self.input_names = input_names
+        rows = scan.rows
+        # Rows per partition so that one holds about ``partition_bytes`` of output lines (more
+        # than their encoded outcomes, which leave out the echoed request).
+        per_row = stream.output_bytes / rows if rows else 1
+        self.spool = RowSpool(tmp, rows, int(partition_bytes / max(per_row, 1)))
+
+    def run(self) -> Reconciliation:
+        rows = self.scan.rows
+        states = bytearray(rows)
+        strangers: dict[str, str] = {}  # unexpected record ID -> job of its newest outcome
+        superseded = 0
+        encode, add = self.parts.outcome, self.spool.add
+        try:
+            for row, reason in self.scan.skipped:
+                states[row] = _FAILED
+                add(row, encode(self.stream.skipped(reason)))
+            for record_id, fields in self.stream:
+                digits = record_id[1:]
+                if (
+                    len(record_id) == _ID_LENGTH
+                    and record_id[0] == "R"
+                    and digits.isdigit()
+                    and digits.isascii()
+                ):
+                    row = int(digits)
+                    if row < rows:
+                        if states[row]:
+                            superseded += 1
+                        if fields[0] is SUCCEEDED:
+                            states[row] = _SUCCEEDED
+                        else:
+                            states[row] = _SCHEMA_FAILED if fields[-1] is False else _FAILED
+                        add(row, encode(fields))
+                        continue
+                if record_id in strangers:
+                    superseded += 1
+                elif len(strangers) >= MAX_STRANGERS:
+                    raise TooManyStrangers(record_id)
+                strangers[record_id] = fields[7]
+        finally:
+            self.spool.close()
+        self.stream.count_unexpected(strangers.values())
+        schema_failed = states.count(_SCHEMA_FAILED)
+        totals = {
+            SUCCEEDED: states.count(_SUCCEEDED),
+            FAILED: states.count(_FAILED) + schema_failed,
+            MISSING: states.count(_NONE),
+            SCHEMA_ERROR_CODE: schema_failed,
+        }
+        return self.stream.reconciliation(
+            totals, superseded, len(strangers), sorted(strangers)[:EXAMPLE_LIMIT]
+        )
+
+    def blocks(self, index: Iterable[bytes]) -> Iterator[list[bytes]]:
+        """Each row's encoded line, in row order, a spool partition at a time (``index``: the
+        record index again, in blocks of whole lines)."""
+        parts = self.parts
+        missing = parts.missing
+        windows = self.spool.windows()
+        if not (self.scan.has_ids or self.input_names):
+            line = parts.runner_line  # every ID is null and no input columns: the row is enough
+            for first, slots in windows:
+                yield [line % (row, row, data or missing) for row, data in enumerate(slots, first)]
+            return
+        entries = self._index_entries(index)
+        names = self.input_names
+        inputs = None
+        for first, slots in windows:
+            block = []
+            for row, data in enumerate(slots, first):
+                user_id, given = next(entries)
+                if names:
+                    given = given or {}
+                    inputs = parts.inputs([given.get(name) for name in names])
+                block.append(
+                    parts.line(parts.prefix(runner_record_id(row), user_id, row), data or missing, inputs)
+                )
+            yield block
+
+    def _index_entries(self, blocks: Iterable[bytes]) -> Iterator[tuple[Any, Any]]:
+        """``(id, input)`` per row (the scan has checked every line)."""
+        include_input = bool(self.input_names)
+        types = IndexTypes()
+        number = 0
+        for block in blocks:
+            found = None if include_input else _planned_lines(block)
+            if found is not None:
+                number += len(found)
+                for _, _, user_id in found:
+                    yield orjson.loads(user_id), None
+                continue
+            for raw in block_lines(block):
+                number += 1
+                if raw and not raw.isspace():
+                    _, _, user_id, given, _ = parse_index_line(raw, number, types, include_input)
+                    yield user_id, given
