@@ -1,9 +1,14 @@
 """The project's own stack in the emulator: synthesize ``app.py`` once, deploy it through moto.
 
-Synthesis runs ``python app.py`` in a subprocess (the runner never imports aws_cdk) with the
-``cdk.json`` context plus ``env=<environment>``. The template is cached under
+In a checkout, synthesis runs ``python app.py`` in a subprocess (the runner never imports aws_cdk)
+with the ``cdk.json`` context plus ``env=<environment>``. The template is cached under
 ``.batch-runner/cache/`` keyed by a hash of ``app.py``, ``cdk.json`` and ``stacks/``, so restarts
 skip synthesis until the infrastructure code changes.
+
+An installed package has no ``app.py``: it ships the dev stack's synthesized template as package
+data (``data/stacks/``), so ``demo`` and ``local serve`` work from any directory without the CDK.
+``scripts/bundle_dev_stack.py`` rewrites it; a test fails when it differs from what ``app.py``
+synthesizes.
 """
 
 from __future__ import annotations
@@ -24,6 +29,25 @@ from batch_runner.exceptions import ConfigurationError
 
 CACHE_DIR = Path(".batch-runner") / "cache"
 SYNTH_TIMEOUT_SECONDS = 300
+BUNDLED_ENVIRONMENT = "dev"
+
+
+def bundled_template_path() -> Path:
+    """The dev stack's template as shipped in the package (``batch_runner/data/stacks/``)."""
+    return Path(__file__).resolve().parents[1] / "data" / "stacks" / f"{stack_name(BUNDLED_ENVIRONMENT)}.json"
+
+
+def stack_template(root: Path, environment: str) -> dict[str, Any]:
+    """The environment's template: synthesized from ``app.py`` in a checkout, else the bundled one."""
+    if (root / "app.py").is_file():
+        return synthesized_template(root, environment)
+    if environment != BUNDLED_ENVIRONMENT:
+        raise ConfigurationError(
+            f"no app.py in {root} to synthesize {stack_name(environment)}: an installed package bundles "
+            f"only the {BUNDLED_ENVIRONMENT} stack; use --env {BUNDLED_ENVIRONMENT}, or run from a checkout"
+        )
+    loaded: dict[str, Any] = json.loads(bundled_template_path().read_text(encoding="utf-8"))
+    return loaded
 
 
 def project_root() -> Path:
