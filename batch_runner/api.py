@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from batch_runner.aws.clients import AwsContext
 from batch_runner.aws.settings import Overrides, Settings, resolve_settings, with_region
 from batch_runner.aws.settings import state_dir as resolve_state_dir
 from batch_runner.catalog.invocation import INVOKE_MODEL
 from batch_runner.catalog.output_schema import output_schema as checked_schema
+from batch_runner.catalog.pricing import check_max_cost
 from batch_runner.catalog.quotas import ModelQuotas
 from batch_runner.catalog.service_quotas import SOURCE_DEFAULTS, read_quotas
 from batch_runner.exceptions import ConfigurationError, UsageError
@@ -104,11 +106,13 @@ def plan_only(
     *,
     file_format: str | None = None,
     aws: AwsContext | None = None,
+    max_cost: float | None = None,
 ) -> Plan:
     """The dry run: plan with the default quotas (plus overrides), writing shards to ``workdir``.
-    Calls no AWS API, except to read an ``s3://`` dataset."""
+    Calls no AWS API, except to read an ``s3://`` dataset; ``UsageError`` when the upper cost
+    estimate exceeds ``max_cost`` dollars."""
     aws = aws or AwsContext()
-    return build_plan(
+    plan = build_plan(
         source,
         opts,
         quotas=(quotas or QuotaOverrides()).apply(default_quotas(opts.model_id)),
@@ -116,6 +120,8 @@ def plan_only(
         file_format=file_format,
         s3=lambda: aws.client("s3"),
     )
+    check_max_cost(plan.estimate, max_cost)
+    return plan
 
 
 @dataclass
@@ -236,8 +242,10 @@ def prepare(
     target: Target | None = None,
     timeout_hours: int | None = None,
     file_format: str | None = None,
+    max_cost: float | None = None,
 ) -> PreparedSubmission:
-    """Resolve settings and quotas, plan, and check the run name against earlier runs.
+    """Resolve settings and quotas, plan, and check the run name against earlier runs, and the
+    upper cost estimate against ``max_cost`` dollars.
 
     Calls AWS (CloudFormation, Service Quotas, S3 reads) but uploads and submits nothing.
     ``timeout_hours`` (24-168, default 168) is every job's timeout; given when continuing a run, it
@@ -288,6 +296,7 @@ def prepare(
         )
         if plan.output_schema is not None:  # asked for by an OpenAI batch file's response_format
             opts = replace(opts, output_schema=plan.output_schema)
+        check_max_cost(plan.estimate, max_cost)
         # After planning, so an unknown model or a bad dataset is reported as such first.
         _check_model_allowed(opts.model_id, settings)
         if existing is not None and existing.fingerprint != plan.dataset_fingerprint:
@@ -316,7 +325,17 @@ def prepare(
     )
 
 
-def submit(
+# The overloads tell type checkers (and notebooks' hints) that a dry run returns the Plan, else the
+# Run; they take the implementation's keywords as **options, which mypy cannot match name by name.
+@overload
+def submit(source: Any, *, dry_run: Literal[True], **options: Any) -> Plan: ...
+
+
+@overload
+def submit(source: Any, *, dry_run: Literal[False] = False, **options: Any) -> Run: ...
+
+
+def submit(  # type: ignore[misc]
     source: Any,
     *,
     model: str,
@@ -333,6 +352,8 @@ def submit(
     format: str | None = None,
     quotas: QuotaOverrides | None = None,
     timeout_hours: int | None = None,
+    max_cost: float | None = None,
+    dry_run: bool = False,
     stack: str | None = None,
     env: str | None = None,
     region: str | None = None,
@@ -346,7 +367,7 @@ def submit(
     subnet_ids: str | None = None,
     security_group_ids: str | None = None,
     state_dir: str | Path | None = None,
-) -> Run:
+) -> Run | Plan:
     """Plan, upload and submit ``source`` as batch jobs; returns the ``Run``.
 
     ``prompt`` is the Jinja2 template text (every column is a variable); leave it out for JSONL
@@ -358,22 +379,34 @@ def submit(
     jobs in a VPC; by default the stack's ``vpc`` applies.
     ``skip_oversized`` leaves rows too large for the model's context window out of the jobs
     (results list them as failed) instead of raising. ``format`` (csv, jsonl, parquet) names the
-    format of a file or URI whose name does not end in it.
+    format of a file or URI whose name does not end in it. ``max_cost`` (dollars)
+    refuses the submission, before anything is uploaded, when the estimate's upper bound (every
+    answer at max_tokens) exceeds it.
+
+    ``dry_run=True`` returns the ``Plan`` instead (shards, records, estimated tokens and cost, with
+    the documented default quotas) and calls no AWS API but to read an ``s3://`` dataset; its shard
+    files are removed.
     """
-    opts = SubmitOptions(
-        model_id=model,
-        prompt_template=prompt,
-        system_prompt=system,
-        id_column=id_column,
-        max_tokens=max_tokens,
-        temperature=temperature,
-        invocation_type=invocation_type,
-        model_options=dict(model_options or {}),
-        output_schema=None if output_schema is None else checked_schema(output_schema).document,
-        skip_oversized=skip_oversized,
+    opts = _submit_options(
+        model,
+        prompt,
+        system,
+        id_column,
+        max_tokens,
+        temperature,
+        invocation_type,
+        model_options,
+        output_schema,
+        skip_oversized,
     )
+    aws = AwsContext(region=region, profile=profile, endpoint_url=endpoint_url)
+    if dry_run:
+        with tempfile.TemporaryDirectory(prefix="batch-runner-dry-run-") as workdir:
+            return plan_only(
+                source, opts, Path(workdir), quotas, file_format=format, aws=aws, max_cost=max_cost
+            )
     target = Target(
-        aws=AwsContext(region=region, profile=profile, endpoint_url=endpoint_url),
+        aws=aws,
         overrides=Overrides(
             stack,
             env,
@@ -388,9 +421,42 @@ def submit(
         state_dir=Path(state_dir) if state_dir else None,
     )
     prepared = prepare(
-        source, opts, run=run, quotas=quotas, target=target, timeout_hours=timeout_hours, file_format=format
+        source,
+        opts,
+        run=run,
+        quotas=quotas,
+        target=target,
+        timeout_hours=timeout_hours,
+        file_format=format,
+        max_cost=max_cost,
     )
     return prepared.launch()
+
+
+def _submit_options(
+    model: str,
+    prompt: str | None,
+    system: str | None,
+    id_column: str | None,
+    max_tokens: int | None,
+    temperature: float | None,
+    invocation_type: str,
+    model_options: Mapping[str, object] | None,
+    output_schema: Mapping[str, Any] | str | Path | None,
+    skip_oversized: bool = False,
+) -> SubmitOptions:
+    return SubmitOptions(
+        model_id=model,
+        prompt_template=prompt,
+        system_prompt=system,
+        id_column=id_column,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        invocation_type=invocation_type,
+        model_options=dict(model_options or {}),
+        output_schema=None if output_schema is None else checked_schema(output_schema).document,
+        skip_oversized=skip_oversized,
+    )
 
 
 def _check_model_allowed(model_id: str, settings: Settings) -> None:

@@ -38,6 +38,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from batch_runner.aws.settings import Overrides, resolve_settings, state_dir, with_region
+    from batch_runner.catalog.pricing import format_usd
     from batch_runner.jobs.run_catalog import list_runs
 
     aws = with_region(aws_context(args))
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"{'run':<40} {'created':<25} {'state':<18} {'records':>8} {'est. batch $':>12}  jobs")
     for item in listings:
-        cost = "-" if item.estimated_batch_usd is None else f"{item.estimated_batch_usd:.4f}"
+        cost = format_usd(item.estimated_batch_usd, unpriced="-")
         jobs = ", ".join(f"{n} {label}" for label, n in sorted(item.counts.items()))
         print(f"{item.run:<40} {item.created_at:<25} {item.state:<18} {item.records:>8} {cost:>12}  {jobs}")
         if item.problem:

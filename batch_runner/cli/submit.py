@@ -26,6 +26,14 @@ error_code "oversized", and retry does not resend them).
 
 --dry-run prints the plan (shards, records, bytes, estimated tokens and cost) without calling AWS
 (except to read an s3:// dataset).
+The cost is a range: input tokens estimated from the prompts' characters, output up to every
+answer's max_tokens (the upper bound) and typically 100 tokens an answer (the stated assumption):
+
+  tokens:   ~9,642 input (from the prompts' characters); output up to 122,880 if every answer uses
+            max_tokens, typically ~12,000 (assuming 100 an answer)
+  cost:     input ~$0.0011; in all up to $0.0146 if every answer uses max_tokens, typically ~$0.0024
+
+--max-cost USD refuses (exit 2, nothing uploaded) when the upper bound exceeds USD.
 Jobs beyond the model's concurrency quota stay queued in the run and are submitted by later
 `status`/`wait` calls. Running submit again with the same --run (or `resume RUN`) continues a run
 that stopped and never creates a second job for a shard; a --run another submit has just claimed
@@ -108,6 +116,13 @@ def register(subparsers: Any) -> None:
         help="hours each job may take, queue time included (24-168; default 168)",
     )
     parser.add_argument("--dry-run", action="store_true", help="print the plan and exit; no AWS call")
+    parser.add_argument(
+        "--max-cost",
+        type=float,
+        metavar="USD",
+        help="refuse to submit (exit 2, nothing uploaded) when the estimate's upper bound, every answer "
+        "at max_tokens, exceeds USD dollars",
+    )
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -191,7 +206,13 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         with tempfile.TemporaryDirectory(prefix="batch-runner-dry-run-") as workdir:
             plan = plan_only(
-                args.dataset, opts, Path(workdir), quotas, file_format=args.format, aws=aws_context(args)
+                args.dataset,
+                opts,
+                Path(workdir),
+                quotas,
+                file_format=args.format,
+                aws=aws_context(args),
+                max_cost=args.max_cost,
             )
             if args.json:
                 print(json.dumps({"dry_run": True, "plan": plan_dict(plan)}, indent=2))
@@ -207,6 +228,7 @@ def run(args: argparse.Namespace) -> int:
         target=target(args),
         timeout_hours=args.timeout_hours,
         file_format=args.format,
+        max_cost=args.max_cost,
     )
     if not args.json:
         print("\n".join(describe_plan(prepared.plan, prepared.opts.output_schema)))

@@ -39,7 +39,7 @@ from batch_runner.catalog.output_schema import (
     StructuredOutput,
     output_schema,
 )
-from batch_runner.catalog.pricing import estimate_cost, estimate_input_tokens, estimate_output_tokens
+from batch_runner.catalog.pricing import CostEstimate, estimate_input_tokens, estimate_plan_cost, format_usd
 from batch_runner.catalog.quotas import ModelQuotas, default_quotas
 from batch_runner.exceptions import DatasetError, ModelNotSupportedError, PlanError, UsageError
 from batch_runner.prepare.background_writer import BackgroundWriter
@@ -57,7 +57,14 @@ from batch_runner.results.join import shown_columns
 
 INPUT_COLUMN_OPTION = "input_column"  # embeddings: send one column as inputText, no template needed
 
-__all__ = ["RECORD_INDEX_NAME", "build_plan", "default_quotas", "describe_plan", "describe_structured_output"]
+__all__ = [
+    "RECORD_INDEX_NAME",
+    "build_plan",
+    "default_quotas",
+    "describe_estimate",
+    "describe_plan",
+    "describe_structured_output",
+]
 
 
 def build_plan(
@@ -94,11 +101,15 @@ def build_plan(
             break
         except BlocksTooSmall as retry:  # a CSV row longer than the read block: start over
             dataset = retry.dataset
-    shards, records, index_sha256, prompt_chars, skipped = written
-    input_tokens = estimate_input_tokens(prompt_chars)
+    shards, records, index_sha256, prompt_chars, skipped, own_budget = written
     max_tokens = DEFAULT_MAX_TOKENS if options.max_tokens is None else options.max_tokens
-    produces_text = adapter.produces_text if adapter is not None else True
-    output_tokens = estimate_output_tokens(records, max_tokens, produces_text=produces_text)
+    estimate = estimate_plan_cost(
+        options.model_id,
+        records=records,
+        input_tokens=estimate_input_tokens(prompt_chars),
+        output_budget=records * max_tokens if own_budget is None else own_budget,
+        produces_text=adapter.produces_text if adapter is not None else True,
+    )
     return Plan(
         model_id=options.model_id,
         invocation_type=options.invocation_type,
@@ -108,7 +119,7 @@ def build_plan(
         shards=tuple(shards),
         record_index_path=workdir / RECORD_INDEX_NAME,
         quotas=quotas,
-        estimate=estimate_cost(options.model_id, input_tokens, output_tokens),
+        estimate=estimate,
         structured_output=(
             openai.structured_output
             if openai is not None and openai.schema is not None
@@ -136,9 +147,10 @@ def _write_files(
     quotas: ModelQuotas,
     workdir: Path,
     openai: OpenAIBatchRequests | None,
-) -> tuple[list[ShardPlan], int, str, int, list[str]]:
-    """Shards, record count, SHA-256 of the record index, rendered prompt characters, and the rows
-    left out as too large for the context window."""
+) -> tuple[list[ShardPlan], int, str, int, list[str], int | None]:
+    """Shards, record count, SHA-256 of the record index, rendered prompt characters, the rows
+    left out as too large for the context window, and the pre-formatted records' own output-token
+    caps summed (None: every record has --max-tokens)."""
     staging = Path(tempfile.mkdtemp(prefix=".planning-", dir=workdir))
     sink = BackgroundWriter()
     writer = ShardWriter(staging, quotas, sink)
@@ -151,17 +163,20 @@ def _write_files(
         index_digest = hashlib.sha256()
         prompt_chars = 0
         skipped: list[str] = []
+        own_budget: int | None = None
         for chunk in dataset.chunks():
             encoded = encoder.encode(chunk)
             writer.add(encoded.requests, chunk.where)
             sink.write(index, index_digest, encoded.index)
             prompt_chars += encoded.prompt_chars
             skipped += encoded.skipped
+            if encoded.output_budget is not None:
+                own_budget = (own_budget or 0) + encoded.output_budget
         sink.close(index, index_digest)
         _check_count(writer.records, quotas, options.model_id, dataset.label, skipped=len(skipped))
         ids.check_unique()
         shards = _move_into_place(staging, workdir, writer.finish())
-        return shards, writer.records, index_digest.hexdigest(), prompt_chars, skipped
+        return shards, writer.records, index_digest.hexdigest(), prompt_chars, skipped, own_budget
     finally:
         sink.stop()
         writer.abandon()
@@ -183,18 +198,44 @@ def describe_plan(plan: Plan, schema: OutputSchema | Mapping[str, Any] | None = 
         f"  {shard.path.name}: {shard.record_count:,} records, {_size(shard.byte_size)}"
         for shard in plan.shards
     ]
-    lines.append(
-        f"tokens:   ~{estimate.input_tokens:,} input, ~{estimate.output_tokens:,} output (estimated)"
-    )
-    if estimate.batch_usd is None or estimate.on_demand_usd is None:
-        lines.append(f"cost:     no listed price for {plan.model_id}")
-    else:
-        saving = estimate.on_demand_usd - estimate.batch_usd
-        lines.append(
-            f"cost:     ~${estimate.batch_usd:,.2f} batch vs ~${estimate.on_demand_usd:,.2f} on demand "
-            f"(saves ~${saving:,.2f}; indicative prices as of {estimate.prices_as_of})"
-        )
+    lines += describe_estimate(estimate)
     return lines + [f"warning:  {warning}" for warning in plan.warnings]
+
+
+def describe_estimate(estimate: CostEstimate) -> list[str]:
+    """The plan's cost lines: input counted from the prompts, output as a range with its assumption."""
+    most = estimate.max_output_tokens if estimate.max_output_tokens is not None else estimate.output_tokens
+    tokens = f"tokens:   ~{estimate.input_tokens:,} input (from the prompts' characters); "
+    if most:
+        per_answer = estimate.typical_tokens_per_answer
+        tokens += (
+            f"output up to {most:,} if every answer uses max_tokens, typically ~{estimate.output_tokens:,}"
+            + (f" (assuming {per_answer} an answer)" if per_answer else "")
+        )
+    else:
+        tokens += "no output tokens (embeddings)"
+    lines = [tokens]
+    if estimate.on_demand_records:
+        lines.append(
+            f"on demand: {estimate.on_demand_records:,} record(s) below the per-job minimum go through "
+            "the runtime API at full price (included below)"
+        )
+    if estimate.batch_usd is None or estimate.on_demand_usd is None:
+        lines.append(f"cost:     no listed price for {estimate.model_id}")
+    elif not most:
+        lines.append(
+            f"cost:     ~{format_usd(estimate.batch_usd)} vs ~{format_usd(estimate.on_demand_usd)} on demand "
+            f"(indicative prices as of {estimate.prices_as_of})"
+        )
+    else:
+        lines += [
+            f"cost:     input ~{format_usd(estimate.input_batch_usd)}; in all up to "
+            f"{format_usd(estimate.max_batch_usd)} if every answer uses max_tokens, typically "
+            f"~{format_usd(estimate.batch_usd)}",
+            f"          on demand: up to {format_usd(estimate.max_on_demand_usd)}, typically "
+            f"~{format_usd(estimate.on_demand_usd)} (indicative prices as of {estimate.prices_as_of})",
+        ]
+    return lines
 
 
 _MECHANISMS = {

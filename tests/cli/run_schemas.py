@@ -100,6 +100,12 @@ COST = _object(
                 "batch_usd": NUMBER_OR_NULL,
                 "on_demand_usd": NUMBER_OR_NULL,
                 "prices_as_of": {"type": "string"},
+                "max_output_tokens": {"type": "integer"},
+                "max_batch_usd": NUMBER_OR_NULL,
+                "max_on_demand_usd": NUMBER_OR_NULL,
+                "input_batch_usd": NUMBER_OR_NULL,
+                "typical_tokens_per_answer": {"type": "integer"},
+                "on_demand_records": {"type": "integer"},
             }
         ),
         "prices_as_of": STRING_OR_NULL,

@@ -86,6 +86,8 @@ def test_top_level_help_and_readme_list_the_same_exit_codes() -> None:
     raised |= {InternalError.exit_code, WaitTimeoutError.exit_code}
     assert {str(code) for code in raised} <= set(shown)
     assert "exit codes:" in _run("--help").stdout
+
+
 @pytest.mark.parametrize(
     ("argv0", "shown"),
     [
