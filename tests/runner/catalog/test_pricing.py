@@ -11,9 +11,9 @@ from batch_runner.catalog.pricing import (
     PRICING_FILE,
     check_max_cost,
     estimate_cost,
+    estimate_input_tokens,
     estimate_plan_cost,
     format_usd,
-    estimate_input_tokens,
     model_price,
 )
 from batch_runner.catalog.tables import load_data_file
