@@ -1,8 +1,10 @@
 """Wait until every job of a run has ended, showing progress; submit queued shards meanwhile.
 
 On a terminal a progress bar is redrawn (records processed of total, jobs by state, elapsed, ETA);
-otherwise a plain line is printed when something changes. Polls every --poll seconds, backing off
-(up to 5 minutes) while nothing changes; throttling and server errors are retried.
+otherwise a plain line is printed when something changes. The poll interval adapts to the run: a
+tenth of how long its oldest job has been going, from 2 seconds up to 5 minutes (--poll SECONDS
+fixes the base instead), backing off while nothing changes; throttling and server errors are
+retried.
 
 Exit codes: 0 every job ended and every record succeeded, in its first job or after `retry`;
 3 every job ended but records remain failed or missing (counted, with each job that did not
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from batch_runner.cli.run_args import add_command, load_run
 from batch_runner.cli.status import print_status
 from batch_runner.exceptions import UsageError
-from batch_runner.jobs.pacing import DEFAULT_POLL_SECONDS, Pacing
+from batch_runner.jobs.pacing import Pacing
 
 if TYPE_CHECKING:
     pass
@@ -32,9 +34,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--poll",
         type=float,
-        default=DEFAULT_POLL_SECONDS,
         metavar="SECONDS",
-        help=f"base poll interval (default {DEFAULT_POLL_SECONDS:g})",
+        help="base poll interval (default: adaptive, 2 s for a new run up to 5 min for a long one)",
     )
     parser.set_defaults(handler=run)
 
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from batch_runner.jobs.waiting import check_succeeded, wait_for_run
     from batch_runner.progress import ProgressDisplay
 
-    if args.poll <= 0 or (args.timeout is not None and args.timeout < 0):
+    if (args.poll is not None and args.poll <= 0) or (args.timeout is not None and args.timeout < 0):
         raise UsageError("--poll must be positive and --timeout not negative, e.g. --poll 30 --timeout 3600")
     batch_run = load_run(args)
     display = ProgressDisplay(sys.stderr)

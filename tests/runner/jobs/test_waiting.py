@@ -63,6 +63,21 @@ def test_the_interval_grows_while_nothing_changes_and_resets_on_progress(
     assert final.finished and len(seen) == 8
 
 
+def test_by_default_the_interval_adapts_to_how_long_the_run_has_been_going(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def going(seconds: float, processed: int) -> RunStatus:
+        status = _status("InProgress", processed=processed)
+        return replace(status, jobs=tuple(replace(job, age_seconds=seconds) for job in status.jobs))
+
+    # A fresh run is polled within seconds; one going for 20 minutes every 2 minutes; for hours, 5.
+    fresh, older, day_old = going(5, 1), going(1200, 2), going(86_400, 3)
+    _script(monkeypatch, [fresh, fresh, older, day_old, _status("Completed")])
+    clock = FakeTime()
+    wait_for_run(NO_RUN, Pacing(sleep=clock.sleep, clock=lambda: clock.now))  # type: ignore[arg-type]
+    assert clock.sleeps == [2, 3, 120, 300]
+
+
 def test_the_deadline_ends_the_wait_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
     _script(monkeypatch, [_status("Scheduled")] * 10)
     clock = FakeTime()
