@@ -35,6 +35,8 @@ from batch_runner.exceptions import ConfigurationError, UsageError
 from batch_runner.jobs.planning_dirs import PlanningDir, new_planning_dir, remove_abandoned
 from batch_runner.jobs.run_context import file_sha256
 from batch_runner.jobs.run_state import (
+    BATCH,
+    ON_DEMAND,
     RunManifest,
     ShardState,
     claim_remote,
@@ -107,6 +109,7 @@ def plan_only(
     file_format: str | None = None,
     aws: AwsContext | None = None,
     max_cost: float | None = None,
+    on_demand_below_minimum: bool = False,
 ) -> Plan:
     """The dry run: plan with the default quotas (plus overrides), writing shards to ``workdir``.
     Calls no AWS API, except to read an ``s3://`` dataset; ``UsageError`` when the upper cost
@@ -119,6 +122,7 @@ def plan_only(
         workdir=workdir,
         file_format=file_format,
         s3=lambda: aws.client("s3"),
+        on_demand_below_minimum=on_demand_below_minimum,
     )
     check_max_cost(plan.estimate, max_cost)
     return plan
@@ -181,7 +185,7 @@ class PreparedSubmission:
         self.discard()
         run = Run.attach(manifest, self.state_dir, self.target.aws)
         run.save()
-        run.resume()
+        run.resume()  # batch jobs first: they queue for hours, on-demand records take minutes
         return run
 
     def _moved(self, path: Path, input_dir: Path) -> Path:
@@ -199,6 +203,7 @@ class PreparedSubmission:
                 byte_size=s.byte_size,
                 client_token=client_token(self.run, s.index, s.sha256),
                 job_name=job_name(self.run, s.index, self.settings.job_name_prefix),
+                kind=ON_DEMAND if s.on_demand else BATCH,
             )
             for s in plan.shards
         ]
@@ -243,6 +248,7 @@ def prepare(
     timeout_hours: int | None = None,
     file_format: str | None = None,
     max_cost: float | None = None,
+    on_demand_below_minimum: bool = False,
 ) -> PreparedSubmission:
     """Resolve settings and quotas, plan, and check the run name against earlier runs, and the
     upper cost estimate against ``max_cost`` dollars.
@@ -293,6 +299,7 @@ def prepare(
             workdir=planning.path,
             file_format=file_format,
             s3=lambda: aws.client("s3"),
+            on_demand_below_minimum=on_demand_below_minimum,
         )
         if plan.output_schema is not None:  # asked for by an OpenAI batch file's response_format
             opts = replace(opts, output_schema=plan.output_schema)
@@ -353,6 +360,7 @@ def submit(  # type: ignore[misc]
     quotas: QuotaOverrides | None = None,
     timeout_hours: int | None = None,
     max_cost: float | None = None,
+    on_demand_below_minimum: bool = False,
     dry_run: bool = False,
     stack: str | None = None,
     env: str | None = None,
@@ -381,7 +389,9 @@ def submit(  # type: ignore[misc]
     (results list them as failed) instead of raising. ``format`` (csv, jsonl, parquet) names the
     format of a file or URI whose name does not end in it. ``max_cost`` (dollars)
     refuses the submission, before anything is uploaded, when the estimate's upper bound (every
-    answer at max_tokens) exceeds it.
+    answer at max_tokens) exceeds it. ``on_demand_below_minimum`` sends a
+    dataset (or final remainder) smaller than the model's minimum records per job through the
+    runtime API at full price, instead of refusing it.
 
     ``dry_run=True`` returns the ``Plan`` instead (shards, records, estimated tokens and cost, with
     the documented default quotas) and calls no AWS API but to read an ``s3://`` dataset; its shard
@@ -403,7 +413,14 @@ def submit(  # type: ignore[misc]
     if dry_run:
         with tempfile.TemporaryDirectory(prefix="batch-runner-dry-run-") as workdir:
             return plan_only(
-                source, opts, Path(workdir), quotas, file_format=format, aws=aws, max_cost=max_cost
+                source,
+                opts,
+                Path(workdir),
+                quotas,
+                file_format=format,
+                aws=aws,
+                max_cost=max_cost,
+                on_demand_below_minimum=on_demand_below_minimum,
             )
     target = Target(
         aws=aws,
@@ -429,6 +446,7 @@ def submit(  # type: ignore[misc]
         timeout_hours=timeout_hours,
         file_format=format,
         max_cost=max_cost,
+        on_demand_below_minimum=on_demand_below_minimum,
     )
     return prepared.launch()
 

@@ -18,6 +18,7 @@ from batch_runner.display import html_table
 from batch_runner.exceptions import RunNotFoundError
 from batch_runner.jobs.cancelling import CancelReport, cancel_run
 from batch_runner.jobs.costs import RunCost, run_cost
+from batch_runner.jobs.on_demand_shards import run_on_demand
 from batch_runner.jobs.pacing import Pacing
 from batch_runner.jobs.retrying import RetryReport, retry_run
 from batch_runner.jobs.run_context import RunContext
@@ -31,7 +32,7 @@ from batch_runner.jobs.run_state import (
     validate_run_name,
     write_local,
 )
-from batch_runner.jobs.submission import Backoff
+from batch_runner.jobs.submission import Backoff, SubmitReport
 from batch_runner.jobs.tracking import RunStatus, refresh
 from batch_runner.jobs.waiting import check_succeeded, wait_for_run
 from batch_runner.progress import TqdmProgress
@@ -107,6 +108,13 @@ class Run(RunContext):
         return html_table(f"Run {self.name}", rows)
 
     # -- the operations, over the context ------------------------------------------------------
+
+    def resume(self, *, backoff: Backoff | None = None) -> SubmitReport:
+        """Continue wherever the run stopped: upload what is missing, submit what is queued, then
+        send the records of on-demand shards (below the per-job minimum) through the runtime API."""
+        report = super().resume(backoff=backoff)
+        run_on_demand(self, backoff=backoff)
+        return report
 
     def status(self) -> RunStatus:
         """Refresh every job's status from Bedrock, submit queued shards if slots are free."""

@@ -285,14 +285,19 @@ def submit_queued(
     """
     backoff = backoff or Backoff()
     report = SubmitReport()
-    if any(s.state == QUEUED for s in manifest.shards):
+    if _batch_queued(manifest):
         try:
             _adopt_existing(manifest, bedrock, backoff, save, report)
             _create_within_quota(manifest, bedrock, backoff, save, report)
         except NotNow as err:
             report.waiting_reason = f"the service keeps answering {err.code}"
-    report.queued = [s.index for s in manifest.shards if s.state == QUEUED]
+    report.queued = [s.index for s in _batch_queued(manifest)]
     return report
+
+
+def _batch_queued(manifest: RunManifest) -> list[ShardState]:
+    """Queued shards that become batch jobs (on-demand shards are sent by ``jobs.on_demand_shards``)."""
+    return [s for s in manifest.shards if s.state == QUEUED and s.is_bedrock_job]
 
 
 def _adopt_existing(
@@ -302,7 +307,7 @@ def _adopt_existing(
     existing = find_run_jobs(bedrock, manifest.run, backoff, name_prefix=run_job_name_prefix(manifest))
     for shard in manifest.shards:
         job = existing.get(shard.job_name)
-        if shard.state == QUEUED and job is not None:
+        if shard.state == QUEUED and shard.is_bedrock_job and job is not None:
             _adopt(shard, job)
             report.adopted.append(shard.index)
             save()
@@ -311,7 +316,7 @@ def _adopt_existing(
 def _create_within_quota(
     manifest: RunManifest, bedrock: Any, backoff: Backoff, save: Callable[[], None], report: SubmitReport
 ) -> None:
-    waiting = [s for s in manifest.shards if s.state == QUEUED]
+    waiting = _batch_queued(manifest)
     if not waiting:
         return
     limit = int(manifest.quotas["max_concurrent_jobs"])

@@ -15,7 +15,7 @@ from batch_runner.exceptions import JobsUnsuccessfulError, UsageError, WaitTimeo
 from batch_runner.jobs.pacing import GROWTH, Pacing
 from batch_runner.jobs.run_context import RunContext
 from batch_runner.jobs.run_results import unfinished_records
-from batch_runner.jobs.run_state import PLANNED
+from batch_runner.jobs.run_state import ON_DEMAND, PLANNED
 from batch_runner.jobs.submission import Backoff
 from batch_runner.jobs.tracking import RunStatus, refresh
 
@@ -72,12 +72,13 @@ def _running_seconds(status: RunStatus, waited: float) -> float:
 
 
 def _check_waitable(status: RunStatus) -> None:
-    """Only ``retry`` moves records sent on demand: when nothing else is left, waiting cannot end."""
+    """Only ``resume`` or ``retry`` moves records sent on demand: when nothing else is left, waiting
+    cannot end."""
     left = [job for job in status.jobs if not job.finished]
-    if left and all(job.job_arn and not job.job_arn.startswith("arn:") for job in left):
+    if left and all(job.kind == ON_DEMAND for job in left):
         raise UsageError(
-            f"run {status.run}: only records sent on demand by `retry` are unfinished (shard "
-            f"{', '.join(str(job.shard) for job in left)}); finish them with `retry {status.run}`"
+            f"run {status.run}: only records sent on demand are unfinished (shard "
+            f"{', '.join(str(job.shard) for job in left)}); finish them with `resume {status.run}`"
         )
 
 

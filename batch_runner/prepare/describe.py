@@ -35,6 +35,7 @@ def describe_plan(plan: Plan, schema: OutputSchema | Mapping[str, Any] | None = 
     ]
     lines += [
         f"  {shard.path.name}: {shard.record_count:,} records, {_size(shard.byte_size)}"
+        + (" (on demand, below the per-job minimum)" if shard.on_demand else "")
         for shard in plan.shards
     ]
     lines += describe_estimate(estimate)

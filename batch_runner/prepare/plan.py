@@ -51,6 +51,8 @@ class ShardPlan:
     record_count: int
     byte_size: int
     sha256: str  # of the file's bytes; part of the job's idempotency token
+    # Below the per-job minimum: sent through the runtime API (--on-demand-below-minimum).
+    on_demand: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,10 @@ class Plan:
     skipped_rows: int = 0  # rows left out as too large for the context window (--skip-oversized)
     # The schema an OpenAI batch file's lines asked for (response_format), which becomes the run's.
     output_schema: dict[str, Any] | None = None
+
+    @property
+    def on_demand_records(self) -> int:
+        return sum(shard.record_count for shard in self.shards if shard.on_demand)
 
     def describe(self) -> list[str]:
         """The lines ``submit --dry-run`` prints: jobs, records, tokens and the cost range."""

@@ -70,11 +70,14 @@ def build_plan(
     workdir: Path,
     file_format: str | None = None,
     s3: S3ClientFactory | None = None,
+    on_demand_below_minimum: bool = False,
 ) -> Plan:
     """Read ``source`` once, write ready-to-upload shard files and the record index into ``workdir``.
 
     ``file_format`` names a file's format when its name does not (standard input may leave it out);
-    ``s3`` makes the S3 client that reads ``s3://`` datasets."""
+    ``s3`` makes the S3 client that reads ``s3://`` datasets. With ``on_demand_below_minimum``, a
+    dataset (or final remainder) below the model's minimum records per job becomes an on-demand
+    shard instead of being refused."""
     batch_warning = check_batch_support(options.model_id)
     schema = None if options.output_schema is None else output_schema(options.output_schema)
     template = _template(options)
@@ -92,7 +95,9 @@ def build_plan(
     while True:
         openai = _openai_requests(options, schema) if template is None else None
         try:
-            written = _write_files(dataset, options, adapter, template, quotas, workdir, openai)
+            written = _write_files(
+                dataset, options, adapter, template, quotas, workdir, openai, on_demand_below_minimum
+            )
             break
         except BlocksTooSmall as retry:  # a CSV row longer than the read block: start over
             dataset = retry.dataset
@@ -104,6 +109,7 @@ def build_plan(
         input_tokens=estimate_input_tokens(prompt_chars),
         output_budget=records * max_tokens if own_budget is None else own_budget,
         produces_text=adapter.produces_text if adapter is not None else True,
+        on_demand_records=sum(shard.record_count for shard in shards if shard.on_demand),
     )
     return Plan(
         model_id=options.model_id,
@@ -142,13 +148,14 @@ def _write_files(
     quotas: ModelQuotas,
     workdir: Path,
     openai: OpenAIBatchRequests | None,
+    on_demand_below_minimum: bool,
 ) -> tuple[list[ShardPlan], int, str, int, list[str], int | None]:
     """Shards, record count, SHA-256 of the record index, rendered prompt characters, the rows
     left out as too large for the context window, and the pre-formatted records' own output-token
     caps summed (None: every record has --max-tokens)."""
     staging = Path(tempfile.mkdtemp(prefix=".planning-", dir=workdir))
     sink = BackgroundWriter()
-    writer = ShardWriter(staging, quotas, sink)
+    writer = ShardWriter(staging, quotas, sink, small_on_demand=on_demand_below_minimum)
     index = (staging / RECORD_INDEX_NAME).open("wb")
     try:
         ids = UserIdRegistry(options.id_column or "recordId")
@@ -168,7 +175,14 @@ def _write_files(
             if encoded.output_budget is not None:
                 own_budget = (own_budget or 0) + encoded.output_budget
         sink.close(index, index_digest)
-        _check_count(writer.records, quotas, options.model_id, dataset.label, skipped=len(skipped))
+        _check_count(
+            writer.records,
+            quotas,
+            options.model_id,
+            dataset.label,
+            on_demand_below_minimum,
+            skipped=len(skipped),
+        )
         ids.check_unique()
         shards = _move_into_place(staging, workdir, writer.finish())
         return shards, writer.records, index_digest.hexdigest(), prompt_chars, skipped, own_budget
@@ -228,15 +242,17 @@ def _encoder(
         return rows
 
 
-def _check_count(records: int, quotas: ModelQuotas, model_id: str, label: str, *, skipped: int) -> None:
+def _check_count(
+    records: int, quotas: ModelQuotas, model_id: str, label: str, on_demand: bool, skipped: int
+) -> None:
     if records == 0 and not skipped:
         raise DatasetError(f"{label} has no data rows; add at least {quotas.min_records_per_job} rows")
-    if records < quotas.min_records_per_job:
+    if records < quotas.min_records_per_job and not (on_demand and records):
         left_out = f" (and {skipped:,} too large for the context window)" if skipped else ""
         raise PlanError(
             f"{label} has {records:,} records{left_out}, below the minimum of {quotas.min_records_per_job:,} "
-            f"per batch job for {model_id}; use on-demand inference for datasets this small "
-            "(batch jobs are never padded)"
+            f"per batch job for {model_id}; add --on-demand-below-minimum to send them through the "
+            "runtime API at full price (batch jobs are never padded)"
         )
 
 
@@ -248,7 +264,9 @@ def _move_into_place(staging: Path, workdir: Path, shards: list[ShardPlan]) -> l
     for shard in shards:
         target = workdir / shard.path.name
         os.replace(shard.path, target)
-        moved.append(ShardPlan(shard.index, target, shard.record_count, shard.byte_size, shard.sha256))
+        moved.append(
+            ShardPlan(shard.index, target, shard.record_count, shard.byte_size, shard.sha256, shard.on_demand)
+        )
     os.replace(staging / RECORD_INDEX_NAME, workdir / RECORD_INDEX_NAME)
     return moved
 

@@ -144,9 +144,12 @@ def test_shards_that_cannot_be_uploaded_from_here_end_the_wait_at_once(
 
 def test_unfinished_on_demand_records_alone_cannot_be_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
     running = _status("Completed", "InProgress")
-    jobs = (running.jobs[0], replace(running.jobs[1], job_arn="on-demand:w/on-demand-00001"))
+    jobs = (
+        running.jobs[0],
+        replace(running.jobs[1], job_arn="on-demand:w/on-demand-00001", kind="on-demand"),
+    )
     _script(monkeypatch, [replace(running, jobs=jobs)])
     with pytest.raises(
-        UsageError, match=r"only records sent on demand by `retry` are unfinished \(shard 1\)"
+        UsageError, match=r"only records sent on demand are unfinished \(shard 1\); finish them with `resume"
     ):
         wait_for_run(NO_RUN, Pacing(poll=1, sleep=lambda seconds: None))  # type: ignore[arg-type]
