@@ -6,6 +6,11 @@ tenth of how long its oldest job has been going, from 2 seconds up to 5 minutes 
 fixes the base instead), backing off while nothing changes; throttling and server errors are
 retried.
 
+Records are counted as `results` counts them: by each record's newest attempt, so records a
+`retry` (batch or on demand) fixed count as succeeded.
+
+--json prints the final status as `status --json` does (the progress still goes to stderr).
+
 Exit codes: 0 every job ended and every record succeeded, in its first job or after `retry`;
 3 every job ended but records remain failed or missing (counted, with each job that did not
 complete and the service's reason; `results` keeps what they produced, `retry` sends them again);
@@ -16,16 +21,14 @@ complete and the service's reason; `results` keeps what they produced, `retry` s
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from batch_runner.cli.run_args import add_command, load_run
 from batch_runner.cli.status import print_status
 from batch_runner.exceptions import UsageError
 from batch_runner.jobs.pacing import Pacing
-
-if TYPE_CHECKING:
-    pass
 
 
 def register(subparsers: Any) -> None:
@@ -36,6 +39,9 @@ def register(subparsers: Any) -> None:
         type=float,
         metavar="SECONDS",
         help="base poll interval (default: adaptive, 2 s for a new run up to 5 min for a long one)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the final status as JSON (as status --json)"
     )
     parser.set_defaults(handler=run)
 
@@ -60,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
         return 130
     finally:
         display.close()
-    print_status(status)
+    if args.json:
+        print(json.dumps(status.to_dict(), indent=2))
+    else:
+        print_status(status)
     check_succeeded(batch_run, status)
     return 0
