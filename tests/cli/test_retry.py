@@ -8,24 +8,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from batch_runner.cli import main
 from batch_runner.local import Emulator
 from tests.cli.test_submit import HAIKU, write_csv
-
-
-@pytest.fixture
-def cli(emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Any:
-    """``cli(*args)`` runs a command against the emulator: (exit code, parsed --json or stdout, stderr)."""
-    common = ["--endpoint-url", emulator.endpoint_url, "--state-dir", str(tmp_path / "state")]
-
-    def run(*args: str) -> tuple[int, Any, str]:
-        code = main([*args, *common])
-        out, err = capsys.readouterr()
-        return code, json.loads(out) if "--json" in args and code == 0 else out, err
-
-    return run
 
 
 def submitted(emulator: Emulator, cli: Any, tmp_path: Path, rows: int, minimum: int) -> str:

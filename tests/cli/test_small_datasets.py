@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from batch_runner.local import Emulator
-from tests.cli.test_retry import cli  # noqa: F401 - the fixture
 from tests.cli.test_submit import HAIKU, input_keys, write_csv
 
 
@@ -24,7 +23,8 @@ def test_without_the_flag_the_refusal_names_it_and_nothing_is_uploaded(
     )
     assert code == 2
     assert err == (
-        f"error: {tmp_path / 'small.csv'} has 30 records, below the minimum of 100 per batch job for {HAIKU}; "
+        f"error: {tmp_path / 'small.csv'} has 30 records, below the minimum of 100 per batch job for "
+        f"{HAIKU}; "
         "add --on-demand-below-minimum to send them through the runtime API at full price "
         "(batch jobs are never padded)\n"
     )
@@ -84,7 +84,7 @@ def test_an_interrupted_on_demand_shard_is_finished_by_resume(
     assert code == 130
     monkeypatch.undo()
 
-    code, out, err = cli("wait", "small-resume")
+    code, _, err = cli("wait", "small-resume")
     assert code == 2 and "finish them with `resume small-resume`" in err
     assert cli("resume", "small-resume")[0] == 0
     code, status, _ = cli("status", "small-resume", "--json")

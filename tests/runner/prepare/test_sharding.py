@@ -166,7 +166,7 @@ def test_a_dataset_below_the_minimum_is_one_on_demand_shard_when_allowed(tmp_pat
     data = write_csv(tmp_path / "d.csv", ["Context", "Response"], conversation_rows(3))
     quotas = replace(BIG, min_records_per_job=100)
     with pytest.raises(
-        PlanError, match="below the minimum of 100 per batch job .*add --on-demand-below-minimum"
+        PlanError, match=r"below the minimum of 100 per batch job .*add --on-demand-below-minimum"
     ):
         build_plan(data, options(), quotas=quotas, workdir=tmp_path / "a")
     plan = build_plan(data, options(), quotas=quotas, workdir=tmp_path / "b", on_demand_below_minimum=True)
