@@ -86,6 +86,29 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 # process killed by SIGPIPE (128 + 13), never a BrokenPipeError traceback.
 BROKEN_PIPE_EXIT = 141
 
+# What AWS answers for a bucket or a job that does not exist (any more), and the commands that act
+# on runs made earlier (whose resources may since have gone).
+_GONE_CODES = frozenset({"NoSuchBucket", "ResourceNotFoundException"})
+_EARLIER_RUN_COMMANDS = frozenset({"resume", "status", "wait", "results", "retry", "cancel", "runs", "cost"})
+
+
+def _vanished(err: BatchRunnerError, args: argparse.Namespace) -> str | None:
+    """For a run whose bucket or job no longer exists (most often: a local emulator restarted, and
+    it keeps nothing), one line that says so instead of the raw service error."""
+    if getattr(err, "code", "") not in _GONE_CODES or args.command not in _EARLIER_RUN_COMMANDS:
+        return None
+    run = getattr(args, "run", None)
+    where = f"run {run}" if isinstance(run, str) else "the stack's input bucket"
+    return (
+        f"{where} points at AWS resources that no longer exist ({err}); a local emulator forgets its "
+        "buckets and jobs when it restarts: submit the dataset again"
+        + (
+            f" as a new run, and remove the run's state under .batch-runner/runs/{run}"
+            if isinstance(run, str)
+            else ""
+        )
+    )
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
@@ -117,7 +140,7 @@ def _dispatch(argv: Sequence[str] | None) -> int:
     try:
         return int(handler(args))
     except BatchRunnerError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {_vanished(err, args) or err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
