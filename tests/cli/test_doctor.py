@@ -115,8 +115,9 @@ def test_an_unreachable_endpoint_is_one_failed_check(capsys: pytest.CaptureFixtu
 
 
 def test_json_lists_every_check_with_the_same_exit_status(
-    emulator: Emulator, capsys: pytest.CaptureFixture[str]
+    emulator: Emulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    use_key(monkeypatch, ROOT_KEY)
     model = "anthropic.claude-nonexistent-20990101-v1:0"
     code = main(
         ["doctor", "--endpoint-url", emulator.endpoint_url, "--region", "us-east-1", "--model", model]
