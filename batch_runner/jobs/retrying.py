@@ -135,12 +135,13 @@ def retry_run(
     # The first records in input order fill whole jobs; the rest, fewer than a job's minimum, go on demand.
     ordered = sorted(wanted)  # runner record IDs sort in input order
     report = RetryReport(ON_DEMAND_RUN if not in_jobs else BATCH_AND_ON_DEMAND, len(wanted))
+    attempt = _next_attempt(run)  # one attempt for both parts: status counts a retry by its attempt
     if in_jobs:
         shards = _plan_retry_shards(run, set(ordered[:in_jobs]))
         run.manifest.shards.extend(shards)
         run.save()
         report.shards, report.submit = [s.index for s in shards], run.resume(backoff=backoff)
-    shard = _start_on_demand(run, set(ordered[in_jobs:]))
+    shard = _start_on_demand(run, set(ordered[in_jobs:]), attempt)
     report.on_demand = finish_on_demand(run, shard, on_demand_target(run, runtime, backoff), workers)
     report.shards.append(shard.index)
     return report
@@ -253,9 +254,8 @@ def _plan_retry_shards(run: RunContext, wanted: set[str]) -> list[ShardState]:
     ]
 
 
-def _start_on_demand(run: RunContext, wanted: set[str]) -> ShardState:
+def _start_on_demand(run: RunContext, wanted: set[str], attempt: int) -> ShardState:
     """Write and upload the records' input file, and record the on-demand shard as in progress."""
-    attempt = _next_attempt(run)
     index = len(run.shards)
     lines = list(_original_lines(run, wanted))
     path = _fresh_dir(run, f"on-demand-{attempt}") / f"shard-{index:05d}.jsonl"
