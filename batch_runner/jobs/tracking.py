@@ -130,7 +130,7 @@ class RunStatus:
 
     @property
     def succeeded_all(self) -> bool:
-        return self.finished and (not self.unsuccessful or self.resolved)
+        return self.finished and not self.unsuccessful
 
     def counts(self) -> dict[str, int]:
         """Jobs by status (shards without a job by their state), e.g. ``{"InProgress": 2, "queued": 1}``."""

@@ -153,3 +153,20 @@ def test_unfinished_on_demand_records_alone_cannot_be_waited_for(monkeypatch: py
         UsageError, match=r"only records sent on demand are unfinished \(shard 1\); finish them with `resume"
     ):
         wait_for_run(NO_RUN, Pacing(poll=1, sleep=lambda seconds: None))  # type: ignore[arg-type]
+
+
+def test_records_are_counted_by_their_newest_attempt() -> None:
+    first = JobProgress(
+        0, "w-s00000", "submitted", "PartiallyCompleted", 120, 110, 100, 10, None, None, None, None
+    )
+    # The retry of the 20 records left: 15 in a batch job, 5 on demand, one attempt.
+    batch = replace(
+        first, shard=1, status="Completed", records=15, processed=15, succeeded=14, failed=1, attempt=1
+    )
+    on_demand = replace(batch, shard=2, records=5, processed=5, succeeded=5, failed=0, kind="on-demand")
+    status = RunStatus("w", "m", (first, batch, on_demand), "2026-01-01T00:00:00+00:00")
+    assert (status.records, status.processed, status.succeeded, status.failed) == (120, 120, 119, 1)
+    assert not status.resolved and status.state == "PartiallyCompleted"
+
+    fixed = replace(status, jobs=(first, replace(batch, succeeded=15, failed=0), on_demand))
+    assert (fixed.succeeded, fixed.failed, fixed.resolved, fixed.state) == (120, 0, True, "Completed")
