@@ -397,17 +397,17 @@ def submit(  # type: ignore[misc]
     the documented default quotas) and calls no AWS API but to read an ``s3://`` dataset; its shard
     files are removed.
     """
-    opts = _submit_options(
-        model,
-        prompt,
-        system,
-        id_column,
-        max_tokens,
-        temperature,
-        invocation_type,
-        model_options,
-        output_schema,
-        skip_oversized,
+    opts = SubmitOptions(
+        model_id=model,
+        prompt_template=prompt,
+        system_prompt=system,
+        id_column=id_column,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        invocation_type=invocation_type,
+        model_options=dict(model_options or {}),
+        output_schema=None if output_schema is None else checked_schema(output_schema).document,
+        skip_oversized=skip_oversized,
     )
     aws = AwsContext(region=region, profile=profile, endpoint_url=endpoint_url)
     if dry_run:
@@ -449,32 +449,6 @@ def submit(  # type: ignore[misc]
         on_demand_below_minimum=on_demand_below_minimum,
     )
     return prepared.launch()
-
-
-def _submit_options(
-    model: str,
-    prompt: str | None,
-    system: str | None,
-    id_column: str | None,
-    max_tokens: int | None,
-    temperature: float | None,
-    invocation_type: str,
-    model_options: Mapping[str, object] | None,
-    output_schema: Mapping[str, Any] | str | Path | None,
-    skip_oversized: bool = False,
-) -> SubmitOptions:
-    return SubmitOptions(
-        model_id=model,
-        prompt_template=prompt,
-        system_prompt=system,
-        id_column=id_column,
-        max_tokens=max_tokens,
-        temperature=temperature,
-        invocation_type=invocation_type,
-        model_options=dict(model_options or {}),
-        output_schema=None if output_schema is None else checked_schema(output_schema).document,
-        skip_oversized=skip_oversized,
-    )
 
 
 def _check_model_allowed(model_id: str, settings: Settings) -> None:
