@@ -17,22 +17,26 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from batch_runner.aws.clients import AwsContext
 from batch_runner.aws.settings import Overrides, Settings, resolve_settings, with_region
 from batch_runner.aws.settings import state_dir as resolve_state_dir
 from batch_runner.catalog.invocation import INVOKE_MODEL
 from batch_runner.catalog.output_schema import output_schema as checked_schema
+from batch_runner.catalog.pricing import check_max_cost
 from batch_runner.catalog.quotas import ModelQuotas
 from batch_runner.catalog.service_quotas import SOURCE_DEFAULTS, read_quotas
 from batch_runner.exceptions import ConfigurationError, UsageError
 from batch_runner.jobs.planning_dirs import PlanningDir, new_planning_dir, remove_abandoned
 from batch_runner.jobs.run_context import file_sha256
 from batch_runner.jobs.run_state import (
+    BATCH,
+    ON_DEMAND,
     RunManifest,
     ShardState,
     claim_remote,
@@ -106,18 +110,24 @@ def plan_only(
     *,
     file_format: str | None = None,
     aws: AwsContext | None = None,
+    max_cost: float | None = None,
+    on_demand_below_minimum: bool = False,
 ) -> Plan:
     """The dry run: plan with the default quotas (plus overrides), writing shards to ``workdir``.
-    Calls no AWS API, except to read an ``s3://`` dataset."""
+    Calls no AWS API, except to read an ``s3://`` dataset; ``UsageError`` when the upper cost
+    estimate exceeds ``max_cost`` dollars."""
     aws = aws or AwsContext()
-    return build_plan(
+    plan = build_plan(
         source,
         opts,
         quotas=(quotas or QuotaOverrides()).apply(default_quotas(opts.model_id)),
         workdir=workdir,
         file_format=file_format,
         s3=lambda: aws.client("s3"),
+        on_demand_below_minimum=on_demand_below_minimum,
     )
+    check_max_cost(plan.estimate, max_cost)
+    return plan
 
 
 @dataclass
@@ -157,7 +167,7 @@ class PreparedSubmission:
             run.upload_pending()
             register(run, team=team, priority=priority)
         else:
-            run.resume()
+            run.resume()  # batch jobs first: they queue for hours, on-demand records take minutes
         return run
 
     def stage(self, *, orchestrated: bool | None = None) -> Run:
@@ -208,6 +218,7 @@ class PreparedSubmission:
                 byte_size=s.byte_size,
                 client_token=client_token(self.run, s.index, s.sha256),
                 job_name=job_name(self.run, s.index, self.settings.job_name_prefix),
+                kind=ON_DEMAND if s.on_demand else BATCH,
             )
             for s in plan.shards
         ]
@@ -251,8 +262,11 @@ def prepare(
     target: Target | None = None,
     timeout_hours: int | None = None,
     file_format: str | None = None,
+    max_cost: float | None = None,
+    on_demand_below_minimum: bool = False,
 ) -> PreparedSubmission:
-    """Resolve settings and quotas, plan, and check the run name against earlier runs.
+    """Resolve settings and quotas, plan, and check the run name against earlier runs, and the
+    upper cost estimate against ``max_cost`` dollars.
 
     Calls AWS (CloudFormation, Service Quotas, S3 reads) but uploads and submits nothing.
     ``timeout_hours`` (24-168, default 168) is every job's timeout; given when continuing a run, it
@@ -300,9 +314,11 @@ def prepare(
             workdir=planning.path,
             file_format=file_format,
             s3=lambda: aws.client("s3"),
+            on_demand_below_minimum=on_demand_below_minimum,
         )
         if plan.output_schema is not None:  # asked for by an OpenAI batch file's response_format
             opts = replace(opts, output_schema=plan.output_schema)
+        check_max_cost(plan.estimate, max_cost)
         # After planning, so an unknown model or a bad dataset is reported as such first.
         _check_model_allowed(opts.model_id, settings)
         if existing is not None and existing.fingerprint != plan.dataset_fingerprint:
@@ -331,7 +347,17 @@ def prepare(
     )
 
 
-def submit(
+# The overloads tell type checkers (and notebooks' hints) that a dry run returns the Plan, else the
+# Run; they take the implementation's keywords as **options, which mypy cannot match name by name.
+@overload
+def submit(source: Any, *, dry_run: Literal[True], **options: Any) -> Plan: ...
+
+
+@overload
+def submit(source: Any, *, dry_run: Literal[False] = False, **options: Any) -> Run: ...
+
+
+def submit(  # type: ignore[misc]
     source: Any,
     *,
     model: str,
@@ -348,6 +374,9 @@ def submit(
     format: str | None = None,
     quotas: QuotaOverrides | None = None,
     timeout_hours: int | None = None,
+    max_cost: float | None = None,
+    on_demand_below_minimum: bool = False,
+    dry_run: bool = False,
     stack: str | None = None,
     env: str | None = None,
     region: str | None = None,
@@ -364,7 +393,7 @@ def submit(
     orchestrated: bool | None = None,
     team: str = DEFAULT_TEAM,
     priority: int = 0,
-) -> Run:
+) -> Run | Plan:
     """Plan, upload and submit ``source`` as batch jobs; returns the ``Run``.
 
     ``prompt`` is the Jinja2 template text (every column is a variable); leave it out for JSONL
@@ -376,7 +405,16 @@ def submit(
     jobs in a VPC; by default the stack's ``vpc`` applies.
     ``skip_oversized`` leaves rows too large for the model's context window out of the jobs
     (results list them as failed) instead of raising. ``format`` (csv, jsonl, parquet) names the
-    format of a file or URI whose name does not end in it.
+    format of a file or URI whose name does not end in it. ``max_cost`` (dollars)
+    refuses the submission, before anything is uploaded, when the estimate's upper bound (every
+    answer at max_tokens) exceeds it. ``on_demand_below_minimum`` sends a
+    dataset (or final remainder) smaller than the model's minimum records per job through the
+    runtime API at full price, instead of refusing it.
+
+    ``dry_run=True`` returns the ``Plan`` instead (shards, records, estimated tokens and cost, with
+    the documented default quotas) and calls no AWS API but to read an ``s3://`` dataset; its shard
+    files are removed.
+
     ``orchestrated`` (default: whether the stack orchestrates runs) hands the uploaded run to the
     stack and returns at once; ``team`` and ``priority`` place it in the stack's sharing of the
     model's quota.
@@ -393,8 +431,21 @@ def submit(
         output_schema=None if output_schema is None else checked_schema(output_schema).document,
         skip_oversized=skip_oversized,
     )
+    aws = AwsContext(region=region, profile=profile, endpoint_url=endpoint_url)
+    if dry_run:
+        with tempfile.TemporaryDirectory(prefix="batch-runner-dry-run-") as workdir:
+            return plan_only(
+                source,
+                opts,
+                Path(workdir),
+                quotas,
+                file_format=format,
+                aws=aws,
+                max_cost=max_cost,
+                on_demand_below_minimum=on_demand_below_minimum,
+            )
     target = Target(
-        aws=AwsContext(region=region, profile=profile, endpoint_url=endpoint_url),
+        aws=aws,
         overrides=Overrides(
             stack,
             env,
@@ -409,7 +460,15 @@ def submit(
         state_dir=Path(state_dir) if state_dir else None,
     )
     prepared = prepare(
-        source, opts, run=run, quotas=quotas, target=target, timeout_hours=timeout_hours, file_format=format
+        source,
+        opts,
+        run=run,
+        quotas=quotas,
+        target=target,
+        timeout_hours=timeout_hours,
+        file_format=format,
+        max_cost=max_cost,
+        on_demand_below_minimum=on_demand_below_minimum,
     )
     return prepared.launch(orchestrated=orchestrated, team=team, priority=priority)
 

@@ -160,12 +160,12 @@ def run_demo(
 def _deploy_fresh_stack(emulator: Emulator) -> None:
     """Deploy the dev stack, replacing one an earlier demo left in this process's moto state
     (moto keeps its state per process, so a second ``run_demo`` would find the stack existing)."""
-    from batch_runner.local.stack import deploy, project_root, synthesized_template
+    from batch_runner.local.stack import deploy, project_root, stack_template
 
     cloudformation = emulator.client("cloudformation")
     with contextlib.suppress(ClientError):
         cloudformation.delete_stack(StackName=emulator.stack_name)
-    deploy(cloudformation, emulator.stack_name, synthesized_template(project_root(), DEMO_ENVIRONMENT))
+    deploy(cloudformation, emulator.stack_name, stack_template(project_root(), DEMO_ENVIRONMENT))
 
 
 def _submit_wait_collect(

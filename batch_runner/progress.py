@@ -1,8 +1,9 @@
-"""Showing a run's progress while waiting: a redrawn bar on a terminal, plain lines otherwise.
+"""Showing a run's progress while waiting.
 
-On a terminal the line is rewritten in place (records processed of total, jobs by state, elapsed,
-ETA). In a log or a pipe a line is printed when something changed, or every ``every`` seconds, so
-CI logs stay short but show that the wait is alive.
+``ProgressDisplay`` is the CLI's: on a terminal the line is rewritten in place (records processed of
+total, jobs by state, elapsed, ETA); in a log or a pipe a line is printed when something changed,
+or every ``every`` seconds, so CI logs stay short but show that the wait is alive.
+``TqdmProgress`` is the Python API's (``Run.wait()``): a tqdm bar, which is a widget in Jupyter.
 """
 
 from __future__ import annotations
@@ -87,3 +88,33 @@ def format_duration(seconds: float) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+class TqdmProgress:
+    """A run's progress as a tqdm bar: a widget in Jupyter, a redrawn line in a terminal
+    (``tqdm.auto`` chooses). What ``Run.wait()`` shows by default; pass ``update`` as
+    ``on_progress``, then ``close()``."""
+
+    def __init__(self, run: str, *, file: TextIO | None = None) -> None:
+        from tqdm.auto import tqdm  # loaded when a bar is shown, never by the CLI or the Lambda
+
+        # No rate or ETA: records processed before the wait began would make both wrong.
+        self._bar = tqdm(
+            total=0,
+            desc=f"run {run}",
+            file=file,
+            dynamic_ncols=True,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} records [{elapsed}{postfix}]",
+        )
+
+    def update(self, status: RunStatus) -> None:
+        self._bar.total = status.records
+        self._bar.n = min(status.processed, status.records)
+        self._bar.set_postfix_str(
+            "jobs: " + ", ".join(f"{n} {label}" for label, n in sorted(status.counts().items())),
+            refresh=False,
+        )
+        self._bar.refresh()
+
+    def close(self) -> None:
+        self._bar.close()

@@ -14,9 +14,11 @@ from typing import Any
 from batch_runner.aws.clients import AwsContext
 from batch_runner.aws.settings import Overrides, resolve_settings, with_region
 from batch_runner.aws.settings import state_dir as resolve_state_dir
+from batch_runner.display import html_table
 from batch_runner.exceptions import RunNotFoundError
 from batch_runner.jobs.cancelling import CancelReport, cancel_run
 from batch_runner.jobs.costs import RunCost, run_cost
+from batch_runner.jobs.on_demand_shards import run_on_demand
 from batch_runner.jobs.pacing import Pacing
 from batch_runner.jobs.retrying import RetryReport, retry_run
 from batch_runner.jobs.run_context import RunContext
@@ -30,9 +32,10 @@ from batch_runner.jobs.run_state import (
     validate_run_name,
     write_local,
 )
-from batch_runner.jobs.submission import Backoff
+from batch_runner.jobs.submission import Backoff, SubmitReport
 from batch_runner.jobs.tracking import RunStatus, refresh
 from batch_runner.jobs.waiting import check_succeeded, wait_for_run
+from batch_runner.progress import TqdmProgress
 
 
 class Run(RunContext):
@@ -91,7 +94,27 @@ class Run(RunContext):
         jobs = self.summary()["jobs"]
         return f"Run({self.name!r}, model={self.model_id!r}, shards={len(self.shards)}, jobs={jobs})"
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the run as last recorded (no AWS call; ``status()`` refreshes it)."""
+        summary = self.summary()
+        rows = [
+            ("model", self.model_id),
+            ("records", f"{summary['records']:,} in {summary['shards']} shard(s)"),
+            ("jobs", ", ".join(f"{n} {label}" for label, n in sorted(summary["jobs"].items()))),
+        ]
+        if summary["queued"]:
+            rows.append(("queued", f"{len(summary['queued'])} shard(s) wait for a job slot"))
+        rows += [("output", str(summary["output_uri"])), ("manifest", str(summary["manifest"]))]
+        return html_table(f"Run {self.name}", rows)
+
     # -- the operations, over the context ------------------------------------------------------
+
+    def resume(self, *, backoff: Backoff | None = None) -> SubmitReport:
+        """Continue wherever the run stopped: upload what is missing, submit what is queued, then
+        send the records of on-demand shards (below the per-job minimum) through the runtime API."""
+        report = super().resume(backoff=backoff)
+        run_on_demand(self, backoff=backoff)
+        return report
 
     def status(self) -> RunStatus:
         """Refresh every job's status from Bedrock, submit queued shards if slots are free."""
@@ -100,17 +123,28 @@ class Run(RunContext):
     def wait(
         self,
         timeout: float | None = None,
-        poll: float = 30.0,
+        poll: float | None = None,
         on_progress: Callable[[RunStatus], None] | None = None,
+        *,
+        progress: bool = True,
     ) -> RunStatus:
-        """Poll until every job is terminal (submitting queued shards meanwhile).
+        """Poll until every job is terminal (submitting queued shards meanwhile), showing a
+        progress bar (a widget in Jupyter; ``progress=False`` for none).
 
-        Returns the final status when every record succeeded (in its first job or a retry); raises
-        ``JobsUnsuccessfulError`` (the counts, each job that did not complete and the service's
-        reason) when records remain failed or missing, ``WaitTimeoutError`` after ``timeout`` s.
-        ``on_progress`` gets each poll's status, e.g. ``ProgressDisplay().update``.
+        The poll interval adapts (2 s for a new run, up to 5 min for a long one) unless ``poll``
+        fixes its base. Returns the final status when every record succeeded (in its first job or a
+        retry); raises ``JobsUnsuccessfulError`` (the counts, each job that did not complete and the
+        service's reason) when records remain failed or missing, ``WaitTimeoutError`` after
+        ``timeout`` s. ``on_progress`` gets each poll's status, instead of the bar.
         """
-        status = wait_for_run(self, Pacing(poll=poll, timeout=timeout), on_progress=on_progress)
+        bar = TqdmProgress(self.name) if progress and on_progress is None else None
+        try:
+            status = wait_for_run(
+                self, Pacing(poll=poll, timeout=timeout), on_progress=bar.update if bar else on_progress
+            )
+        finally:
+            if bar is not None:
+                bar.close()
         return check_succeeded(self, status)
 
     def results(self, include_input: bool = False) -> RunResults:

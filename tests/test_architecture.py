@@ -23,19 +23,20 @@ PACKAGE = ROOT / "batch_runner"
 # What each part of the runner may import (besides itself). Mirrors the docstring of each package
 # and the Development section of the README: cli -> api/runs -> jobs -> prepare -> results ->
 # catalog -> aws -> exceptions. `local` (the emulator) and `demo` sit beside the CLI.
-BELOW_JOBS = {"prepare", "results", "catalog", "aws", "exceptions", "version"}
+BELOW_JOBS = {"prepare", "results", "catalog", "aws", "exceptions", "version", "display"}
 ALLOWED: dict[str, set[str]] = {
     "version": set(),
+    "display": set(),
     "data": set(),
     "exceptions": set(),
     "aws": {"exceptions", "version"},
     "catalog": {"aws", "exceptions"},
-    "results": {"catalog", "aws", "exceptions"},
-    "prepare": {"results", "catalog", "aws", "exceptions"},
+    "results": {"catalog", "aws", "exceptions", "display"},
+    "prepare": {"results", "catalog", "aws", "exceptions", "display"},
     "jobs": BELOW_JOBS,
     "orchestration": {"jobs", *BELOW_JOBS},
     "doctor": {"catalog", "aws", "exceptions"},
-    "runs": {"orchestration", "jobs", *BELOW_JOBS},
+    "runs": {"orchestration", "jobs", "progress", *BELOW_JOBS},
     "progress": {"jobs", *BELOW_JOBS},
     "api": {"runs", "orchestration", "jobs", *BELOW_JOBS},
     "__init__": {"api", "runs", "version"},
@@ -57,7 +58,7 @@ LIGHT_CORE = (
     "batch_runner.runs",
     "batch_runner.orchestration.scheduler",
 )
-HEAVY = ("pyarrow", "jinja2", "jsonschema", "referencing", "pandas")
+HEAVY = ("pyarrow", "jinja2", "jsonschema", "referencing", "pandas", "tqdm")
 
 
 def module_name(path: Path) -> str:

@@ -60,15 +60,21 @@ def test_the_wheel_holds_every_module_and_data_file(wheel: Path) -> None:
     assert "batch-runner = batch_runner.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
-def test_the_installed_runner_plans_its_bundled_example_outside_the_checkout(
-    wheel: Path, tmp_path: Path
-) -> None:
-    site = tmp_path / "site"
+@pytest.fixture(scope="module")
+def site(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel installed on its own (its dependencies come from this environment)."""
+    target = tmp_path_factory.mktemp("site")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
         check=True,
         capture_output=True,
     )
+    return target
+
+
+def test_the_installed_runner_plans_its_bundled_example_outside_the_checkout(
+    site: Path, tmp_path: Path
+) -> None:
     bundled = site / "batch_runner" / "data" / "examples"
     env = {**os.environ, "PYTHONPATH": str(site)}
     argv = [sys.executable, "-m", "batch_runner", "submit", str(bundled / "conversations.csv")]
@@ -81,3 +87,29 @@ def test_the_installed_runner_plans_its_bundled_example_outside_the_checkout(
     assert plan["record_count"] == 160
     assert plan["quotas"]["min_records_per_job"] == 100  # read from the installed data/quotas.yaml
     assert plan["structured_output"]["mechanism"] == "prefill"
+
+
+def test_the_console_command_answers_by_its_own_name(site: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    done = subprocess.run(
+        [str(site / "bin" / "batch-runner"), "--version"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("batch-runner ")
+
+
+@pytest.mark.slow
+def test_the_installed_demo_runs_from_any_directory(site: Path, tmp_path: Path) -> None:
+    # No app.py, no CDK synthesis: the emulator deploys the dev template shipped in the package.
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    argv = [sys.executable, "-m", "batch_runner", "demo", "--out", "results.csv"]
+    done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "160 (160 succeeded, 0 failed, 0 missing)" in done.stdout
+    assert (tmp_path / "results.csv").is_file()
+    assert not (tmp_path / ".batch-runner").exists()  # nothing left behind but the results

@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 from importlib import import_module
+from pathlib import Path
 
 from batch_runner.exceptions import BatchRunnerError
 from batch_runner.version import __version__
@@ -33,6 +34,18 @@ COMMAND_MODULES: tuple[str, ...] = (
     "demo",
 )
 
+# Modules an optional part of the runner needs, and what installs them (pyproject's extras).
+_LOCAL_EXTRA = "pip install 'bedrock-batch-runner[local]'"
+OPTIONAL_MODULES = {
+    "moto": _LOCAL_EXTRA,
+    "werkzeug": _LOCAL_EXTRA,
+    "flask": _LOCAL_EXTRA,
+    "aws_cdk": _LOCAL_EXTRA,
+    "constructs": _LOCAL_EXTRA,
+    "cdk_nag": _LOCAL_EXTRA,
+    "pandas": "pip install pandas",
+}
+EXIT_MISSING_EXTRA = 2
 
 # Every command exits with one of these (README, "Exit codes"); errors are one line on stderr.
 EXIT_CODES = """\
@@ -48,9 +61,16 @@ exit codes:
   130  interrupted (Ctrl-C); jobs already submitted keep running"""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def program_name(argv0: str | None = None) -> str:
+    """The command as the user typed it: ``batch-runner`` (the console script) or
+    ``python -m batch_runner``."""
+    name = Path(argv0 if argv0 is not None else (sys.argv[0] if sys.argv else "")).name
+    return "python -m batch_runner" if name in ("", "__main__.py", "-c") else name
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m batch_runner",
+        prog=prog or program_name(),
         description="Run Amazon Bedrock batch inference jobs from a dataset and a prompt template.",
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -65,6 +85,29 @@ def build_parser() -> argparse.ArgumentParser:
 # A reader that goes away (`... | head`) ends the command quietly with the exit code a shell gives a
 # process killed by SIGPIPE (128 + 13), never a BrokenPipeError traceback.
 BROKEN_PIPE_EXIT = 141
+
+# What AWS answers for a bucket or a job that does not exist (any more), and the commands that act
+# on runs made earlier (whose resources may since have gone).
+_GONE_CODES = frozenset({"NoSuchBucket", "ResourceNotFoundException"})
+_EARLIER_RUN_COMMANDS = frozenset({"resume", "status", "wait", "results", "retry", "cancel", "runs", "cost"})
+
+
+def _vanished(err: BatchRunnerError, args: argparse.Namespace) -> str | None:
+    """For a run whose bucket or job no longer exists (most often: a local emulator restarted, and
+    it keeps nothing), one line that says so instead of the raw service error."""
+    if getattr(err, "code", "") not in _GONE_CODES or args.command not in _EARLIER_RUN_COMMANDS:
+        return None
+    run = getattr(args, "run", None)
+    where = f"run {run}" if isinstance(run, str) else "the stack's input bucket"
+    return (
+        f"{where} points at AWS resources that no longer exist ({err}); a local emulator forgets its "
+        "buckets and jobs when it restarts: submit the dataset again"
+        + (
+            f" as a new run, and remove the run's state under .batch-runner/runs/{run}"
+            if isinstance(run, str)
+            else ""
+        )
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,11 +140,21 @@ def _dispatch(argv: Sequence[str] | None) -> int:
     try:
         return int(handler(args))
     except BatchRunnerError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {_vanished(err, args) or err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as err:
+        missing = (err.name or "").split(".")[0]
+        if missing not in OPTIONAL_MODULES:
+            raise
+        print(
+            f"error: `{parser.prog} {args.command}` needs {missing}, which is not installed: "
+            + OPTIONAL_MODULES[missing],
+            file=sys.stderr,
+        )
+        return EXIT_MISSING_EXTRA
     except Exception as err:
         # The core wraps the AWS errors it expects; anything else from the SDK (an endpoint that
         # answers garbage, a connection that drops) still deserves one line, not a traceback.

@@ -92,8 +92,10 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _print_summary(summary: DemoSummary) -> None:
+    from batch_runner.catalog.pricing import format_usd
+
     cost = (
-        f"${summary.batch_usd:.4f} in batch vs ${summary.on_demand_usd:.4f} on demand "
+        f"{format_usd(summary.batch_usd)} in batch vs {format_usd(summary.on_demand_usd)} on demand "
         f"(prices as of {summary.prices_as_of})"
         if summary.batch_usd is not None and summary.on_demand_usd is not None
         else "no listed price for this model"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
@@ -29,9 +30,12 @@ def register(subparsers: Any) -> None:
             "the role and manage jobs, and each model exists, "
             "takes batch jobs and is enabled. Prints one line per check (✓ passed, ✗ failed with the "
             "fix, ? could not verify and why). Exit status: 0 when every check passed, 1 when one "
-            f"failed, {EXIT_UNVERIFIED} when none failed but some could not be verified."
+            f"failed, {EXIT_UNVERIFIED} when none failed but some could not be verified. --json prints "
+            '{"passed", "failed", "unverified" (counts), "checks": [{"name", "ok" (true|false|null), '
+            '"detail", "fix" (str|null)}]} with the same exit status.'
         ),
     )
+    parser.add_argument("--json", action="store_true", help="print the checks as JSON")
     parser.add_argument(
         "--model",
         action="append",
@@ -71,8 +75,22 @@ def run(args: argparse.Namespace) -> int:
         security_group_ids=args.security_group_ids,
     )
     results = run_checks(aws_context(args), overrides, models=args.models or ())
-    print_results(results, sys.stdout)
+    if args.json:
+        print(json.dumps(results_dict(results), indent=2))
+    else:
+        print_results(results, sys.stdout)
     return exit_code(results)
+
+
+def results_dict(results: Sequence[CheckResult]) -> dict[str, Any]:
+    failed = sum(r.ok is False for r in results)
+    unverified = sum(r.ok is None for r in results)
+    return {
+        "passed": len(results) - failed - unverified,
+        "failed": failed,
+        "unverified": unverified,
+        "checks": [{"name": r.name, "ok": r.ok, "detail": r.detail, "fix": r.fix or None} for r in results],
+    }
 
 
 def print_results(results: Sequence[CheckResult], out: TextIO) -> None:

@@ -80,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         refresh(batch_run, submit=False)  # current job statuses, so unfinished jobs are flagged right
     except AwsError as err:
+        if err.code == "ResourceNotFoundException":
+            raise  # the job is gone (a restarted emulator): its output is too, say so once
         print(f"warning: job statuses not refreshed ({err}); using the last ones recorded", file=sys.stderr)
     reconciliation = write_results(
         batch_run, destination.location, include_input=args.include_input, file_format=destination.file_format

@@ -110,6 +110,7 @@ def report_dict(batch_run: Run, report: RetryReport) -> dict[str, Any]:
 
 
 def print_report(batch_run: Run, report: RetryReport, *, failed_schema: bool = False) -> None:
+    from batch_runner.catalog.pricing import format_usd
     from batch_runner.jobs.retrying import CANCELLED, NOTHING
 
     if report.mode == NOTHING:
@@ -129,7 +130,7 @@ def print_report(batch_run: Run, report: RetryReport, *, failed_schema: bool = F
     result = report.on_demand
     if result is not None:
         usd = result.on_demand_usd
-        price = "no listed price" if usd is None else f"${usd:.4f} at the on-demand price"
+        price = "no listed price" if usd is None else f"{format_usd(usd)} at the on-demand price"
         print(
             f"  on demand: {result.succeeded} succeeded, {result.failed} failed; "
             f"{result.input_tokens} input + {result.output_tokens} output tokens, {price}"

@@ -1,11 +1,12 @@
 """List the runs found in the stack's input bucket (runs/*/manifest.json) and on this machine.
 
-For each: name, created, model, state, records, shards, jobs by status and the cost estimated at
-submit. No job is queried: states are as last recorded (`status RUN` refreshes one run); actual
+For each: name, created, model, state, records (succeeded and failed by each record's newest
+attempt, retries included, as `results` counts them), shards, jobs by status and the cost estimated
+at submit. No job is queried: states are as last recorded (`status RUN` refreshes one run); actual
 costs come from `cost RUN`. Newest first.
 
 --json prints a list of {"run", "created_at", "updated_at", "model_id", "state", "records",
-"shards", "counts" ({status: jobs}), "estimated_batch_usd" (number|null), "location"
+"succeeded", "failed", "shards", "counts" ({status: jobs}), "estimated_batch_usd" (number|null), "location"
 (s3|local|s3+local), "problem" (str|null: an unreadable manifest)}.
 """
 
@@ -38,6 +39,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from batch_runner.aws.settings import Overrides, resolve_settings, state_dir, with_region
+    from batch_runner.catalog.pricing import format_usd
     from batch_runner.jobs.run_catalog import list_runs
 
     aws = with_region(aws_context(args))
@@ -50,11 +52,15 @@ def run(args: argparse.Namespace) -> int:
     if not listings:
         print(f"no runs in s3://{settings.input_bucket}/runs/ or {directory / 'runs'}")
         return 0
-    print(f"{'run':<40} {'created':<25} {'state':<18} {'records':>8} {'est. batch $':>12}  jobs")
+    header = f"{'run':<40} {'created':<25} {'state':<18} {'records':>8} {'ok':>8} {'failed':>6}"
+    print(f"{header} {'est. batch $':>12}  jobs")
     for item in listings:
-        cost = "-" if item.estimated_batch_usd is None else f"{item.estimated_batch_usd:.4f}"
+        cost = format_usd(item.estimated_batch_usd, unpriced="-")
         jobs = ", ".join(f"{n} {label}" for label, n in sorted(item.counts.items()))
-        print(f"{item.run:<40} {item.created_at:<25} {item.state:<18} {item.records:>8} {cost:>12}  {jobs}")
+        print(
+            f"{item.run:<40} {item.created_at:<25} {item.state:<18} {item.records:>8} {item.succeeded:>8}"
+            f" {item.failed:>6} {cost:>12}  {jobs}"
+        )
         if item.problem:
             print(f"  {item.problem}")
     return 0

@@ -26,6 +26,20 @@ error_code "oversized", and retry does not resend them).
 
 --dry-run prints the plan (shards, records, bytes, estimated tokens and cost) without calling AWS
 (except to read an s3:// dataset).
+The cost is a range: input tokens estimated from the prompts' characters, output up to every
+answer's max_tokens (the upper bound) and typically 100 tokens an answer (the stated assumption):
+
+  tokens:   ~9,642 input (from the prompts' characters); output up to 122,880 if every answer uses
+            max_tokens, typically ~12,000 (assuming 100 an answer)
+  cost:     input ~$0.0011; in all up to $0.0146 if every answer uses max_tokens, typically ~$0.0024
+
+--max-cost USD refuses (exit 2, nothing uploaded) when the upper bound exceeds USD.
+
+A batch job needs at least the model's minimum records (100 by default). A smaller dataset is
+refused unless --on-demand-below-minimum: then its records (or a final remainder that cannot be
+balanced into the last job) go through on-demand InvokeModel/Converse, the same request bodies, a
+few at a time with backoff on throttling, at full price; results, cost and the reconciliation
+treat them like a job's.
 Jobs beyond the model's concurrency quota stay queued in the run and are submitted by later
 `status`/`wait` calls. Running submit again with the same --run (or `resume RUN`) continues a run
 that stopped and never creates a second job for a shard; a --run another submit has just claimed
@@ -53,7 +67,7 @@ from batch_runner.exceptions import UsageError
 
 if TYPE_CHECKING:
     from batch_runner.api import Target
-    from batch_runner.prepare.plan import SubmitOptions
+    from batch_runner.prepare.plan import Plan, SubmitOptions
 
 
 def register(subparsers: Any) -> None:
@@ -100,6 +114,12 @@ def register(subparsers: Any) -> None:
         help="leave out rows too large for the model's context window (results list them as failed, "
         "error_code oversized) instead of stopping",
     )
+    parser.add_argument(
+        "--on-demand-below-minimum",
+        action="store_true",
+        help="send a dataset (or final remainder) smaller than the model's minimum records per batch job "
+        "through on-demand InvokeModel/Converse at full price, instead of refusing it",
+    )
     parser.add_argument("--run", metavar="NAME", help="run name (default: <dataset>-<UTC time>)")
     parser.add_argument(
         "--timeout-hours",
@@ -108,6 +128,13 @@ def register(subparsers: Any) -> None:
         help="hours each job may take, queue time included (24-168; default 168)",
     )
     parser.add_argument("--dry-run", action="store_true", help="print the plan and exit; no AWS call")
+    parser.add_argument(
+        "--max-cost",
+        type=float,
+        metavar="USD",
+        help="refuse to submit (exit 2, nothing uploaded) when the estimate's upper bound, every answer "
+        "at max_tokens, exceeds USD dollars",
+    )
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     mode = parser.add_mutually_exclusive_group()
@@ -211,7 +238,14 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         with tempfile.TemporaryDirectory(prefix="batch-runner-dry-run-") as workdir:
             plan = plan_only(
-                args.dataset, opts, Path(workdir), quotas, file_format=args.format, aws=aws_context(args)
+                args.dataset,
+                opts,
+                Path(workdir),
+                quotas,
+                file_format=args.format,
+                aws=aws_context(args),
+                max_cost=args.max_cost,
+                on_demand_below_minimum=args.on_demand_below_minimum,
             )
             if args.json:
                 print(json.dumps({"dry_run": True, "plan": plan_dict(plan)}, indent=2))
@@ -227,11 +261,13 @@ def run(args: argparse.Namespace) -> int:
         target=target(args),
         timeout_hours=args.timeout_hours,
         file_format=args.format,
+        max_cost=args.max_cost,
+        on_demand_below_minimum=args.on_demand_below_minimum,
     )
     if not args.json:
         print("\n".join(describe_plan(prepared.plan, prepared.opts.output_schema)))
         print(f"Run {prepared.run} on stack {prepared.settings.stack} ({prepared.settings.region})")
-    if not args.yes and sys.stdin.isatty() and not _confirmed(len(prepared.plan.shards)):
+    if not args.yes and sys.stdin.isatty() and not _confirmed(prepared.plan):
         prepared.discard()
         print("cancelled: nothing was uploaded or submitted", file=sys.stderr)
         return 1
@@ -245,8 +281,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _confirmed(shards: int) -> bool:
-    print(f"Upload and submit {shards} job(s)? [y/N] ", end="", file=sys.stderr, flush=True)
+def _confirmed(plan: Plan) -> bool:
+    jobs = sum(1 for shard in plan.shards if not shard.on_demand)
+    on_demand = f" and send {plan.on_demand_records} record(s) on demand" if plan.on_demand_records else ""
+    print(f"Upload and submit {jobs} job(s){on_demand}? [y/N] ", end="", file=sys.stderr, flush=True)
     return sys.stdin.readline().strip().lower() in {"y", "yes"}
 
 

@@ -1,8 +1,15 @@
 """Wait until every job of a run has ended, showing progress; submit queued shards meanwhile.
 
 On a terminal a progress bar is redrawn (records processed of total, jobs by state, elapsed, ETA);
-otherwise a plain line is printed when something changes. Polls every --poll seconds, backing off
-(up to 5 minutes) while nothing changes; throttling and server errors are retried.
+otherwise a plain line is printed when something changes. The poll interval adapts to the run: a
+tenth of how long its oldest job has been going, from 2 seconds up to 5 minutes (--poll SECONDS
+fixes the base instead), backing off while nothing changes; throttling and server errors are
+retried.
+
+Records are counted as `results` counts them: by each record's newest attempt, so records a
+`retry` (batch or on demand) fixed count as succeeded.
+
+--json prints the final status as `status --json` does (the progress still goes to stderr).
 
 Exit codes: 0 every job ended and every record succeeded, in its first job or after `retry`;
 3 every job ended but records remain failed or missing (counted, with each job that did not
@@ -14,16 +21,14 @@ complete and the service's reason; `results` keeps what they produced, `retry` s
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from batch_runner.cli.run_args import add_command, load_run
 from batch_runner.cli.status import print_status
 from batch_runner.exceptions import UsageError
-from batch_runner.jobs.pacing import DEFAULT_POLL_SECONDS, Pacing
-
-if TYPE_CHECKING:
-    pass
+from batch_runner.jobs.pacing import Pacing
 
 
 def register(subparsers: Any) -> None:
@@ -32,9 +37,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--poll",
         type=float,
-        default=DEFAULT_POLL_SECONDS,
         metavar="SECONDS",
-        help=f"base poll interval (default {DEFAULT_POLL_SECONDS:g})",
+        help="base poll interval (default: adaptive, 2 s for a new run up to 5 min for a long one)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the final status as JSON (as status --json)"
     )
     parser.set_defaults(handler=run)
 
@@ -43,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from batch_runner.jobs.waiting import check_succeeded, wait_for_run
     from batch_runner.progress import ProgressDisplay
 
-    if args.poll <= 0 or (args.timeout is not None and args.timeout < 0):
+    if (args.poll is not None and args.poll <= 0) or (args.timeout is not None and args.timeout < 0):
         raise UsageError("--poll must be positive and --timeout not negative, e.g. --poll 30 --timeout 3600")
     batch_run = load_run(args)
     display = ProgressDisplay(sys.stderr)
@@ -59,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
         return 130
     finally:
         display.close()
-    print_status(status)
+    if args.json:
+        print(json.dumps(status.to_dict(), indent=2))
+    else:
+        print_status(status)
     check_succeeded(batch_run, status)
     return 0

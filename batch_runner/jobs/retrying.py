@@ -31,18 +31,11 @@ import orjson
 from batch_runner.catalog.context_windows import OVERSIZED_ERROR_CODE
 from batch_runner.catalog.output_schema import SCHEMA_ERROR_CODE
 from batch_runner.exceptions import InternalError, UsageError
-from batch_runner.jobs.on_demand import (
-    WORKERS,
-    OnDemandResult,
-    OnDemandTarget,
-    process,
-    summarize,
-    write_output,
-)
+from batch_runner.jobs.on_demand import WORKERS, OnDemandResult
+from batch_runner.jobs.on_demand_shards import finish_on_demand, mark_started, on_demand_target, shard_lines
 from batch_runner.jobs.run_context import RunContext, file_sha256
 from batch_runner.jobs.run_results import answer_options, job_refs, record_index_path, run_output_schema
 from batch_runner.jobs.run_state import (
-    BATCH,
     ON_DEMAND,
     PLANNED,
     QUEUED,
@@ -50,7 +43,6 @@ from batch_runner.jobs.run_state import (
     SUBMITTED,
     ShardState,
     shard_key,
-    utc_now,
 )
 from batch_runner.jobs.submission import Backoff, SubmitReport, client_token, job_name, run_job_name_prefix
 from batch_runner.jobs.tracking import CANCELLED as CANCELLED_SHARD
@@ -58,7 +50,7 @@ from batch_runner.jobs.tracking import COMPLETED, TERMINAL_STATUSES, refresh
 from batch_runner.jobs.uploads import Upload, upload_files
 from batch_runner.prepare.background_writer import BackgroundWriter
 from batch_runner.prepare.shards import Lines, ShardWriter, packable
-from batch_runner.results import SUCCEEDED, JobOutputRef, S3OutputSource, iter_results
+from batch_runner.results import SUCCEEDED, S3OutputSource, iter_results
 
 ON_DEMAND_DONE = COMPLETED
 
@@ -119,7 +111,7 @@ def retry_run(
         )
     unfinished = [s for s in run.shards if s.kind == ON_DEMAND and s.job_status != ON_DEMAND_DONE]
     if unfinished:
-        result = _finish_on_demand(run, unfinished[0], _target(run, runtime, backoff), workers)
+        result = finish_on_demand(run, unfinished[0], on_demand_target(run, runtime, backoff), workers)
         return RetryReport(RESUMED, result.records, [unfinished[0].index], on_demand=result)
 
     refresh(run, submit=False, backoff=backoff)
@@ -143,13 +135,14 @@ def retry_run(
     # The first records in input order fill whole jobs; the rest, fewer than a job's minimum, go on demand.
     ordered = sorted(wanted)  # runner record IDs sort in input order
     report = RetryReport(ON_DEMAND_RUN if not in_jobs else BATCH_AND_ON_DEMAND, len(wanted))
+    attempt = _next_attempt(run)  # one attempt for both parts: status counts a retry by its attempt
     if in_jobs:
         shards = _plan_retry_shards(run, set(ordered[:in_jobs]))
         run.manifest.shards.extend(shards)
         run.save()
         report.shards, report.submit = [s.index for s in shards], run.resume(backoff=backoff)
-    shard = _start_on_demand(run, set(ordered[in_jobs:]))
-    report.on_demand = _finish_on_demand(run, shard, _target(run, runtime, backoff), workers)
+    shard = _start_on_demand(run, set(ordered[in_jobs:]), attempt)
+    report.on_demand = finish_on_demand(run, shard, on_demand_target(run, runtime, backoff), workers)
     report.shards.append(shard.index)
     return report
 
@@ -206,9 +199,9 @@ def _original_lines(run: RunContext, wanted: set[str]) -> Iterator[tuple[int, by
     source = S3OutputSource(run.client("s3"))
     found = 0
     for shard in run.shards:
-        if shard.kind != BATCH:
+        if shard.attempt:  # the dataset's own shards (batch, or on demand below the minimum) only
             continue
-        for raw in _shard_lines(run, shard, source):
+        for raw in shard_lines(run, shard, source):
             if raw.strip() and _record_id(raw) in wanted:
                 found += 1
                 yield shard.index, raw
@@ -221,16 +214,6 @@ def _original_lines(run: RunContext, wanted: set[str]) -> Iterator[tuple[int, by
 def _record_id(raw: bytes) -> str:
     match = _PLANNED_LINE.match(raw)
     return match.group(1).decode() if match else str(orjson.loads(raw).get("recordId"))
-
-
-def _shard_lines(run: RunContext, shard: ShardState, source: S3OutputSource) -> Iterator[bytes]:
-    local = Path(shard.local_path)
-    if local.is_file():
-        with local.open("rb") as handle:
-            for line in handle:
-                yield line.rstrip(b"\n")
-    else:
-        yield from source.iter_lines(_input_bucket(run), shard.s3_key)
 
 
 def _plan_retry_shards(run: RunContext, wanted: set[str]) -> list[ShardState]:
@@ -271,9 +254,8 @@ def _plan_retry_shards(run: RunContext, wanted: set[str]) -> list[ShardState]:
     ]
 
 
-def _start_on_demand(run: RunContext, wanted: set[str]) -> ShardState:
+def _start_on_demand(run: RunContext, wanted: set[str], attempt: int) -> ShardState:
     """Write and upload the records' input file, and record the on-demand shard as in progress."""
-    attempt = _next_attempt(run)
     index = len(run.shards)
     lines = list(_original_lines(run, wanted))
     path = _fresh_dir(run, f"on-demand-{attempt}") / f"shard-{index:05d}.jsonl"
@@ -290,34 +272,9 @@ def _start_on_demand(run: RunContext, wanted: set[str]) -> ShardState:
         parents=sorted({parent for parent, _ in lines}),
     )
     upload_files(run.client("s3"), _input_bucket(run), [Upload(path, shard.s3_key, shard.sha256)])
-    shard.state, shard.job_status, shard.submitted_at = SUBMITTED, "InProgress", utc_now()
-    shard.job_arn = f"on-demand:{run.name}/on-demand-{index:05d}"
     run.manifest.shards.append(shard)
-    run.save()
+    mark_started(run, shard)
     return shard
-
-
-def _target(run: RunContext, runtime: Any, backoff: Backoff) -> OnDemandTarget:
-    return OnDemandTarget(
-        runtime=runtime if runtime is not None else run.client("bedrock-runtime"),
-        model_id=run.model_id,
-        invocation_type=str(run.manifest.plan["invocation_type"]),
-        backoff=backoff,
-    )
-
-
-def _finish_on_demand(
-    run: RunContext, shard: ShardState, target: OnDemandTarget, workers: int
-) -> OnDemandResult:
-    lines = [raw for raw in _shard_lines(run, shard, S3OutputSource(run.client("s3"))) if raw.strip()]
-    results = process(target, lines, workers=workers)
-    bucket, prefix = JobOutputRef(str(shard.job_arn), run.output_uri).output_prefix()
-    write_output(run.client("s3"), bucket, prefix, shard.s3_key.rsplit("/", 1)[-1], results)
-    result = summarize(target, results)
-    shard.job_status = ON_DEMAND_DONE
-    shard.message = f"on demand: {result.succeeded} succeeded, {result.failed} failed"
-    run.save()
-    return result
 
 
 def _child_shard(

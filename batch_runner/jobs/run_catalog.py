@@ -26,6 +26,8 @@ class RunListing:
     model_id: str
     state: str  # as RunStatus.state, from the recorded job statuses
     records: int
+    succeeded: int  # by each record's newest attempt, retries included (as recorded, like state)
+    failed: int
     shards: int
     counts: dict[str, int]
     estimated_batch_usd: float | None
@@ -46,7 +48,7 @@ def list_runs(s3: Any, bucket: str, state_dir: Path) -> list[RunListing]:
         try:
             manifest = read_local(state_dir, name) if name in local else read_remote(s3, bucket, name)
         except UsageError as err:
-            listings.append(RunListing(name, "", "", "", "unreadable", 0, 0, {}, None, where, str(err)))
+            listings.append(RunListing(name, "", "", "", "unreadable", 0, 0, 0, 0, {}, None, where, str(err)))
             continue
         if manifest is not None:
             listings.append(_listing(manifest, state_dir, where))
@@ -75,6 +77,8 @@ def _listing(manifest: RunManifest, state_dir: Path, where: str) -> RunListing:
         model_id=status.model_id,
         state=status.state,
         records=int(manifest.plan.get("record_count") or 0),
+        succeeded=status.succeeded,
+        failed=status.failed,
         shards=len(manifest.shards),
         counts=status.counts(),
         estimated_batch_usd=estimate.get("batch_usd"),

@@ -289,7 +289,7 @@ def submit_queued(
     """
     backoff = backoff or Backoff()
     report = SubmitReport()
-    if any(s.state == QUEUED for s in manifest.shards):
+    if _batch_queued(manifest):
         try:
             if existing is None:
                 existing = find_run_jobs(
@@ -299,8 +299,13 @@ def submit_queued(
             _create_within_quota(manifest, bedrock, backoff, save, report, slots)
         except NotNow as err:
             report.waiting_reason = f"the service keeps answering {err.code}"
-    report.queued = [s.index for s in manifest.shards if s.state == QUEUED]
+    report.queued = [s.index for s in _batch_queued(manifest)]
     return report
+
+
+def _batch_queued(manifest: RunManifest) -> list[ShardState]:
+    """Queued shards that become batch jobs (on-demand shards are sent by ``jobs.on_demand_shards``)."""
+    return [s for s in manifest.shards if s.state == QUEUED and s.is_bedrock_job]
 
 
 def _adopt_existing(
@@ -312,7 +317,7 @@ def _adopt_existing(
     """Record jobs that exist for queued shards (created before a crash lost their ARNs)."""
     for shard in manifest.shards:
         job = existing.get(shard.job_name)
-        if shard.state == QUEUED and job is not None:
+        if shard.state == QUEUED and shard.is_bedrock_job and job is not None:
             _adopt(shard, job)
             report.adopted.append(shard.index)
             save()
@@ -326,7 +331,7 @@ def _create_within_quota(
     report: SubmitReport,
     slots: int | None,
 ) -> None:
-    waiting = [s for s in manifest.shards if s.state == QUEUED]
+    waiting = _batch_queued(manifest)
     if not waiting:
         return
     if slots is None:

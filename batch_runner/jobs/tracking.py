@@ -18,7 +18,15 @@ from typing import Any
 
 from batch_runner.exceptions import UsageError
 from batch_runner.jobs.run_context import RunContext
-from batch_runner.jobs.run_state import PLANNED, QUEUED, SUBMITTED, ShardState, read_remote, write_local
+from batch_runner.jobs.run_state import (
+    BATCH,
+    PLANNED,
+    QUEUED,
+    SUBMITTED,
+    ShardState,
+    read_remote,
+    write_local,
+)
 from batch_runner.jobs.submission import Backoff, NotNow, with_backoff
 
 COMPLETED = "Completed"
@@ -53,6 +61,8 @@ class JobProgress:
     submitted_at: str | None
     age_seconds: float | None  # since submission
     message: str | None  # the service's reason (Failed jobs) or why the shard waits
+    kind: str = BATCH  # batch | retry | on-demand (see run_state)
+    attempt: int = 0  # 0 for the dataset's own shards, n for the records of the n-th retry
 
     @property
     def label(self) -> str:
@@ -81,19 +91,36 @@ class RunStatus:
 
     @property
     def records(self) -> int:
-        return sum(job.records for job in self.jobs if job.state != CANCELLED)
+        """The dataset's records: its own shards, not retries of them (as ``results`` counts)."""
+        return sum(job.records for job in self.jobs if job.attempt == 0)
 
     @property
     def processed(self) -> int:
-        return sum(job.processed or 0 for job in self.jobs)
+        return self._resolved()[0]
 
     @property
     def succeeded(self) -> int:
-        return sum(job.succeeded or 0 for job in self.jobs)
+        """Records whose newest outcome succeeded, counting what retries (batch or on demand) fixed."""
+        return self._resolved()[1]
 
     @property
     def failed(self) -> int:
-        return sum(job.failed or 0 for job in self.jobs)
+        """Records whose newest outcome failed."""
+        return self._resolved()[2]
+
+    def _resolved(self) -> tuple[int, int, int]:
+        """(processed, succeeded, failed) of the records by their newest attempt.
+
+        A retry resends every record that had not succeeded when it was made, so the records
+        outside the newest retry have succeeded, and the newest retry's counters say the rest.
+        """
+        latest = max((job.attempt for job in self.jobs), default=0)
+        newest = [job for job in self.jobs if job.attempt == latest]
+        processed = sum(job.processed or 0 for job in newest)
+        succeeded = sum(job.succeeded or 0 for job in newest)
+        failed = sum(job.failed or 0 for job in newest)
+        settled = 0 if latest == 0 else max(0, self.records - sum(job.records for job in newest))
+        return settled + processed, settled + succeeded, failed
 
     @property
     def finished(self) -> bool:
@@ -103,6 +130,11 @@ class RunStatus:
     @property
     def unsuccessful(self) -> tuple[JobProgress, ...]:
         return tuple(job for job in self.jobs if job.finished and job.unsuccessful)
+
+    @property
+    def resolved(self) -> bool:
+        """Every job ended and every record succeeded, retries included."""
+        return self.finished and self.records > 0 and self.succeeded == self.records
 
     @property
     def succeeded_all(self) -> bool:
@@ -119,6 +151,8 @@ class RunStatus:
     def state(self) -> str:
         """The run as one word: the worst outcome once finished, else how far it got."""
         labels = {"Stopped" if job.state == CANCELLED else job.label for job in self.jobs}
+        if self.resolved:
+            return COMPLETED  # retries made up for the jobs that did not complete
         if self.finished:
             return next((s for s in _WORST_FIRST if s in labels), COMPLETED)
         if "Stopping" in labels:
@@ -175,6 +209,9 @@ def _read_jobs(run: RunContext, backoff: Backoff, warnings: list[str]) -> dict[i
     described: dict[int, Mapping[str, Any]] = {}
     changed = False
     for shard in run.shards:
+        if shard.state == SUBMITTED and not is_batch_job(shard) and shard.final_counts is not None:
+            described[shard.index] = shard.final_counts  # processed on demand: counted when done
+            continue
         if shard.state != SUBMITTED or not is_batch_job(shard):
             continue
         if shard.final_counts is not None and shard.job_status in TERMINAL_STATUSES:
@@ -247,7 +284,9 @@ def snapshot(
     """A ``RunStatus`` from the manifest plus whatever Get responses are at hand (no AWS calls)."""
     now = datetime.now(UTC)
     described = described or {}
-    jobs = tuple(_progress(shard, described.get(shard.index, {}), now) for shard in run.shards)
+    jobs = tuple(
+        _progress(shard, described.get(shard.index) or shard.final_counts or {}, now) for shard in run.shards
+    )
     return RunStatus(
         run=run.name,
         model_id=run.model_id,
@@ -285,6 +324,8 @@ def _progress(shard: ShardState, job: Mapping[str, Any], now: datetime) -> JobPr
         submitted_at=shard.submitted_at,
         age_seconds=_age(shard.submitted_at, now),
         message=shard.message,
+        kind=shard.kind,
+        attempt=shard.attempt,
     )
 
 

@@ -1,9 +1,10 @@
 """Waiting for a run: poll until every job is terminal, with backoff and a deadline.
 
 Each poll is a ``tracking.refresh`` pass, so queued shards keep being submitted as slots free up.
-The interval starts at ``poll`` seconds and grows by half while nothing changes, up to
-``max_poll``; any change brings it back to ``poll``. Interrupting (Ctrl-C) only stops the waiting:
-the jobs run on in Bedrock and ``status``/``wait`` pick them up again.
+The interval starts at the pacing's base (adaptive by default, see ``pacing``) and grows by half
+while nothing changes, up to ``max_poll``; any change brings it back to the base. Interrupting
+(Ctrl-C) only stops the waiting: the jobs run on in Bedrock and ``status``/``wait`` pick them up
+again.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from batch_runner.exceptions import JobsUnsuccessfulError, UsageError, WaitTimeo
 from batch_runner.jobs.pacing import GROWTH, Pacing
 from batch_runner.jobs.run_context import RunContext
 from batch_runner.jobs.run_results import unfinished_records
-from batch_runner.jobs.run_state import PLANNED
+from batch_runner.jobs.run_state import ON_DEMAND, PLANNED
 from batch_runner.jobs.submission import Backoff
 from batch_runner.jobs.tracking import RunStatus, refresh
 
@@ -36,8 +37,9 @@ def wait_for_run(
     if any(shard.state == PLANNED for shard in run.shards):
         # Shards that cannot be uploaded from here would keep the wait going forever: fail now.
         run.upload_pending()
-    deadline = None if pacing.timeout is None else pacing.clock() + pacing.timeout
-    interval = min(pacing.poll, pacing.max_poll)
+    started = pacing.clock()
+    deadline = None if pacing.timeout is None else started + pacing.timeout
+    interval = 0.0
     previous: tuple[object, ...] | None = None
     while True:
         status = refresh(run, backoff=backoff)
@@ -47,7 +49,9 @@ def wait_for_run(
             return status
         _check_waitable(status)
         fingerprint = (status.processed, tuple(sorted(status.counts().items())))
-        interval = pacing.poll if fingerprint != previous else min(interval * GROWTH, pacing.max_poll)
+        base = pacing.base_interval(_running_seconds(status, pacing.clock() - started))
+        grown = min(max(interval * GROWTH, base), pacing.max_poll)
+        interval = base if fingerprint != previous else grown
         previous = fingerprint
         if deadline is not None:
             left = deadline - pacing.clock()
@@ -61,13 +65,20 @@ def wait_for_run(
             pacing.sleep(interval)
 
 
+def _running_seconds(status: RunStatus, waited: float) -> float:
+    """How long the run has been going: its oldest unfinished job's age, or the wait so far."""
+    ages = [job.age_seconds for job in status.jobs if not job.finished and job.age_seconds is not None]
+    return max([waited, *ages])
+
+
 def _check_waitable(status: RunStatus) -> None:
-    """Only ``retry`` moves records sent on demand: when nothing else is left, waiting cannot end."""
+    """Only ``resume`` or ``retry`` moves records sent on demand: when nothing else is left, waiting
+    cannot end."""
     left = [job for job in status.jobs if not job.finished]
-    if left and all(job.job_arn and not job.job_arn.startswith("arn:") for job in left):
+    if left and all(job.kind == ON_DEMAND for job in left):
         raise UsageError(
-            f"run {status.run}: only records sent on demand by `retry` are unfinished (shard "
-            f"{', '.join(str(job.shard) for job in left)}); finish them with `retry {status.run}`"
+            f"run {status.run}: only records sent on demand are unfinished (shard "
+            f"{', '.join(str(job.shard) for job in left)}); finish them with `resume {status.run}`"
         )
 
 

@@ -30,7 +30,7 @@ from batch_runner.local.jobs import Job
 from batch_runner.local.lambdas import LambdaDeliveries
 from batch_runner.local.lifecycle import Lifecycle
 from batch_runner.local.moto_state import S3State, fire_schedules
-from batch_runner.local.stack import deploy, project_root, synthesized_template
+from batch_runner.local.stack import deploy, project_root, stack_template
 from batch_runner.local.wsgi import EmulatorApp
 
 DEFAULT_REGION = "us-east-1"
@@ -51,7 +51,8 @@ class Emulator:
     """Runs moto and the Bedrock batch-job emulation behind one HTTP endpoint.
 
     ``clock`` defaults to the wall clock; pass a ``ManualClock`` for deterministic tests. With
-    ``deploy_stack`` the dev stack synthesized from ``app.py`` (or ``template``, when given) is
+    ``deploy_stack`` the dev stack synthesized from ``app.py`` (the bundled template when installed,
+    or ``template``, when given) is
     created through moto's CloudFormation on start.
     """
 
@@ -185,7 +186,7 @@ class Emulator:
         raise RuntimeError(f"the emulator did not settle in {max_rounds} rounds")
 
     def _deploy(self) -> None:
-        template = self._template or synthesized_template(self._root, self._environment)
+        template = self._template or stack_template(self._root, self._environment)
         cloudformation = self.client("cloudformation")
         self.stack_outputs = deploy(cloudformation, self.stack_name, template)
         local_identity.provision(self.client("iam"), self.stack_outputs, DEFAULT_ACCOUNT_ID)

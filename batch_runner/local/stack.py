@@ -1,13 +1,19 @@
 """The project's own stack in the emulator: synthesize ``app.py`` once, deploy it through moto.
 
-Synthesis runs ``python app.py`` in a subprocess (the runner never imports aws_cdk) with the
-``cdk.json`` context plus ``env=<environment>``. The template is cached under
+In a checkout, synthesis runs ``python app.py`` in a subprocess (the runner never imports aws_cdk)
+with the ``cdk.json`` context plus ``env=<environment>``. The template is cached under
 ``.batch-runner/cache/`` keyed by a hash of ``app.py``, ``cdk.json`` and ``stacks/``, so restarts
 skip synthesis until the infrastructure code changes.
+
+An installed package has no ``app.py``: it ships the dev stack's synthesized template as package
+data (``data/stacks/``), so ``demo`` and ``local serve`` work from any directory without the CDK.
+``scripts/bundle_dev_stack.py`` rewrites it; a test fails when it differs from what ``app.py``
+synthesizes.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -24,6 +30,25 @@ from batch_runner.exceptions import ConfigurationError
 
 CACHE_DIR = Path(".batch-runner") / "cache"
 SYNTH_TIMEOUT_SECONDS = 300
+BUNDLED_ENVIRONMENT = "dev"
+
+
+def bundled_template_path() -> Path:
+    """The dev stack's template as shipped in the package (``batch_runner/data/stacks/``)."""
+    return Path(__file__).resolve().parents[1] / "data" / "stacks" / f"{stack_name(BUNDLED_ENVIRONMENT)}.json"
+
+
+def stack_template(root: Path, environment: str) -> dict[str, Any]:
+    """The environment's template: synthesized from ``app.py`` in a checkout, else the bundled one."""
+    if (root / "app.py").is_file():
+        return synthesized_template(root, environment)
+    if environment != BUNDLED_ENVIRONMENT:
+        raise ConfigurationError(
+            f"no app.py in {root} to synthesize {stack_name(environment)}: an installed package bundles "
+            f"only the {BUNDLED_ENVIRONMENT} stack; use --env {BUNDLED_ENVIRONMENT}, or run from a checkout"
+        )
+    loaded: dict[str, Any] = json.loads(bundled_template_path().read_text(encoding="utf-8"))
+    return loaded
 
 
 def project_root() -> Path:
@@ -162,11 +187,20 @@ def deployable(template: dict[str, Any]) -> dict[str, Any]:
             properties["Tags"] = [
                 {"TagKey": tag["Key"], "TagValue": tag["Value"]} for tag in properties["Tags"]
             ]
+    return without_lambda_code(cleaned)
+
+
+def without_lambda_code(template: dict[str, Any]) -> dict[str, Any]:
+    """``template`` with each Lambda function's code replaced by a stub.
+
+    The code is a CDK asset in a bootstrap bucket moto lacks; the emulator runs the handler
+    in-process instead (batch_runner.local.lambdas). The asset's name is a hash of the runner's own
+    sources, so the bundled dev template stores the stub: it changes only with the stacks."""
+    portable = copy.deepcopy(template)
+    for resource in portable.get("Resources", {}).values():
         if resource.get("Type") == "AWS::Lambda::Function":
-            # The code is a CDK asset in a bootstrap bucket moto lacks; the emulator runs the
-            # handler in-process from this checkout instead (batch_runner.local.lambdas).
-            properties["Code"] = {"ZipFile": "# runs in-process in the emulator"}
-    return cleaned
+            resource.setdefault("Properties", {})["Code"] = {"ZipFile": "# runs in-process in the emulator"}
+    return portable
 
 
 def deploy(cloudformation: Any, name: str, template: dict[str, Any]) -> dict[str, str]:

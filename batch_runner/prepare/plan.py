@@ -16,6 +16,7 @@ from batch_runner.catalog.invocation import INVOKE_MODEL
 from batch_runner.catalog.output_schema import StructuredOutput
 from batch_runner.catalog.pricing import CostEstimate
 from batch_runner.catalog.quotas import ModelQuotas
+from batch_runner.display import html_table, labelled_rows
 
 # The record index's file name, locally and in S3 (not .jsonl: a job reading the folder must not
 # take it as input).
@@ -50,6 +51,8 @@ class ShardPlan:
     record_count: int
     byte_size: int
     sha256: str  # of the file's bytes; part of the job's idempotency token
+    # Below the per-job minimum: sent through the runtime API (--on-demand-below-minimum).
+    on_demand: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,3 +74,25 @@ class Plan:
     skipped_rows: int = 0  # rows left out as too large for the context window (--skip-oversized)
     # The schema an OpenAI batch file's lines asked for (response_format), which becomes the run's.
     output_schema: dict[str, Any] | None = None
+
+    @property
+    def on_demand_records(self) -> int:
+        return sum(shard.record_count for shard in self.shards if shard.on_demand)
+
+    def describe(self) -> list[str]:
+        """The lines ``submit --dry-run`` prints: jobs, records, tokens and the cost range."""
+        from batch_runner.prepare.describe import describe_plan
+
+        return describe_plan(self)
+
+    def __str__(self) -> str:
+        return "\n".join(self.describe())
+
+    def __repr__(self) -> str:
+        return (
+            f"Plan(model={self.model_id!r}, records={self.record_count}, jobs={len(self.shards)}, "
+            f"max_batch_usd={self.estimate.max_batch_usd}, typical_batch_usd={self.estimate.batch_usd})"
+        )
+
+    def _repr_html_(self) -> str:
+        return html_table("Batch plan", labelled_rows(self.describe()))

@@ -20,10 +20,8 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import orjson
 
@@ -31,20 +29,18 @@ from batch_runner.catalog.batch_support import check_batch_support
 from batch_runner.catalog.models import DEFAULT_MAX_TOKENS, ModelAdapter, RequestSettings, adapter_for
 from batch_runner.catalog.models.registry import FAMILY_OPTION
 from batch_runner.catalog.output_schema import (
-    INSTRUCTIONS,
-    NATIVE,
     PRE_FORMATTED,
-    PREFILL,
     OutputSchema,
     StructuredOutput,
     output_schema,
 )
-from batch_runner.catalog.pricing import estimate_cost, estimate_input_tokens, estimate_output_tokens
+from batch_runner.catalog.pricing import estimate_input_tokens, estimate_plan_cost
 from batch_runner.catalog.quotas import ModelQuotas, default_quotas
 from batch_runner.exceptions import DatasetError, ModelNotSupportedError, PlanError, UsageError
 from batch_runner.prepare.background_writer import BackgroundWriter
 from batch_runner.prepare.datasets import BlocksTooSmall, Dataset, DatasetSource, has_json_rows, open_dataset
 from batch_runner.prepare.datasets.sources import S3ClientFactory
+from batch_runner.prepare.describe import describe_estimate, describe_plan, describe_structured_output
 from batch_runner.prepare.openai_batch import OpenAIBatchRequests
 from batch_runner.prepare.oversized import OversizeCheck
 from batch_runner.prepare.plan import RECORD_INDEX_NAME, Plan, ShardPlan, SubmitOptions
@@ -53,11 +49,17 @@ from batch_runner.prepare.records import RowEncoder
 from batch_runner.prepare.records_columnar import ColumnEncoder
 from batch_runner.prepare.shards import SHARD_NAME, ShardWriter
 from batch_runner.prepare.user_ids import UserIdRegistry
-from batch_runner.results.join import shown_columns
 
 INPUT_COLUMN_OPTION = "input_column"  # embeddings: send one column as inputText, no template needed
 
-__all__ = ["RECORD_INDEX_NAME", "build_plan", "default_quotas", "describe_plan", "describe_structured_output"]
+__all__ = [
+    "RECORD_INDEX_NAME",
+    "build_plan",
+    "default_quotas",
+    "describe_estimate",
+    "describe_plan",
+    "describe_structured_output",
+]
 
 
 def build_plan(
@@ -68,11 +70,14 @@ def build_plan(
     workdir: Path,
     file_format: str | None = None,
     s3: S3ClientFactory | None = None,
+    on_demand_below_minimum: bool = False,
 ) -> Plan:
     """Read ``source`` once, write ready-to-upload shard files and the record index into ``workdir``.
 
     ``file_format`` names a file's format when its name does not (standard input may leave it out);
-    ``s3`` makes the S3 client that reads ``s3://`` datasets."""
+    ``s3`` makes the S3 client that reads ``s3://`` datasets. With ``on_demand_below_minimum``, a
+    dataset (or final remainder) below the model's minimum records per job becomes an on-demand
+    shard instead of being refused."""
     batch_warning = check_batch_support(options.model_id)
     schema = None if options.output_schema is None else output_schema(options.output_schema)
     template = _template(options)
@@ -90,15 +95,22 @@ def build_plan(
     while True:
         openai = _openai_requests(options, schema) if template is None else None
         try:
-            written = _write_files(dataset, options, adapter, template, quotas, workdir, openai)
+            written = _write_files(
+                dataset, options, adapter, template, quotas, workdir, openai, on_demand_below_minimum
+            )
             break
         except BlocksTooSmall as retry:  # a CSV row longer than the read block: start over
             dataset = retry.dataset
-    shards, records, index_sha256, prompt_chars, skipped = written
-    input_tokens = estimate_input_tokens(prompt_chars)
+    shards, records, index_sha256, prompt_chars, skipped, own_budget = written
     max_tokens = DEFAULT_MAX_TOKENS if options.max_tokens is None else options.max_tokens
-    produces_text = adapter.produces_text if adapter is not None else True
-    output_tokens = estimate_output_tokens(records, max_tokens, produces_text=produces_text)
+    estimate = estimate_plan_cost(
+        options.model_id,
+        records=records,
+        input_tokens=estimate_input_tokens(prompt_chars),
+        output_budget=records * max_tokens if own_budget is None else own_budget,
+        produces_text=adapter.produces_text if adapter is not None else True,
+        on_demand_records=sum(shard.record_count for shard in shards if shard.on_demand),
+    )
     return Plan(
         model_id=options.model_id,
         invocation_type=options.invocation_type,
@@ -108,7 +120,7 @@ def build_plan(
         shards=tuple(shards),
         record_index_path=workdir / RECORD_INDEX_NAME,
         quotas=quotas,
-        estimate=estimate_cost(options.model_id, input_tokens, output_tokens),
+        estimate=estimate,
         structured_output=(
             openai.structured_output
             if openai is not None and openai.schema is not None
@@ -136,12 +148,14 @@ def _write_files(
     quotas: ModelQuotas,
     workdir: Path,
     openai: OpenAIBatchRequests | None,
-) -> tuple[list[ShardPlan], int, str, int, list[str]]:
-    """Shards, record count, SHA-256 of the record index, rendered prompt characters, and the rows
-    left out as too large for the context window."""
+    on_demand_below_minimum: bool,
+) -> tuple[list[ShardPlan], int, str, int, list[str], int | None]:
+    """Shards, record count, SHA-256 of the record index, rendered prompt characters, the rows
+    left out as too large for the context window, and the pre-formatted records' own output-token
+    caps summed (None: every record has --max-tokens)."""
     staging = Path(tempfile.mkdtemp(prefix=".planning-", dir=workdir))
     sink = BackgroundWriter()
-    writer = ShardWriter(staging, quotas, sink)
+    writer = ShardWriter(staging, quotas, sink, small_on_demand=on_demand_below_minimum)
     index = (staging / RECORD_INDEX_NAME).open("wb")
     try:
         ids = UserIdRegistry(options.id_column or "recordId")
@@ -151,74 +165,32 @@ def _write_files(
         index_digest = hashlib.sha256()
         prompt_chars = 0
         skipped: list[str] = []
+        own_budget: int | None = None
         for chunk in dataset.chunks():
             encoded = encoder.encode(chunk)
             writer.add(encoded.requests, chunk.where)
             sink.write(index, index_digest, encoded.index)
             prompt_chars += encoded.prompt_chars
             skipped += encoded.skipped
+            if encoded.output_budget is not None:
+                own_budget = (own_budget or 0) + encoded.output_budget
         sink.close(index, index_digest)
-        _check_count(writer.records, quotas, options.model_id, dataset.label, skipped=len(skipped))
+        _check_count(
+            writer.records,
+            quotas,
+            options.model_id,
+            dataset.label,
+            on_demand_below_minimum,
+            skipped=len(skipped),
+        )
         ids.check_unique()
         shards = _move_into_place(staging, workdir, writer.finish())
-        return shards, writer.records, index_digest.hexdigest(), prompt_chars, skipped
+        return shards, writer.records, index_digest.hexdigest(), prompt_chars, skipped, own_budget
     finally:
         sink.stop()
         writer.abandon()
         index.close()
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def describe_plan(plan: Plan, schema: OutputSchema | Mapping[str, Any] | None = None) -> list[str]:
-    """Human-readable lines summarising a plan (what ``submit --dry-run`` prints); ``schema`` is the
-    run's output schema, named with its columns."""
-    estimate = plan.estimate
-    lines = [f"model:    {plan.model_id} ({plan.invocation_type})"]
-    if schema is not None and plan.structured_output is not None:
-        lines.append(f"output:   {describe_structured_output(schema, plan.structured_output)}")
-    lines += [
-        f"records:  {plan.record_count:,} in {len(plan.shards)} job(s), {_size(plan.byte_size)} of requests",
-    ]
-    lines += [
-        f"  {shard.path.name}: {shard.record_count:,} records, {_size(shard.byte_size)}"
-        for shard in plan.shards
-    ]
-    lines.append(
-        f"tokens:   ~{estimate.input_tokens:,} input, ~{estimate.output_tokens:,} output (estimated)"
-    )
-    if estimate.batch_usd is None or estimate.on_demand_usd is None:
-        lines.append(f"cost:     no listed price for {plan.model_id}")
-    else:
-        saving = estimate.on_demand_usd - estimate.batch_usd
-        lines.append(
-            f"cost:     ~${estimate.batch_usd:,.2f} batch vs ~${estimate.on_demand_usd:,.2f} on demand "
-            f"(saves ~${saving:,.2f}; indicative prices as of {estimate.prices_as_of})"
-        )
-    return lines + [f"warning:  {warning}" for warning in plan.warnings]
-
-
-_MECHANISMS = {
-    NATIVE: "via native structured output ({field})",
-    PREFILL: 'via prompt instructions and a reply prefilled with "{prefill}" ({field})',
-    INSTRUCTIONS: "via prompt instructions ({field})",
-    PRE_FORMATTED: "checked in the answers only (pre-formatted requests are sent as they are)",
-}
-_MAX_LISTED_CHARS = 60
-
-
-def describe_structured_output(schema: OutputSchema | Mapping[str, Any], structured: StructuredOutput) -> str:
-    """E.g. ``JSON schema, 2 columns (label, score) via prompt instructions (messages)``."""
-    schema = output_schema(schema)
-    names = shown_columns(schema.properties)
-    listed = ", ".join(names)
-    while len(listed) > _MAX_LISTED_CHARS and len(names) > 1:
-        names.pop()
-        listed = ", ".join([*names, "..."])
-    columns = f"{len(schema.properties)} column{'s' if len(schema.properties) != 1 else ''} ({listed})"
-    how = _MECHANISMS.get(structured.mechanism, f"via {structured.mechanism}")
-    return f"JSON schema, {columns} " + how.format(
-        field=structured.detail.get("field", "?"), prefill=structured.prefill or ""
-    )
 
 
 def _template(options: SubmitOptions) -> PromptTemplate | None:
@@ -270,15 +242,17 @@ def _encoder(
         return rows
 
 
-def _check_count(records: int, quotas: ModelQuotas, model_id: str, label: str, *, skipped: int) -> None:
+def _check_count(
+    records: int, quotas: ModelQuotas, model_id: str, label: str, on_demand: bool, skipped: int
+) -> None:
     if records == 0 and not skipped:
         raise DatasetError(f"{label} has no data rows; add at least {quotas.min_records_per_job} rows")
-    if records < quotas.min_records_per_job:
+    if records < quotas.min_records_per_job and not (on_demand and records):
         left_out = f" (and {skipped:,} too large for the context window)" if skipped else ""
         raise PlanError(
             f"{label} has {records:,} records{left_out}, below the minimum of {quotas.min_records_per_job:,} "
-            f"per batch job for {model_id}; use on-demand inference for datasets this small "
-            "(batch jobs are never padded)"
+            f"per batch job for {model_id}; add --on-demand-below-minimum to send them through the "
+            "runtime API at full price (batch jobs are never padded)"
         )
 
 
@@ -290,7 +264,9 @@ def _move_into_place(staging: Path, workdir: Path, shards: list[ShardPlan]) -> l
     for shard in shards:
         target = workdir / shard.path.name
         os.replace(shard.path, target)
-        moved.append(ShardPlan(shard.index, target, shard.record_count, shard.byte_size, shard.sha256))
+        moved.append(
+            ShardPlan(shard.index, target, shard.record_count, shard.byte_size, shard.sha256, shard.on_demand)
+        )
     os.replace(staging / RECORD_INDEX_NAME, workdir / RECORD_INDEX_NAME)
     return moved
 
@@ -321,14 +297,6 @@ def _skipped_warning(skipped: list[str]) -> str | None:
 
 
 _SKIPPED_SHOWN = 5
-
-
-def _size(size: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:,} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
-        size /= 1000  # type: ignore[assignment]
-    raise AssertionError("unreachable")
 
 
 assert SHARD_NAME.startswith("shard-")  # _move_into_place cleans up by this pattern

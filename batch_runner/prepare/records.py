@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from batch_runner.catalog.models import ModelAdapter
+from batch_runner.catalog.models import DEFAULT_MAX_TOKENS, ModelAdapter
 from batch_runner.exceptions import DatasetError, TemplateError
 from batch_runner.prepare.datasets import Chunk
 from batch_runner.prepare.openai_batch import OpenAIBatchRequests, is_openai_line
@@ -35,6 +35,9 @@ class EncodedChunk:
     index: bytes | memoryview
     prompt_chars: int  # characters of rendered prompt text, for the token estimate
     skipped: tuple[str, ...] = ()  # rows left out as too large for the context window (where they are)
+    # Pre-formatted records: the sum of their own output-token caps (a record without one counts
+    # the default); None when every record has the run's --max-tokens.
+    output_budget: int | None = None
 
 
 def dumps_line(value: dict[str, Any]) -> bytes:
@@ -74,6 +77,7 @@ class RowEncoder:
         id_rows: list[int] = []
         skipped: list[str] = []
         chars = 0
+        own_total = 0  # pre-formatted records' own output-token caps, summed
         for offset, row in enumerate(chunk.records()):
             row_number = chunk.first_row + offset
             where = chunk.where(offset)
@@ -95,6 +99,7 @@ class RowEncoder:
             problem = self.oversize.problem(record_chars, budget) if self.oversize is not None else None
             if problem is None:
                 chars += record_chars
+                own_total += DEFAULT_MAX_TOKENS if budget is None else budget
                 requests.append(orjson.dumps({"recordId": record_id, "modelInput": model_input}) + b"\n")
             else:
                 assert self.oversize is not None
@@ -107,7 +112,10 @@ class RowEncoder:
         if self.ids is not None:
             self.ids.add(user_ids, id_rows)
         ends = list(accumulate(map(len, requests)))
-        return EncodedChunk(Lines(b"".join(requests), ends), b"".join(index), chars, tuple(skipped))
+        own_budget = own_total if self.template is None else None
+        return EncodedChunk(
+            Lines(b"".join(requests), ends), b"".join(index), chars, tuple(skipped), own_budget
+        )
 
     def _render(self, row: dict[str, Any], where: str) -> str:
         assert self.template is not None

@@ -12,6 +12,8 @@ to the minimum makes two too few (150 records per job at most, 100 at least: 310
 150 + 150 + 10), the last few shards are spread evenly (104 + 103 + 103). When no split exists at
 all (160 records: one job is too big, two too small), ``UnsplittableError`` says how many records
 fit jobs within the limits (``packable``), so retry can send the rest on demand.
+With ``small_on_demand``, a last shard below the minimum that cannot be made up (the only one, or
+one no split can fill) is marked ``on_demand``: its records go through the runtime API instead.
 """
 
 from __future__ import annotations
@@ -54,8 +56,11 @@ class _Shard:
 
 
 class ShardWriter:
-    def __init__(self, directory: Path, quotas: ModelQuotas, sink: BackgroundWriter) -> None:
+    def __init__(
+        self, directory: Path, quotas: ModelQuotas, sink: BackgroundWriter, *, small_on_demand: bool = False
+    ) -> None:
         self.directory = directory
+        self.small_on_demand = small_on_demand
         self.quotas = quotas
         self.sink = sink
         self.max_records = min(quotas.max_records_per_file, quotas.max_records_per_job)
@@ -93,10 +98,23 @@ class ShardWriter:
             self._close(self._shards[-1])
         self.sink.drain()
         last = self._shards[-1] if self._shards else None
-        if last is not None and len(self._shards) > 1 and last.records < self.quotas.min_records_per_job:
-            self._rebalance(self._shards[-2], last)
+        small = last is not None and last.records < self.quotas.min_records_per_job
+        if small and len(self._shards) > 1:
+            try:
+                self._rebalance(self._shards[-2], self._shards[-1])
+                small = False
+            except UnsplittableError:  # raised before any file is rewritten
+                if not self.small_on_demand:
+                    raise
         return [
-            ShardPlan(shard.index, shard.path, shard.records, shard.size, shard.digest.hexdigest())
+            ShardPlan(
+                shard.index,
+                shard.path,
+                shard.records,
+                shard.size,
+                shard.digest.hexdigest(),
+                on_demand=small and self.small_on_demand and shard is self._shards[-1],
+            )
             for shard in self._shards
         ]
 

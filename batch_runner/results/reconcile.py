@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from batch_runner.display import html_table
 from batch_runner.exceptions import InternalError
 from batch_runner.results.manifest import Manifest
 
@@ -117,6 +118,35 @@ class Reconciliation:
             f"total {self.total} = succeeded {self.succeeded} + failed {self.failed}{schema}"
             f" + missing {self.missing}; unexpected {self.unexpected}, malformed lines {self.malformed}"
         )
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        return (
+            f"Reconciliation(total={self.total}, succeeded={self.succeeded}, failed={self.failed}, "
+            f"missing={self.missing}, schema_failed={self.schema_failed})"
+        )
+
+    def _repr_html_(self) -> str:
+        rows = [
+            ("records", f"{self.total:,}"),
+            ("succeeded", f"{self.succeeded:,}"),
+            (
+                "failed",
+                f"{self.failed:,}"
+                + (f" ({self.schema_failed:,} not matching the output schema)" if self.schema_failed else ""),
+            ),
+            ("missing", f"{self.missing:,}"),
+            ("tokens", f"{self.input_tokens:,} input, {self.output_tokens:,} output"),
+        ]
+        if self.superseded:
+            rows.append(("retried", f"{self.superseded:,} earlier outcome(s) replaced by a newer one"))
+        warnings = self.warnings()
+        if warnings:
+            rows.append(("warnings", "\n".join(warnings)))
+        title = "Results: every record accounted for" + ("" if self.complete else " (not all succeeded)")
+        return html_table(title, rows)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (for ``--json``): every field, plus ``complete`` and ``warnings``."""

@@ -39,6 +39,8 @@ JOB = _object(
         "submitted_at": STRING_OR_NULL,
         "age_seconds": NUMBER_OR_NULL,
         "message": STRING_OR_NULL,
+        "kind": {"enum": ["batch", "retry", "on-demand"]},
+        "attempt": {"type": "integer"},
     }
 )
 STATUS = _object(
@@ -76,6 +78,8 @@ RUNS = {
             "model_id": {"type": "string"},
             "state": {"type": "string"},
             "records": {"type": "integer"},
+            "succeeded": {"type": "integer"},
+            "failed": {"type": "integer"},
             "shards": {"type": "integer"},
             "counts": COUNTS,
             "estimated_batch_usd": NUMBER_OR_NULL,
@@ -100,6 +104,12 @@ COST = _object(
                 "batch_usd": NUMBER_OR_NULL,
                 "on_demand_usd": NUMBER_OR_NULL,
                 "prices_as_of": {"type": "string"},
+                "max_output_tokens": {"type": "integer"},
+                "max_batch_usd": NUMBER_OR_NULL,
+                "max_on_demand_usd": NUMBER_OR_NULL,
+                "input_batch_usd": NUMBER_OR_NULL,
+                "typical_tokens_per_answer": {"type": "integer"},
+                "on_demand_records": {"type": "integer"},
             }
         ),
         "prices_as_of": STRING_OR_NULL,

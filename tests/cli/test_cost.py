@@ -36,8 +36,18 @@ def test_cost_text_and_json(emulator: Emulator, workdir: Path, capsys: pytest.Ca
     model = "anthropic.claude-3-haiku-20240307-v1:0"
     assert out[0] == f"Run cli-cost ({model}), indicative prices as of {cost['prices_as_of']}:"
     assert out[1] == (
-        f"  actual:    {cost['input_tokens']} input + {cost['output_tokens']} output tokens"
+        f"  actual:    {cost['input_tokens']:,} input + {cost['output_tokens']:,} output tokens"
         f" = ${cost['batch_usd']:.4f} at the batch price"
     )
     assert out[2].startswith("  on-demand: $") and "; saving $" in out[2]
-    assert out[3].startswith(f"  estimated at submit: {cost['estimate']['input_tokens']} input + ")
+    # Actual against both estimates made at submit: the upper bound and the typical figure.
+    estimate = cost["estimate"]
+    assert out[3] == (
+        f"  estimated at submit: up to ${estimate['max_batch_usd']:.4f} "
+        f"({estimate['max_output_tokens']:,} output tokens, every answer at max_tokens),"
+    )
+    share = cost["batch_usd"] / estimate["max_batch_usd"]
+    assert out[4] == (
+        f"    typically ~${estimate['batch_usd']:.4f} ({estimate['output_tokens']:,} output tokens); "
+        f"actual is {share:.0%} of the upper bound"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 
@@ -111,3 +112,34 @@ def test_an_unreachable_endpoint_is_one_failed_check(capsys: pytest.CaptureFixtu
     assert code == 1
     assert lines[0].startswith("✗ credentials and Region: cannot reach AWS in us-east-1")
     assert "--endpoint-url" in lines[1] and lines[-1] == "0 passed, 1 failed, 0 could not be verified"
+
+
+def test_json_lists_every_check_with_the_same_exit_status(
+    emulator: Emulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_key(monkeypatch, ROOT_KEY)
+    model = "anthropic.claude-nonexistent-20990101-v1:0"
+    code = main(
+        ["doctor", "--endpoint-url", emulator.endpoint_url, "--region", "us-east-1", "--model", model]
+    )
+    text = capsys.readouterr().out.splitlines()
+    json_code = main(
+        [
+            "doctor",
+            "--endpoint-url",
+            emulator.endpoint_url,
+            "--region",
+            "us-east-1",
+            "--model",
+            model,
+            "--json",
+        ]
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert json_code == code == 1
+    assert text[-1] == (
+        f"{report['passed']} passed, {report['failed']} failed, {report['unverified']} could not be verified"
+    )
+    failed = next(check for check in report["checks"] if check["name"] == f"model {model} exists")
+    assert failed["ok"] is False and failed["fix"].startswith("check the ID")
+    assert all(set(check) == {"name", "ok", "detail", "fix"} for check in report["checks"])

@@ -86,3 +86,34 @@ def test_top_level_help_and_readme_list_the_same_exit_codes() -> None:
     raised |= {InternalError.exit_code, WaitTimeoutError.exit_code}
     assert {str(code) for code in raised} <= set(shown)
     assert "exit codes:" in _run("--help").stdout
+
+
+@pytest.mark.parametrize(
+    ("argv0", "shown"),
+    [
+        ("/venv/bin/batch-runner", "batch-runner"),
+        ("/repo/batch_runner/__main__.py", "python -m batch_runner"),
+    ],
+)
+def test_version_names_the_command_it_was_called_by(
+    argv0: str, shown: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", [argv0, "--version"])
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"{shown} {cli.__version__}"
+
+
+def test_a_missing_optional_module_says_what_to_install() -> None:
+    # moto blocked, as in `pip install bedrock-batch-runner` without the [local] extra.
+    code = (
+        "import sys; sys.modules['moto'] = None; sys.argv = ['batch-runner']\n"
+        "from batch_runner.cli import main; raise SystemExit(main(['local', 'serve', '--port', '0']))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == cli.EXIT_MISSING_EXTRA
+    assert result.stderr == (
+        "error: `batch-runner local` needs moto, which is not installed: "
+        "pip install 'bedrock-batch-runner[local]'\n"
+    )

@@ -8,24 +8,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from batch_runner.cli import main
 from batch_runner.local import Emulator
 from tests.cli.test_submit import HAIKU, write_csv
-
-
-@pytest.fixture
-def cli(emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Any:
-    """``cli(*args)`` runs a command against the emulator: (exit code, parsed --json or stdout, stderr)."""
-    common = ["--endpoint-url", emulator.endpoint_url, "--state-dir", str(tmp_path / "state")]
-
-    def run(*args: str) -> tuple[int, Any, str]:
-        code = main([*args, *common])
-        out, err = capsys.readouterr()
-        return code, json.loads(out) if "--json" in args and code == 0 else out, err
-
-    return run
 
 
 def submitted(emulator: Emulator, cli: Any, tmp_path: Path, rows: int, minimum: int) -> str:
@@ -132,3 +116,32 @@ def test_retry_failed_schema_of_a_run_without_schema_is_a_usage_error(
     code, _, err = cli("retry", name, "--failed-schema")
     assert code == 2
     assert err.startswith(f"error: run {name} has no output schema") and len(err.splitlines()) == 1
+
+
+def test_after_an_on_demand_retry_status_wait_and_runs_count_as_results_does(
+    emulator: Emulator, cli: Any, tmp_path: Path
+) -> None:
+    emulator.configure(record_error_rate=0.15)
+    name = submitted(emulator, cli, tmp_path, 40, minimum=30)
+    emulator.run_until_idle()
+    failed = reconciled(cli, tmp_path, name, "first.csv")["failed"]
+    code, before, _ = cli("status", name, "--json")
+    assert (before["records"], before["succeeded"], before["failed"]) == (40, 40 - failed, failed)
+    emulator.configure(record_error_rate=0.0)
+    assert cli("retry", name, "--on-demand", "--yes", "--json")[0] == 0
+
+    code, status, _ = cli("status", name, "--json")
+    assert code == 0
+    assert (status["records"], status["succeeded"], status["failed"], status["state"]) == (
+        40,
+        40,
+        0,
+        "Completed",
+    )
+    assert [job["kind"] for job in status["jobs"]] == ["batch", "on-demand"]
+    code, waited, _ = cli("wait", name, "--json")
+    assert code == 0 and waited["succeeded"] == 40
+    code, runs, _ = cli("runs", "--json")
+    (listed,) = [run for run in runs if run["run"] == name]
+    assert (listed["records"], listed["succeeded"], listed["failed"]) == (40, 40, 0)
+    assert reconciled(cli, tmp_path, name, "final.csv")["succeeded"] == 40

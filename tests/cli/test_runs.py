@@ -39,6 +39,17 @@ def test_runs_lists_what_was_submitted(
 
     assert main(["runs", *endpoint]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split() == ["run", "created", "state", "records", "est.", "batch", "$", "jobs"]
+    assert table[0].split() == [
+        "run",
+        "created",
+        "state",
+        "records",
+        "ok",
+        "failed",
+        "est.",
+        "batch",
+        "$",
+        "jobs",
+    ]
     (row,) = [line for line in table if line.startswith("cli-runs-listed ")]
-    assert row.split()[2:4] == ["InProgress", "150"] and row.endswith("2 Submitted")
+    assert row.split()[2:6] == ["InProgress", "150", "0", "0"] and row.endswith("2 Submitted")

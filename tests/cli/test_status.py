@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from batch_runner.cli import main
 from batch_runner.local import Emulator
 from tests.cli.run_schemas import STATUS
-from tests.runner.tracking_helpers import submit_cli, write_csv
+from tests.runner.tracking_helpers import HAIKU, submit_cli, write_csv
 
 
 @pytest.fixture
@@ -59,3 +60,28 @@ def test_an_unknown_run_is_one_line_naming_where_it_looked(
         f"error: no run 'no-such-run' in {Path('.batch-runner/runs/no-such-run/manifest.json')} or "
         f"s3://{bucket}/runs/no-such-run/manifest.json\n"
     )
+
+
+def test_a_run_whose_bucket_and_job_vanished_is_named_in_one_line(
+    emulator: Emulator, cli: Any, tmp_path: Path
+) -> None:
+    # What a restarted local emulator leaves: the run's manifest points at buckets and jobs it forgot.
+    emulator.configure(min_records_per_job=1)
+    dataset = str(write_csv(tmp_path / "gone.csv", 5))
+    argv = ["submit", dataset, "--model", HAIKU, "--prompt-text", "{{ text }}", "--run", "gone", "--yes"]
+    assert cli(*argv, "--min-records", "1")[0] == 0
+    emulator.reset()  # every job forgotten
+    manifest_path = tmp_path / "state" / "runs" / "gone" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["settings"]["output_bucket"] = "vanished-output-bucket"
+    manifest_path.write_text(json.dumps(manifest))
+
+    for command in (["status", "gone"], ["results", "gone", "--out", str(tmp_path / "out.csv")]):
+        code, _, err = cli(*command)
+        assert code == 1
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert err.startswith("error: run gone points at AWS resources that no longer exist (")
+        assert err.endswith(
+            "a local emulator forgets its buckets and jobs when it restarts: submit the dataset again as a "
+            "new run, and remove the run's state under .batch-runner/runs/gone\n"
+        )

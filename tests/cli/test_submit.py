@@ -476,3 +476,27 @@ def test_oversized_rows_are_refused_or_left_out_and_reported_as_failed_in_result
     assert left_out["error_message"].startswith("not sent: about 1,000,0")
     assert main(["retry", "long", *endpoint]) == 0
     assert "nothing to retry, every record sent succeeded" in capsys.readouterr().out
+
+
+def test_max_cost_refuses_before_anything_is_uploaded(
+    emulator: Emulator, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = input_keys(emulator)
+    dataset = write_csv(workdir / "tickets.csv", 150)
+    argv = ["submit", str(dataset), "--model", HAIKU, "--prompt-text", "{{ text }}", "--run", "capped"]
+    argv += ["--endpoint-url", emulator.endpoint_url, "--yes"]
+
+    assert main([*argv, "--max-cost", "0.01"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "error: estimated cost up to $0.0960 (if every answer uses max_tokens; typically ~$"
+    )
+    assert err.endswith(
+        "exceeds --max-cost $0.0100: nothing was uploaded; lower --max-tokens, submit fewer "
+        "rows, or raise --max-cost\n"
+    )
+    assert input_keys(emulator) == before and emulator.jobs() == []
+    assert main([*argv, "--max-cost", "0.01", "--dry-run"]) == 2  # the dry run checks the cap too
+
+    assert main([*argv, "--max-cost", "0.10"]) == 0
+    assert [job.name for job in emulator.jobs()] == ["dev.capped-s00000"]

@@ -9,14 +9,18 @@ import pytest
 from batch_runner.catalog.models.registry import model_family
 from batch_runner.catalog.pricing import (
     PRICING_FILE,
+    check_max_cost,
     estimate_cost,
     estimate_input_tokens,
-    estimate_output_tokens,
+    estimate_plan_cost,
+    format_usd,
     model_price,
 )
 from batch_runner.catalog.tables import load_data_file
+from batch_runner.exceptions import UsageError
 
 PRICES: dict[str, Any] = load_data_file(PRICING_FILE)
+HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
 
 
 @pytest.mark.parametrize(
@@ -94,5 +98,92 @@ def test_embeddings_are_priced_on_input_tokens_only() -> None:
 
 def test_token_estimates_follow_the_documented_rules() -> None:
     assert estimate_input_tokens(4001) == 1001  # 4 characters per token, rounded up
-    assert estimate_output_tokens(10, 1000, produces_text=True) == 5000  # half of max_tokens
-    assert estimate_output_tokens(10, 1000, produces_text=False) == 0
+
+
+def test_a_plan_estimate_is_a_range_from_typical_answers_to_every_answer_at_max_tokens() -> None:
+    estimate = estimate_plan_cost(
+        HAIKU, records=10, input_tokens=2_000_000, output_budget=10 * 1000, produces_text=True
+    )
+    assert estimate.max_output_tokens == 10_000  # every answer uses max_tokens
+    assert estimate.output_tokens == 10 * PRICES["typical_output_tokens"] == 1000
+    assert estimate.typical_tokens_per_answer == 100
+    assert estimate.input_batch_usd == pytest.approx(2 * 0.25 / 2)  # input counted on its own
+    assert estimate.max_batch_usd == pytest.approx((2 * 0.25 + 0.01 * 1.25) / 2)
+    assert estimate.batch_usd == pytest.approx((2 * 0.25 + 0.001 * 1.25) / 2)
+    assert estimate.max_on_demand_usd == pytest.approx(2 * estimate.max_batch_usd)
+
+
+def test_the_typical_figure_never_exceeds_the_upper_bound() -> None:
+    estimate = estimate_plan_cost(
+        HAIKU, records=10, input_tokens=0, output_budget=10 * 20, produces_text=True
+    )
+    assert estimate.output_tokens == estimate.max_output_tokens == 200
+
+
+def test_embeddings_have_no_output_range() -> None:
+    estimate = estimate_plan_cost(
+        "amazon.titan-embed-text-v2:0",
+        records=5,
+        input_tokens=1_000_000,
+        output_budget=5000,
+        produces_text=False,
+    )
+    assert (estimate.output_tokens, estimate.max_output_tokens) == (0, 0)
+    assert estimate.batch_usd == estimate.max_batch_usd == pytest.approx(0.01)
+
+
+def test_records_sent_on_demand_are_priced_at_full_price() -> None:
+    batch = estimate_plan_cost(
+        HAIKU, records=10, input_tokens=10_000, output_budget=10_000, produces_text=True
+    )
+    mixed = estimate_plan_cost(
+        HAIKU, records=10, input_tokens=10_000, output_budget=10_000, produces_text=True, on_demand_records=5
+    )
+    everything = estimate_plan_cost(
+        HAIKU, records=10, input_tokens=10_000, output_budget=10_000, produces_text=True, on_demand_records=10
+    )
+    assert everything.max_batch_usd == pytest.approx(everything.max_on_demand_usd)
+    assert mixed.max_batch_usd == pytest.approx((batch.max_batch_usd + everything.max_batch_usd) / 2)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (0, "$0"),
+        (12.345, "$12.35"),
+        (1234.5, "$1,234.50"),
+        (0.0127, "$0.0127"),
+        (0.00042, "$0.00042"),
+        (0.000011, "$0.000011"),
+        (None, "n/a (no listed price)"),
+    ],
+)
+def test_small_amounts_keep_two_significant_digits(value: float | None, shown: str) -> None:
+    assert format_usd(value) == shown
+
+
+def test_max_cost_refuses_an_upper_estimate_above_the_cap() -> None:
+    estimate = estimate_plan_cost(
+        HAIKU, records=100, input_tokens=1000, output_budget=100_000, produces_text=True
+    )
+    check_max_cost(estimate, None)
+    check_max_cost(estimate, 1.0)
+    with pytest.raises(UsageError) as refused:
+        check_max_cost(estimate, 0.05)
+    assert str(refused.value) == (
+        "estimated cost up to $0.0626 (if every answer uses max_tokens; typically ~$0.0064) exceeds "
+        "--max-cost $0.0500: nothing was uploaded; lower --max-tokens, submit fewer rows, or raise --max-cost"
+    )
+
+
+@pytest.mark.parametrize(
+    ("model", "cap", "match"),
+    [
+        ("amazon.nova-2-lite-v1:0", 1.0, "has no listed price in pricing.yaml; drop --max-cost"),
+        (HAIKU, 0.0, "--max-cost must be a positive number of dollars, not 0"),
+    ],
+)
+def test_max_cost_that_cannot_be_checked_is_refused(model: str, cap: float, match: str) -> None:
+    estimate = estimate_plan_cost(model, records=1, input_tokens=1, output_budget=1, produces_text=True)
+    with pytest.raises(UsageError, match=match):
+        check_max_cost(estimate, cap)

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
+import batch_runner.jobs.on_demand_shards
 import batch_runner.jobs.retrying
 import batch_runner.jobs.submission
 from batch_runner import Run, submit
@@ -272,7 +273,7 @@ def test_on_demand_retry_killed_mid_way_is_finished_by_the_next_retry(
     def die(*args: Any) -> None:
         raise Crash  # processed, but nothing written
 
-    monkeypatch.setattr(batch_runner.jobs.retrying, "write_output", die)
+    monkeypatch.setattr(batch_runner.jobs.on_demand_shards, "write_output", die)
     with pytest.raises(Crash):
         run.retry(on_demand=True, backoff=FAST)
     monkeypatch.undo()

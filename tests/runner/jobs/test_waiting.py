@@ -63,6 +63,21 @@ def test_the_interval_grows_while_nothing_changes_and_resets_on_progress(
     assert final.finished and len(seen) == 8
 
 
+def test_by_default_the_interval_adapts_to_how_long_the_run_has_been_going(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def going(seconds: float, processed: int) -> RunStatus:
+        status = _status("InProgress", processed=processed)
+        return replace(status, jobs=tuple(replace(job, age_seconds=seconds) for job in status.jobs))
+
+    # A fresh run is polled within seconds; one going for 20 minutes every 2 minutes; for hours, 5.
+    fresh, older, day_old = going(5, 1), going(1200, 2), going(86_400, 3)
+    _script(monkeypatch, [fresh, fresh, older, day_old, _status("Completed")])
+    clock = FakeTime()
+    wait_for_run(NO_RUN, Pacing(sleep=clock.sleep, clock=lambda: clock.now))  # type: ignore[arg-type]
+    assert clock.sleeps == [2, 3, 120, 300]
+
+
 def test_the_deadline_ends_the_wait_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
     _script(monkeypatch, [_status("Scheduled")] * 10)
     clock = FakeTime()
@@ -129,9 +144,29 @@ def test_shards_that_cannot_be_uploaded_from_here_end_the_wait_at_once(
 
 def test_unfinished_on_demand_records_alone_cannot_be_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
     running = _status("Completed", "InProgress")
-    jobs = (running.jobs[0], replace(running.jobs[1], job_arn="on-demand:w/on-demand-00001"))
+    jobs = (
+        running.jobs[0],
+        replace(running.jobs[1], job_arn="on-demand:w/on-demand-00001", kind="on-demand"),
+    )
     _script(monkeypatch, [replace(running, jobs=jobs)])
     with pytest.raises(
-        UsageError, match=r"only records sent on demand by `retry` are unfinished \(shard 1\)"
+        UsageError, match=r"only records sent on demand are unfinished \(shard 1\); finish them with `resume"
     ):
         wait_for_run(NO_RUN, Pacing(poll=1, sleep=lambda seconds: None))  # type: ignore[arg-type]
+
+
+def test_records_are_counted_by_their_newest_attempt() -> None:
+    first = JobProgress(
+        0, "w-s00000", "submitted", "PartiallyCompleted", 120, 110, 100, 10, None, None, None, None
+    )
+    # The retry of the 20 records left: 15 in a batch job, 5 on demand, one attempt.
+    batch = replace(
+        first, shard=1, status="Completed", records=15, processed=15, succeeded=14, failed=1, attempt=1
+    )
+    on_demand = replace(batch, shard=2, records=5, processed=5, succeeded=5, failed=0, kind="on-demand")
+    status = RunStatus("w", "m", (first, batch, on_demand), "2026-01-01T00:00:00+00:00")
+    assert (status.records, status.processed, status.succeeded, status.failed) == (120, 120, 119, 1)
+    assert not status.resolved and status.state == "PartiallyCompleted"
+
+    fixed = replace(status, jobs=(first, replace(batch, succeeded=15, failed=0), on_demand))
+    assert (fixed.succeeded, fixed.failed, fixed.resolved, fixed.state) == (120, 0, True, "Completed")

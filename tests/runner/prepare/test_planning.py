@@ -102,7 +102,11 @@ def test_describe_plan_reports_jobs_tokens_and_both_prices(tmp_path: Path) -> No
     text = "\n".join(describe_plan(plan))
     assert "25 in 3 job(s)" in text
     assert "shard-00002.jsonl" in text
-    assert "batch vs" in text and "on demand" in text
+    assert (
+        "output up to 25,600 if every answer uses max_tokens, typically ~2,500 (assuming 100 an answer)"
+        in text
+    )
+    assert "in all up to $" in text and "on demand: up to $" in text
     assert RECORD_INDEX_NAME not in [shard.path.name for shard in plan.shards]
 
 
@@ -578,3 +582,16 @@ def test_fingerprint_follows_the_schema_and_ignores_its_absence(tmp_path: Path) 
         orjson.dumps(shaping, option=orjson.OPT_SORT_KEYS) + index_sha.encode()
     ).hexdigest()
     assert base == legacy
+
+
+def test_pre_formatted_records_are_estimated_with_their_own_max_tokens(tmp_path: Path) -> None:
+    def body(cap: int | None) -> dict[str, object]:
+        messages: dict[str, object] = {"messages": [{"role": "user", "content": [{"text": "Hi"}]}]}
+        return messages if cap is None else {**messages, "inferenceConfig": {"maxTokens": cap}}
+
+    caps = [10, 20, 4000, None]  # a Converse record without a cap counts the default, 1024
+    data = write_jsonl(tmp_path / "d.jsonl", [{"modelInput": body(cap)} for cap in caps])
+    opts = options(prompt_template=None, invocation_type=CONVERSE)
+    plan = build_plan(data, opts, quotas=SMALL_QUOTAS, workdir=tmp_path / "w")
+    assert plan.estimate.max_output_tokens == 10 + 20 + 4000 + 1024
+    assert plan.estimate.output_tokens == 4 * 100  # the typical figure, capped by the upper bound

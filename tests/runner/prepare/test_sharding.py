@@ -14,7 +14,7 @@ from batch_runner.prepare.background_writer import BackgroundWriter
 from batch_runner.prepare.plan import Plan
 from batch_runner.prepare.planning import build_plan
 from batch_runner.prepare.shards import UnsplittableError, packable, split_point
-from tests.runner.planning_helpers import options, read_lines, write_csv
+from tests.runner.planning_helpers import conversation_rows, options, read_lines, write_csv
 
 BIG = ModelQuotas(min_records_per_job=1, max_records_per_file=10**6, max_records_per_job=10**6)
 
@@ -152,3 +152,24 @@ def test_background_writes_keep_their_order_and_hash(tmp_path: Path) -> None:
     content = (tmp_path / "f").read_bytes()
     assert content == "".join(f"{number}\n" for number in range(50)).encode()
     assert digest.hexdigest() == hashlib.sha256(content).hexdigest()
+
+
+def test_a_remainder_that_cannot_be_balanced_goes_on_demand_when_allowed(tmp_path: Path) -> None:
+    quotas = replace(BIG, min_records_per_job=5, max_records_per_file=6)
+    data = write_csv(tmp_path / "d.csv", ["Context", "Response"], conversation_rows(7))
+    plan = build_plan(data, options(), quotas=quotas, workdir=tmp_path / "w", on_demand_below_minimum=True)
+    assert [(s.record_count, s.on_demand) for s in plan.shards] == [(6, False), (1, True)]
+    assert plan.on_demand_records == plan.estimate.on_demand_records == 1
+
+
+def test_a_dataset_below_the_minimum_is_one_on_demand_shard_when_allowed(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "d.csv", ["Context", "Response"], conversation_rows(3))
+    quotas = replace(BIG, min_records_per_job=100)
+    with pytest.raises(
+        PlanError, match=r"below the minimum of 100 per batch job .*add --on-demand-below-minimum"
+    ):
+        build_plan(data, options(), quotas=quotas, workdir=tmp_path / "a")
+    plan = build_plan(data, options(), quotas=quotas, workdir=tmp_path / "b", on_demand_below_minimum=True)
+    assert [(s.record_count, s.on_demand) for s in plan.shards] == [(3, True)]
+    # Full price for every record: the "batch" figure is the on-demand one.
+    assert plan.estimate.max_batch_usd == plan.estimate.max_on_demand_usd
