@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import platform
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+
+from stacks.config import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = ROOT / "build" / "lambda"
@@ -35,6 +39,20 @@ DEPENDENCIES = (
 BOTOCORE_SERVICES = ("bedrock", "bedrock-runtime", "s3", "dynamodb", "events", "sns", "sts")
 # Parts of the runner a Lambda never runs.
 EXCLUDED = ("local", "cli", "doctor", "demo.py", "__main__.py", "progress.py")
+
+
+def check_build_platform(
+    system: str | None = None, machine: str | None = None, version: tuple[int, int] | None = None
+) -> None:
+    """Refuse a bundle whose compiled wheels (orjson, PyYAML) would not import in Lambda."""
+    system, machine = system or platform.system(), machine or platform.machine()
+    built = f"{version[0]}.{version[1]}" if version else f"{sys.version_info[0]}.{sys.version_info[1]}"
+    if (system, machine, built) != ("Linux", "x86_64", RUNTIME_VERSION):
+        raise ConfigError(
+            f"orchestration: the scheduler's Lambda bundles this interpreter's compiled wheels, built for "
+            f"{system} {machine} Python {built}; synthesize on Linux x86_64 with Python {RUNTIME_VERSION} "
+            "(CI, a container or CloudShell) or set orchestration.enabled: false"
+        )
 
 
 def lambda_code_dir() -> Path:

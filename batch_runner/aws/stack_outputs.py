@@ -13,6 +13,9 @@ DEFAULT_ENVIRONMENT = "dev"
 # runner names every job "<prefix><run>-s<NNNNN>". Bedrock job names hold at most 63 characters and
 # runs at most 40 (batch_runner.jobs.run_state.MAX_RUN_NAME), "-s<NNNNN>" takes 7: 16 are left.
 JOB_NAME_PREFIX_MAX_LENGTH = 16
+# CDK context the emulator sets when it synthesizes app.py: its Lambda code never runs there (the
+# handlers run in-process), so the stacks skip checks that only matter for a real deploy.
+EMULATOR_SYNTH_CONTEXT = "batch_runner:emulator"
 
 
 def stack_name(environment: str) -> str:
