@@ -23,6 +23,7 @@ def plan_dict(plan: Plan) -> dict[str, Any]:
 def print_run(run: Run, *, as_json: bool) -> None:
     from batch_runner.catalog.output_schema import StructuredOutput
     from batch_runner.jobs.run_state import QUEUED, SUBMITTED
+    from batch_runner.orchestration.requests import is_orchestrated
     from batch_runner.prepare.planning import describe_structured_output
 
     summary = run.summary()
@@ -37,7 +38,9 @@ def print_run(run: Run, *, as_json: bool) -> None:
     schema = run.manifest.options.get("output_schema")  # absent from runs of earlier versions
     if structured is not None and schema is not None:
         print(f"  answers:  {describe_structured_output(schema, structured)}")
-    if queued:
+    if queued and is_orchestrated(run):
+        print(f"  queued: {len(queued)}; the stack's scheduler submits them as the model's quota allows")
+    elif queued:
         reason = next((s.message for s in queued if s.message), "the model's concurrency quota is reached")
         print(f"  queued: {len(queued)} ({reason}); `status`/`wait` submit them as slots free up")
     print(f"  manifest: {Path(summary['manifest'])}")

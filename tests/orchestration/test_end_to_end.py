@@ -127,7 +127,10 @@ def test_the_cli_hands_the_run_over_and_asks_for_a_retry(
         )
         == 0
     )
-    assert "this machine may go away" in capsys.readouterr().out
+    handed_over = capsys.readouterr().out
+    assert "this machine may go away" in handed_over
+    assert "queued: 2; the stack's scheduler submits them" in handed_over
+    assert "`status`/`wait` submit them" not in handed_over
     emulator.settle()
     assert main(["status", "e2e-cli", *endpoint]) == 0
     assert "Completed" in capsys.readouterr().out
