@@ -5,6 +5,11 @@ deployed, submits the bundled concern/intervention audit of client–therapist c
 the public ``submit`` API, waits for the jobs, writes the joined results file and returns a
 ``DemoSummary``. Nothing outlives the call unless the caller keeps the emulator (``keep_running``).
 
+By default this process drives the run (``orchestrated=False``). With ``orchestrated`` the run is
+handed over to the stack: the emulator delivers the stack's events to its scheduler Lambda, which
+submits the jobs and keeps the run's manifest current, and this process only reads that manifest
+until it says the run finished, then collects the results as before.
+
 The demo talks to the emulator only: fake credentials, and none of the caller's AWS profile,
 endpoint or ``BATCH_RUNNER_*`` settings, so it can never reach a real account.
 """
@@ -36,6 +41,7 @@ from batch_runner.jobs.run_state import default_run_name
 from batch_runner.jobs.tracking import RunStatus
 from batch_runner.jobs.waiting import wait_for_run
 from batch_runner.local.config import EmulatorConfig
+from batch_runner.orchestration.requests import is_orchestrated
 from batch_runner.results import property_columns
 from batch_runner.results.writers import check_output_path
 
@@ -82,6 +88,7 @@ class DemoSummary:
     prices_as_of: str | None
     jobs: int
     seconds: float
+    orchestrated: bool = False  # the manifest's setting: the stack drove the run, not this process
     columns: tuple[str, ...] = ()  # the answer columns from the output schema
     schema_failed: int = 0  # answers that did not match the schema
     # Counts of each value of the yes/no-like columns (enums and booleans), e.g. {"resolved": {"yes": 90}}
@@ -115,6 +122,7 @@ def run_demo(
     on_start: Callable[[str, str], None] | None = None,
     on_progress: Callable[[RunStatus], None] | None = None,
     on_ready: Callable[[DemoSummary, str], None] | None = None,
+    orchestrated: bool = False,
 ) -> DemoSummary:
     """Run the demo end to end and write ``out``; returns what happened.
 
@@ -123,6 +131,7 @@ def run_demo(
     With ``keep_running`` the run state goes to ``.batch-runner`` in the working directory and,
     after ``on_ready(summary, endpoint)``, the emulator serves until interrupted (Ctrl-C), so the
     run can be explored with the other commands; otherwise state lives in a temporary directory.
+    With ``orchestrated`` the run is handed to the stack's scheduler and only watched from here.
     """
     from batch_runner.local.server import Emulator  # loads moto: only when the demo runs
 
@@ -142,13 +151,14 @@ def run_demo(
             if on_start is not None:
                 on_start(emulator.endpoint_url, emulator.stack_name)
             summary = _submit_wait_collect(
-                emulator.endpoint_url, emulator.stack_name, state_dir, out, on_progress
+                emulator.endpoint_url, emulator.stack_name, state_dir, out, on_progress, orchestrated
             )
             summary = _with_seconds(summary, time.monotonic() - started)
             if keep_running:
-                if on_ready is not None:
-                    on_ready(summary, emulator.endpoint_url)
+                # Ctrl-C as soon as on_ready has said "Press Ctrl-C" (before serving) stops cleanly too.
                 with contextlib.suppress(KeyboardInterrupt):
+                    if on_ready is not None:
+                        on_ready(summary, emulator.endpoint_url)
                     emulator.serve_forever()
             return summary
     finally:
@@ -174,6 +184,7 @@ def _submit_wait_collect(
     state_dir: Path,
     out: Path,
     on_progress: Callable[[RunStatus], None] | None,
+    orchestrated: bool = False,
 ) -> DemoSummary:
     run = submit(
         bundled_file(DATASET),
@@ -187,7 +198,9 @@ def _submit_wait_collect(
         region=REGION,
         endpoint_url=endpoint_url,
         state_dir=state_dir,
-        orchestrated=False,  # the demo drives its run from this process (the dev stack could too)
+        # By default the demo drives its run from this process; orchestrated, the dev stack's
+        # scheduler does and the wait below only reads the manifest the stack writes.
+        orchestrated=orchestrated,
     )
     pacing = Pacing(poll=POLL_SECONDS, max_poll=POLL_SECONDS * 4, timeout=TIMEOUT_SECONDS)
     status = wait_for_run(run, pacing, on_progress=on_progress)
@@ -198,6 +211,7 @@ def _submit_wait_collect(
     return DemoSummary(
         run=run.name,
         state=status.state,
+        orchestrated=is_orchestrated(run),
         output_path=out.resolve(),
         records=reconciliation.total,
         succeeded=reconciliation.succeeded,

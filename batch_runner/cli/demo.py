@@ -6,7 +6,10 @@ JSON checked against the example's output schema) with the Python API, waits for
 progress bar, writes the joined results file (one column per schema field) and prints a summary:
 records, succeeded/failed, the answers' yes/no counts, tokens, and the cost in batch vs on demand.
 Run state lives in a temporary directory and everything is stopped when the demo ends, unless
---keep-running. Exit status: 0 when every record succeeded, 1 otherwise.
+--keep-running. With --orchestrated the run is handed over to the stack instead: the emulator runs
+the stack's scheduler Lambda, which submits the jobs and writes the run's manifest, and the demo only
+watches that manifest until it shows the run finished, then collects the results.
+Exit status: 0 when every record succeeded, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -39,6 +42,12 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="keep the emulator serving afterwards (run state in .batch-runner) to explore the run "
         "with the other commands; Ctrl-C stops it",
+    )
+    parser.add_argument(
+        "--orchestrated",
+        action="store_true",
+        help="hand the run over to the stack: its scheduler (run by the emulator) submits and tracks "
+        "the jobs; this process only watches the manifest the stack writes",
     )
     parser.set_defaults(handler=run)
 
@@ -74,8 +83,19 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, _interrupt)
         signal.signal(signal.SIGTERM, _interrupt)
     print("Demo: a concern/intervention audit of client–therapist exchanges, on the local emulator")
+    if args.orchestrated:
+        print(
+            "Orchestrated: this machine hands the run over to the stack; its scheduler submits the "
+            "jobs and writes the run's manifest, which the demo only watches",
+            flush=True,
+        )
     summary = run_demo(
-        args.out, keep_running=args.keep_running, on_start=started, on_progress=progress, on_ready=ready
+        args.out,
+        keep_running=args.keep_running,
+        on_start=started,
+        on_progress=progress,
+        on_ready=ready,
+        orchestrated=args.orchestrated,
     )
     bar.close()
     if not args.keep_running:
@@ -103,7 +123,8 @@ def _print_summary(summary: DemoSummary) -> None:
     print(
         "\n".join(
             [
-                f"Run {summary.run}: {summary.state} in {summary.seconds:.1f}s ({summary.jobs} job(s))",
+                f"Run {summary.run}: {summary.state} in {summary.seconds:.1f}s ({summary.jobs} job(s)"
+                f"{', driven by the stack' if summary.orchestrated else ''})",
                 f"  records:  {summary.records} ({summary.succeeded} succeeded, {summary.failed} failed, "
                 f"{summary.missing} missing)",
                 *_answer_lines(summary),

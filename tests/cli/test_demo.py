@@ -160,3 +160,46 @@ def test_run_demo_twice_in_one_process_joins_every_thread(tmp_path: Path) -> Non
     assert [line.split()[1:] for line in lines[:2]] == [["Completed", "160", "160"]] * 2
     assert lines[2] == "threads: MainThread"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["first.csv", "second.csv"]
+
+
+def test_orchestrated_hands_the_run_to_the_stack_and_collects_every_row(tmp_path: Path) -> None:
+    # In a child process like the others: the demo's emulator must not replace this suite's stack.
+    # --keep-running leaves the run state in the working directory, so its manifest can be read.
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    log = tmp_path.parent / f"{tmp_path.name}-stderr.log"
+    command = ["demo", "--orchestrated", "--keep-running", "--out", "out.jsonl"]
+    with log.open("w") as errors:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "batch_runner", *command],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+        )
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if "Press Ctrl-C" in line:
+                break
+        output = "".join(lines)
+        assert "this machine hands the run over to the stack" in output, output + log.read_text()
+        run = re.search(r"^Run (demo-[\w-]+): Completed in .*, driven by the stack\)$", output, re.MULTILINE)
+        assert run, output + log.read_text()
+
+        # The run was the stack's to drive, and the stack drove it to the end: every row succeeded.
+        manifest = orjson.loads(
+            (tmp_path / ".batch-runner" / "runs" / run.group(1) / "manifest.json").read_bytes()
+        )
+        assert manifest["settings"]["orchestrated"] is True
+        rows = [orjson.loads(line) for line in (tmp_path / "out.jsonl").read_bytes().splitlines()]
+        assert len(rows) == 160 and {row["status"] for row in rows} == {"succeeded"}
+
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0, log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
