@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
-from batch_runner.aws.stack_outputs import JOB_NAME_PREFIX_MAX_LENGTH
+from batch_runner.aws.stack_outputs import JOB_NAME_PREFIX_MAX_LENGTH, is_job_name_prefix
 from stacks.model_access import (
     MODEL_GRANT_BUDGET,
     ModelIdError,
@@ -43,7 +43,6 @@ _TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
 _TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{0,256}$")
 # Letters, digits and hyphens, then one dot: run names never hold a dot, so no environment's prefix
 # can be the beginning of another's, and "<prefix><run>-s00001" is a valid Bedrock job name.
-_JOB_NAME_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*\.$")
 
 # On versioned buckets an expired object only becomes an old version; deleting that takes one more
 # day, and S3 lifecycle counts whole days: two is the shortest retention S3 can carry out.
@@ -250,7 +249,7 @@ def _job_name_prefix(fields: _Fields, name: str) -> str:
                 f"'{name[: JOB_NAME_PREFIX_MAX_LENGTH - 1]}.'"
             )
         return prefix
-    if len(prefix) > JOB_NAME_PREFIX_MAX_LENGTH or not _JOB_NAME_PREFIX.fullmatch(prefix):
+    if not is_job_name_prefix(prefix):
         raise ConfigError(
             f"{where}: {prefix!r} is not 2-{JOB_NAME_PREFIX_MAX_LENGTH} letters, digits or hyphens "
             "ending in one dot, e.g. 'team-a.'"

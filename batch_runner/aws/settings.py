@@ -35,6 +35,7 @@ from batch_runner.aws.stack_outputs import (
     DEFAULT_ENVIRONMENT,
     JOB_NAME_PREFIX_MAX_LENGTH,
     OutputKey,
+    is_job_name_prefix,
     stack_name,
 )
 from batch_runner.exceptions import AwsError, ConfigurationError, StackNotFoundError
@@ -47,8 +48,6 @@ ENV_ROLE_ARN = "BATCH_RUNNER_ROLE_ARN"
 ENV_KMS_KEY = "BATCH_RUNNER_KMS_KEY"
 ENV_STATE_DIR = "BATCH_RUNNER_STATE_DIR"
 ENV_JOB_NAME_PREFIX = "BATCH_RUNNER_JOB_NAME_PREFIX"
-# The stack's own pattern for job_name_prefix (stacks/config.py): letters, digits, hyphens, then a dot.
-_JOB_NAME_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*\.")
 ENV_SUBNET_IDS = "BATCH_RUNNER_SUBNET_IDS"
 ENV_SECURITY_GROUP_IDS = "BATCH_RUNNER_SECURITY_GROUP_IDS"
 ENV_REGISTRY_TABLE = "BATCH_RUNNER_REGISTRY_TABLE"
@@ -217,7 +216,7 @@ def resolve_settings(
 
 
 def checked_job_name_prefix(prefix: str) -> str:
-    if prefix and (len(prefix) > JOB_NAME_PREFIX_MAX_LENGTH or not _JOB_NAME_PREFIX.fullmatch(prefix)):
+    if prefix and not is_job_name_prefix(prefix):
         raise ConfigurationError(
             f"invalid job name prefix {prefix!r}: give up to {JOB_NAME_PREFIX_MAX_LENGTH} letters, digits "
             f"or hyphens ending in a dot, e.g. 'dev.' (--job-name-prefix or {ENV_JOB_NAME_PREFIX})"

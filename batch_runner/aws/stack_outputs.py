@@ -6,6 +6,8 @@ names from here so they can never drift apart. This module must not import aws_c
 
 from __future__ import annotations
 
+import re
+
 STACK_NAME_PREFIX = "BedrockBatch"
 DEFAULT_ENVIRONMENT = "dev"
 
@@ -13,9 +15,15 @@ DEFAULT_ENVIRONMENT = "dev"
 # runner names every job "<prefix><run>-s<NNNNN>". Bedrock job names hold at most 63 characters and
 # runs at most 40 (batch_runner.jobs.run_state.MAX_RUN_NAME), "-s<NNNNN>" takes 7: 16 are left.
 JOB_NAME_PREFIX_MAX_LENGTH = 16
+_JOB_NAME_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*\.")
 # CDK context the emulator sets when it synthesizes app.py: its Lambda code never runs there (the
 # handlers run in-process), so the stacks skip checks that only matter for a real deploy.
 EMULATOR_SYNTH_CONTEXT = "batch_runner:emulator"
+
+
+def is_job_name_prefix(prefix: str) -> bool:
+    """Letters, digits or hyphens ending in a dot, at most JOB_NAME_PREFIX_MAX_LENGTH characters."""
+    return len(prefix) <= JOB_NAME_PREFIX_MAX_LENGTH and bool(_JOB_NAME_PREFIX.fullmatch(prefix))
 
 
 def stack_name(environment: str) -> str:
