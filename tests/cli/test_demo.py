@@ -12,6 +12,8 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
@@ -77,17 +79,18 @@ def test_unwritable_output_is_refused_before_the_emulator_starts(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_keep_running_serves_the_finished_run_until_interrupted(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+DEMO_ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+@contextmanager
+def kept_running_demo(tmp_path: Path, *options: str) -> Iterator[tuple[subprocess.Popen[str], str, Path]]:
+    """``demo --keep-running`` in a child process (its emulator must not replace this suite's
+    stack): yields the process, what it printed up to "Press Ctrl-C", and its stderr log."""
     log = tmp_path.parent / f"{tmp_path.name}-stderr.log"
+    argv = [sys.executable, "-m", "batch_runner", "demo", *options, "--keep-running", "--out", "out.jsonl"]
     with log.open("w") as errors:  # the child keeps its own copy of the handle
         process = subprocess.Popen(
-            [sys.executable, "-m", "batch_runner", "demo", "--keep-running", "--out", "out.jsonl"],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=errors,
-            text=True,
+            argv, cwd=tmp_path, env=DEMO_ENV, stdout=subprocess.PIPE, stderr=errors, text=True
         )
     try:
         assert process.stdout is not None
@@ -96,7 +99,15 @@ def test_keep_running_serves_the_finished_run_until_interrupted(tmp_path: Path) 
             lines.append(line)
             if "Press Ctrl-C" in line:
                 break
-        output = "".join(lines)
+        yield process, "".join(lines), log
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_keep_running_serves_the_finished_run_until_interrupted(tmp_path: Path) -> None:
+    with kept_running_demo(tmp_path) as (process, output, log):
         endpoint = re.search(r"AWS_ENDPOINT_URL=(http://127\.0\.0\.1:(\d+))", output)
         run = re.search(r"^Run (demo-[\w-]+): Completed", output, re.MULTILINE)
         assert endpoint and run, output + log.read_text()
@@ -114,7 +125,7 @@ def test_keep_running_serves_the_finished_run_until_interrupted(tmp_path: Path) 
         status = subprocess.run(
             [sys.executable, "-m", "batch_runner", *suggested.group(1).split(), "--json"],
             cwd=tmp_path,
-            env={**env, "AWS_ENDPOINT_URL": endpoint.group(1)},
+            env={**DEMO_ENV, "AWS_ENDPOINT_URL": endpoint.group(1)},
             capture_output=True,
             text=True,
             check=False,
@@ -124,10 +135,6 @@ def test_keep_running_serves_the_finished_run_until_interrupted(tmp_path: Path) 
 
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0, log.read_text()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", int(endpoint.group(2))), timeout=2):
         pass
 
@@ -163,28 +170,8 @@ def test_run_demo_twice_in_one_process_joins_every_thread(tmp_path: Path) -> Non
 
 
 def test_orchestrated_hands_the_run_to_the_stack_and_collects_every_row(tmp_path: Path) -> None:
-    # In a child process like the others: the demo's emulator must not replace this suite's stack.
     # --keep-running leaves the run state in the working directory, so its manifest can be read.
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    log = tmp_path.parent / f"{tmp_path.name}-stderr.log"
-    command = ["demo", "--orchestrated", "--keep-running", "--out", "out.jsonl"]
-    with log.open("w") as errors:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "batch_runner", *command],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=errors,
-            text=True,
-        )
-    try:
-        assert process.stdout is not None
-        lines = []
-        for line in process.stdout:
-            lines.append(line)
-            if "Press Ctrl-C" in line:
-                break
-        output = "".join(lines)
+    with kept_running_demo(tmp_path, "--orchestrated") as (process, output, log):
         assert "this machine hands the run over to the stack" in output, output + log.read_text()
         run = re.search(r"^Run (demo-[\w-]+): Completed in .*, driven by the stack\)$", output, re.MULTILINE)
         assert run, output + log.read_text()
@@ -199,7 +186,3 @@ def test_orchestrated_hands_the_run_to_the_stack_and_collects_every_row(tmp_path
 
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0, log.read_text()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
