@@ -222,7 +222,8 @@ def put_event(account_id: str, region: str, event: Any, lambda_sink: LambdaSink 
 
     moto's own PutEvents raises for SNS targets (what the stack's alert rules use), so delivery
     is done here: SNS targets get the event published to the topic, Lambda targets go to
-    ``lambda_sink`` (an asynchronous invoke), others through moto. Schedule rules match no event
+    ``lambda_sink`` (an asynchronous invoke), state machine targets start an execution, others
+    through moto. Schedule rules match no event
     (moto would match every event to a rule without a pattern); ``fire_schedules`` runs them.
     """
     bus = events_backends[account_id][region].describe_event_bus("default")
@@ -266,6 +267,11 @@ def deliver(rule: Any, event: dict[str, Any], lambda_sink: LambdaSink | None) ->
         if target["Arn"].startswith("arn:aws:lambda:"):
             if lambda_sink is not None:
                 lambda_sink(target["Arn"], event)
+            continue
+        if target["Arn"].startswith("arn:aws:states:"):
+            from batch_runner.local.step_functions import start_from_event  # loads the ASL interpreter
+
+            start_from_event(target["Arn"], event)  # returns at once: the execution has its own thread
             continue
         # moto's delivery expects epoch seconds in "time" and rewrites the event in place.
         moto_event: Any = {**copy.deepcopy(event), "time": _epoch(event["time"])}

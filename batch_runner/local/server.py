@@ -18,7 +18,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from batch_runner.aws.clients import AwsContext
 from batch_runner.aws.stack_outputs import DEFAULT_ENVIRONMENT, OutputKey, stack_name
-from batch_runner.local import local_identity
+from batch_runner.local import local_identity, step_functions
 from batch_runner.local.admin import AdminApp
 from batch_runner.local.clock import Clock, ManualClock, WallClock, iso8601
 from batch_runner.local.config import EmulatorConfig
@@ -101,6 +101,7 @@ class Emulator:
         self._server: BaseWSGIServer | None = None
         self._handler = MotoRequestHandler if log_requests else _QuietRequestHandler
         self._threads: list[threading.Thread] = []
+        self._host: step_functions.Host | None = None
 
     # Serving ------------------------------------------------------------------------------
 
@@ -118,6 +119,9 @@ class Emulator:
         """
         _check_free(host, port)
         self._server = make_server(host, port, self.app, threaded=True, request_handler=self._handler)
+        # Before the stack is deployed: its Lambda functions go to moto's backend without Docker.
+        self._host = step_functions.Host(self.endpoint_url, FAKE_CREDENTIALS, self.deliveries)
+        step_functions.attach(self._host)
         self._spawn(self._server.serve_forever)
         self._spawn(self.deliveries.serve)
         if not isinstance(self.clock, ManualClock):
@@ -144,6 +148,9 @@ class Emulator:
             thread.join(timeout=5)
         self._threads.clear()
         self._server = None
+        if self._host is not None:
+            step_functions.detach(self._host)
+            self._host = None
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -175,15 +182,34 @@ class Emulator:
         return fire_schedules(DEFAULT_ACCOUNT_ID, self.region, self.deliveries.submit, at)
 
     def settle(self, max_rounds: int = 100) -> None:
-        """Until nothing moves: let every job end and every queued Lambda invocation run."""
+        """Until nothing moves: every job ended, every queued Lambda invocation run, and every Step
+        Functions execution at rest (ended, or waiting on a task token). Manual clock only."""
         for _ in range(max_rounds):
-            self.deliveries.join()
+            self.quiesce()
             if self._store.next_change() is None:
-                self.deliveries.join()
-                if self._store.next_change() is None:
-                    return
+                return
             self.run_until_idle()
         raise RuntimeError(f"the emulator did not settle in {max_rounds} rounds")
+
+    def quiesce(self, timeout: float = step_functions.DEFAULT_REST_TIMEOUT_SECONDS) -> None:
+        """Without moving the clock: until no Lambda invocation is queued or running and every Step
+        Functions execution has ended or waits on a task token.
+
+        Executions run on their own threads; ``Wait`` states and Retry intervals pass in real time,
+        so this returns only after them (``RuntimeError`` naming the executions after ``timeout``).
+        """
+        while True:
+            self.deliveries.join()
+            step_functions.wait_until_at_rest(timeout)
+            if self.deliveries.idle():
+                return
+
+    def wait_for_execution(
+        self, execution_arn: str, timeout: float = step_functions.DEFAULT_REST_TIMEOUT_SECONDS
+    ) -> str:
+        """Until a Step Functions execution ends, even one waiting on a task token (a heartbeat or
+        timeout passes in real time); returns its status, e.g. ``"SUCCEEDED"``."""
+        return step_functions.wait_until_ended(execution_arn, timeout)
 
     def _deploy(self) -> None:
         template = self._template or stack_template(self._root, self._environment)
@@ -234,12 +260,13 @@ class Emulator:
         return self._events.all()
 
     def reset(self) -> None:
-        """Forget every job and event and restore the start-up config.
+        """Forget every job and event, stop running Step Functions executions, restore the start-up config.
 
         moto state (buckets, objects, roles) is kept; if something else in the process reset moto
         (``moto.mock_aws`` does on entry and exit), the stack is deployed again.
         """
         self.deliveries.reset()
+        step_functions.stop_running_executions()
         self._store.reset()
         self._events.clear()
         self._config = self._initial_config
