@@ -19,6 +19,10 @@ Registered for the whole suite from ``tests/conftest.py``. Fixtures:
         ``EmulatorConfig`` field (limits, timing, fault injection) for this test
       - ``emulator.advance(seconds)`` -> move the clock; ``emulator.run_until_idle()`` -> advance
         until every job is terminal (Completed/Failed/...), outputs written
+      - ``emulator.settle()`` -> advance until nothing moves: every job ended, every queued Lambda
+        event run, every Step Functions execution at rest (ended, or waiting on a task token);
+        ``emulator.quiesce()`` -> the same without moving the clock;
+        ``emulator.wait_for_execution(arn)`` -> until an execution ends (real-time timeouts too)
       - ``emulator.events()`` -> recorded EventBridge events (dicts as EventBridge delivers them)
       - ``emulator.jobs()`` -> every job; ``emulator.reset()`` -> forget jobs and events
 

@@ -123,7 +123,9 @@ def invoke_response(function: Any, body: str | bytes | None, aws: AwsContext) ->
     try:
         return json.dumps(result).encode(), None
     except (TypeError, ValueError) as err:
-        return _error_payload("Runtime.MarshalError", f"Unable to marshal response: {err}", err), FUNCTION_ERROR
+        return _error_payload(
+            "Runtime.MarshalError", f"Unable to marshal response: {err}", err
+        ), FUNCTION_ERROR
 
 
 def _error_payload(error_type: str, message: str, err: BaseException) -> bytes:

@@ -38,7 +38,7 @@ import uuid
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import import_module
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,20 +53,20 @@ from moto.stepfunctions import models as moto_stepfunctions
 from moto.stepfunctions import responses as moto_stepfunctions_responses
 from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
-    StateTaskService,
-)
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
-    StateTaskServiceAwsSdk,
-)
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
-    StateTaskServiceCallback,
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service,
+    state_task_service_aws_sdk,
+    state_task_service_callback,
 )
 from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
 from moto.stepfunctions.parser.asl.utils import boto_client
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from batch_runner.local.lambdas import LambdaDeliveries, invoke_response
+
+StateTaskService: Any = state_task_service.StateTaskService
+StateTaskServiceAwsSdk: Any = state_task_service_aws_sdk.StateTaskServiceAwsSdk
+StateTaskServiceCallback: Any = state_task_service_callback.StateTaskServiceCallback
 
 _PARSER = "moto.stepfunctions.parser.asl.component.state.exec"
 # Every module that binds ``boto_client_for`` by name (``grep -rn boto_client_for moto/stepfunctions``).
@@ -76,7 +76,18 @@ _CLIENT_USERS = (
     f"{_PARSER}.state_task.lambda_eval_utils",
     *(
         f"{_PARSER}.state_task.service.state_task_service_{name}"
-        for name in ("unsupported", "glue", "events", "ecs", "sqs", "sfn", "dynamodb", "batch", "sns", "aws_sdk")
+        for name in (
+            "unsupported",
+            "glue",
+            "events",
+            "ecs",
+            "sqs",
+            "sfn",
+            "dynamodb",
+            "batch",
+            "sns",
+            "aws_sdk",
+        )
     ),
 )
 # moto's own bindings (``_SERVICE_ERROR_NAMES``); other services follow the rule in ``_error_service``.
@@ -144,17 +155,19 @@ def _executions() -> list[Any]:
     return found
 
 
-def _waits_on_a_token(execution: Any) -> bool:
+def _token_waits(execution: Any) -> list[CallbackEndpoint]:
+    """The task tokens the execution waits on (no answer yet)."""
     worker = execution.exec_worker
     env = worker.env if worker is not None else None
     if env is None:
-        return False
+        return []
     with _WAITING_LOCK:
         waiting = list(_WAITING)
-    return any(
-        endpoint.get_outcome() is None and env.callback_pool_manager.get(endpoint.callback_id) is endpoint
+    return [
+        endpoint
         for endpoint in waiting
-    )
+        if endpoint.get_outcome() is None and env.callback_pool_manager.get(endpoint.callback_id) is endpoint
+    ]
 
 
 def busy_executions() -> list[str]:
@@ -162,7 +175,7 @@ def busy_executions() -> list[str]:
     return [
         execution.execution_arn
         for execution in _executions()
-        if execution.exec_status == ExecutionStatus.RUNNING and not _waits_on_a_token(execution)
+        if execution.exec_status == ExecutionStatus.RUNNING and not _token_waits(execution)
     ]
 
 
@@ -194,10 +207,13 @@ def wait_until_ended(execution_arn: str, timeout: float = DEFAULT_REST_TIMEOUT_S
 
 
 def stop_running_executions() -> int:
-    """Stop (ABORTED) every running execution, as StopExecution would; returns how many."""
+    """Stop every running execution as StopExecution would (ends Wait states); returns how many.
+
+    As with moto's StopExecution, one waiting on a task token stays parked and RUNNING (waking it
+    would fail it instead); it does nothing more."""
     running = [e for e in _executions() if e.exec_status == ExecutionStatus.RUNNING]
     for execution in running:
-        execution.stop(stop_date=datetime.now(tz=timezone.utc), error=None, cause=None)
+        execution.stop(stop_date=datetime.now(tz=UTC), error=None, cause=None)
     return len(running)
 
 
@@ -247,7 +263,10 @@ def _operation(task: Any, service: str | None, action: str | None) -> Any:
 
 
 def _normalise_parameters(
-    self: Any, parameters: dict[str, Any], boto_service_name: str | None = None, service_action_name: str | None = None
+    self: Any,
+    parameters: dict[str, Any],
+    boto_service_name: str | None = None,
+    service_action_name: str | None = None,
 ) -> None:
     """(a) ``Bucket`` stays ``Bucket``, Bedrock's ``JobName`` becomes ``jobName``, in place."""
     self._to_boto_request(parameters, _operation(self, boto_service_name, service_action_name).input_shape)
@@ -324,16 +343,15 @@ def _patch_once() -> None:
     with _PATCH_LOCK:
         if _patched:
             return
-        for name in _CLIENT_USERS:
-            import_module(name).boto_client_for = _client_for
-        boto_client.boto_client_for = _client_for
-        aws_sdk: Any = StateTaskServiceAwsSdk
-        aws_sdk._normalise_parameters = _normalise_parameters
-        aws_sdk._normalise_response = _normalise_response
-        aws_sdk._normalise_service_error_name = staticmethod(_error_service)
-        callback: Any = StateTaskServiceCallback
-        callback._eval_wait_for_task_token = _wait_for_task_token
-        moto_stepfunctions.stepfunctions_backends = stepfunctions_parser_backends  # (b)
+        users: list[Any] = [boto_client, *(import_module(name) for name in _CLIENT_USERS)]
+        for module in users:
+            module.boto_client_for = _client_for  # (d)
+        StateTaskServiceAwsSdk._normalise_parameters = _normalise_parameters
+        StateTaskServiceAwsSdk._normalise_response = _normalise_response
+        StateTaskServiceAwsSdk._normalise_service_error_name = staticmethod(_error_service)
+        StateTaskServiceCallback._eval_wait_for_task_token = _wait_for_task_token
+        stepfunctions: Any = moto_stepfunctions
+        stepfunctions.stepfunctions_backends = stepfunctions_parser_backends  # (b)
         simple: Any = LambdaSimpleBackend
         simple.invoke = _invoke
         function: Any = LambdaFunction
@@ -350,14 +368,14 @@ def _parameters(function: Callable[..., Any]) -> list[str]:
 
 def _moto_internals() -> dict[str, bool]:
     """What the patches rely on, each a fact about moto 5.2.5's source."""
-    callback: Any = StateTaskServiceCallback
-    original_wait = _original_wait if _patched else callback._eval_wait_for_task_token
+    original_wait = _original_wait if _patched else StateTaskServiceCallback._eval_wait_for_task_token
+    machine: Any = moto_stepfunctions.StateMachine
     clients_found = all(hasattr(import_module(name), "boto_client_for") for name in _CLIENT_USERS)
     return {
         "stepfunctions.responses.get_backend reads default_user_config": "default_user_config"
         in moto_stepfunctions_responses.get_backend.__code__.co_names,
         "StateMachine.create_from_cloudformation_json uses stepfunctions_backends": "stepfunctions_backends"
-        in moto_stepfunctions.StateMachine.create_from_cloudformation_json.__func__.__code__.co_names,
+        in machine.create_from_cloudformation_json.__func__.__code__.co_names,
         "boto_client_for(region, service, state_credentials) in every module listed": clients_found
         and _parameters(_client_for if _patched else boto_client.boto_client_for)
         == ["region", "service", "state_credentials"],
@@ -392,4 +410,3 @@ def check_moto() -> None:
             "moto changed what batch_runner/local/step_functions.py patches (written for moto 5.2.5): "
             + "; ".join(changed)
         )
-

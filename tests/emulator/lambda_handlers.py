@@ -12,7 +12,9 @@ from typing import Any
 from batch_runner.aws.clients import AwsContext
 
 
-def count(event: dict[str, Any], context: Any, *, aws: AwsContext, environ: Mapping[str, str]) -> dict[str, Any]:
+def count(
+    event: dict[str, Any], context: Any, *, aws: AwsContext, environ: Mapping[str, str]
+) -> dict[str, Any]:
     """How many items the event carries, and the function's own setting."""
     return {"count": len(event.get("items", [])), "label": environ.get("LABEL", "")}
 
@@ -26,5 +28,7 @@ def park_token(
     return {"parked": event["key"]}
 
 
-def fail(event: dict[str, Any], context: Any, *, aws: AwsContext, environ: Mapping[str, str]) -> dict[str, Any]:
+def fail(
+    event: dict[str, Any], context: Any, *, aws: AwsContext, environ: Mapping[str, str]
+) -> dict[str, Any]:
     raise ValueError(f"cannot handle {event.get('what', 'this')}")

@@ -30,7 +30,8 @@ class Setup:
 @pytest.fixture(scope="module")
 def setup(emulator_session: Emulator) -> Setup:
     role = emulator_session.client("iam").create_role(
-        RoleName=unique("sfn"), AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+        RoleName=unique("sfn"),
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
     )["Role"]["Arn"]
     table = unique("tokens")
     emulator_session.client("dynamodb").create_table(
@@ -65,9 +66,9 @@ def machine(client: Any, setup: Setup, states: dict[str, Any], start_at: str) ->
 
 
 def start(client: Any, state_machine: str, data: dict[str, Any]) -> str:
-    arn: str = client.start_execution(stateMachineArn=state_machine, name=unique("run"), input=json.dumps(data))[
-        "executionArn"
-    ]
+    arn: str = client.start_execution(
+        stateMachineArn=state_machine, name=unique("run"), input=json.dumps(data)
+    )["executionArn"]
     return arn
 
 
@@ -98,11 +99,17 @@ def topic_messages(emulator: Emulator) -> Iterator[tuple[str, Any]]:
     sns, sqs = emulator.client("sns"), emulator.client("sqs")
     topic = sns.create_topic(Name=unique("notify"))["TopicArn"]
     queue = sqs.create_queue(QueueName=unique("inbox"))["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
+    )
 
     def received() -> list[str]:
-        return [m["Body"] for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])]
+        return [
+            m["Body"] for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        ]
 
     yield topic, received
 
@@ -141,7 +148,9 @@ def test_a_run_shaped_machine_waits_for_its_token_and_notifies(
     assert entered(sfn, execution) == ["Register", "Wait for the run"]
     assert received() == []
 
-    sfn.send_task_success(taskToken=parked_token(emulator, setup, key), output=json.dumps({"results": "s3://b/r"}))
+    sfn.send_task_success(
+        taskToken=parked_token(emulator, setup, key), output=json.dumps({"results": "s3://b/r"})
+    )
     emulator.quiesce()
     described = sfn.describe_execution(executionArn=execution)
     assert described["status"] == "SUCCEEDED"
@@ -154,7 +163,9 @@ def test_a_run_shaped_machine_waits_for_its_token_and_notifies(
     assert received() == ["results at s3://b/r"]
 
 
-def test_a_handler_error_is_a_function_error_that_catch_and_retry_see(emulator: Emulator, setup: Setup) -> None:
+def test_a_handler_error_is_a_function_error_that_catch_and_retry_see(
+    emulator: Emulator, setup: Setup
+) -> None:
     lam, sfn = emulator.client("lambda"), emulator.client("stepfunctions")
     fail = function(lam, setup, "fail")
     answer = lam.invoke(FunctionName=fail, Payload=json.dumps({"what": "the shard"}))
@@ -187,7 +198,9 @@ def test_a_handler_error_is_a_function_error_that_catch_and_retry_see(emulator: 
     assert [e["type"] for e in history].count("LambdaFunctionFailed") == 2  # the first try and one retry
 
 
-def test_a_plain_invoke_runs_the_handler_with_the_function_environment(emulator: Emulator, setup: Setup) -> None:
+def test_a_plain_invoke_runs_the_handler_with_the_function_environment(
+    emulator: Emulator, setup: Setup
+) -> None:
     lam = emulator.client("lambda")
     count = function(lam, setup, "count", LABEL="plain")
     answer = lam.invoke(FunctionName=count, Payload=json.dumps({"items": [1, 2]}))
@@ -221,15 +234,23 @@ def test_aws_sdk_bedrock_tasks_see_the_emulators_jobs_and_its_quota(emulator: Em
                 "JobName.$": "$.name",
                 "RoleArn": request["roleArn"],
                 "ModelId": CLAUDE,
-                "InputDataConfig": {"S3InputDataConfig": {"S3Uri": request["inputDataConfig"]["s3InputDataConfig"]["s3Uri"]}},
+                "InputDataConfig": {
+                    "S3InputDataConfig": {"S3Uri": request["inputDataConfig"]["s3InputDataConfig"]["s3Uri"]}
+                },
                 "OutputDataConfig": {
-                    "S3OutputDataConfig": {"S3Uri": request["outputDataConfig"]["s3OutputDataConfig"]["s3Uri"]}
+                    "S3OutputDataConfig": {
+                        "S3Uri": request["outputDataConfig"]["s3OutputDataConfig"]["s3Uri"]
+                    }
                 },
             },
             "ResultSelector": {"arn.$": "$.JobArn"},
             "ResultPath": "$.created",
             "Catch": [
-                {"ErrorEquals": ["Bedrock.ServiceQuotaExceededException"], "ResultPath": "$.refused", "Next": "List"}
+                {
+                    "ErrorEquals": ["Bedrock.ServiceQuotaExceededException"],
+                    "ResultPath": "$.refused",
+                    "Next": "List",
+                }
             ],
             "Next": "List",
         },
@@ -237,7 +258,10 @@ def test_aws_sdk_bedrock_tasks_see_the_emulators_jobs_and_its_quota(emulator: Em
             "Type": "Task",
             "Resource": "arn:aws:states:::aws-sdk:bedrock:listModelInvocationJobs",
             "Parameters": {"NameContains": prefix},
-            "ResultSelector": {"names.$": "$.InvocationJobSummaries[*].JobName", "statuses.$": "$.InvocationJobSummaries[*].Status"},
+            "ResultSelector": {
+                "names.$": "$.InvocationJobSummaries[*].JobName",
+                "statuses.$": "$.InvocationJobSummaries[*].Status",
+            },
             "ResultPath": "$.listed",
             "End": True,
         },
@@ -255,6 +279,58 @@ def test_aws_sdk_bedrock_tasks_see_the_emulators_jobs_and_its_quota(emulator: Em
     assert refused["refused"]["Error"] == "Bedrock.ServiceQuotaExceededException"
     assert "maximum number of batch inference jobs (1)" in refused["refused"]["Cause"]
     assert refused["listed"]["names"] == [f"{prefix}-1"]
+
+
+def test_aws_sdk_tasks_for_pascal_case_apis_still_work(emulator: Emulator, setup: Setup) -> None:
+    """S3 and DynamoDB name their members in PascalCase already; the casing patch leaves them be."""
+    sfn = emulator.client("stepfunctions")
+    bucket = emulator.stack_outputs["InputBucketName"]
+    key = f"{unique('sdk')}/marker.json"
+    put_marker = {"TableName": setup.tokens, "Item": {"key": {"S": key}, "token": {"S": "-"}}}
+    states = {
+        "Put": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:s3:putObject",
+            "Parameters": {"Bucket": bucket, "Key": key, "Body": {"run": 7}},
+            "ResultPath": None,
+            "Next": "Once",
+        },
+        "Once": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:dynamodb:putItem",
+            "Parameters": {
+                **put_marker,
+                "ConditionExpression": "attribute_not_exists(#k)",
+                "ExpressionAttributeNames": {"#k": "key"},
+            },
+            "ResultPath": None,
+            "Next": "Twice",
+        },
+        "Twice": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:dynamodb:putItem",
+            "Parameters": {
+                **put_marker,
+                "ConditionExpression": "attribute_not_exists(#k)",
+                "ExpressionAttributeNames": {"#k": "key"},
+            },
+            "ResultPath": None,
+            "Catch": [
+                {
+                    "ErrorEquals": ["DynamoDb.ConditionalCheckFailedException"],
+                    "ResultPath": "$.again",
+                    "Next": "Done",
+                }
+            ],
+            "Next": "Done",
+        },
+        "Done": {"Type": "Succeed"},
+    }
+    execution = start(sfn, machine(sfn, setup, states, "Put"), {})
+    emulator.quiesce()
+    output = json.loads(sfn.describe_execution(executionArn=execution)["output"])
+    assert output["again"]["Error"] == "DynamoDb.ConditionalCheckFailedException"
+    assert json.loads(emulator.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()) == {"run": 7}
 
 
 def test_a_state_machine_created_by_cloudformation_executes(emulator: Emulator, setup: Setup) -> None:
@@ -294,14 +370,21 @@ def test_a_token_task_without_an_answer_or_heartbeats_ends_in_states_timeout(
     timeout_machine = machine(
         sfn,
         setup,
-        {"Wait": {**token_task(park, silent, TimeoutSeconds=1), "Catch": catch, "End": True}, "Gave up": {"Type": "Pass", "End": True}},
+        {
+            "Wait": {**token_task(park, silent, TimeoutSeconds=1), "Catch": catch, "End": True},
+            "Gave up": {"Type": "Pass", "End": True},
+        },
         "Wait",
     )
     heartbeat_machine = machine(
         sfn,
         setup,
         {
-            "Wait": {**token_task(park, beating, TimeoutSeconds=60, HeartbeatSeconds=1), "Catch": catch, "End": True},
+            "Wait": {
+                **token_task(park, beating, TimeoutSeconds=60, HeartbeatSeconds=1),
+                "Catch": catch,
+                "End": True,
+            },
             "Gave up": {"Type": "Pass", "End": True},
         },
         "Wait",
@@ -314,7 +397,9 @@ def test_a_token_task_without_an_answer_or_heartbeats_ends_in_states_timeout(
     errors = {}
     for execution in (timing_out, heartbeat):
         assert emulator.wait_for_execution(execution, timeout=10) == "SUCCEEDED"
-        errors[execution] = json.loads(sfn.describe_execution(executionArn=execution)["output"])["error"]["Error"]
+        errors[execution] = json.loads(sfn.describe_execution(executionArn=execution)["output"])["error"][
+            "Error"
+        ]
     # AWS matches a missed heartbeat by States.Timeout and States.HeartbeatTimeout; moto only by the first.
     assert errors == {timing_out: "States.Timeout", heartbeat: "States.Timeout"}
 
@@ -363,7 +448,9 @@ def test_local_serve_executes_state_machines_for_any_client() -> None:
         def client(service: str) -> Any:
             return boto3.client(service, region_name="us-east-1", endpoint_url=url)
 
-        role = client("iam").create_role(RoleName=unique("served"), AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        role = client("iam").create_role(RoleName=unique("served"), AssumeRolePolicyDocument="{}")["Role"][
+            "Arn"
+        ]
         served = Setup(role=role, tokens="")
         count = function(client("lambda"), served, "count", LABEL="served")
         sfn = client("stepfunctions")
