@@ -19,12 +19,17 @@ Lambda ``Invoke``, from a state machine or any client, runs the function's handl
     work. Asynchronous invokes (``InvocationType=Event``, SNS subscriptions) go to the emulator's
     delivery queue and never run on the caller's thread: that may hold the job store's lock.
 
-An execution is *at rest* when it has ended or waits on a task token. ``wait_until_at_rest`` (via
-``Emulator.settle`` and ``Emulator.quiesce``) waits for every execution to get there.
+EventBridge delivery to Lambda targets is in ``lambdas``; a state machine target starts an
+execution through ``start_from_event`` (``moto_state.deliver``).
 
-Caveat: ``Wait`` states, Retry intervals, ``TimeoutSeconds`` and ``HeartbeatSeconds`` run on the
+An execution is *at rest* when it has ended or waits on a task token. ``wait_until_at_rest`` (via
+``Emulator.settle`` and ``Emulator.quiesce``) waits for every execution to get there. An execution
+with a Map or Parallel state counts as at rest once one of its branches waits on a token.
+
+Caveats: ``Wait`` states, Retry intervals, ``TimeoutSeconds`` and ``HeartbeatSeconds`` run on the
 wall clock, not the emulator's manual clock. The interpreter sleeps in real time. Keep them out of
-state machines under test, or make them short.
+state machines under test, or make them short. moto names a missed heartbeat ``States.Timeout``,
+never ``States.HeartbeatTimeout``. AWS matches both, so Catch ``States.Timeout``.
 """
 
 from __future__ import annotations
