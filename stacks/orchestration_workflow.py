@@ -35,7 +35,12 @@ from batch_runner.orchestration.settings import (
 from stacks.lambda_bundle import lambda_code_dir
 from stacks.orchestration_config import OrchestrationConfig
 from stacks.orchestration_functions import LOG_RETENTION, FunctionSpec, HandlerFunction, handler_function
-from stacks.security_checks import acknowledge, acknowledge_wildcard_resources, skip_checkov
+from stacks.security_checks import (
+    WILDCARD_RULE,
+    acknowledge,
+    acknowledge_wildcard_resources,
+    skip_checkov,
+)
 
 ATTACH_HANDLER = "batch_runner.orchestration.handlers.attach_workflow"
 COLLECT_HANDLER = "batch_runner.orchestration.handlers.collect"
@@ -285,6 +290,12 @@ class RunWorkflow(Construct):
             removal_policy=removal_policy,
         )
         alert_topic.grant_publish(machine)  # and the topic key's data keys, when it has one
+        acknowledge(
+            machine,
+            f"{WILDCARD_RULE}[Action::kms:GenerateDataKey*]",
+            "CDK's publish grant on the encrypted alert topic: data keys of that topic's key only "
+            "(GenerateDataKey and GenerateDataKeyWithoutPlaintext, as SNS asks for either).",
+        )
         acknowledge(
             machine,
             "HIPAA.Security-IAMNoInlinePolicy",

@@ -189,7 +189,13 @@ class Scheduler:
             return
         if not entry.execution:
             arn = workflows.start(entry)
-            started = {"execution": arn, "workflows_started": entry.workflows_started + 1}
+            # A new round's results replace the last round's: until they are collected, none.
+            started = {
+                "execution": arn,
+                "workflows_started": entry.workflows_started + 1,
+                "results_uri": "",
+                "results_summary": "",
+            }
             self.registry.update(entry.run, started)
             report.workflows_started.append(entry.run)
         elif entry.task_token and _seconds_since(entry.heartbeat_at) >= HEARTBEAT_SECONDS:
