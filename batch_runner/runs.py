@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batch_runner.aws.clients import AwsContext
 from batch_runner.aws.settings import Overrides, resolve_settings, with_region
@@ -36,6 +36,9 @@ from batch_runner.jobs.submission import Backoff, SubmitReport
 from batch_runner.jobs.tracking import RunStatus, refresh
 from batch_runner.jobs.waiting import check_succeeded, wait_for_run
 from batch_runner.progress import TqdmProgress
+
+if TYPE_CHECKING:
+    from batch_runner.orchestration.collected import Collection, Fetched
 
 
 class Run(RunContext):
@@ -152,6 +155,23 @@ class Run(RunContext):
         or ``.save("out.parquet")`` (returns the reconciliation). A run with an output schema has
         a key per top-level property, and answers that fail the schema are failed (``schema``)."""
         return RunResults(self, include_input=include_input)
+
+    def collected_results(self) -> Collection | None:
+        """The results the stack collected when this orchestrated run finished (its ``uri`` in
+        S3, Parquet by default), or None: not orchestrated, not finished, or not collected yet."""
+        from batch_runner.orchestration.collected import current_collection
+
+        return current_collection(self)
+
+    def fetch_results(self, path: Path | str, *, format: str | None = None) -> Fetched | None:
+        """Write the stack's collection to ``path`` (a file, ``-`` or s3://); None when there is
+        none of that format: then ``results().save(path)`` joins the outputs here."""
+        from batch_runner.orchestration.collected import fetch_collection
+
+        collection = self.collected_results()
+        if collection is None:
+            return None
+        return fetch_collection(self, collection, str(path), file_format=format)
 
     def to_pandas(self, include_input: bool = False) -> Any:
         """Shortcut for ``results(include_input).to_pandas()``."""

@@ -55,7 +55,7 @@ def check_build_platform(
         )
 
 
-def lambda_code_dir() -> Path:
+def lambda_code_dir(collector: bool = False) -> Path:
     """The asset directory for this checkout's sources (built once, then reused)."""
     sources = list(_sources())
     digest = hashlib.sha256()

@@ -19,14 +19,11 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from batch_runner.aws.stack_outputs import EMULATOR_SYNTH_CONTEXT
 from batch_runner.jobs.tracking import TERMINAL_STATUSES
 from batch_runner.orchestration.registry import STATE_INDEX
 from batch_runner.orchestration.settings import (
@@ -35,15 +32,18 @@ from batch_runner.orchestration.settings import (
     REGISTRY_TABLE_VARIABLE,
     RUNNER_EVENTS,
     SETTINGS_VARIABLE,
+    STATE_MACHINE_VARIABLE,
     TOPIC_VARIABLE,
 )
-from stacks.lambda_bundle import check_build_platform, lambda_code_dir
+from stacks.lambda_bundle import lambda_code_dir
 from stacks.model_access import ModelRef
 from stacks.model_grants import model_statements
 from stacks.notifications import EVENT_DETAIL_TYPE
 from stacks.notifications import EVENT_SOURCE as BEDROCK_EVENT_SOURCE
 from stacks.orchestration_config import OrchestrationConfig
-from stacks.security_checks import acknowledge, acknowledge_wildcard_resources, skip_checkov
+from stacks.orchestration_functions import FunctionSpec, handler_function
+from stacks.orchestration_workflow import RunWorkflow
+from stacks.security_checks import acknowledge, skip_checkov
 from stacks.service_role import job_arn_pattern, pass_role_statement
 
 SCHEDULER_HANDLER = "batch_runner.orchestration.handlers.schedule"
@@ -90,79 +90,44 @@ class Orchestration(Construct):
         acknowledge(
             dead_letters, "AwsSolutions-SQS3", "This queue is the dead-letter queue of the scheduler."
         )
-        log_group = logs.LogGroup(
-            self, "SchedulerLogs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=removal_policy
-        )
-        skip_checkov(
-            log_group,
-            "CKV_AWS_158",
-            "One summary line per pass (run names, job counts), no record content; encrypted at rest by "
-            "CloudWatch Logs.",
-        )
-        acknowledge(
-            log_group,
-            "HIPAA.Security-CloudWatchLogGroupEncrypted",
-            "The scheduler logs one summary per pass (run names, job counts), never record content; "
-            "CloudWatch Logs encrypts it at rest with a service key.",
-        )
-        if not stack.node.try_get_context(EMULATOR_SYNTH_CONTEXT):
-            check_build_platform()  # the emulator runs the handlers in-process, never this bundle
-        role = iam.Role(
+        self.workflow = RunWorkflow(
             self,
-            "SchedulerRole",
-            description=f"The orchestration scheduler of {stack.stack_name}",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            "Workflow",
+            config=config,
+            registry=self.registry,
+            input_bucket=input_bucket,
+            output_bucket=output_bucket,
+            alert_topic=alert_topic,
+            encryption_key=encryption_key,
+            removal_policy=removal_policy,
         )
-        self.scheduler = lambda_.Function(
+        scheduler = handler_function(
             self,
             "Scheduler",
-            description="One pass over the orchestrated runs: refresh, share the quota, submit queued shards",
-            runtime=lambda_.Runtime.PYTHON_3_11,
-            architecture=lambda_.Architecture.X86_64,
-            code=lambda_.Code.from_asset(str(lambda_code_dir())),
-            handler=SCHEDULER_HANDLER,
-            memory_size=512,
-            timeout=SCHEDULER_TIMEOUT,
-            reserved_concurrent_executions=1,
-            role=role,
-            log_group=log_group,
-            dead_letter_queue=dead_letters,
-            retry_attempts=2,
-            environment={
-                SETTINGS_VARIABLE: config.settings.to_json(),
-                REGISTRY_TABLE_VARIABLE: self.registry.table_name,
-                INPUT_BUCKET_VARIABLE: input_bucket.bucket_name,
-                TOPIC_VARIABLE: alert_topic.topic_arn,
-            },
+            FunctionSpec(
+                handler=SCHEDULER_HANDLER,
+                description="One pass over the orchestrated runs: refresh, share the quota, submit shards",
+                code_dir=str(lambda_code_dir()),
+                memory_mb=512,
+                timeout=SCHEDULER_TIMEOUT,
+                reserved_concurrency=1,
+                dead_letter_queue=dead_letters,
+                environment={
+                    SETTINGS_VARIABLE: config.settings.to_json(),
+                    REGISTRY_TABLE_VARIABLE: self.registry.table_name,
+                    INPUT_BUCKET_VARIABLE: input_bucket.bucket_name,
+                    TOPIC_VARIABLE: alert_topic.topic_arn,
+                    STATE_MACHINE_VARIABLE: self.workflow.state_machine_arn,
+                },
+                logs_say="One summary line per pass (run names, job counts)",
+                statements=self._statements(input_bucket, output_bucket, service_role, models),
+                wildcards=self._wildcards(output_bucket, input_bucket),
+            ),
+            removal_policy,
         )
-        acknowledge(
-            self.scheduler,
-            "AwsSolutions-L1",
-            "Python 3.11 matches the compiled wheels bundled from the project's environment "
-            "(stacks/lambda_bundle.py).",
-        )
-        acknowledge(
-            self.scheduler,
-            "HIPAA.Security-LambdaInsideVPC",
-            "The scheduler calls only AWS APIs (Bedrock, S3, DynamoDB) and holds no record content.",
-        )
-        skip_checkov(
-            self.scheduler,
-            "CKV_AWS_117",
-            "The scheduler calls only AWS APIs (Bedrock, S3, DynamoDB) and holds no record content.",
-        )
-        skip_checkov(
-            self.scheduler,
-            "CKV_AWS_173",
-            "The variables hold resource names and the scheduling policy, no secrets; Lambda encrypts "
-            "them at rest.",
-        )
-        # CDK makes the function depend on its role as well as on the role's policy; cfn-lint calls
-        # the first redundant (the function's Role property already orders them).
-        cfn_function = self.scheduler.node.default_child
-        assert isinstance(cfn_function, lambda_.CfnFunction)
-        cfn_function.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
-        self._grant(role, log_group, input_bucket, output_bucket, service_role, models, encryption_key)
+        self.scheduler = scheduler.function
+        if encryption_key is not None:
+            encryption_key.grant_encrypt_decrypt(scheduler.role)
         self._triggers(stack, config, dead_letters)
         self.alarm_arns = self._alarms(stack, alert_topic)
 
@@ -202,25 +167,16 @@ class Orchestration(Construct):
         )
         return table
 
-    def _grant(
+    def _statements(
         self,
-        role: iam.Role,
-        log_group: logs.ILogGroup,
         input_bucket: s3.IBucket,
         output_bucket: s3.IBucket,
         service_role: iam.IRole,
         models: Sequence[ModelRef],
-        key: kms.IKey | None,
-    ) -> None:
-        stack = Stack.of(self)
-        job_arns = job_arn_pattern(stack)
-        run_objects = input_bucket.arn_for_objects("runs/*")
-        statements = [
-            iam.PolicyStatement(
-                sid="Logs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[log_group.log_group_arn],
-            ),
+    ) -> list[iam.PolicyStatement]:
+        job_arns = job_arn_pattern(Stack.of(self))
+        machine = self.workflow.state_machine_arn
+        return [
             iam.PolicyStatement(
                 sid="CreateWatchStopAndTagJobs",
                 actions=[
@@ -237,7 +193,9 @@ class Orchestration(Construct):
                 sid="ListInputBucket", actions=["s3:ListBucket"], resources=[input_bucket.bucket_arn]
             ),
             iam.PolicyStatement(
-                sid="ReadWriteRuns", actions=["s3:GetObject", "s3:PutObject"], resources=[run_objects]
+                sid="ReadWriteRuns",
+                actions=["s3:GetObject", "s3:PutObject"],
+                resources=[input_bucket.arn_for_objects("runs/*")],
             ),
             iam.PolicyStatement(
                 sid="ReadRunOutput",
@@ -249,35 +207,26 @@ class Orchestration(Construct):
                 actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
                 resources=[self.registry.table_arn, f"{self.registry.table_arn}/index/{STATE_INDEX}"],
             ),
+            iam.PolicyStatement(sid="StartWorkflows", actions=["states:StartExecution"], resources=[machine]),
+            iam.PolicyStatement(
+                sid="AnswerWorkflows",
+                actions=["states:SendTaskSuccess", "states:SendTaskHeartbeat"],
+                resources=[machine],
+            ),
             # Only the job creation on the allowed models: the service role, not the scheduler, invokes them.
             *model_statements(self, models, actions=["bedrock:CreateModelInvocationJob"])[:1],
         ]
-        policy = iam.ManagedPolicy(
-            self,
-            "SchedulerPolicy",
-            description=f"The orchestration scheduler of {stack.stack_name}",
-            statements=statements,
-            roles=[role],
-        )
-        if key is not None:
-            key.grant_encrypt_decrypt(role)
-        acknowledge(
-            role,
-            "HIPAA.Security-IAMNoInlinePolicy",
-            "The inline statements are the grants CDK adds for the function's own dead-letter queue and "
-            "data key, scoped to those two resources; everything else is in the managed SchedulerPolicy.",
-        )
-        acknowledge_wildcard_resources(
-            policy,
-            {
-                "*": "bedrock:ListModelInvocationJobs supports no resource type (IAM Service Authorization "
-                "Reference): '*' is the only resource it accepts; the scheduler counts every live job.",
-                job_arns: "Job IDs are assigned by Bedrock at creation; the ARN is fixed to this account "
-                "and Region.",
-                run_objects: "Run names are chosen per run; the scheduler reads and writes only under runs/.",
-                output_bucket.arn_for_objects("runs/*"): "Job output keys are chosen by Bedrock under runs/.",
-            },
-        )
+
+    def _wildcards(self, output_bucket: s3.IBucket, input_bucket: s3.IBucket) -> dict[str, str]:
+        return {
+            "*": "bedrock:ListModelInvocationJobs supports no resource type (IAM Service Authorization "
+            "Reference): '*' is the only resource it accepts; the scheduler counts every live job.",
+            job_arn_pattern(Stack.of(self)): "Job IDs are assigned by Bedrock at creation; the ARN is fixed "
+            "to this account and Region.",
+            input_bucket.arn_for_objects("runs/*"): "Run names are chosen per run; the scheduler reads and "
+            "writes only under runs/.",
+            output_bucket.arn_for_objects("runs/*"): "Job output keys are chosen by Bedrock under runs/.",
+        }
 
     def _triggers(self, stack: Stack, config: OrchestrationConfig, dead_letters: sqs.IQueue) -> None:
         def target() -> targets.LambdaFunction:

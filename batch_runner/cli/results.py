@@ -28,6 +28,11 @@ naming the problem (e.g. "$.resolved: 'maybe' is not one of ['yes', 'no']"); its
 and stop reason are kept and its property columns are empty. Such rows count as failed; `retry
 --failed-schema` resends only them.
 
+For a run the stack orchestrates, the results it collected when the run finished (see `status`)
+are fetched rather than joined again, when they are of the format asked for and --include-input is
+not given; --collect-here joins them on this machine anyway. Parquet parts of a large run are
+joined into the one file asked for.
+
 Prints the reconciliation, total = succeeded + failed + missing, and any warnings. Exit code 0
 when the file is written, whatever the records' outcomes. --json prints the reconciliation object
 (total, succeeded, failed, schema_failed, missing, unexpected, malformed, superseded, tokens,
@@ -65,6 +70,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--include-input", action="store_true", help="add the input columns to each row")
     parser.add_argument("--json", action="store_true", help="print the reconciliation as JSON")
+    parser.add_argument(
+        "--collect-here",
+        action="store_true",
+        help="join the outputs on this machine even when the stack has collected the run's results",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -77,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     # With the rows on standard output, everything said about them goes to stderr.
     report = sys.stderr if destination.is_stdout else sys.stdout
     batch_run = load_run(args)
+    if not args.collect_here and not args.include_input and _fetched(batch_run, args, destination, report):
+        return 0
     try:
         refresh(batch_run, submit=False)  # current job statuses, so unfinished jobs are flagged right
     except AwsError as err:
@@ -98,6 +110,34 @@ def run(args: argparse.Namespace) -> int:
     for warning in reconciliation.warnings():
         print(f"warning: {warning}", file=sys.stderr)
     return 0
+
+
+def _fetched(batch_run: Any, args: argparse.Namespace, destination: Any, report: Any) -> bool:
+    """Write the stack's collection to the destination, if it has the current one in this format."""
+    from batch_runner.orchestration.collected import current_collection, fetch_collection
+
+    collection = current_collection(batch_run)
+    if collection is None:
+        return False
+    fetched = fetch_collection(batch_run, collection, destination)
+    if fetched is None:
+        print(
+            f"note: the stack collected {collection.file_format} ({collection.uri}); "
+            f"joining {destination.file_format} here",
+            file=sys.stderr,
+        )
+        return False
+    if args.json:
+        print(json.dumps(fetched.reconciliation, indent=2, default=str), file=report)
+        return True
+    where = "standard output" if destination.is_stdout else destination.location
+    print(f"wrote {where} from the stack's collection {collection.uri}: {fetched.summary()}", file=report)
+    stored = fetched.reconciliation
+    tokens = stored.get("input_tokens", 0), stored.get("output_tokens", 0)
+    print(f"tokens: {tokens[0]} input, {tokens[1]} output", file=report)
+    for warning in stored.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
+    return True
 
 
 def schema_line(run_name: str, failures: int, properties: tuple[str, ...]) -> str:

@@ -2,6 +2,7 @@
 
 ``schedule`` is the scheduler Lambda (reserved concurrency 1): every trigger (a job ended, a
 runner event, the sweep schedule) runs the same idempotent pass, so the event itself is only logged.
+``attach_workflow`` and ``collect`` are the tasks of each run's workflow (``workflow``).
 """
 
 from __future__ import annotations
@@ -9,13 +10,17 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from batch_runner.aws.clients import AwsContext
+from batch_runner.orchestration.registry import Registry
 from batch_runner.orchestration.scheduler import Scheduler
 from batch_runner.orchestration.settings import OrchestrationSettings
+from batch_runner.orchestration.workflow import Workflows, hand_back
 
 LOG = logging.getLogger("batch_runner.orchestration")
 LOG.setLevel(logging.INFO)
@@ -31,7 +36,7 @@ def schedule(
     """``aws`` and ``environ`` are injected by tests and the emulator; Lambda passes neither."""
     settings = OrchestrationSettings.from_environment(os.environ if environ is None else environ)
     aws = aws or AwsContext()
-    clients = {name: aws.client(name) for name in ("bedrock", "s3", "dynamodb")}
+    clients = {name: aws.client(name) for name in ("bedrock", "s3", "dynamodb", "stepfunctions")}
     report = asdict(Scheduler(clients, settings).run_pass())
     LOG.info(json.dumps({"trigger": _trigger(event), **report}, sort_keys=True))
     return report
@@ -43,3 +48,45 @@ def _trigger(event: dict[str, Any]) -> str:
         detail = {}
     name = detail.get("batchJobName") or detail.get("run") or ""
     return f"{event.get('source', '?')}: {event.get('detail-type', '?')} {name}".strip()
+
+
+def attach_workflow(
+    event: dict[str, Any],
+    context: Any = None,
+    *,
+    aws: AwsContext | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The workflow's first task: keep its token on the run's registry item (``{"run", "token"}``)
+    until the scheduler hands it back; hand it back at once if the run already finished."""
+    settings = OrchestrationSettings.from_environment(os.environ if environ is None else environ)
+    aws = aws or AwsContext()
+    registry = Registry(aws.client("dynamodb"), settings.registry_table)
+    run = str(event["run"])
+    written = registry.update(run, {"task_token": str(event["token"])})
+    workflows = Workflows(aws.client("stepfunctions"), str(settings.state_machine_arn))
+    resumed = hand_back(registry, workflows, written)
+    LOG.info(json.dumps({"attached": run, "resumed": resumed}))
+    return {"run": run, "resumed": resumed}
+
+
+def collect(
+    event: dict[str, Any],
+    context: Any = None,
+    *,
+    aws: AwsContext | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The workflow's collect task (``{"run"}``): the run's results into S3, for the notice."""
+    from batch_runner.orchestration.collector import collect_run  # pyarrow: only this function
+
+    settings = OrchestrationSettings.from_environment(os.environ if environ is None else environ)
+    aws = aws or AwsContext()
+    clients = {name: aws.client(name) for name in ("s3", "dynamodb")}
+    collected = collect_run(clients, settings, str(event["run"]), _workdir()).to_dict()
+    LOG.info(json.dumps(collected, sort_keys=True))
+    return collected
+
+
+def _workdir() -> Path:
+    return Path(tempfile.gettempdir()) / "batch-runner"

@@ -38,6 +38,14 @@ class RegistryEntry:
     retry_requested: int = 0  # retry rounds asked for and not yet done
     retries_done: int = 0
     results_uri: str = ""
+    results_summary: str = ""
+    # The run's workflow (a Step Functions execution) and the task token it waits with: the
+    # scheduler starts one per round (a retry after the results were collected starts another)
+    # and hands the token back when the run finishes.
+    execution: str = ""
+    workflows_started: int = 0
+    task_token: str = ""
+    heartbeat_at: str = ""
 
     def to_item(self) -> dict[str, Any]:
         return {f.name: _attribute(getattr(self, f.name)) for f in fields(self)}
@@ -108,16 +116,19 @@ class Registry:
         except (ClientError, BotoCoreError) as err:
             raise aws_error(err, "listing active runs") from err
 
-    def update(self, run: str, changes: Mapping[str, object], *, retries_handled: int = 0) -> None:
+    def update(
+        self, run: str, changes: Mapping[str, object], *, retries_handled: int = 0
+    ) -> RegistryEntry | None:
         """Set some fields of the run's item (never the whole item, so a request sent meanwhile
-        survives); ``retries_handled`` is taken off ``retry_requested``."""
+        survives); ``retries_handled`` is taken off ``retry_requested``. Returns the item as
+        written (what another writer set meanwhile included)."""
         names = {f"#f{n}": name for n, name in enumerate(sorted(changes))}
         values = {f":v{n}": _attribute(changes[name]) for n, name in enumerate(sorted(changes))}
         sets = [f"#f{n} = :v{n}" for n in range(len(changes))]
         if retries_handled:
             names["#retry"], values[":handled"] = "retry_requested", _attribute(retries_handled)
             sets.append("#retry = #retry - :handled")
-        self._call(
+        written = self._call(
             "updating",
             run,
             "update_item",
@@ -125,7 +136,9 @@ class Registry:
             UpdateExpression="SET " + ", ".join(sets),
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
-        )
+            ReturnValues="ALL_NEW",
+        ).get("Attributes")
+        return RegistryEntry.from_item(written) if written and "model_id" in written else None
 
     def request(self, run: str, *, cancel: bool = False, retry: bool = False) -> bool:
         """Ask the scheduler to cancel or retry ``run``; False when the run is not registered."""

@@ -10,6 +10,8 @@ nothing to do, a lost one is made up by the next (the sweep schedule guarantees 
 3. Share each model's free slots among the runs with queued shards (``allocation``).
 4. Create those jobs with the run's deterministic names and client tokens.
 5. Write each changed manifest once (``If-Match``) and the registry item (state, waiting reason).
+6. Keep each run's workflow (``workflow``) in step: start one for a run that has none, send its
+   heartbeat, and hand its token back when the run has finished (it then collects and notifies).
 
 A crash anywhere creates no duplicate: a job created before the manifest write is live, so the
 next pass adopts it by name, and its client token makes a repeated create return it.
@@ -21,6 +23,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -42,12 +45,16 @@ from batch_runner.orchestration.cloud_run import CloudRun
 from batch_runner.orchestration.live_jobs import list_live_jobs, live_by_model, run_jobs
 from batch_runner.orchestration.registry import FINISHED, Registry, RegistryEntry
 from batch_runner.orchestration.settings import OrchestrationSettings
+from batch_runner.orchestration.workflow import Workflows, hand_back
 
 # A pass must finish well within a Lambda's time: "later" answers are retried briefly, then the
 # next pass tries again.
 PASS_BACKOFF = Backoff(base_seconds=0.5, max_seconds=5.0, deadline_seconds=20.0)
 # Above this many jobs of one run ended since the last pass, one listing beats a Get each.
 GETS_PER_RUN = 10
+# A waiting workflow hears from the scheduler at most this often (passes can come many a minute);
+# its heartbeat timeout allows several sweeps (``stacks/orchestration_workflow.py``).
+HEARTBEAT_SECONDS = 60
 
 
 @dataclass
@@ -61,6 +68,8 @@ class PassReport:
     cancelled: list[str] = field(default_factory=list)
     retried: dict[str, str] = field(default_factory=dict)  # run -> how (batch, on-demand, nothing)
     waiting: dict[str, str] = field(default_factory=dict)  # run -> why shards still wait
+    workflows_started: list[str] = field(default_factory=list)
+    workflows_resumed: list[str] = field(default_factory=list)
     manifests_written: int = 0
     warnings: list[str] = field(default_factory=list)
 
@@ -77,6 +86,11 @@ class Scheduler:
     @property
     def registry(self) -> Registry:
         return Registry(self.clients["dynamodb"], self.settings.registry_table)
+
+    @property
+    def workflows(self) -> Workflows | None:
+        arn = self.settings.state_machine_arn
+        return Workflows(self.clients["stepfunctions"], arn) if arn else None
 
     def run_pass(self) -> PassReport:
         report = PassReport()
@@ -102,6 +116,7 @@ class Scheduler:
                     self._cancel(run, report)
                 else:
                     self._retry(entry, run, report)
+                self._follow(entry, report)
             except AwsError as err:  # one broken run must not stop the others
                 report.warnings.append(f"run {entry.run}: {err}")
                 continue
@@ -167,6 +182,40 @@ class Scheduler:
             entry.run, {"retries_done": entry.retries_done + 1}, retries_handled=entry.retry_requested
         )
 
+    def _follow(self, entry: RegistryEntry, report: PassReport) -> None:
+        """Start the run's workflow if it has none; else keep it from timing out."""
+        workflows = self.workflows
+        if workflows is None:
+            return
+        if not entry.execution:
+            arn = workflows.start(entry)
+            # A new round's results replace the last round's: until they are collected, none.
+            started = {
+                "execution": arn,
+                "workflows_started": entry.workflows_started + 1,
+                "results_uri": "",
+                "results_summary": "",
+            }
+            self.registry.update(entry.run, started)
+            report.workflows_started.append(entry.run)
+        elif entry.task_token and _seconds_since(entry.heartbeat_at) >= HEARTBEAT_SECONDS:
+            if workflows.heartbeat(entry.task_token):
+                self.registry.update(entry.run, {"heartbeat_at": utc_now()})
+            else:  # stopped in the console, or timed out: the run goes on without it
+                report.warnings.append(f"run {entry.run}: its workflow stopped waiting ({entry.execution})")
+                self.registry.update(entry.run, {"task_token": ""})
+
+    def _finished(self, written: RegistryEntry | None, report: PassReport) -> None:
+        """Hand the finished run back to its workflow (which collects and notifies)."""
+        workflows = self.workflows
+        if workflows is None or written is None:
+            return
+        try:
+            if hand_back(self.registry, workflows, written):
+                report.workflows_resumed.append(written.run)
+        except AwsError as err:  # its heartbeat timeout then ends the workflow with a notice
+            report.warnings.append(f"run {written.run}: workflow not resumed ({err})")
+
     def _demands(self, runs: Mapping[str, tuple[RegistryEntry, CloudRun]]) -> list[Demand]:
         demands = []
         for entry, run in runs.values():
@@ -223,7 +272,9 @@ class Scheduler:
             if status.finished:
                 changes |= {"state": FINISHED, "outcome": status.state, "waiting_reason": ""}
                 report.finished[entry.run] = status.state
-            elif run.queued_shards and not entry.cancel_requested:
+                self._finished(self.registry.update(entry.run, changes), report)
+                continue
+            if run.queued_shards and not entry.cancel_requested:
                 limit = by_model.get(base_model(run.model_id))
                 reason = report.waiting.get(entry.run) or _slots_reason(limit, created)
                 changes["waiting_reason"] = reason
@@ -240,6 +291,12 @@ def _has_failures(run: CloudRun) -> bool:
         if shard.job_status in UNSUCCESSFUL_STATUSES or counts.get("errorRecordCount", 0) > 0:
             return True
     return False
+
+
+def _seconds_since(stamp: str) -> float:
+    if not stamp:
+        return float("inf")
+    return (datetime.now(UTC) - datetime.fromisoformat(stamp)).total_seconds()
 
 
 def _slots_reason(limit: ModelLimit | None, created: Counter[str]) -> str:

@@ -15,6 +15,8 @@ SETTINGS_VARIABLE = "BATCH_RUNNER_ORCHESTRATION"
 REGISTRY_TABLE_VARIABLE = "BATCH_RUNNER_REGISTRY_TABLE"
 INPUT_BUCKET_VARIABLE = "BATCH_RUNNER_INPUT_BUCKET"
 TOPIC_VARIABLE = "BATCH_RUNNER_TOPIC_ARN"
+STATE_MACHINE_VARIABLE = "BATCH_RUNNER_STATE_MACHINE_ARN"
+RESOURCE_VARIABLES = ("registry_table", "input_bucket", "topic_arn", "state_machine_arn")
 DEFAULT_TEAM = "default"
 
 # The runner's own events on the default bus: each asks the scheduler for a pass.
@@ -55,15 +57,14 @@ class OrchestrationSettings:
     registry_table: str = ""
     input_bucket: str = ""
     topic_arn: str | None = None
+    state_machine_arn: str | None = None  # the runs' workflow; none: nothing collects results
 
     def team(self, name: str) -> Team:
         return next((t for t in self.teams if t.name == name), Team(name))
 
     def to_json(self) -> str:
         """The policy part only: resource names travel in their own variables."""
-        policy = {
-            k: v for k, v in asdict(self).items() if k not in ("registry_table", "input_bucket", "topic_arn")
-        }
+        policy = {k: v for k, v in asdict(self).items() if k not in RESOURCE_VARIABLES}
         return json.dumps(policy, sort_keys=True)
 
     @classmethod
@@ -74,6 +75,7 @@ class OrchestrationSettings:
             registry_table=environ[REGISTRY_TABLE_VARIABLE],
             input_bucket=environ[INPUT_BUCKET_VARIABLE],
             topic_arn=environ.get(TOPIC_VARIABLE) or None,
+            state_machine_arn=environ.get(STATE_MACHINE_VARIABLE) or None,
         )
 
     @classmethod

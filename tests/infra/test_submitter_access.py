@@ -23,6 +23,21 @@ RESOURCELESS_ACTIONS = {
     "ec2:DescribeDhcpOptions",
     "ec2:DescribeSubnets",
     "ec2:DescribeSecurityGroups",
+    # A state machine's logging: "CloudWatch Logs delivery does not support resource-level
+    # permissions, you must specify * for Resource" (Step Functions developer guide, logging IAM).
+    "logs:CreateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:DescribeLogGroups",
+    "logs:DescribeResourcePolicies",
+    "logs:GetLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:UpdateLogDelivery",
+    # X-Ray tracing of the state machine: these X-Ray actions take no resource.
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "xray:PutTelemetryRecords",
+    "xray:PutTraceSegments",
 }
 
 
