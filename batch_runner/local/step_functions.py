@@ -304,7 +304,15 @@ _original_wait = StateTaskServiceCallback._eval_wait_for_task_token
 def _wait_for_task_token(
     self: Any, env: Any, timeout_seconds: int, callback_endpoint: Any, heartbeat_endpoint: Any
 ) -> Any:
-    """moto's token wait, marked so that ``busy_executions`` can tell a parked execution."""
+    """moto's token wait, marked so that ``busy_executions`` can tell a parked execution.
+
+    A token may come back while the task's own call is still running (a Lambda that hands its
+    token back at once): AWS completes the task then. moto, with a heartbeat, starts a fresh
+    heartbeat wait after the call and misses that answer until the heartbeat times out.
+    """
+    answered = callback_endpoint.get_outcome()
+    if answered is not None:
+        return answered
     with _WAITING_LOCK:
         _WAITING.add(callback_endpoint)
     try:

@@ -34,7 +34,8 @@ def test_wait_then_collect_then_notify_and_every_failure_is_announced(synthesize
     assert wait["Parameters"]["Payload"] == {"run.$": "$.run", "token.$": "$$.Task.Token"}
     assert wait["HeartbeatSeconds"] == 3 * 5 * 60 + 120  # three sweeps of 5 minutes and a margin
     assert wait["TimeoutSeconds"] == 90 * 86400
-    assert (wait["Next"], states["Collect"]["Next"], states["Notify"].get("End")) == ("Collect", "Notify", True)
+    path = (wait["Next"], states["Collect"]["Next"], states["Notify"].get("End"))
+    assert path == ("Collect", "Notify", True)
     for state, announces in (("WaitForRun", "NotifyStalled"), ("Collect", "NotifyCollectFailed")):
         (catch,) = states[state]["Catch"]
         assert catch["ErrorEquals"] == ["States.ALL"] and catch["Next"] == announces
@@ -101,7 +102,8 @@ def test_the_attach_function_may_only_hand_back_a_token(synthesized: Synthesized
     attach = _role(deployed, "WorkflowAttach")
     assert is_allowed(attach, "states:SendTaskSuccess", MACHINE_ARN, {})
     assert not is_allowed(attach, "states:StartExecution", MACHINE_ARN, {})
-    assert not is_allowed(attach, "dynamodb:DeleteItem", "arn:aws:dynamodb:us-east-1:123456789012:table/x", {})
+    table = "arn:aws:dynamodb:us-east-1:123456789012:table/x"
+    assert not is_allowed(attach, "dynamodb:DeleteItem", table, {})
     scheduler = _role(deployed, "SchedulerRole")
     for action in ("states:StartExecution", "states:SendTaskSuccess", "states:SendTaskHeartbeat"):
         assert is_allowed(scheduler, action, MACHINE_ARN, {})

@@ -3,8 +3,11 @@ leaves; EventBridge wakes the in-process scheduler Lambda; `status` on the lapto
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from batch_runner.api import QuotaOverrides, submit
@@ -139,3 +142,62 @@ def test_the_cli_hands_the_run_over_and_asks_for_a_retry(
     emulator.settle()
     entry = _registry(emulator).get("e2e-cli")
     assert entry is not None and (entry.retry_requested, entry.state) == (0, FINISHED)
+
+
+def _machine(emulator: Emulator) -> str:
+    (machine,) = [
+        m["stateMachineArn"]
+        for m in emulator.client("stepfunctions").list_state_machines()["stateMachines"]
+        if m["name"] == f"{emulator.stack_name}-runs"
+    ]
+    return str(machine)
+
+
+def _alert_inbox(emulator: Emulator, name: str) -> Callable[[], list[str]]:
+    """A queue subscribed to the stack's alert topic: a function returning what reached it."""
+    sns, sqs = emulator.client("sns"), emulator.client("sqs")
+    queue = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(
+        TopicArn=emulator.stack_outputs["NotificationTopicArn"],
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+
+    def received() -> list[str]:
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        return [m["Body"] for m in messages]
+
+    return received
+
+
+def test_each_run_has_a_workflow_that_collects_and_notifies(emulator: Emulator, tmp_path: Path) -> None:
+    inbox = _alert_inbox(emulator, "e2e-flow-inbox")
+    run = _submit(emulator, tmp_path, "e2e-flow", 3, quota=1)
+    emulator.settle()
+    entry = _registry(emulator).get("e2e-flow")
+    assert entry is not None and entry.state == FINISHED
+    sfn = emulator.client("stepfunctions")
+    (execution,) = [
+        e
+        for e in sfn.list_executions(stateMachineArn=_machine(emulator))["executions"]
+        if e["name"] == "e2e-flow-1"
+    ]
+    assert emulator.wait_for_execution(execution["executionArn"]) == "SUCCEEDED"
+    states = [
+        event["stateEnteredEventDetails"]["name"]
+        for event in sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
+        if "stateEnteredEventDetails" in event
+    ]
+    assert states == ["WaitForRun", "Collect", "Notify"]
+    entry = _registry(emulator).get("e2e-flow")
+    assert entry is not None and entry.results_uri.endswith("/runs/e2e-flow/results/results.parquet")
+    assert (entry.task_token, entry.execution) == ("", "")  # handed back: a retry starts round 2
+    notices = [n for n in map(json.loads, inbox()) if n.get("run") == "e2e-flow"]
+    assert [(n["run"], n["total"], n["succeeded"]) for n in notices] == [("e2e-flow", 300, 300)]
+    # A laptop fetches the collection rather than joining again.
+    fetched = run.fetch_results(tmp_path / "out.parquet")
+    assert fetched is not None and fetched.reconciliation["total"] == 300
+    rows = pq.read_table(tmp_path / "out.parquet").to_pylist()
+    assert [row["id"] for row in rows] == [f"e2e-flow-{n}" for n in range(300)]
