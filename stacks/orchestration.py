@@ -26,7 +26,6 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from batch_runner.aws.stack_outputs import EMULATOR_SYNTH_CONTEXT
 from batch_runner.jobs.tracking import TERMINAL_STATUSES
 from batch_runner.orchestration.registry import STATE_INDEX
 from batch_runner.orchestration.settings import (
@@ -37,7 +36,7 @@ from batch_runner.orchestration.settings import (
     SETTINGS_VARIABLE,
     TOPIC_VARIABLE,
 )
-from stacks.lambda_bundle import check_build_platform, lambda_code_dir
+from stacks.lambda_bundle import lambda_code_dir
 from stacks.model_access import ModelRef
 from stacks.model_grants import model_statements
 from stacks.notifications import EVENT_DETAIL_TYPE
@@ -105,8 +104,6 @@ class Orchestration(Construct):
             "The scheduler logs one summary per pass (run names, job counts), never record content; "
             "CloudWatch Logs encrypts it at rest with a service key.",
         )
-        if not stack.node.try_get_context(EMULATOR_SYNTH_CONTEXT):
-            check_build_platform()  # the emulator runs the handlers in-process, never this bundle
         role = iam.Role(
             self,
             "SchedulerRole",
@@ -138,8 +135,7 @@ class Orchestration(Construct):
         acknowledge(
             self.scheduler,
             "AwsSolutions-L1",
-            "Python 3.11 matches the compiled wheels bundled from the project's environment "
-            "(stacks/lambda_bundle.py).",
+            "Python 3.11 is the runtime the bundled wheels are downloaded for (stacks/lambda_target.py).",
         )
         acknowledge(
             self.scheduler,
