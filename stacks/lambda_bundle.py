@@ -113,7 +113,8 @@ def kept_path(name: str, names: set[str]) -> str | None:
     parts = PurePosixPath(name).parts
     if parts[0].endswith(".data"):
         # Installed scripts, headers and data files are not importable code.
-        return kept_path("/".join(parts[2:]), names) if parts[1] in ("purelib", "platlib") else None
+        installed = len(parts) > 2 and parts[1] in ("purelib", "platlib")
+        return kept_path("/".join(parts[2:]), names) if installed else None
     if parts[0].endswith(".dist-info"):
         return name if KEPT_METADATA.fullmatch(parts[-1]) or "licenses" in parts else None
     if "__pycache__" in parts or name.endswith(".pyc") or _duplicate_library(name, names):

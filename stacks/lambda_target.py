@@ -26,7 +26,7 @@ RUNTIME_VERSION = "3.11"
 PLATFORM = "manylinux2014_x86_64"
 MAX_GLIBC_MINOR = 26  # Amazon Linux 2, the python3.11 runtime's OS
 # Distributions whose wheels the target accepts: pure Python, or compiled for CPython 3.11.
-PYTHON_TAGS = frozenset({"py3", "py2.py3", "cp311"})
+PYTHON_TAGS = frozenset({"py3", "cp311"})
 ABI_TAGS = frozenset({"none", "abi3", "cp311"})
 
 # What `import batch_runner.orchestration.handlers` loads, including a retry of a run with an
@@ -97,7 +97,7 @@ def fits_target(wheel_name: str) -> bool:
     if len(parts) < 5:
         return False
     python, abi, platforms = parts[-3], parts[-2], parts[-1].split(".")
-    if python not in PYTHON_TAGS or abi not in ABI_TAGS:
+    if PYTHON_TAGS.isdisjoint(python.split(".")) or abi not in ABI_TAGS:
         return False
     return any(platform == "any" or _old_enough(platform) for platform in platforms)
 
