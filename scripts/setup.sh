@@ -32,3 +32,7 @@ if [ "$(cat node_modules/.installed 2>/dev/null)" != "$want" ]; then
   npm install --no-audit --no-fund --loglevel=error
   echo "$want" > node_modules/.installed
 fi
+
+# The orchestration Lambdas' wheels, for their runtime rather than this machine: synth builds the
+# Lambda code from them offline (stacks/lambda_bundle.py). Downloads only what is missing.
+.venv/bin/python scripts/lambda_wheels.py

@@ -105,7 +105,7 @@ def handler_function(
     acknowledge(
         function,
         "AwsSolutions-L1",
-        "Python 3.11 matches the wheels bundled for the function (stacks/lambda_bundle.py).",
+        "Python 3.11 is the runtime the bundled wheels are downloaded for (stacks/lambda_target.py).",
     )
     acknowledge(
         function,
