@@ -47,6 +47,7 @@ from batch_runner.results.writers import check_output_path
 
 if TYPE_CHECKING:
     from batch_runner.local.server import Emulator  # loads moto: only when the demo runs
+    from batch_runner.runs import Run
 
 REGION = "us-east-1"
 DEMO_ENVIRONMENT = "dev"
@@ -89,6 +90,7 @@ class DemoSummary:
     jobs: int
     seconds: float
     orchestrated: bool = False  # the manifest's setting: the stack drove the run, not this process
+    collected: str = ""  # orchestrated: where the stack's workflow collected the results in S3
     columns: tuple[str, ...] = ()  # the answer columns from the output schema
     schema_failed: int = 0  # answers that did not match the schema
     # Counts of each value of the yes/no-like columns (enums and booleans), e.g. {"resolved": {"yes": 90}}
@@ -204,6 +206,7 @@ def _submit_wait_collect(
     )
     pacing = Pacing(poll=POLL_SECONDS, max_poll=POLL_SECONDS * 4, timeout=TIMEOUT_SECONDS)
     status = wait_for_run(run, pacing, on_progress=on_progress)
+    collected = _stack_collection(run) if is_orchestrated(run) else ""
     reconciliation = run.results(include_input=True).save(out)
     schema = run_output_schema(run)
     assert schema is not None  # submitted with the bundled schema above
@@ -212,6 +215,7 @@ def _submit_wait_collect(
         run=run.name,
         state=status.state,
         orchestrated=is_orchestrated(run),
+        collected=collected,
         output_path=out.resolve(),
         records=reconciliation.total,
         succeeded=reconciliation.succeeded,
@@ -228,6 +232,17 @@ def _submit_wait_collect(
         schema_failed=reconciliation.schema_failed,
         tallies=_tallies(run.results(), _categorical(schema)),
     )
+
+
+def _stack_collection(run: Run) -> str:
+    """Where the run's workflow put the results, once it has (moments after the run ends)."""
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        collection = run.collected_results()
+        if collection is not None:
+            return collection.uri
+        time.sleep(POLL_SECONDS)
+    return ""
 
 
 def _categorical(schema: OutputSchema) -> list[str]:

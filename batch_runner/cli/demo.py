@@ -131,6 +131,7 @@ def _print_summary(summary: DemoSummary) -> None:
                 f"  tokens:   {summary.input_tokens:,} input, {summary.output_tokens:,} output",
                 f"  cost:     {cost}",
                 f"  results:  {summary.output_path}",
+                *([f"  the stack collected them too: {summary.collected}"] if summary.collected else []),
             ]
         ),
         flush=True,

@@ -181,6 +181,10 @@ def test_orchestrated_hands_the_run_to_the_stack_and_collects_every_row(tmp_path
             (tmp_path / ".batch-runner" / "runs" / run.group(1) / "manifest.json").read_bytes()
         )
         assert manifest["settings"]["orchestrated"] is True
+        # Its workflow collected the results into the stack's bucket, next to the manifest.
+        assert re.search(
+            rf"the stack collected them too: s3://\S+/runs/{run.group(1)}/results/results.parquet", output
+        )
         rows = [orjson.loads(line) for line in (tmp_path / "out.jsonl").read_bytes().splitlines()]
         assert len(rows) == 160 and {row["status"] for row in rows} == {"succeeded"}
 
