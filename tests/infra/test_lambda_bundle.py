@@ -11,6 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -211,3 +212,50 @@ def test_only_wheels_that_load_in_the_lambda_runtime_count(wheel: str, fits: boo
     (tmp_path / wheel).touch()
     name, version = wheel.split("-")[:2]
     assert (wheel_for(Requirement(name, version), tmp_path) is not None) is fits
+
+
+def test_the_collector_bundle_collects_as_the_laptop_does(collector: Path, tmp_path: Path) -> None:
+    """The Lambda's pyarrow (an older release, see stacks/lambda_target.py) joins, validates and
+    writes Parquet, then cuts it into parts, exactly as the project's own pinned pyarrow does."""
+    from batch_runner.results import LocalOutputSource, collect_results
+    from tests.runner import results_samples as s
+    from tests.runner.results.test_row_join import SCHEMA, answer, claude, rid, write_index, write_job
+
+    job = write_job(
+        tmp_path,
+        "job000000001",
+        {"a.jsonl.out": [s.success_line(rid(row), claude(answer(row))) for row in range(0, 9, 2)]},
+    )
+    index = write_index(tmp_path, [s.index_line(rid(row), row, None, text=f"q{row}") for row in range(9)])
+    laptop = collect_results(
+        LocalOutputSource(tmp_path), [job], index, tmp_path / "laptop.parquet", output_schema=SCHEMA
+    )
+    found = run_alone(
+        collector,
+        f"""
+        import shutil
+        from pathlib import Path
+        from batch_runner.orchestration.result_parts import write_parts
+        from batch_runner.results import JobOutputRef, LocalOutputSource, collect_results
+        job = JobOutputRef({job.job_arn!r}, {job.output_s3_uri!r}, "Completed")
+        root = Path({str(tmp_path)!r})
+        done = collect_results(
+            LocalOutputSource(root), [job], root / "record-index.jsonl", root / "lambda.parquet",
+            output_schema={SCHEMA!r},
+        )
+        out["reconciliation"] = done.to_dict()
+
+        class Folder:  # S3's upload_file, into a local folder
+            def upload_file(self, path, bucket, key):
+                shutil.copyfile(path, root / key)
+
+        out["parts"] = write_parts(Folder(), root / "lambda.parquet", "bucket", "part-", 4)
+        """,
+        cwd=tmp_path,
+    )
+    assert found["reconciliation"] == json.loads(json.dumps(laptop.to_dict(), default=str))
+    expected = pq.read_table(tmp_path / "laptop.parquet")
+    assert pq.read_table(tmp_path / "lambda.parquet").equals(expected)
+    parts = sorted(tmp_path.glob("part-part-*.parquet"))
+    assert found["parts"] == len(parts) == 3
+    assert pa.concat_tables([pq.read_table(p) for p in parts]).equals(expected)
