@@ -93,6 +93,11 @@ def test_a_partially_completed_job_is_retried_and_every_row_collected(
     assert {s.kind for s in run.shards} == {"batch", "retry"}
     rows = list(run.results())
     assert len(rows) == 200 and {row["status"] for row in rows} == {"succeeded"}
+    # The workflow collected after the retry round: the stack's file has every row, succeeded.
+    assert run.fetch_results(tmp_path / "collected.csv") is None  # Parquet was collected, not CSV
+    assert run.fetch_results(tmp_path / "collected.parquet") is not None
+    collected = pq.read_table(tmp_path / "collected.parquet").to_pylist()
+    assert len(collected) == 200 and {row["status"] for row in collected} == {"succeeded"}
 
 
 def test_the_cli_hands_the_run_over_and_asks_for_a_retry(
