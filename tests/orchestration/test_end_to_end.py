@@ -206,3 +206,38 @@ def test_each_run_has_a_workflow_that_collects_and_notifies(emulator: Emulator, 
     assert fetched is not None and fetched.reconciliation["total"] == 300
     rows = pq.read_table(tmp_path / "out.parquet").to_pylist()
     assert [row["id"] for row in rows] == [f"e2e-flow-{n}" for n in range(300)]
+
+
+def test_results_fetches_the_collection_joins_parts_and_collects_here_on_request(
+    emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from batch_runner.cli import main
+    from batch_runner.orchestration.collector import collect_run
+    from batch_runner.orchestration.settings import OrchestrationSettings
+
+    _submit(emulator, tmp_path, "e2e-fetch", 3, quota=3)
+    emulator.settle()
+    endpoint = ["--endpoint-url", emulator.endpoint_url, "--state-dir", str(tmp_path / "laptop")]
+    assert main(["results", "e2e-fetch", "--out", str(tmp_path / "one.parquet"), *endpoint]) == 0
+    assert "from the stack's collection s3://" in capsys.readouterr().out
+    # Collected again as parts of 120 rows: `results` joins them into the one file asked for.
+    settings = OrchestrationSettings(
+        registry_table=emulator.stack_outputs["RunRegistryTableName"],
+        input_bucket=emulator.stack_outputs["InputBucketName"],
+    )
+    clients = {name: emulator.client(name) for name in ("s3", "dynamodb")}
+    assert collect_run(clients, settings, "e2e-fetch", tmp_path / "lambda", part_rows=120).parts == 3
+    assert main(["results", "e2e-fetch", "--out", str(tmp_path / "parts.parquet"), *endpoint]) == 0
+    assert "/runs/e2e-fetch/results/:" in capsys.readouterr().out
+    one, joined = (pq.read_table(tmp_path / name) for name in ("one.parquet", "parts.parquet"))
+    assert joined.num_rows == 300 and joined.equals(one)
+    # Another format, or --collect-here: joined on this machine, the same rows.
+    assert main(["results", "e2e-fetch", "--out", str(tmp_path / "here.csv"), *endpoint]) == 0
+    captured = capsys.readouterr()
+    assert "the stack collected parquet" in captured.err and "from the stack's" not in captured.out
+    assert (
+        main(["results", "e2e-fetch", "--out", str(tmp_path / "here.parquet"), "--collect-here", *endpoint])
+        == 0
+    )
+    assert "from the stack's" not in capsys.readouterr().out
+    assert pq.read_table(tmp_path / "here.parquet").column("id").equals(one.column("id"))
