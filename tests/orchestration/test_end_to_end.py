@@ -241,3 +241,43 @@ def test_results_fetches_the_collection_joins_parts_and_collects_here_on_request
     )
     assert "from the stack's" not in capsys.readouterr().out
     assert pq.read_table(tmp_path / "here.parquet").column("id").equals(one.column("id"))
+
+
+def test_waiting_workflows_hear_the_scheduler_and_one_stopped_in_the_console_is_let_go(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    from batch_runner.orchestration.handlers import schedule
+
+    emulator.configure(max_active_jobs_per_model=1)
+    _submit(emulator, tmp_path, "e2e-beat", 2, quota=1)
+    emulator.deliveries.join()
+    emulator.quiesce()  # the workflow waits with its token stored
+    registry = _registry(emulator)
+    entry = registry.get("e2e-beat")
+    assert entry is not None and entry.task_token and not entry.heartbeat_at
+    environ = _scheduler_environment(emulator)
+    aws = emulator.deliveries.aws()
+    schedule({}, aws=aws, environ=environ)
+    beaten = registry.get("e2e-beat")
+    assert beaten is not None and beaten.heartbeat_at  # the pass sent a heartbeat
+    schedule({}, aws=aws, environ=environ)
+    again = registry.get("e2e-beat")
+    assert again is not None and again.heartbeat_at == beaten.heartbeat_at  # at most one a minute
+    # Someone stops the execution in the console: the scheduler lets its token go, the run goes on.
+    # (AWS then refuses its token; moto keeps answering for it, so the test hands the registry a
+    # token Step Functions does not know, which AWS refuses the same way.)
+    emulator.client("stepfunctions").stop_execution(executionArn=entry.execution)
+    registry.update("e2e-beat", {"heartbeat_at": "", "task_token": "AQB8-token-of-a-stopped-task"})
+    report = schedule({}, aws=aws, environ=environ)
+    assert any("its workflow stopped waiting" in warning for warning in report["warnings"])
+    stopped = registry.get("e2e-beat")
+    assert stopped is not None and stopped.task_token == "" and stopped.state == "active"
+    emulator.settle()
+    finished = registry.get("e2e-beat")
+    assert finished is not None and finished.state == FINISHED
+
+
+def _scheduler_environment(emulator: Emulator) -> dict[str, str]:
+    name = emulator.stack_outputs["SchedulerFunctionName"]
+    function = emulator.client("lambda").get_function_configuration(FunctionName=name)
+    return dict(function["Environment"]["Variables"])
