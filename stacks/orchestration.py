@@ -41,7 +41,7 @@ from stacks.model_grants import model_statements
 from stacks.notifications import EVENT_DETAIL_TYPE
 from stacks.notifications import EVENT_SOURCE as BEDROCK_EVENT_SOURCE
 from stacks.orchestration_config import OrchestrationConfig
-from stacks.orchestration_functions import FunctionSpec, handler_function
+from stacks.orchestration_functions import FunctionSpec, handler_function, read_job_output
 from stacks.orchestration_workflow import RunWorkflow
 from stacks.security_checks import acknowledge, skip_checkov
 from stacks.service_role import job_arn_pattern, pass_role_statement
@@ -197,11 +197,7 @@ class Orchestration(Construct):
                 actions=["s3:GetObject", "s3:PutObject"],
                 resources=[input_bucket.arn_for_objects("runs/*")],
             ),
-            iam.PolicyStatement(
-                sid="ReadRunOutput",
-                actions=["s3:GetObject"],
-                resources=[output_bucket.arn_for_objects("runs/*")],
-            ),
+            read_job_output(output_bucket, "ReadRunOutput"),
             iam.PolicyStatement(
                 sid="Registry",
                 actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],

@@ -14,6 +14,7 @@ from aws_cdk import Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -45,6 +46,13 @@ class HandlerFunction:
     function: lambda_.Function
     role: iam.Role
     log_group: logs.LogGroup
+
+
+def read_job_output(output_bucket: s3.IBucket, sid: str) -> iam.PolicyStatement:
+    """Read the jobs' output files, which Bedrock writes under runs/ in the output bucket."""
+    return iam.PolicyStatement(
+        sid=sid, actions=["s3:GetObject"], resources=[output_bucket.arn_for_objects("runs/*")]
+    )
 
 
 def handler_function(

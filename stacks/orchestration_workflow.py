@@ -34,7 +34,13 @@ from batch_runner.orchestration.settings import (
 )
 from stacks.lambda_bundle import lambda_code_dir
 from stacks.orchestration_config import OrchestrationConfig
-from stacks.orchestration_functions import LOG_RETENTION, FunctionSpec, HandlerFunction, handler_function
+from stacks.orchestration_functions import (
+    LOG_RETENTION,
+    FunctionSpec,
+    HandlerFunction,
+    handler_function,
+    read_job_output,
+)
 from stacks.security_checks import (
     WILDCARD_RULE,
     acknowledge,
@@ -187,11 +193,7 @@ class RunWorkflow(Construct):
                 resources=[input_bucket.bucket_arn],
                 conditions={"StringLike": {"s3:prefix": ["runs/*"]}},
             ),
-            iam.PolicyStatement(
-                sid="ReadOutput",
-                actions=["s3:GetObject"],
-                resources=[output_bucket.arn_for_objects("runs/*")],
-            ),
+            read_job_output(output_bucket, "ReadOutput"),
             iam.PolicyStatement(
                 sid="ListOutput",
                 actions=["s3:ListBucket"],

@@ -34,8 +34,7 @@ def schedule(
     environ: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """``aws`` and ``environ`` are injected by tests and the emulator; Lambda passes neither."""
-    settings = OrchestrationSettings.from_environment(os.environ if environ is None else environ)
-    aws = aws or AwsContext()
+    settings, aws = _context(aws, environ)
     clients = {name: aws.client(name) for name in ("bedrock", "s3", "dynamodb", "stepfunctions")}
     report = asdict(Scheduler(clients, settings).run_pass())
     LOG.info(json.dumps({"trigger": _trigger(event), **report}, sort_keys=True))
@@ -59,8 +58,7 @@ def attach_workflow(
 ) -> dict[str, Any]:
     """The workflow's first task: keep its token on the run's registry item (``{"run", "token"}``)
     until the scheduler hands it back; hand it back at once if the run already finished."""
-    settings = OrchestrationSettings.from_environment(os.environ if environ is None else environ)
-    aws = aws or AwsContext()
+    settings, aws = _context(aws, environ)
     registry = Registry(aws.client("dynamodb"), settings.registry_table)
     run = str(event["run"])
     written = registry.update(run, {"task_token": str(event["token"])})
@@ -80,12 +78,19 @@ def collect(
     """The workflow's collect task (``{"run"}``): the run's results into S3, for the notice."""
     from batch_runner.orchestration.collector import collect_run  # pyarrow: only this function
 
-    settings = OrchestrationSettings.from_environment(os.environ if environ is None else environ)
-    aws = aws or AwsContext()
+    settings, aws = _context(aws, environ)
     clients = {name: aws.client(name) for name in ("s3", "dynamodb")}
     collected = collect_run(clients, settings, str(event["run"]), _workdir()).to_dict()
     LOG.info(json.dumps(collected, sort_keys=True))
     return collected
+
+
+def _context(
+    aws: AwsContext | None, environ: Mapping[str, str] | None
+) -> tuple[OrchestrationSettings, AwsContext]:
+    """The stack's settings from the function's environment, and the clients' context."""
+    settings = OrchestrationSettings.from_environment(os.environ if environ is None else environ)
+    return settings, aws or AwsContext()
 
 
 def _workdir() -> Path:
