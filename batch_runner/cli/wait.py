@@ -56,7 +56,10 @@ def run(args: argparse.Namespace) -> int:
     display = ProgressDisplay(sys.stderr)
     try:
         status = wait_for_run(
-            batch_run, Pacing(poll=args.poll, timeout=args.timeout), on_progress=display.update
+            batch_run,
+            Pacing(poll=args.poll, timeout=args.timeout),
+            on_progress=display.update,
+            read=batch_run.status,
         )
     except KeyboardInterrupt:
         print(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
@@ -18,6 +19,9 @@ from batch_runner.orchestration.scheduler import Scheduler
 from batch_runner.orchestration.settings import OrchestrationSettings
 
 LOG = logging.getLogger("batch_runner.orchestration")
+# Time a pass keeps after its last create: a manifest write per run, registry updates, and the
+# backoff of one throttled create (20 s at most) that may still be in flight.
+WRITE_MARGIN_SECONDS = 60.0
 LOG.setLevel(logging.INFO)
 
 
@@ -32,9 +36,17 @@ def schedule(
     settings = OrchestrationSettings.from_environment(os.environ if environ is None else environ)
     aws = aws or AwsContext()
     clients = {name: aws.client(name) for name in ("bedrock", "s3", "dynamodb")}
-    report = asdict(Scheduler(clients, settings).run_pass())
+    report = asdict(Scheduler(clients, settings, stop_creating_at=_stop_creating_at(context)).run_pass())
     LOG.info(json.dumps({"trigger": _trigger(event), **report}, sort_keys=True))
     return report
+
+
+def _stop_creating_at(context: Any) -> float | None:
+    """Leave ``WRITE_MARGIN_SECONDS`` of the invocation's time for writing manifests and registry."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None
+    return time.monotonic() + remaining() / 1000 - WRITE_MARGIN_SECONDS
 
 
 def _trigger(event: dict[str, Any]) -> str:
