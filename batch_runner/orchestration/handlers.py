@@ -36,12 +36,12 @@ def schedule(
     settings = OrchestrationSettings.from_environment(os.environ if environ is None else environ)
     aws = aws or AwsContext()
     clients = {name: aws.client(name) for name in ("bedrock", "s3", "dynamodb")}
-    report = asdict(Scheduler(clients, settings, stop_creating_at=_stop_creating_at(context)).run_pass())
+    report = asdict(Scheduler(clients, settings, stop_creating_at=creation_deadline(context)).run_pass())
     LOG.info(json.dumps({"trigger": _trigger(event), **report}, sort_keys=True))
     return report
 
 
-def _stop_creating_at(context: Any) -> float | None:
+def creation_deadline(context: Any) -> float | None:
     """Leave ``WRITE_MARGIN_SECONDS`` of the invocation's time for writing manifests and registry."""
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if remaining is None:

@@ -149,9 +149,16 @@ class Registry:
         if cancel:
             sets += ["cancel_requested = :yes", "cancel_requested_by = :by"]
             values[":yes"] = {"BOOL": True}
-        if retry:  # a finished run becomes active again, so the scheduler visits it
-            sets += ["retry_requested = retry_requested + :one", "retry_requested_by = :by", "#s = :active"]
-            values |= {":one": {"N": "1"}, ":active": {"S": ACTIVE}}
+        if retry:
+            # A finished run becomes active again, so the scheduler visits it; a cancelled one is
+            # no longer cancelled (as locally, a retry after cancel resends what was not processed).
+            sets += [
+                "retry_requested = retry_requested + :one",
+                "retry_requested_by = :by",
+                "#s = :active",
+                "cancel_requested = :no",
+            ]
+            values |= {":one": {"N": "1"}, ":active": {"S": ACTIVE}, ":no": {"BOOL": False}}
         condition = "attribute_exists(#r)"
         if not force:
             condition += " AND (attribute_not_exists(#o) OR #o = :none OR #o = :by)"

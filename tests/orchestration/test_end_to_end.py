@@ -7,28 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from batch_runner.api import QuotaOverrides, submit
 from batch_runner.local import Emulator
 from batch_runner.orchestration.registry import FINISHED, Registry
 from batch_runner.orchestration.requests import choose_mode, request_cancel
 from batch_runner.runs import Run
 from tests.cli.test_submit import HAIKU
-
-
-def _submit(emulator: Emulator, state_dir: Path, run: str, shards: int, quota: int) -> Run:
-    emulator.configure(min_records_per_job=1, max_active_jobs_per_model=quota)
-    return submit(
-        [{"id": f"{run}-{n}", "text": f"Message {n}"} for n in range(shards * 100)],
-        model=HAIKU,
-        prompt="Answer: {{ text }}",
-        id_column="id",
-        run=run,
-        quotas=QuotaOverrides(min_records_per_job=1, max_records_per_job=100, max_concurrent_jobs=quota),
-        endpoint_url=emulator.endpoint_url,
-        region="us-east-1",
-        state_dir=state_dir,
-        orchestrated=True,
-    )
+from tests.orchestration.helpers import submit_orchestrated
 
 
 def _registry(emulator: Emulator) -> Registry:
@@ -36,7 +20,7 @@ def _registry(emulator: Emulator) -> Registry:
 
 
 def test_the_stack_drains_a_run_with_the_laptop_gone(emulator: Emulator, tmp_path: Path) -> None:
-    run = _submit(emulator, tmp_path, "e2e-drain", 3, quota=1)
+    run = submit_orchestrated(emulator, tmp_path, "e2e-drain", 3, quota=1)
     assert run.manifest.settings["orchestrated"] and [s.state for s in run.shards] == ["queued"] * 3
     emulator.settle()
     entry = _registry(emulator).get("e2e-drain")
@@ -49,7 +33,7 @@ def test_the_stack_drains_a_run_with_the_laptop_gone(emulator: Emulator, tmp_pat
 
 def test_a_lost_event_is_made_up_by_the_sweep(emulator: Emulator, tmp_path: Path) -> None:
     emulator.deliveries.lose_next(1)  # the "Run Submitted" event
-    run = _submit(emulator, tmp_path, "e2e-lost", 1, quota=2)
+    run = submit_orchestrated(emulator, tmp_path, "e2e-lost", 1, quota=2)
     emulator.settle()
     assert emulator.jobs() == []
     assert emulator.fire_schedules() == 1
@@ -58,7 +42,7 @@ def test_a_lost_event_is_made_up_by_the_sweep(emulator: Emulator, tmp_path: Path
 
 
 def test_cancel_is_a_request_the_stack_carries_out(emulator: Emulator, tmp_path: Path) -> None:
-    run = _submit(emulator, tmp_path, "e2e-cancel", 3, quota=1)
+    run = submit_orchestrated(emulator, tmp_path, "e2e-cancel", 3, quota=1)
     emulator.deliveries.join()
     request_cancel(run)
     emulator.settle()
@@ -80,7 +64,7 @@ def test_a_partially_completed_job_is_retried_and_every_row_collected(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     emulator.configure(job_outcome="PartiallyCompleted")
-    run = _submit(emulator, tmp_path, "e2e-retry", 2, quota=2)
+    run = submit_orchestrated(emulator, tmp_path, "e2e-retry", 2, quota=2)
     emulator.deliveries.join()  # the scheduler created both jobs, bound to end partially
     emulator.configure(job_outcome=None)
     emulator.settle()
