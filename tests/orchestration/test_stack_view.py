@@ -32,7 +32,6 @@ def test_status_shows_why_shards_wait_and_the_last_pass(
 ) -> None:
     run = submit_orchestrated(emulator, tmp_path, "view-wait", 3, quota=1)
     emulator.deliveries.join()  # one pass: one job live, two shards queued behind the quota
-    written = run.manifest.updated_at
 
     status = run.status()
     view = status.orchestration
@@ -54,8 +53,7 @@ def test_status_shows_why_shards_wait_and_the_last_pass(
     # `wait` polls the same view: its progress line names the stack's reason.
     assert main(["wait", run.name, "--timeout", "0", *_cli(emulator, tmp_path)]) == 124
     assert f"stack: {SLOTS}, last pass " in capsys.readouterr().err
-    emulator.settle()
-    assert Run.load(run.name, state_dir=tmp_path).manifest.updated_at != written  # the stack's copy
+    emulator.settle()  # the session's registry keeps no active run for later tests
 
 
 def test_a_run_is_finished_when_the_stack_says_so(emulator: Emulator, tmp_path: Path) -> None:
