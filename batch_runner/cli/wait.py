@@ -9,6 +9,10 @@ retried.
 Records are counted as `results` counts them: by each record's newest attempt, so records a
 `retry` (batch or on demand) fixed count as succeeded.
 
+An orchestrated run is only read, as `status` reads it: the progress line adds the stack's word
+(why queued shards wait, the time since the scheduler's last pass), and the wait ends once the
+stack has marked the run finished, after its automatic retries.
+
 --json prints the final status as `status --json` does (the progress still goes to stderr).
 
 Exit codes: 0 every job ended and every record succeeded, in its first job or after `retry`;

@@ -5,7 +5,7 @@ operations after every step) only marks the manifest changed; ``flush()`` writes
 end of a pass with ``If-Match`` on the ETag it was read with, so a pass never overwrites a write
 it did not see, and a pass that creates many jobs uploads the manifest once, not once per job. A
 crash before ``flush`` loses nothing that matters: the jobs exist under deterministic names and
-client tokens, and the next pass adopts them. The scheduler's writes are gzipped (about a tenth of
+client tokens, and the next pass adopts them. The scheduler's writes are gzipped (about a sixth of
 the JSON); every reader of the manifest takes either form.
 """
 

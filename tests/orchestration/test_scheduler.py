@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from batch_runner.jobs.run_state import QUEUED, read_remote
+from batch_runner.jobs.run_state import QUEUED, manifest_key, read_remote
 from batch_runner.local import Emulator
 from batch_runner.orchestration.cloud_run import CloudRun
 from batch_runner.orchestration.handlers import creation_deadline
@@ -187,3 +187,17 @@ def test_the_handler_leaves_a_minute_of_the_invocation_for_the_writes() -> None:
     stop = creation_deadline(Context())
     assert stop is not None and 239 < stop - time.monotonic() <= 240
     assert creation_deadline(None) is None  # called in-process (tests, the emulator): no limit
+
+
+def test_the_stack_writes_the_manifest_gzipped_and_every_reader_takes_it(
+    emulator: Emulator, tmp_path: Path, table: str
+) -> None:
+    queued_run(emulator, tmp_path, table, "gzipped", 10)
+    scheduler(emulator, table).run_pass()
+    bucket = emulator.stack_outputs["InputBucketName"]
+    stored = emulator.client("s3").get_object(Bucket=bucket, Key=manifest_key("gzipped"))
+    body = stored["Body"].read()
+    assert stored["ContentEncoding"] == "gzip"
+    manifest = read_remote(emulator.client("s3"), bucket, "gzipped")
+    assert manifest is not None and [s.state for s in manifest.shards] == ["submitted"] * 10
+    assert len(body) * 3 < len(manifest.to_bytes())

@@ -12,7 +12,6 @@ import pytest
 from batch_runner.cli import main
 from batch_runner.local import Emulator
 from batch_runner.orchestration.registry import Registry
-from batch_runner.runs import Run
 from tests.cli.run_schemas import RUNS, STATUS
 from tests.orchestration.helpers import submit_orchestrated
 
