@@ -205,7 +205,7 @@ def _submit_wait_collect(
         orchestrated=orchestrated,
     )
     pacing = Pacing(poll=POLL_SECONDS, max_poll=POLL_SECONDS * 4, timeout=TIMEOUT_SECONDS)
-    status = wait_for_run(run, pacing, on_progress=on_progress)
+    status = wait_for_run(run, pacing, on_progress=on_progress, read=run.status)
     collected = _stack_collection(run) if is_orchestrated(run) else ""
     reconciliation = run.results(include_input=True).save(out)
     schema = run_output_schema(run)

@@ -51,6 +51,19 @@ class AwsError(BatchRunnerError):
         self.code = code
 
 
+class NotRunOwnerError(BatchRunnerError):
+    """Cancel or retry of an orchestrated run by someone other than the caller that submitted it."""
+
+    exit_code = 77  # sysexits.h EX_NOPERM, as 70 is EX_SOFTWARE
+
+    def __init__(self, run: str, *, owner: str, caller: str) -> None:
+        super().__init__(
+            f"run {run} belongs to {owner}, not to you ({caller}): ask its owner, or add --force "
+            "(force=True from Python) if you administer the stack"
+        )
+        self.owner = owner
+
+
 class JobsUnsuccessfulError(BatchRunnerError):
     """Every job ended, but records remain failed or missing (after any retries): `retry` them."""
 

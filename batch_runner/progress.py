@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import TextIO
 
 from batch_runner.jobs.tracking import RunStatus
@@ -35,6 +36,7 @@ class ProgressDisplay:
         self._started = clock()
         self._first_processed: int | None = None
         self._last_line = ""
+        self._last_stack = ""
         self._last_printed = 0.0
 
     def update(self, status: RunStatus) -> None:
@@ -43,11 +45,12 @@ class ProgressDisplay:
         if self._tty:
             padding = " " * max(0, len(self._last_line) - len(line))
             self._stream.write(f"\r{line}{padding}")
-        elif self._changed(line) or now - self._last_printed >= self._every:
+        elif self._changed(line, status) or now - self._last_printed >= self._every:
             self._stream.write(line + "\n")
             self._last_printed = now
         self._stream.flush()
         self._last_line = line
+        self._last_stack = _stack_state(status)
 
     def close(self) -> None:
         if self._tty and self._last_line:
@@ -62,6 +65,9 @@ class ProgressDisplay:
         share = min(status.processed / total, 1.0)
         counts = ", ".join(f"{n} {label}" for label, n in sorted(status.counts().items()))
         text = f"{status.processed}/{status.records} records ({share:.0%}) | jobs: {counts}"
+        stack = describe_stack(status)
+        if stack:
+            text += f" | stack: {stack}"
         text += f" | {format_duration(elapsed)} elapsed"
         eta = self._eta(status, elapsed)
         if eta is not None:
@@ -78,9 +84,45 @@ class ProgressDisplay:
             return None
         return max(0, status.records - status.processed) * elapsed / done
 
-    def _changed(self, line: str) -> bool:
-        # Compare without the clock parts, so a quiet run does not print a line per poll.
-        return line.split(" | ")[:2] != self._last_line.split(" | ")[:2]
+    def _changed(self, line: str, status: RunStatus) -> bool:
+        # Compare without the clock parts (elapsed, ETA, the last pass's age), so a quiet run does
+        # not print a line per poll.
+        return (
+            line.split(" | ")[:2] != self._last_line.split(" | ")[:2]
+            or _stack_state(status) != self._last_stack
+        )
+
+
+def describe_stack(status: RunStatus) -> str | None:
+    """An orchestrated run as the stack last recorded it, in a few words: why its shards wait (or
+    its state) and how long ago the scheduler's last pass was; None for a run driven from here."""
+    view = status.orchestration
+    if view is None:
+        return None
+    if not view.get("registered"):
+        return "not registered with the scheduler"
+    words = _stack_state(status)
+    age = last_pass_age(status)
+    return words if age is None else f"{words}, last pass {format_duration(age)} ago"
+
+
+def _stack_state(status: RunStatus) -> str:
+    view = status.orchestration or {}
+    if view.get("waiting_reason"):
+        return str(view["waiting_reason"])
+    outcome = f" ({view['outcome']})" if view.get("outcome") else ""
+    return f"{view.get('state', '')}{outcome}"
+
+
+def last_pass_age(status: RunStatus) -> float | None:
+    """Seconds from the scheduler's last pass over the run to when ``status`` was taken."""
+    view = status.orchestration or {}
+    try:
+        then = datetime.fromisoformat(str(view.get("last_pass_at")))
+        now = datetime.fromisoformat(status.checked_at)
+    except ValueError:
+        return None
+    return max(0.0, (now - then).total_seconds())
 
 
 def format_duration(seconds: float) -> str:
@@ -110,10 +152,9 @@ class TqdmProgress:
     def update(self, status: RunStatus) -> None:
         self._bar.total = status.records
         self._bar.n = min(status.processed, status.records)
-        self._bar.set_postfix_str(
-            "jobs: " + ", ".join(f"{n} {label}" for label, n in sorted(status.counts().items())),
-            refresh=False,
-        )
+        postfix = "jobs: " + ", ".join(f"{n} {label}" for label, n in sorted(status.counts().items()))
+        stack = describe_stack(status)
+        self._bar.set_postfix_str(postfix + (f"; stack: {stack}" if stack else ""), refresh=False)
         self._bar.refresh()
 
     def close(self) -> None:

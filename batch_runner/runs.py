@@ -20,7 +20,7 @@ from batch_runner.jobs.cancelling import CancelReport, cancel_run
 from batch_runner.jobs.costs import RunCost, run_cost
 from batch_runner.jobs.on_demand_shards import run_on_demand
 from batch_runner.jobs.pacing import Pacing
-from batch_runner.jobs.retrying import RetryReport, retry_run
+from batch_runner.jobs.retrying import REQUESTED, RetryReport, retry_run
 from batch_runner.jobs.run_context import RunContext
 from batch_runner.jobs.run_results import RunResults
 from batch_runner.jobs.run_state import (
@@ -35,6 +35,8 @@ from batch_runner.jobs.run_state import (
 from batch_runner.jobs.submission import Backoff, SubmitReport
 from batch_runner.jobs.tracking import RunStatus, refresh
 from batch_runner.jobs.waiting import check_succeeded, wait_for_run
+from batch_runner.orchestration.requests import is_orchestrated, request_cancel, request_retry
+from batch_runner.orchestration.stack_view import with_view
 from batch_runner.progress import TqdmProgress
 
 if TYPE_CHECKING:
@@ -120,8 +122,11 @@ class Run(RunContext):
         return report
 
     def status(self) -> RunStatus:
-        """Refresh every job's status from Bedrock, submit queued shards if slots are free."""
-        return refresh(self)
+        """Refresh every job's status from Bedrock, submit queued shards if slots are free.
+
+        An orchestrated run is only read: the manifest the stack wrote, plus its registry item as
+        ``orchestration`` (state, ``waiting_reason``, ``last_pass_at``, ``results_uri``, ...)."""
+        return with_view(self, lambda: refresh(self))
 
     def wait(
         self,
@@ -143,7 +148,10 @@ class Run(RunContext):
         bar = TqdmProgress(self.name) if progress and on_progress is None else None
         try:
             status = wait_for_run(
-                self, Pacing(poll=poll, timeout=timeout), on_progress=bar.update if bar else on_progress
+                self,
+                Pacing(poll=poll, timeout=timeout),
+                on_progress=bar.update if bar else on_progress,
+                read=self.status,
             )
         finally:
             if bar is not None:
@@ -177,8 +185,14 @@ class Run(RunContext):
         """Shortcut for ``results(include_input).to_pandas()``."""
         return self.results(include_input).to_pandas()
 
-    def cancel(self) -> CancelReport:
-        """Stop every live job and dequeue shards without a job; returns what was done."""
+    def cancel(self, *, force: bool = False) -> CancelReport:
+        """Stop every live job and dequeue shards without a job; returns what was done.
+
+        An orchestrated run is cancelled by the stack in its next pass: this asks (``requested``
+        in the report), and only the run's owner may, unless ``force`` (``NotRunOwnerError``)."""
+        if is_orchestrated(self):
+            request_cancel(self, force=force)
+            return CancelReport(requested=True)
         return cancel_run(self)
 
     def cost(self) -> RunCost:
@@ -186,10 +200,21 @@ class Run(RunContext):
         return run_cost(self)
 
     def retry(
-        self, *, on_demand: bool = False, failed_schema: bool = False, backoff: Backoff | None = None
+        self,
+        *,
+        on_demand: bool = False,
+        failed_schema: bool = False,
+        backoff: Backoff | None = None,
+        force: bool = False,
     ) -> RetryReport:
         """Send the failed and missing records of finished jobs again, as child jobs of this run
         (answers that failed the output schema count as failed; ``failed_schema`` sends only
         them); below the model's minimum records per job, ``on_demand`` runs them through
-        bedrock-runtime."""
+        bedrock-runtime.
+
+        An orchestrated run is retried by the stack once every job ended, with its own on-demand
+        setting: this asks (mode ``requested``); only the run's owner may, unless ``force``."""
+        if is_orchestrated(self):
+            request_retry(self, force=force)
+            return RetryReport(REQUESTED)
         return retry_run(self, on_demand=on_demand, failed_schema=failed_schema, backoff=backoff)

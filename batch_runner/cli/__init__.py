@@ -57,6 +57,7 @@ exit codes:
   3    wait: every job ended but records remain failed or missing (retry sends them again);
        doctor: nothing failed but some checks could not be verified
   70   a bug in batch-runner (results that do not reconcile): please report it
+  77   cancel/retry: the orchestrated run belongs to another caller (--force to ask anyway)
   124  wait --timeout reached; the jobs keep running
   130  interrupted (Ctrl-C); jobs already submitted keep running"""
 

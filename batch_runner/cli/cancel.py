@@ -4,6 +4,10 @@ Dequeued shards are marked cancelled in the run manifest, so later `status`/`wai
 submit them; stopped jobs go through Stopping to Stopped, and the run then shows Stopped. Records
 already processed are billed and kept: `results` still collects them. Safe to run again.
 
+An orchestrated run is cancelled by the stack: this records the request in the run registry and
+wakes the scheduler, which stops and dequeues in its next pass. Only the caller that submitted the
+run (its owner, an IAM ARN) may ask; anyone else is refused with exit code 77 unless --force.
+
 --json prints {"stopped": [shard], "dequeued": [shard], "not_stopped": {shard: reason},
 "status": <the `status --json` object>}.
 """
@@ -24,6 +28,11 @@ if TYPE_CHECKING:
 def register(subparsers: Any) -> None:
     parser = add_command(subparsers, "cancel", "stop every live job of a run and dequeue the rest", __doc__)
     parser.add_argument("--json", action="store_true", help="print what was done as JSON")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="orchestrated runs: ask even though another caller submitted the run (stack administrators)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -33,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     loaded = load_run(args)
     if is_orchestrated(loaded):
-        request_cancel(loaded)
+        request_cancel(loaded, force=args.force)
         print(
             f"cancel requested: the stack stops {loaded.name}'s live jobs and dequeues the rest "
             "in its next pass"

@@ -21,8 +21,13 @@ many as fill whole jobs go as batch jobs and, with --on-demand, the rest on dema
 (mode batch+on-demand); without it retry stops and says how many would go which way. Asks for
 confirmation on a terminal unless --yes.
 
-Exit codes: 0 done (or nothing to retry), 1 cancelled or an AWS error, 2 usage (jobs still running,
-records that need --on-demand without it).
+An orchestrated run is retried by the stack: this records the request in the run registry, and
+once every job has ended the scheduler resends the records (on demand below the minimum only if the
+stack allows it). Only the caller that submitted the run (its owner) may ask, unless --force.
+
+Exit codes: 0 done (or nothing to retry; orchestrated: the request is recorded), 1 cancelled or an
+AWS error, 2 usage (jobs still running, records that need --on-demand without it), 77 an
+orchestrated run submitted by another caller (--force to ask anyway).
 
 --json prints one object:
   {"run", "mode" (nothing|batch|on-demand|batch+on-demand|resumed|cancelled), "records" (records retried),
@@ -63,6 +68,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON (schema above)")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="orchestrated runs: ask even though another caller submitted the run (stack administrators)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -72,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
 
     batch_run = load_run(args)
     if is_orchestrated(batch_run):
-        request_retry(batch_run)
+        request_retry(batch_run, force=args.force)
         print(
             f"retry requested: once every job of {batch_run.name} has ended, the stack resends its failed "
             "and missing records (on demand below the per-job minimum if the stack allows it)"

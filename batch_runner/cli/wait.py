@@ -9,6 +9,10 @@ retried.
 Records are counted as `results` counts them: by each record's newest attempt, so records a
 `retry` (batch or on demand) fixed count as succeeded.
 
+An orchestrated run is only read, as `status` reads it: the progress line adds the stack's word
+(why queued shards wait, the time since the scheduler's last pass), and the wait ends once the
+stack has marked the run finished, after its automatic retries.
+
 --json prints the final status as `status --json` does (the progress still goes to stderr).
 
 Exit codes: 0 every job ended and every record succeeded, in its first job or after `retry`;
@@ -56,7 +60,10 @@ def run(args: argparse.Namespace) -> int:
     display = ProgressDisplay(sys.stderr)
     try:
         status = wait_for_run(
-            batch_run, Pacing(poll=args.poll, timeout=args.timeout), on_progress=display.update
+            batch_run,
+            Pacing(poll=args.poll, timeout=args.timeout),
+            on_progress=display.update,
+            read=batch_run.status,
         )
     except KeyboardInterrupt:
         print(

@@ -26,6 +26,7 @@ class CancelReport:
     dequeued: list[int] = field(default_factory=list)  # shards that will never be submitted
     not_stopped: dict[int, str] = field(default_factory=dict)  # shard -> the service's reason
     status: RunStatus | None = None
+    requested: bool = False  # an orchestrated run: the stack's scheduler stops and dequeues
 
 
 def cancel_run(run: RunContext, *, backoff: Backoff | None = None) -> CancelReport:

@@ -60,6 +60,7 @@ ON_DEMAND_RUN = "on-demand"
 BATCH_AND_ON_DEMAND = "batch+on-demand"  # jobs for as many as fit, the rest (below a job's minimum) on demand
 RESUMED = "resumed"  # an earlier retry stopped half-way and was finished
 CANCELLED = "cancelled"  # the caller declined on-demand processing
+REQUESTED = "requested"  # an orchestrated run: the stack's scheduler retries it once every job ended
 
 _CHUNK_BYTES = 4 << 20
 # The planner writes request lines as {"recordId":"…","modelInput":…}: reading the ID from that

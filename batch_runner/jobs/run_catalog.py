@@ -1,6 +1,7 @@
 """Every run there is: the manifests under ``runs/*/manifest.json`` in the input bucket, plus runs
 only this machine knows (state directory). No job is queried: statuses are as last recorded by
-``submit``/``status``/``wait``, and the cost is the estimate made at submit.
+``submit``/``status``/``wait``, and the cost is the estimate made at submit. An orchestrated run's
+manifest is read from the bucket even when this machine has a copy: the stack writes it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class RunListing:
     estimated_batch_usd: float | None
     location: str  # "s3", "local" or "s3+local"
     problem: str | None = None  # a manifest that could not be read
+    orchestrated: bool = False  # driven by the stack's scheduler
+    # Its registry item as `status --json` shows it (filled by ``orchestration.stack_view``).
+    orchestration: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -47,12 +51,18 @@ def list_runs(s3: Any, bucket: str, state_dir: Path) -> list[RunListing]:
         where = "s3+local" if name in remote and name in local else ("s3" if name in remote else "local")
         try:
             manifest = read_local(state_dir, name) if name in local else read_remote(s3, bucket, name)
+            if manifest is not None and name in local and name in remote and _orchestrated(manifest):
+                manifest = read_remote(s3, bucket, name) or manifest
         except UsageError as err:
             listings.append(RunListing(name, "", "", "", "unreadable", 0, 0, 0, 0, {}, None, where, str(err)))
             continue
         if manifest is not None:
             listings.append(_listing(manifest, state_dir, where))
     return sorted(listings, key=lambda r: r.created_at, reverse=True)
+
+
+def _orchestrated(manifest: RunManifest) -> bool:
+    return bool(manifest.settings.get("orchestrated"))
 
 
 def _remote_names(s3: Any, bucket: str) -> set[str]:
@@ -83,4 +93,5 @@ def _listing(manifest: RunManifest, state_dir: Path, where: str) -> RunListing:
         counts=status.counts(),
         estimated_batch_usd=estimate.get("batch_usd"),
         location=where,
+        orchestrated=_orchestrated(manifest),
     )

@@ -280,12 +280,14 @@ def submit_queued(
     backoff: Backoff | None = None,
     slots: int | None = None,
     existing: Mapping[str, Mapping[str, Any]] | None = None,
+    out_of_time: Callable[[], bool] | None = None,
 ) -> SubmitReport:
     """Create jobs for queued shards while the concurrency quota allows; save after every change.
 
     Called by ``submit`` and again by every later ``status``/``wait`` pass until the queue is empty.
     The orchestration scheduler, which counts the quota across runs itself, passes ``slots`` (create
-    at most this many) and ``existing`` (the run's jobs it already listed, by name).
+    at most this many), ``existing`` (the run's jobs it already listed, by name) and
+    ``out_of_time`` (asked before each create: its Lambda's time runs out, the next pass goes on).
     """
     backoff = backoff or Backoff()
     report = SubmitReport()
@@ -296,7 +298,7 @@ def submit_queued(
                     bedrock, manifest.run, backoff, name_prefix=run_job_name_prefix(manifest)
                 )
             _adopt_existing(manifest, existing, save, report)
-            _create_within_quota(manifest, bedrock, backoff, save, report, slots)
+            _create_within_quota(manifest, bedrock, backoff, save, report, slots, out_of_time)
         except NotNow as err:
             report.waiting_reason = f"the service keeps answering {err.code}"
     report.queued = [s.index for s in _batch_queued(manifest)]
@@ -330,6 +332,7 @@ def _create_within_quota(
     save: Callable[[], None],
     report: SubmitReport,
     slots: int | None,
+    out_of_time: Callable[[], bool] | None = None,
 ) -> None:
     waiting = _batch_queued(manifest)
     if not waiting:
@@ -343,6 +346,9 @@ def _create_within_quota(
         if active >= limit:
             if slots is None:  # else the caller, who counted, knows why
                 report.waiting_reason = f"{active} of {limit} allowed jobs for this model are active"
+            return
+        if out_of_time is not None and out_of_time():
+            report.waiting_reason = "the scheduler's pass ran out of time; its next pass goes on"
             return
         try:
             arn = create_job(bedrock, job_request(manifest, shard), backoff)

@@ -43,6 +43,9 @@ CANCELLED = "cancelled"
 # RunContext-level state when every job has ended: the worst outcome names the run.
 _COUNTERS = ("processedRecordCount", "successRecordCount", "errorRecordCount")
 _WORST_FIRST = ("Stopped", "Failed", "Expired", "PartiallyCompleted", "Completed")
+# An orchestrated run's registry state while the stack's scheduler still visits it (it may yet retry
+# records, or act on a request): ``batch_runner.orchestration.registry`` uses this word.
+STACK_ACTIVE = "active"
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,9 @@ class RunStatus:
     checked_at: str
     waiting_reason: str | None = None  # why queued shards were not submitted in this pass
     warnings: tuple[str, ...] = field(default=())  # e.g. a job that could not be read this pass
+    # An orchestrated run: its registry item as the stack's scheduler last wrote it (``state``,
+    # ``waiting_reason``, ``last_pass_at``, ``results_uri``, ...; see ``status --json``), else None.
+    orchestration: Mapping[str, Any] | None = None
 
     @property
     def records(self) -> int:
@@ -124,8 +130,10 @@ class RunStatus:
 
     @property
     def finished(self) -> bool:
-        """Every job is terminal and no shard is left to submit."""
-        return all(job.finished for job in self.jobs)
+        """Every job is terminal and no shard is left to submit; for an orchestrated run, the stack
+        says so too (its automatic retries, and a retry asked for, are done)."""
+        stack_active = self.orchestration is not None and self.orchestration.get("state") == STACK_ACTIVE
+        return all(job.finished for job in self.jobs) and not stack_active
 
     @property
     def unsuccessful(self) -> tuple[JobProgress, ...]:
@@ -187,6 +195,7 @@ class RunStatus:
             "checked_at": self.checked_at,
             "waiting_reason": self.waiting_reason,
             "warnings": list(self.warnings),
+            "orchestration": dict(self.orchestration) if self.orchestration is not None else None,
             "jobs": [asdict(job) | {"label": job.label} for job in self.jobs],
         }
 

@@ -26,8 +26,12 @@ def wait_for_run(
     *,
     on_progress: Callable[[RunStatus], None] | None = None,
     backoff: Backoff | None = None,
+    read: Callable[[], RunStatus] | None = None,
 ) -> RunStatus:
     """Poll until every job of ``run`` is terminal; returns the final status.
+
+    Each poll is ``read()`` (default: ``tracking.refresh``; ``Run.status`` adds the stack's view of
+    an orchestrated run, which is finished only when the stack says so).
 
     Raises ``WaitTimeoutError`` at the deadline. Unsuccessful jobs are not an error here: the
     returned status says so (``check_succeeded`` raises ``JobsUnsuccessfulError`` when records remain
@@ -42,7 +46,7 @@ def wait_for_run(
     interval = 0.0
     previous: tuple[object, ...] | None = None
     while True:
-        status = refresh(run, backoff=backoff)
+        status = read() if read is not None else refresh(run, backoff=backoff)
         if on_progress is not None:
             on_progress(status)
         if status.finished:

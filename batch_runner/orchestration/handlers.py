@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
@@ -23,6 +24,9 @@ from batch_runner.orchestration.settings import OrchestrationSettings
 from batch_runner.orchestration.workflow import Workflows, hand_back
 
 LOG = logging.getLogger("batch_runner.orchestration")
+# Time a pass keeps after its last create: a manifest write per run, registry updates, and the
+# backoff of one throttled create (20 s at most) that may still be in flight.
+WRITE_MARGIN_SECONDS = 60.0
 LOG.setLevel(logging.INFO)
 
 
@@ -36,9 +40,17 @@ def schedule(
     """``aws`` and ``environ`` are injected by tests and the emulator; Lambda passes neither."""
     settings, aws = _context(aws, environ)
     clients = {name: aws.client(name) for name in ("bedrock", "s3", "dynamodb", "stepfunctions")}
-    report = asdict(Scheduler(clients, settings).run_pass())
+    report = asdict(Scheduler(clients, settings, stop_creating_at=creation_deadline(context)).run_pass())
     LOG.info(json.dumps({"trigger": _trigger(event), **report}, sort_keys=True))
     return report
+
+
+def creation_deadline(context: Any) -> float | None:
+    """Leave ``WRITE_MARGIN_SECONDS`` of the invocation's time for writing manifests and registry."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None
+    return time.monotonic() + remaining() / 1000 - WRITE_MARGIN_SECONDS
 
 
 def _trigger(event: dict[str, Any]) -> str:

@@ -4,6 +4,12 @@ The S3 manifest stays each run's source of truth; the registry answers what the 
 cheaply: which runs are active, for which team and model. Key ``run``; the ``by-state`` index
 (``state`` + ``created_at``) lists the active runs. Requests from laptops (cancel, retry) are
 flags on the item that the scheduler, the manifest's single writer, acts on and clears.
+
+Who may ask: a request names its sender (``cancel_requested_by``, ``retry_requested_by``) and is
+written only if the sender is the run's ``owner`` (the condition is part of the write, so nothing
+slips in between a check and the update), unless it is forced. Both are claims of the writer: the
+item is writable by anyone holding the submitter policy, so IAM is the boundary, and the owner check
+keeps people from cancelling a colleague's run by mistake.
 """
 
 from __future__ import annotations
@@ -15,9 +21,11 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from batch_runner.aws.errors import aws_error, error_code
+from batch_runner.exceptions import NotRunOwnerError
+from batch_runner.jobs.tracking import STACK_ACTIVE
 
 STATE_INDEX = "by-state"
-ACTIVE = "active"
+ACTIVE = STACK_ACTIVE
 FINISHED = "finished"
 
 
@@ -36,6 +44,8 @@ class RegistryEntry:
     last_pass_at: str = ""
     cancel_requested: bool = False
     retry_requested: int = 0  # retry rounds asked for and not yet done
+    cancel_requested_by: str = ""  # the caller that asked (ARN), as it said
+    retry_requested_by: str = ""
     retries_done: int = 0
     results_uri: str = ""
     results_summary: str = ""
@@ -140,28 +150,51 @@ class Registry:
         ).get("Attributes")
         return RegistryEntry.from_item(written) if written and "model_id" in written else None
 
-    def request(self, run: str, *, cancel: bool = False, retry: bool = False) -> bool:
-        """Ask the scheduler to cancel or retry ``run``; False when the run is not registered."""
+    def request(
+        self, run: str, *, cancel: bool = False, retry: bool = False, by: str = "", force: bool = False
+    ) -> bool:
+        """Ask the scheduler to cancel or retry ``run`` on behalf of ``by`` (a caller ARN).
+
+        False when the run is not registered; ``NotRunOwnerError`` when ``by`` is not its owner and
+        ``force`` is not given (runs registered without an owner take requests from anyone)."""
         sets: list[str] = []
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = {":by": {"S": by}}
         if cancel:
-            sets.append("cancel_requested = :yes")
+            sets += ["cancel_requested = :yes", "cancel_requested_by = :by"]
             values[":yes"] = {"BOOL": True}
-        if retry:  # a finished run becomes active again, so the scheduler visits it
-            sets += ["retry_requested = retry_requested + :one", "#s = :active"]
-            values |= {":one": {"N": "1"}, ":active": {"S": ACTIVE}}
+        if retry:
+            # A finished run becomes active again, so the scheduler visits it; a cancelled one is
+            # no longer cancelled (as locally, a retry after cancel resends what was not processed).
+            sets += [
+                "retry_requested = retry_requested + :one",
+                "retry_requested_by = :by",
+                "#s = :active",
+                "cancel_requested = :no",
+            ]
+            values |= {":one": {"N": "1"}, ":active": {"S": ACTIVE}, ":no": {"BOOL": False}}
+        condition = "attribute_exists(#r)"
+        if not force:
+            condition += " AND (attribute_not_exists(#o) OR #o = :none OR #o = :by)"
+            values[":none"] = {"S": ""}
         try:
             self.dynamodb.update_item(
                 TableName=self.table,
                 Key={"run": {"S": run}},
                 UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="attribute_exists(#r)",
-                ExpressionAttributeNames={"#r": "run"} | ({"#s": "state"} if retry else {}),
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#r": "run"}
+                | ({"#s": "state"} if retry else {})
+                | ({} if force else {"#o": "owner"}),
                 ExpressionAttributeValues=values,
             )
         except ClientError as err:
-            if error_code(err) == "ConditionalCheckFailedException":
+            if error_code(err) != "ConditionalCheckFailedException":
+                raise aws_error(err, f"sending a request for run {run}") from err
+            entry = self.get(run)
+            if entry is None:
                 return False
+            raise NotRunOwnerError(run, owner=entry.owner, caller=by) from err
+        except BotoCoreError as err:
             raise aws_error(err, f"sending a request for run {run}") from err
         return True
 

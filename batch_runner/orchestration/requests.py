@@ -4,6 +4,10 @@ After ``submit --orchestrated`` uploads a run, the stack is the single writer of
 the laptop registers the run (a conditional PutItem, so submitting again is harmless) and sends
 an event that wakes the scheduler. ``cancel`` and ``retry`` become flags on the registry item plus
 an event; the scheduler acts on them in its next pass (the sweep, if the event is lost).
+
+The run's ``owner`` is the caller that registered it (STS GetCallerIdentity, which needs no IAM
+permission); only the owner's requests are written, unless forced (``Registry.request``). The
+event carries no request, only the run's name: a spoofed one wakes the scheduler and nothing else.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ import json
 import os
 from collections.abc import Mapping
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from batch_runner.aws.errors import aws_error
 from batch_runner.aws.settings import ENV_ORCHESTRATED
 from batch_runner.exceptions import ConfigurationError, RunNotFoundError
 from batch_runner.jobs.run_context import RunContext
@@ -49,8 +56,16 @@ def choose_mode(
     return requested
 
 
+def caller_arn(run: RunContext) -> str:
+    """Who this process is to AWS (an IAM user, or an assumed role's session)."""
+    try:
+        return str(run.client("sts").get_caller_identity()["Arn"])
+    except (ClientError, BotoCoreError) as err:
+        raise aws_error(err, "asking STS who the caller is") from err
+
+
 def register(run: RunContext, *, team: str, priority: int) -> bool:
-    """Hand the uploaded run to the stack; False when it was registered before."""
+    """Hand the uploaded run to the stack, owned by the caller; False when it was registered before."""
     created = _registry(run).register(
         RegistryEntry(
             run=run.name,
@@ -59,22 +74,33 @@ def register(run: RunContext, *, team: str, priority: int) -> bool:
             created_at=run.manifest.created_at,
             team=team,
             priority=priority,
+            owner=caller_arn(run),
         )
     )
     _wake(run, RUN_SUBMITTED)
     return created
 
 
-def request_cancel(run: RunContext) -> None:
-    if not _registry(run).request(run.name, cancel=True):
-        raise RunNotFoundError(f"run {run.name} is not registered with the stack's scheduler")
-    _wake(run, RUN_CANCEL_REQUESTED)
+def request_cancel(run: RunContext, *, force: bool = False) -> None:
+    """Ask the stack to stop the run's live jobs and dequeue the rest; ``NotRunOwnerError`` when
+    the caller is not the run's owner, unless ``force``."""
+    _request(run, RUN_CANCEL_REQUESTED, force=force)
 
 
-def request_retry(run: RunContext) -> None:
-    if not _registry(run).request(run.name, retry=True):
-        raise RunNotFoundError(f"run {run.name} is not registered with the stack's scheduler")
-    _wake(run, RUN_RETRY_REQUESTED)
+def request_retry(run: RunContext, *, force: bool = False) -> None:
+    """Ask the stack to resend the failed and missing records once every job ended."""
+    _request(run, RUN_RETRY_REQUESTED, force=force)
+
+
+def _request(run: RunContext, detail_type: str, *, force: bool) -> None:
+    cancel = detail_type == RUN_CANCEL_REQUESTED
+    sent = _registry(run).request(run.name, cancel=cancel, retry=not cancel, by=caller_arn(run), force=force)
+    if not sent:
+        raise RunNotFoundError(
+            f"run {run.name} is not registered with the stack's scheduler: submit the same dataset "
+            f"again with --run {run.name} to register it"
+        )
+    _wake(run, detail_type)
 
 
 def _registry(run: RunContext) -> Registry:

@@ -20,6 +20,7 @@ next pass adopts it by name, and its client token makes a repeated create return
 from __future__ import annotations
 
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -70,6 +71,7 @@ class PassReport:
     waiting: dict[str, str] = field(default_factory=dict)  # run -> why shards still wait
     workflows_started: list[str] = field(default_factory=list)
     workflows_resumed: list[str] = field(default_factory=list)
+    requests: dict[str, list[str]] = field(default_factory=dict)  # run -> ["cancel by <arn>", ...]
     manifests_written: int = 0
     warnings: list[str] = field(default_factory=list)
 
@@ -81,6 +83,9 @@ class Scheduler:
     clients: dict[str, Any]
     settings: OrchestrationSettings
     backoff: Backoff = PASS_BACKOFF
+    # ``time.monotonic()`` after which no job is created in this pass, so the manifests and the
+    # registry are written before the Lambda's timeout (the handler sets it from its context).
+    stop_creating_at: float | None = None
     workdir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "batch-runner")
 
     @property
@@ -112,6 +117,7 @@ class Scheduler:
                     )
                     continue
                 self._refresh(run, live_by_name, report)
+                _note_requests(entry, report)
                 if entry.cancel_requested:
                     self._cancel(run, report)
                 else:
@@ -251,11 +257,15 @@ class Scheduler:
             backoff=self.backoff,
             slots=slots,
             existing=mine,
+            out_of_time=self._out_of_time,
         )
         if submitted.created:
             report.created[run.name] = submitted.created
         if submitted.waiting_reason and submitted.queued:
             report.waiting[run.name] = submitted.waiting_reason
+
+    def _out_of_time(self) -> bool:
+        return self.stop_creating_at is not None and time.monotonic() >= self.stop_creating_at
 
     def _record(
         self, runs: Mapping[str, tuple[RegistryEntry, CloudRun]], limits: list[ModelLimit], report: PassReport
@@ -282,6 +292,21 @@ class Scheduler:
             else:
                 changes["waiting_reason"] = ""
             self.registry.update(entry.run, changes)
+
+
+def _note_requests(entry: RegistryEntry, report: PassReport) -> None:
+    """Who asked for what, for the pass log; a request by someone other than the owner (forced) is
+    also a warning. Acted on either way: the sender is the writer's own claim, and whoever may write
+    the registry item may write the owner's name there too, so refusing it here would stop only the
+    honest `--force` of an administrator (see the README's trust model)."""
+    asked = [("cancel", entry.cancel_requested_by)] if entry.cancel_requested else []
+    asked += [("retry", entry.retry_requested_by)] if entry.retry_requested else []
+    for what, by in asked:
+        report.requests.setdefault(entry.run, []).append(f"{what} by {by or 'unknown'}")
+        if entry.owner and by != entry.owner:
+            report.warnings.append(
+                f"run {entry.run}: {what} forced by {by or 'unknown'}, owner {entry.owner}"
+            )
 
 
 def _has_failures(run: CloudRun) -> bool:

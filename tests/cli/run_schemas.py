@@ -24,6 +24,28 @@ def _object(properties: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "required": sorted(properties), "properties": properties}
 
 
+# An orchestrated run's registry item (`status --json`, `runs --json`); null for a local run.
+ORCHESTRATION = {
+    "oneOf": [
+        {"type": "null"},
+        {"type": "object", "required": ["registered"], "properties": {"registered": {"const": False}}},
+        _object(
+            {
+                "registered": {"const": True},
+                "state": {"enum": ["active", "finished"]},
+                "outcome": {"type": "string"},
+                "waiting_reason": {"type": "string"},
+                "last_pass_at": {"type": "string"},
+                "results_uri": {"type": "string"},
+                "owner": {"type": "string"},
+                "team": {"type": "string"},
+                "priority": {"type": "integer"},
+                "cancel_requested": {"type": "boolean"},
+                "retry_requested": {"type": "integer"},
+            }
+        ),
+    ]
+}
 JOB = _object(
     {
         "shard": {"type": "integer"},
@@ -57,6 +79,7 @@ STATUS = _object(
         "checked_at": {"type": "string"},
         "waiting_reason": STRING_OR_NULL,
         "warnings": {"type": "array", "items": {"type": "string"}},
+        "orchestration": ORCHESTRATION,
         "jobs": {"type": "array", "items": JOB},
     }
 )
@@ -85,6 +108,8 @@ RUNS = {
             "estimated_batch_usd": NUMBER_OR_NULL,
             "location": {"enum": ["s3", "local", "s3+local"]},
             "problem": STRING_OR_NULL,
+            "orchestrated": {"type": "boolean"},
+            "orchestration": ORCHESTRATION,
         }
     ),
 }

@@ -43,6 +43,7 @@ def test_runs_lists_what_was_submitted(
         "run",
         "created",
         "state",
+        "stack",
         "records",
         "ok",
         "failed",
@@ -52,4 +53,4 @@ def test_runs_lists_what_was_submitted(
         "jobs",
     ]
     (row,) = [line for line in table if line.startswith("cli-runs-listed ")]
-    assert row.split()[2:6] == ["InProgress", "150", "0", "0"] and row.endswith("2 Submitted")
+    assert row.split()[2:7] == ["InProgress", "-", "150", "0", "0"] and row.endswith("2 Submitted")

@@ -1,5 +1,5 @@
 """Runs uploaded but not submitted (what `submit --orchestrated` leaves), a registry table in the
-emulator, and a scheduler over the emulator's clients."""
+emulator, a scheduler over the emulator's clients, and a second caller."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from batch_runner.api import QuotaOverrides, SubmitOptions, Target, prepare
+import pytest
+
+from batch_runner.api import QuotaOverrides, SubmitOptions, Target, prepare, submit
 from batch_runner.aws.clients import AwsContext
+from batch_runner.aws.stack_outputs import OutputKey
 from batch_runner.jobs.submission import base_model
 from batch_runner.local import Emulator
 from batch_runner.orchestration.registry import STATE_INDEX, Registry, RegistryEntry
@@ -88,6 +91,37 @@ def queued_run(
     )
     assert Registry(emulator.client("dynamodb"), table).register(entry)
     return launched
+
+
+def submit_orchestrated(emulator: Emulator, state_dir: Path, run: str, shards: int, quota: int) -> Run:
+    """What `submit --orchestrated` does, through the API: upload, register, wake the scheduler."""
+    emulator.configure(min_records_per_job=1, max_active_jobs_per_model=quota)
+    return submit(
+        [{"id": f"{run}-{n}", "text": f"Message {n}"} for n in range(shards * 100)],
+        model=HAIKU,
+        prompt="Answer: {{ text }}",
+        id_column="id",
+        run=run,
+        quotas=QuotaOverrides(min_records_per_job=1, max_records_per_job=100, max_concurrent_jobs=quota),
+        endpoint_url=emulator.endpoint_url,
+        region="us-east-1",
+        state_dir=state_dir,
+        orchestrated=True,
+    )
+
+
+def become_another_submitter(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> str:
+    """From here on, this process calls AWS as a new IAM user holding only the stack's submitter
+    policy (a colleague); returns the user's ARN."""
+    iam = emulator.client("iam")
+    user = f"colleague-{next(_TABLES)}"
+    arn = str(iam.create_user(UserName=user)["User"]["Arn"])
+    iam.attach_user_policy(UserName=user, PolicyArn=emulator.stack_outputs[OutputKey.SUBMITTER_POLICY_ARN])
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+    monkeypatch.delenv("AWS_SESSION_TOKEN")
+    return arn
 
 
 def live_jobs(emulator: Emulator) -> list[Any]:

@@ -10,28 +10,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from batch_runner.api import QuotaOverrides, submit
 from batch_runner.local import Emulator
 from batch_runner.orchestration.registry import FINISHED, Registry
 from batch_runner.orchestration.requests import choose_mode, request_cancel
 from batch_runner.runs import Run
 from tests.cli.test_submit import HAIKU
-
-
-def _submit(emulator: Emulator, state_dir: Path, run: str, shards: int, quota: int) -> Run:
-    emulator.configure(min_records_per_job=1, max_active_jobs_per_model=quota)
-    return submit(
-        [{"id": f"{run}-{n}", "text": f"Message {n}"} for n in range(shards * 100)],
-        model=HAIKU,
-        prompt="Answer: {{ text }}",
-        id_column="id",
-        run=run,
-        quotas=QuotaOverrides(min_records_per_job=1, max_records_per_job=100, max_concurrent_jobs=quota),
-        endpoint_url=emulator.endpoint_url,
-        region="us-east-1",
-        state_dir=state_dir,
-        orchestrated=True,
-    )
+from tests.orchestration.helpers import submit_orchestrated
 
 
 def _registry(emulator: Emulator) -> Registry:
@@ -39,7 +23,7 @@ def _registry(emulator: Emulator) -> Registry:
 
 
 def test_the_stack_drains_a_run_with_the_laptop_gone(emulator: Emulator, tmp_path: Path) -> None:
-    run = _submit(emulator, tmp_path, "e2e-drain", 3, quota=1)
+    run = submit_orchestrated(emulator, tmp_path, "e2e-drain", 3, quota=1)
     assert run.manifest.settings["orchestrated"] and [s.state for s in run.shards] == ["queued"] * 3
     emulator.settle()
     entry = _registry(emulator).get("e2e-drain")
@@ -52,7 +36,7 @@ def test_the_stack_drains_a_run_with_the_laptop_gone(emulator: Emulator, tmp_pat
 
 def test_a_lost_event_is_made_up_by_the_sweep(emulator: Emulator, tmp_path: Path) -> None:
     emulator.deliveries.lose_next(1)  # the "Run Submitted" event
-    run = _submit(emulator, tmp_path, "e2e-lost", 1, quota=2)
+    run = submit_orchestrated(emulator, tmp_path, "e2e-lost", 1, quota=2)
     emulator.settle()
     assert emulator.jobs() == []
     assert emulator.fire_schedules() == 1
@@ -61,7 +45,7 @@ def test_a_lost_event_is_made_up_by_the_sweep(emulator: Emulator, tmp_path: Path
 
 
 def test_cancel_is_a_request_the_stack_carries_out(emulator: Emulator, tmp_path: Path) -> None:
-    run = _submit(emulator, tmp_path, "e2e-cancel", 3, quota=1)
+    run = submit_orchestrated(emulator, tmp_path, "e2e-cancel", 3, quota=1)
     emulator.deliveries.join()
     request_cancel(run)
     emulator.settle()
@@ -83,7 +67,7 @@ def test_a_partially_completed_job_is_retried_and_every_row_collected(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     emulator.configure(job_outcome="PartiallyCompleted")
-    run = _submit(emulator, tmp_path, "e2e-retry", 2, quota=2)
+    run = submit_orchestrated(emulator, tmp_path, "e2e-retry", 2, quota=2)
     emulator.deliveries.join()  # the scheduler created both jobs, bound to end partially
     emulator.configure(job_outcome=None)
     emulator.settle()
@@ -179,7 +163,7 @@ def _alert_inbox(emulator: Emulator, name: str) -> Callable[[], list[str]]:
 
 def test_each_run_has_a_workflow_that_collects_and_notifies(emulator: Emulator, tmp_path: Path) -> None:
     inbox = _alert_inbox(emulator, "e2e-flow-inbox")
-    run = _submit(emulator, tmp_path, "e2e-flow", 3, quota=1)
+    run = submit_orchestrated(emulator, tmp_path, "e2e-flow", 3, quota=1)
     emulator.settle()
     entry = _registry(emulator).get("e2e-flow")
     assert entry is not None and entry.state == FINISHED
@@ -215,7 +199,7 @@ def test_results_fetches_the_collection_joins_parts_and_collects_here_on_request
     from batch_runner.orchestration.collector import collect_run
     from batch_runner.orchestration.settings import OrchestrationSettings
 
-    _submit(emulator, tmp_path, "e2e-fetch", 3, quota=3)
+    submit_orchestrated(emulator, tmp_path, "e2e-fetch", 3, quota=3)
     emulator.settle()
     endpoint = ["--endpoint-url", emulator.endpoint_url, "--state-dir", str(tmp_path / "laptop")]
     assert main(["results", "e2e-fetch", "--out", str(tmp_path / "one.parquet"), *endpoint]) == 0
@@ -249,7 +233,7 @@ def test_waiting_workflows_hear_the_scheduler_and_one_stopped_in_the_console_is_
     from batch_runner.orchestration.handlers import schedule
 
     emulator.configure(max_active_jobs_per_model=1)
-    _submit(emulator, tmp_path, "e2e-beat", 2, quota=1)
+    submit_orchestrated(emulator, tmp_path, "e2e-beat", 2, quota=1)
     emulator.deliveries.join()
     emulator.quiesce()  # the workflow waits with its token stored
     registry = _registry(emulator)

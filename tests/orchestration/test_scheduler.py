@@ -3,14 +3,16 @@ quota, shares it among teams, counts foreign jobs, and is idempotent under dupli
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from batch_runner.jobs.run_state import QUEUED, read_remote
+from batch_runner.jobs.run_state import QUEUED, manifest_key, read_remote
 from batch_runner.local import Emulator
 from batch_runner.orchestration.cloud_run import CloudRun
+from batch_runner.orchestration.handlers import creation_deadline
 from batch_runner.orchestration.registry import FINISHED, Registry
 from batch_runner.orchestration.settings import Team
 from tests.cli.test_submit import HAIKU
@@ -159,3 +161,43 @@ def test_a_stale_manifest_is_never_overwritten(emulator: Emulator, tmp_path: Pat
     second.save()
     with pytest.raises(Exception, match="changed since it was read"):
         second.flush()
+
+
+def test_a_pass_out_of_time_creates_nothing_more_and_the_next_goes_on(
+    emulator: Emulator, tmp_path: Path, table: str
+) -> None:
+    queued_run(emulator, tmp_path, table, "out-of-time", 2)
+    late = scheduler(emulator, table)
+    late.stop_creating_at = time.monotonic()  # as a Lambda with a minute left would find it
+    report = late.run_pass()
+    assert report.created == {} and emulator.jobs() == []
+    entry = Registry(emulator.client("dynamodb"), table).get("out-of-time")
+    assert (
+        entry is not None
+        and entry.waiting_reason == "the scheduler's pass ran out of time; its next pass goes on"
+    )
+    assert scheduler(emulator, table).run_pass().created == {"out-of-time": [0, 1]}
+
+
+def test_the_handler_leaves_a_minute_of_the_invocation_for_the_writes() -> None:
+    class Context:
+        def get_remaining_time_in_millis(self) -> int:
+            return 300_000
+
+    stop = creation_deadline(Context())
+    assert stop is not None and 239 < stop - time.monotonic() <= 240
+    assert creation_deadline(None) is None  # called in-process (tests, the emulator): no limit
+
+
+def test_the_stack_writes_the_manifest_gzipped_and_every_reader_takes_it(
+    emulator: Emulator, tmp_path: Path, table: str
+) -> None:
+    queued_run(emulator, tmp_path, table, "gzipped", 10)
+    scheduler(emulator, table).run_pass()
+    bucket = emulator.stack_outputs["InputBucketName"]
+    stored = emulator.client("s3").get_object(Bucket=bucket, Key=manifest_key("gzipped"))
+    body = stored["Body"].read()
+    assert stored["ContentEncoding"] == "gzip"
+    manifest = read_remote(emulator.client("s3"), bucket, "gzipped")
+    assert manifest is not None and [s.state for s in manifest.shards] == ["submitted"] * 10
+    assert len(body) * 3 < len(manifest.to_bytes())
