@@ -103,7 +103,7 @@ class BatchInferenceStack(Stack):
                 encryption_key=encryption_key,
                 removal_policy=removal,
             )
-            submitters.allow_orchestrated_runs(orchestration.registry)
+            submitters.allow_orchestrated_runs(orchestration.registry, encryption_key)
             alarm_arns.extend(orchestration.alarm_arns)
         notifications.allow_alarms(alarm_arns)
 

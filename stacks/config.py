@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from stacks.orchestration_config import OrchestrationConfig
 
 ENVIRONMENTS_FILE = Path(__file__).with_name("environments.yaml")
+# Characters of the submitter policy the orchestration's statements take, with the data key's
+# (about 800 as IAM counts them), and a little room.
+ORCHESTRATION_SUBMITTER_GRANTS = 850
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
@@ -190,7 +193,13 @@ def _check_application_profile(ref: ModelRef, where: str, *, region: str | None,
         )
 
 
-def _parse_models(fields: _Fields, region: str | None, account: str | None) -> tuple[ModelRef, ...]:
+def _parse_models(
+    fields: _Fields, region: str | None, account: str | None, *, orchestrated: bool
+) -> tuple[ModelRef, ...]:
+    # The orchestration's statements (registry items, its key, the scheduler's events) share the
+    # submitter policy with the allow-list.
+    budget = MODEL_GRANT_BUDGET - (ORCHESTRATION_SUBMITTER_GRANTS if orchestrated else 0)
+    with_orchestration = " beside the orchestration's grants" if orchestrated else ""
     refs: list[ModelRef] = []
     for index, model_id in enumerate(fields.strings("models")):
         where = f"{fields.path}.models[{index}]"
@@ -209,12 +218,13 @@ def _parse_models(fields: _Fields, region: str | None, account: str | None) -> t
     if not refs:
         raise ConfigError(f"{fields.path}.models: list at least one model ID")
     size = model_grant_size(refs, region=region)
-    if size > MODEL_GRANT_BUDGET:
+    if size > budget:
         # Better now than as a PolicySize error halfway through `cdk deploy`.
         raise ConfigError(
             f"{fields.path}.models: the allow-list expands to {size} characters of IAM policy (each "
             "inference profile needs a statement of its own), over the "
-            f"{MODEL_GRANT_BUDGET} that fit in one managed policy; remove models or split environments"
+            f"{budget} that fit in one managed policy{with_orchestration}; remove models or split "
+            "environments"
         )
     return tuple(refs)
 
@@ -305,11 +315,14 @@ def parse_environment(name: str, raw: object) -> EnvironmentConfig:
         _matching(_PRINCIPAL_ARN, "an IAM principal ARN (account root, role or user)"),
     )
 
+    orchestration = parse_orchestration(fields.raw.get("orchestration"), f"{path}.orchestration")
     return EnvironmentConfig(
         name=name,
         account=account,
         region=region,
-        models=_parse_models(fields, region, account),
+        models=_parse_models(
+            fields, region, account, orchestrated=orchestration is not None and orchestration.enabled
+        ),
         kms=fields.get("kms", bool, False),
         retention_days=retention_days,
         retain_data_on_delete=fields.get("retain_data_on_delete", bool, True),
@@ -320,7 +333,7 @@ def parse_environment(name: str, raw: object) -> EnvironmentConfig:
         vpc=_parse_vpc(fields.raw.get("vpc"), f"{path}.vpc"),
         tags=_parse_tags(fields.raw.get("tags"), f"{path}.tags"),
         job_name_prefix=_job_name_prefix(fields, name),
-        orchestration=parse_orchestration(fields.raw.get("orchestration"), f"{path}.orchestration"),
+        orchestration=orchestration,
     )
 
 

@@ -10,6 +10,9 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 S3_DATA_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+# What reading and writing items of a table encrypted with a customer-managed key asks of the
+# caller (DynamoDB makes the calls on its behalf, hence the ViaService condition).
+DYNAMODB_KEY_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
 
 
 def s3_via_service(scope: Construct) -> dict[str, dict[str, str]]:
@@ -24,6 +27,17 @@ def data_key_statement(scope: Construct, key: kms.IKey) -> iam.PolicyStatement:
         actions=list(S3_DATA_KEY_ACTIONS),
         resources=[key.key_arn],
         conditions=s3_via_service(scope),
+    )
+
+
+def registry_key_statement(scope: Construct, key: kms.IKey) -> iam.PolicyStatement:
+    """Identity-policy side: items of the run registry (encrypted with the data key), through
+    DynamoDB only."""
+    return iam.PolicyStatement(
+        sid="RegistryKey",
+        actions=list(DYNAMODB_KEY_ACTIONS),
+        resources=[key.key_arn],
+        conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{Stack.of(scope).region}.amazonaws.com"}},
     )
 
 

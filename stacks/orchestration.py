@@ -41,7 +41,7 @@ from stacks.model_grants import model_statements
 from stacks.notifications import EVENT_DETAIL_TYPE
 from stacks.notifications import EVENT_SOURCE as BEDROCK_EVENT_SOURCE
 from stacks.orchestration_config import OrchestrationConfig
-from stacks.orchestration_functions import FunctionSpec, handler_function, read_job_output
+from stacks.orchestration_functions import FunctionSpec, handler_function, key_statements, read_job_output
 from stacks.orchestration_workflow import RunWorkflow
 from stacks.security_checks import acknowledge, skip_checkov
 from stacks.service_role import job_arn_pattern, pass_role_statement
@@ -120,14 +120,15 @@ class Orchestration(Construct):
                     STATE_MACHINE_VARIABLE: self.workflow.state_machine_arn,
                 },
                 logs_say="One summary line per pass (run names, job counts)",
-                statements=self._statements(input_bucket, output_bucket, service_role, models),
+                statements=[
+                    *self._statements(input_bucket, output_bucket, service_role, models),
+                    *key_statements(self, encryption_key, s3=True),
+                ],
                 wildcards=self._wildcards(output_bucket, input_bucket),
             ),
             removal_policy,
         )
         self.scheduler = scheduler.function
-        if encryption_key is not None:
-            encryption_key.grant_encrypt_decrypt(scheduler.role)
         self._triggers(stack, config, dead_letters)
         self.alarm_arns = self._alarms(stack, alert_topic)
 

@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 
 from aws_cdk import Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from stacks.encryption import data_key_statement, registry_key_statement
 from stacks.security_checks import acknowledge, acknowledge_wildcard_resources, skip_checkov
 
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
@@ -53,6 +55,14 @@ def read_job_output(output_bucket: s3.IBucket, sid: str) -> iam.PolicyStatement:
     return iam.PolicyStatement(
         sid=sid, actions=["s3:GetObject"], resources=[output_bucket.arn_for_objects("runs/*")]
     )
+
+
+def key_statements(scope: Construct, key: kms.IKey | None, *, s3: bool) -> list[iam.PolicyStatement]:
+    """The data key, when the environment has one: registry items through DynamoDB, and (``s3``)
+    objects through S3."""
+    if key is None:
+        return []
+    return [registry_key_statement(scope, key), *([data_key_statement(scope, key)] if s3 else [])]
 
 
 def handler_function(

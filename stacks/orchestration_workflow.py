@@ -39,6 +39,7 @@ from stacks.orchestration_functions import (
     FunctionSpec,
     HandlerFunction,
     handler_function,
+    key_statements,
     read_job_output,
 )
 from stacks.security_checks import (
@@ -138,7 +139,7 @@ class RunWorkflow(Construct):
                 timeout=Duration.seconds(30),
                 environment=environment,
                 logs_say="One line per run (its name)",
-                statements=[write_registry, hand_back],
+                statements=[write_registry, hand_back, *key_statements(self, encryption_key, s3=False)],
             ),
             removal_policy,
         )
@@ -154,14 +155,16 @@ class RunWorkflow(Construct):
                 ephemeral_storage_mb=COLLECTOR_DISK_MB,
                 environment=environment,
                 logs_say="One line per run (its name, record counts, where the results are)",
-                statements=[write_registry, *self._collector_statements(input_bucket, output_bucket)],
+                statements=[
+                    write_registry,
+                    *self._collector_statements(input_bucket, output_bucket),
+                    *key_statements(self, encryption_key, s3=True),
+                ],
                 wildcards=self._collector_wildcards(input_bucket, output_bucket),
             ),
             removal_policy,
         )
         for task in (attach, collector):
-            if encryption_key is not None:
-                encryption_key.grant_encrypt_decrypt(task.role)
             for nag_rule, checkov_check, reason in TASK_FUNCTION_EXCEPTIONS:
                 acknowledge(task.function, nag_rule, reason)
                 skip_checkov(task.function, checkov_check, reason)

@@ -12,7 +12,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from batch_runner.orchestration.settings import EVENT_SOURCE
-from stacks.encryption import data_key_statement
+from stacks.encryption import data_key_statement, registry_key_statement
 from stacks.model_access import ModelRef
 from stacks.model_grants import INVOKE, model_statements, profile_wildcards
 from stacks.security_checks import acknowledge_wildcard_resources
@@ -168,9 +168,11 @@ class SubmitterAccess(Construct):
         # Everyone holding the policy, for the data key's key policy.
         self.roles: list[iam.IRole] = attached_roles
 
-    def allow_orchestrated_runs(self, registry: dynamodb.ITable) -> None:
-        """Register runs and ask for cancel or retry (registry items), and wake the scheduler (only
-        events with the runner's own source)."""
+    def allow_orchestrated_runs(self, registry: dynamodb.ITable, key: kms.IKey | None) -> None:
+        """Register runs and ask for cancel or retry (registry items, through the data key when the
+        environment has one), and wake the scheduler (only events with the runner's own source)."""
+        if key is not None:
+            self.policy.add_statements(registry_key_statement(self, key))
         self.policy.add_statements(
             iam.PolicyStatement(
                 sid="RegisterAndRequestRuns",

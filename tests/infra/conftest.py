@@ -1,9 +1,9 @@
 """Synthesize every environment once per test session (jsii start-up and synth are the slow part).
 
 Besides the committed environments (dev, prod) two test-only ones cover the remaining shapes:
-KMS on with foundation models and an application inference profile, and the widest APAC environment
-the config validation admits (largest allow-list, KMS, VPC, attached and dedicated submitter roles,
-alerts on completed jobs).
+KMS on with foundation models, an application inference profile and orchestration, and the widest
+APAC environment the config validation admits (largest allow-list, KMS, VPC, attached and dedicated
+submitter roles, alerts on completed jobs).
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ EXTRA_ENVIRONMENTS: Mapping[str, Mapping[str, Any]] = {
         "kms": True,
         "retention_days": 7,
         "tags": {"owner": "data-science", "Name With Spaces": "value/with:chars"},
+        # With KMS: the orchestration's functions, its workflow and the submitters get the key's grants.
+        "orchestration": {"enabled": True, "results_format": "csv", "sweep_minutes": 10},
     },
     "apac": {
         "account": "777788889999",

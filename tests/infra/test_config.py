@@ -80,6 +80,17 @@ BAD_ENVIRONMENTS: list[tuple[str, dict[str, Any], str]] = [
         "environments.team.models: the allow-list expands to 3674 characters of IAM policy",
     ),
     (
+        "allow-list that fits alone but not beside the orchestration's grants",
+        {
+            "region": "ap-southeast-2",
+            "models": [f"apac.{model}" for model in APAC_MODELS[:5]],
+            "orchestration": {"enabled": True},
+        },
+        "environments.team.models: the allow-list expands to 2570 characters of IAM policy (each inference "
+        "profile needs a statement of its own), over the 2550 that fit in one managed policy beside the "
+        "orchestration's grants",
+    ),
+    (
         "application profile ARN of another Region",
         {"models": ["arn:aws:bedrock:us-west-2:123456789012:application-inference-profile/a1b2c3d4e5f6"]},
         "environments.team.models[0]: application inference profile is in us-west-2, not us-east-1",

@@ -158,7 +158,7 @@ def test_submitters_can_read_this_stack_outputs_only(synthesized: Synthesized, e
     assert resources_of(describe) == [deployed.ref("AWS::StackId")]
 
 
-def test_submitters_use_the_data_key_through_s3_only_when_kms_is_on(
+def test_submitters_use_the_data_key_through_s3_and_dynamodb_only_when_kms_is_on(
     synthesized: Synthesized, env_name: str
 ) -> None:
     deployed = synthesized.deployed(env_name)
@@ -167,15 +167,25 @@ def test_submitters_use_the_data_key_through_s3_only_when_kms_is_on(
     if not synthesized.configs[env_name].kms:
         assert kms == []
         return
-    assert kms == [
-        {
-            "Sid": "BatchDataKey",
-            "Effect": "Allow",
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-            "Resource": deployed.get_att(deployed.only("AWS::KMS::Key", "DataKey"), "Arn"),
-            "Condition": {"StringEquals": {"kms:ViaService": f"s3.{deployed.region}.amazonaws.com"}},
-        }
-    ]
+    key = deployed.get_att(deployed.only("AWS::KMS::Key", "DataKey"), "Arn")
+    through_s3 = {
+        "Sid": "BatchDataKey",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": key,
+        "Condition": {"StringEquals": {"kms:ViaService": f"s3.{deployed.region}.amazonaws.com"}},
+    }
+    # The run registry, where orchestration is on, is encrypted with the same key: its items only.
+    through_dynamodb = {
+        "Sid": "RegistryKey",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"],
+        "Resource": key,
+        "Condition": {"StringEquals": {"kms:ViaService": f"dynamodb.{deployed.region}.amazonaws.com"}},
+    }
+    orchestration = synthesized.configs[env_name].orchestration
+    orchestrated = orchestration is not None and orchestration.enabled
+    assert kms == [through_s3, *([through_dynamodb] if orchestrated else [])]
 
 
 def test_policy_is_attached_to_configured_roles_and_the_dedicated_role(synthesized: Synthesized) -> None:
