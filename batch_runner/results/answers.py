@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import orjson
 
 from batch_runner.catalog.output_schema import OutputSchema
 from batch_runner.results.fast_schema import Check, quick_check
+from batch_runner.results.schema_problems import SchemaProblems, bounded, first_problem
 
-MAX_PROBLEM_CHARS = 300
 # Stop reasons saying the model ran out of output tokens (Claude and Converse; Llama, Mistral; Titan).
 TRUNCATED_STOP_REASONS = frozenset({"max_tokens", "length"})
 # At most this many "{" are tried as the start of the object: a bound on a pathological answer.
@@ -33,6 +33,7 @@ _NO_POSITION = -1
 _BRACKETS_AND_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"?|[{}\[\]]')
 _INT64 = 1 << 63
 _EXACT_FLOAT = 1 << 53
+_new_tuple = tuple.__new__
 
 
 def _no_constants(name: str) -> Any:
@@ -191,42 +192,28 @@ def check_answer(
     prefill: str | None = None,
     stop_reason: str | None = None,
     quick: Check | None = None,
+    problems: Callable[[dict[str, Any]], str | None] | None = None,
 ) -> Checked:
     """Parse ``answer`` and validate it; a problem names the JSON path and what is wrong.
 
-    ``quick`` is ``quick_check(schema.validator)``: True spares jsonschema for a valid answer."""
+    ``quick`` is ``quick_check(schema.validator)``: True spares jsonschema for a valid answer.
+    ``problems`` says what is wrong with an object (``SchemaProblems``; default: jsonschema on
+    the whole object)."""
     if not isinstance(answer, str):
         return Checked(None, _as_text(answer), "answer is not text (an embedding vector?)")
     value, text, problem = parse_answer(answer, prefill)
     if value is not None and (quick is None or not quick(value)):
-        problem = validation_problem(schema, value)
+        problem = validation_problem(schema, value) if problems is None else problems(value)
     if problem is None:
         return Checked(value, text)
     if stop_reason is not None and stop_reason.lower() in TRUNCATED_STOP_REASONS:
-        problem = f"{_bounded(problem)}; stop reason {stop_reason}: raise --max-tokens"
-    return Checked(None, text, _bounded(problem))
+        problem = f"{bounded(problem)}; stop reason {stop_reason}: raise --max-tokens"
+    return Checked(None, text, bounded(problem))
 
 
 def validation_problem(schema: OutputSchema, value: dict[str, Any]) -> str | None:
     """None when ``value`` is valid, else the most relevant error and how many more there are."""
-    errors = schema.validator.iter_errors(value)
-    first = next(errors, None)
-    if first is None:
-        return None
-    from jsonschema.exceptions import best_match  # only for answers that fail: off the hot path
-
-    found = [first, *errors]
-    best = best_match(found) or first
-    message = f"{best.json_path}: {best.message}"
-    more = len(found) - 1
-    if more:
-        message = f"{_bounded(message)} (and {more} more problem{'s' if more > 1 else ''})"
-    return message
-
-
-def _bounded(message: str) -> str:
-    line = " ".join(message.splitlines())
-    return line if len(line) <= MAX_PROBLEM_CHARS else line[: MAX_PROBLEM_CHARS - 3] + "..."
+    return first_problem(schema.validator, value)
 
 
 def _as_text(value: object) -> str:
@@ -240,6 +227,7 @@ class AnswerCheck:
         self.schema = schema
         self.prefill = prefill or None
         self.quick = quick_check(schema.validator)
+        self.problems = SchemaProblems(schema.validator)
         self.kinds = {name: schema.column_kind(name) for name in schema.properties}
         self._ranges = {
             name: _INT64 if kind == "int" else _EXACT_FLOAT
@@ -258,9 +246,14 @@ class AnswerCheck:
             if type(value) is dict and self.quick(value):
                 if self._ranges:
                     self._fit_numbers(value)
-                return Checked(value, answer)
+                return _new_tuple(Checked, (value, answer, None))  # without NamedTuple's __new__
         checked = check_answer(
-            self.schema, answer, prefill=self.prefill, stop_reason=stop_reason, quick=self.quick
+            self.schema,
+            answer,
+            prefill=self.prefill,
+            stop_reason=stop_reason,
+            quick=self.quick,
+            problems=self.problems,
         )
         if checked.value is not None and self._ranges:
             self._fit_numbers(checked.value)

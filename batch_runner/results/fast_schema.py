@@ -41,12 +41,12 @@ _LITERAL_TYPES = (str, bool, type(None))  # enum/const values compared exactly b
 MAX_DEPTH = 6  # nested subschemas generated inline; a deeper one is checked by jsonschema
 
 
-def quick_check(validator: Validator) -> Check | None:
-    """A sound quick test for ``validator``'s schema, or None when there can be none."""
-    schema = validator.schema
-    if _mentions(schema, _REFERENCES):
+def quick_check(validator: Validator, subschema: Any = None) -> Check | None:
+    """A sound quick test for ``validator``'s schema (or for ``subschema``, a part of it, under the
+    same validator), or None when there can be none."""
+    if _mentions(validator.schema, _REFERENCES):
         return None
-    return _Generator(validator).function(schema)
+    return _Generator(validator).function(validator.schema if subschema is None else subschema)
 
 
 def _mentions(node: Any, keys: frozenset[str]) -> bool:
