@@ -51,8 +51,9 @@ class CsvParts:
         # These columns hold the same Python types in every run (an answer is text or a vector),
         # so their encoding never depends on the column's kind. Stop reasons and job IDs repeat:
         # each is encoded once.
-        stop_field = self._short(stop_reason)
-        job_field = self._short(job_id)
+        short = self._fields
+        stop_field = short.get(stop_reason) or self._short(stop_reason)
+        job_field = short.get(job_id) or self._short(job_id)
         if code is None and message is None and type(answer) is str and type(output_tokens) is int:
             tokens = "" if input_tokens is None else input_tokens
             text = f"{status},{csv_text(answer)},{stop_field},{tokens},{output_tokens},,,{job_field}"
