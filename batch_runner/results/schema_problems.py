@@ -41,6 +41,11 @@ _NARROWABLE = frozenset(
 )
 # Narrowed validators kept, by the set of valid properties (a run repeats a few mistakes).
 _CACHED = 64
+# Problems kept, by what they can depend on (below).
+_CACHED_PROBLEMS = 1024
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+# Their messages show the whole object, valid values included: not cached.
+_WHOLE_OBJECT_KEYWORDS = frozenset({"minProperties", "maxProperties"})
 
 
 class SchemaProblems:
@@ -51,15 +56,29 @@ class SchemaProblems:
         self.validator = validator
         self._checks = _property_checks(validator)
         self._narrowed: dict[frozenset[str], Validator] = {}
+        self._problems: dict[Any, str | None] = {}
+        self._cached = self._checks is not None and not _WHOLE_OBJECT_KEYWORDS.intersection(validator.schema)
 
     def __call__(self, value: dict[str, Any]) -> str | None:
-        validator = self.validator
-        if self._checks is not None and type(value) is dict:
-            valid = frozenset(
-                name for name, check in self._checks.items() if name in value and check(value[name])
-            )
-            validator = self._narrowed.get(valid) or self._narrow(valid)
-        return first_problem(validator, value)
+        if self._checks is None or type(value) is not dict:
+            return first_problem(self.validator, value)
+        valid = frozenset(
+            name for name, check in self._checks.items() if name in value and check(value[name])
+        )
+        # The errors depend on the keys, in order, and on the values that are not valid (those of
+        # properties that fail and of keys the schema does not name): when those are scalars, an
+        # object with the same ones has the same problem (a model repeats its mistakes).
+        key = None
+        if self._cached:
+            rest = tuple((name, type(item), item) for name, item in value.items() if name not in valid)
+            if all(kind in _SCALARS for _, kind, _ in rest):
+                key = (tuple(value), rest)
+                if key in self._problems:
+                    return self._problems[key]
+        problem = first_problem(self._narrowed.get(valid) or self._narrow(valid), value)
+        if key is not None and len(self._problems) < _CACHED_PROBLEMS:
+            self._problems[key] = problem
+        return problem
 
     def _narrow(self, valid: frozenset[str]) -> Validator:
         # Only properties present and valid are replaced: an absent one keeps its subschema (in
