@@ -20,7 +20,7 @@ import orjson
 # Kinds whose non-text values CSV holds as JSON text (a boolean as true/false, like JSON).
 JSONISH_KINDS = frozenset({"vector", "json", "bool"})
 
-PropertyFields = Callable[[Any], str]
+PropertyFields = Callable[[Any, str], str]
 
 
 def csv_text(value: str) -> str:
@@ -55,22 +55,23 @@ def csv_encoder(kind: str) -> Callable[[Any], str]:
 
 
 def csv_property_fields(properties: Sequence[str], kinds: Sequence[str]) -> PropertyFields:
-    """A function of a parsed answer giving its property fields joined by commas (a value that is
-    not an object gives every field empty)."""
+    """A function of a parsed answer and the fields before them giving those fields, then the
+    answer's property fields, joined by commas (a value that is not an object gives every property
+    field empty). One string is built: the row's text is long."""
     if len(properties) != len(kinds):
         raise ValueError("one kind per property")
     if not properties:
         return _no_fields
     lines = [
-        "def fields(p):",
+        "def fields(p, head):",
         "    if type(p) is not dict:",
-        f"        return {',' * (len(properties) - 1)!r}",
+        f"        return head + {',' * len(properties)!r}",
         "    get = p.get",
     ]
     for number, (name, kind) in enumerate(zip(properties, kinds, strict=True)):
         source = _JSONISH if kind in JSONISH_KINDS else _TEXT
         lines += source.format(name=repr(name), field=f"f{number}").splitlines()
-    joined = ",".join(f"{{f{number}}}" for number in range(len(properties)))
+    joined = ",".join(["{head}", *(f"{{f{number}}}" for number in range(len(properties)))])
     lines.append(f'    return f"{joined}"')
     namespace: dict[str, Any] = {
         "dumps": orjson.dumps,
@@ -83,8 +84,8 @@ def csv_property_fields(properties: Sequence[str], kinds: Sequence[str]) -> Prop
     return encode
 
 
-def _no_fields(parsed: Any) -> str:
-    return ""
+def _no_fields(parsed: Any, head: str) -> str:
+    return head
 
 
 # A column whose non-text values CSV holds as JSON text. Compact JSON has no line breaks, so it

@@ -35,6 +35,7 @@ _PLAIN_TYPES: dict[str, tuple[type, ...]] = {
     "array": (list,),
     "integer": (int,),
 }
+_FIRST = {"type": 0, "required": 1}  # the order of the first tests (see ``node``)
 _ABSENT = object()  # a property's value when the object has no such key
 _LITERAL_TYPES = (str, bool, type(None))  # enum/const values compared exactly by type and value
 # A "type" naming one of these holds exactly one Python type: later tests of a value it passed
@@ -125,9 +126,12 @@ class _Generator:
             return ["return False"]
         if not isinstance(schema, Mapping) or depth > MAX_DEPTH:
             return self._by_jsonschema(schema, var)
-        # The type test first: every later test then knows the value's type (the order of tests
-        # does not matter, as each one alone can only say False).
-        keywords = sorted((name for name in schema if name in self.keywords_known), key=lambda n: n != "type")
+        # The type test first, then the required keys: every later test knows the value's type
+        # and that those keys are there (the order of tests does not matter, as each one alone
+        # can only say False).
+        keywords = sorted(
+            (name for name in schema if name in self.keywords_known), key=lambda n: _FIRST.get(n, len(_FIRST))
+        )
         try:
             lines: Lines = []
             for name in keywords:
@@ -216,9 +220,12 @@ class _Generator:
                     *_indent(_indent(other)),
                 ]
         absent = self.constant(_ABSENT)
+        required = _required_names(schema) if "required" in self.keywords_known else frozenset()
         for name, checks in cases:
-            if checks:
-                # A literal key (the repr of a str is a Python string literal).
+            # A literal key (the repr of a str is a Python string literal).
+            if checks and name in required:
+                lines += [f"{item} = {var}[{name!r}]", *checks]  # tested above to be there
+            elif checks:
                 lines += [f"{item} = {var}.get({name!r}, {absent})", f"if {item} is not {absent}:"]
                 lines += _indent(checks)
         return self.guard(var, "dict", lines)
@@ -282,6 +289,14 @@ class _Generator:
             return self.guard(var, kind, [f"if len({var}) {too} {value}: return False"])
 
         return generate
+
+
+def _required_names(schema: Mapping[str, Any]) -> frozenset[str]:
+    """The keys ``required`` tests before the properties are (none when it is not a list of keys)."""
+    names = schema.get("required")
+    if isinstance(names, list) and all(isinstance(name, str) for name in names):
+        return frozenset(names)
+    return frozenset()
 
 
 def _indent(lines: Lines) -> Lines:

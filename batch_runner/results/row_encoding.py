@@ -71,7 +71,7 @@ class CsvParts:
                 )
             )
         if self._properties is not None:
-            return f"{text},{self._properties(fields[8])}".encode()
+            return self._properties(fields[8], text).encode()
         return text.encode()
 
     def _short(self, value: str | None) -> str:
