@@ -82,7 +82,8 @@ class JoinedResults:
         yield from self._reader.rows()
 
     def csv_lines(self) -> Iterator[bytes]:
-        """Every input row once as a CSV line (``writers.write_csv_lines``), in input row order."""
+        """Every input row once as a CSV line (``writers.write_csv_lines``), in input row order,
+        many lines to an item."""
         yield from self._reader.csv_lines()
 
     def records(self) -> Iterator[dict[str, Any]]:
@@ -176,7 +177,7 @@ class _RowReader:
         if not self.csv:
             raise InternalError("rows not joined for CSV are read with rows()")
         for block in self.join.blocks(index_blocks(self.record_index)):
-            yield from block
+            yield b"".join(block)  # a partition's lines at once: one write, not one a line
 
 
 def _hash_join(
