@@ -82,8 +82,7 @@ class JoinedResults:
         yield from self._reader.rows()
 
     def csv_lines(self) -> Iterator[bytes]:
-        """Every input row once as a CSV line (``writers.write_csv_lines``), in input row order,
-        many lines to an item."""
+        """Every input row once as a CSV line (``writers.write_csv_lines``), in input row order."""
         yield from self._reader.csv_lines()
 
     def records(self) -> Iterator[dict[str, Any]]:
@@ -177,7 +176,7 @@ class _RowReader:
         if not self.csv:
             raise InternalError("rows not joined for CSV are read with rows()")
         for block in self.join.blocks(index_blocks(self.record_index)):
-            yield b"".join(block)  # a partition's lines at once: one write, not one a line
+            yield from block
 
 
 def _hash_join(

@@ -18,6 +18,7 @@ from pathlib import Path
 # Per outcome: the row's offset in its partition and the length of the encoded outcome (which may
 # hold line breaks: CSV fields keep them inside quotes).
 _HEADER = struct.Struct("<II")
+_BUFFER = 1 << 16
 # Many partitions are open while spooling: small buffers keep that flat.
 _MANY_BUFFER = 1 << 14
 MAX_PARTITIONS = 256
@@ -46,17 +47,13 @@ class RowSpool:
     def windows(self) -> Iterator[tuple[int, list[bytes | None]]]:
         """``(first row, slots)`` per partition in row order: a slot holds the newest outcome of
         its row, or None."""
-        header, read_header = _HEADER.size, _HEADER.unpack_from
+        header, read_header = _HEADER.size, _HEADER.unpack
         for number, path in enumerate(self.paths):
             first = number * self.partition_rows
             slots: list[bytes | None] = [None] * min(self.partition_rows, self.rows - first)
-            # A partition is read whole (it is a few MB): one read, no call per entry.
-            spooled = path.read_bytes()
-            position, end = 0, len(spooled)
-            while position < end:
-                offset, size = read_header(spooled, position)
-                position += header
-                slots[offset] = spooled[position : position + size]
-                position += size
-            del spooled
+            with open(path, "rb", buffering=_BUFFER) as handle:
+                read = handle.read
+                while entry := read(header):
+                    offset, size = read_header(entry)
+                    slots[offset] = read(size)
             yield first, slots
