@@ -4,10 +4,11 @@ jsonschema needs about 50 µs to list the errors of a small object (every subsch
 into makes a validator), more than the rest of a record's collection. Output schemas are mostly
 an object of properties, and there each property's value is valid or not on its own: the errors
 are exactly those of the same schema with every property whose value passes its quick check
-(``fast_schema``, never wrong about validity) replaced by ``true``, which has none (and which
-jsonschema does not even descend into, whatever the draft). Same keywords
-in the same order, same paths, same messages, so the same best match; jsonschema only descends
-into what is wrong. Other schemas (root keywords outside ``_NARROWABLE``) are checked whole.
+(``fast_schema``, never wrong about validity) replaced by ``true``, which has none and which
+jsonschema does not even descend into, whatever the draft. Same keywords in the same order, same
+paths, same messages, so the same best match; jsonschema only looks at what is wrong. A problem
+is also remembered by everything it can depend on, as models repeat their mistakes. Other
+schemas (root keywords outside ``_NARROWABLE``) are checked whole, every time.
 """
 
 from __future__ import annotations
