@@ -33,7 +33,6 @@ _NO_POSITION = -1
 _BRACKETS_AND_STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[{}\[\]]')  # strings unrolled: fast
 _INT64 = 1 << 63
 _EXACT_FLOAT = 1 << 53
-_new_tuple = tuple.__new__
 
 
 def _no_constants(name: str) -> Any:
@@ -234,18 +233,25 @@ class AnswerCheck:
             if kind in ("int", "float")
         }
 
+    def valid(self, answer: object) -> dict[str, Any] | None:
+        """The object of the usual answer, exactly a valid object, found without ``check_answer``'s
+        layers (once per record); None for any other answer (``__call__`` then says what it is)."""
+        if type(answer) is not str or self.quick is None:
+            return None
+        try:
+            value = orjson.loads(answer.encode())
+        except (orjson.JSONDecodeError, UnicodeEncodeError):
+            return None
+        if type(value) is not dict or not self.quick(value):
+            return None
+        if self._ranges:
+            self._fit_numbers(value)
+        return value
+
     def __call__(self, answer: object, stop_reason: str | None) -> Checked:
-        if type(answer) is str and self.quick is not None:
-            # The usual answer, exactly a valid object: what ``check_answer`` finds first, found
-            # without its layers (once per record). Anything else takes them.
-            try:
-                value = orjson.loads(answer.encode())
-            except (orjson.JSONDecodeError, UnicodeEncodeError):
-                value = None
-            if type(value) is dict and self.quick(value):
-                if self._ranges:
-                    self._fit_numbers(value)
-                return _new_tuple(Checked, (value, answer, None))  # without NamedTuple's __new__
+        value = self.valid(answer)
+        if value is not None:
+            return Checked(value, str(answer))  # text: ``valid`` takes nothing else
         checked = check_answer(
             self.schema,
             answer,
