@@ -15,22 +15,22 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import orjson
 
 from batch_runner.catalog.output_schema import OutputSchema
 from batch_runner.results.fast_schema import Check, quick_check
+from batch_runner.results.schema_problems import SchemaProblems, bounded, first_problem
 
-MAX_PROBLEM_CHARS = 300
 # Stop reasons saying the model ran out of output tokens (Claude and Converse; Llama, Mistral; Titan).
 TRUNCATED_STOP_REASONS = frozenset({"max_tokens", "length"})
 # At most this many "{" are tried as the start of the object: a bound on a pathological answer.
 _MAX_STARTS = 32
 _JSON_TYPE_NAMES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
 _NO_POSITION = -1
-_BRACKETS_AND_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"?|[{}\[\]]')
+_BRACKETS_AND_STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[{}\[\]]')  # strings unrolled: fast
 _INT64 = 1 << 63
 _EXACT_FLOAT = 1 << 53
 
@@ -113,17 +113,16 @@ def _scan(text: str) -> Parsed:
             except orjson.JSONEncodeError as err:
                 return Parsed(None, text, f"answer has a value results cannot store: {err}")
             return Parsed(value, text)
+        if text[start] == "{":
+            first_error = first_error or found
+            if _runs_to_end(found, text):
+                first_error, cut_off = found, True
+                break  # every later "{" is inside this cut-off object
         # A malformed value ends at its matching bracket; without one (a stray "{" in prose, as in
         # a reply to a prefill that starts with a sentence) where decoding stopped, so that the
         # object after it is still found.
         closing = closing if closing is not None else _closing_brackets(text, start)
         inside = closing.get(start, max(inside, found.pos))
-        if text[start] == "[":
-            continue
-        first_error = first_error or found
-        if _runs_to_end(found, text):
-            first_error, cut_off = found, True
-            break  # every later "{" is inside this cut-off object
     if first_error is None:
         return Parsed(None, text, "answer is not JSON: no JSON object in it")
     message = first_error.msg.removesuffix(" starting at")
@@ -191,42 +190,28 @@ def check_answer(
     prefill: str | None = None,
     stop_reason: str | None = None,
     quick: Check | None = None,
+    problems: Callable[[dict[str, Any]], str | None] | None = None,
 ) -> Checked:
     """Parse ``answer`` and validate it; a problem names the JSON path and what is wrong.
 
-    ``quick`` is ``quick_check(schema.validator)``: True spares jsonschema for a valid answer."""
+    ``quick`` is ``quick_check(schema.validator)``: True spares jsonschema for a valid answer.
+    ``problems`` says what is wrong with an object (``SchemaProblems``; default: jsonschema on
+    the whole object)."""
     if not isinstance(answer, str):
         return Checked(None, _as_text(answer), "answer is not text (an embedding vector?)")
     value, text, problem = parse_answer(answer, prefill)
     if value is not None and (quick is None or not quick(value)):
-        problem = validation_problem(schema, value)
+        problem = validation_problem(schema, value) if problems is None else problems(value)
     if problem is None:
         return Checked(value, text)
     if stop_reason is not None and stop_reason.lower() in TRUNCATED_STOP_REASONS:
-        problem = f"{_bounded(problem)}; stop reason {stop_reason}: raise --max-tokens"
-    return Checked(None, text, _bounded(problem))
+        problem = f"{bounded(problem)}; stop reason {stop_reason}: raise --max-tokens"
+    return Checked(None, text, bounded(problem))
 
 
 def validation_problem(schema: OutputSchema, value: dict[str, Any]) -> str | None:
     """None when ``value`` is valid, else the most relevant error and how many more there are."""
-    errors = schema.validator.iter_errors(value)
-    first = next(errors, None)
-    if first is None:
-        return None
-    from jsonschema.exceptions import best_match  # only for answers that fail: off the hot path
-
-    found = [first, *errors]
-    best = best_match(found) or first
-    message = f"{best.json_path}: {best.message}"
-    more = len(found) - 1
-    if more:
-        message = f"{_bounded(message)} (and {more} more problem{'s' if more > 1 else ''})"
-    return message
-
-
-def _bounded(message: str) -> str:
-    line = " ".join(message.splitlines())
-    return line if len(line) <= MAX_PROBLEM_CHARS else line[: MAX_PROBLEM_CHARS - 3] + "..."
+    return first_problem(schema.validator, value)
 
 
 def _as_text(value: object) -> str:
@@ -240,6 +225,7 @@ class AnswerCheck:
         self.schema = schema
         self.prefill = prefill or None
         self.quick = quick_check(schema.validator)
+        self.problems = SchemaProblems(schema.validator)
         self.kinds = {name: schema.column_kind(name) for name in schema.properties}
         self._ranges = {
             name: _INT64 if kind == "int" else _EXACT_FLOAT
@@ -247,20 +233,32 @@ class AnswerCheck:
             if kind in ("int", "float")
         }
 
+    def valid(self, answer: object) -> dict[str, Any] | None:
+        """The object of the usual answer, exactly a valid object, found without ``check_answer``'s
+        layers (once per record); None for any other answer (``__call__`` then says what it is)."""
+        if type(answer) is not str or self.quick is None:
+            return None
+        try:
+            value = orjson.loads(answer.encode())
+        except (orjson.JSONDecodeError, UnicodeEncodeError):
+            return None
+        if type(value) is not dict or not self.quick(value):
+            return None
+        if self._ranges:
+            self._fit_numbers(value)
+        return value
+
     def __call__(self, answer: object, stop_reason: str | None) -> Checked:
-        if type(answer) is str and self.quick is not None:
-            # The usual answer, exactly a valid object: what ``check_answer`` finds first, found
-            # without its layers (once per record). Anything else takes them.
-            try:
-                value = orjson.loads(answer.encode())
-            except (orjson.JSONDecodeError, UnicodeEncodeError):
-                value = None
-            if type(value) is dict and self.quick(value):
-                if self._ranges:
-                    self._fit_numbers(value)
-                return Checked(value, answer)
+        value = self.valid(answer)
+        if value is not None:
+            return Checked(value, str(answer))  # text: ``valid`` takes nothing else
         checked = check_answer(
-            self.schema, answer, prefill=self.prefill, stop_reason=stop_reason, quick=self.quick
+            self.schema,
+            answer,
+            prefill=self.prefill,
+            stop_reason=stop_reason,
+            quick=self.quick,
+            problems=self.problems,
         )
         if checked.value is not None and self._ranges:
             self._fit_numbers(checked.value)

@@ -75,8 +75,10 @@ def parse_output_line(raw: bytes) -> Outcome | Malformed:
 
     model_output = line.get("modelOutput")
     if type(model_output) is dict:
-        # tuple.__new__ skips the NamedTuple's Python-level constructor: this runs once a record.
-        return _new_tuple(Outcome, (record_id, SUCCEEDED, *extract_answer(model_output), None, None))
+        # tuple.__new__ skips the NamedTuple's Python-level constructor: this runs once a record;
+        # so does trying the most common body first, before the loop over every shape.
+        found = _claude_messages(model_output) or extract_answer(model_output)
+        return _new_tuple(Outcome, (record_id, SUCCEEDED, *found, None, None))
     error = line.get("error")
     if error is not None:
         code, message = _error_fields(error)

@@ -35,18 +35,23 @@ _PLAIN_TYPES: dict[str, tuple[type, ...]] = {
     "array": (list,),
     "integer": (int,),
 }
+_FIRST = {"type": 0, "required": 1}  # the order of the first tests (see ``node``)
+_ABSENT = object()  # a property's value when the object has no such key
 _LITERAL_TYPES = (str, bool, type(None))  # enum/const values compared exactly by type and value
+# A "type" naming one of these holds exactly one Python type: later tests of a value it passed
+# need no guard on its type (and tests for other types are left out).
+_SINGLE_TYPES = {"string": "str", "boolean": "bool", "null": "NoneType", "object": "dict", "array": "list"}
 
 
 MAX_DEPTH = 6  # nested subschemas generated inline; a deeper one is checked by jsonschema
 
 
-def quick_check(validator: Validator) -> Check | None:
-    """A sound quick test for ``validator``'s schema, or None when there can be none."""
-    schema = validator.schema
-    if _mentions(schema, _REFERENCES):
+def quick_check(validator: Validator, subschema: Any = None) -> Check | None:
+    """A sound quick test for ``validator``'s schema (or for ``subschema``, a part of it, under the
+    same validator), or None when there can be none."""
+    if _mentions(validator.schema, _REFERENCES):
         return None
-    return _Generator(validator).function(schema)
+    return _Generator(validator).function(validator.schema if subschema is None else subschema)
 
 
 def _mentions(node: Any, keys: frozenset[str]) -> bool:
@@ -76,6 +81,7 @@ class _Generator:
         self.float_integers = validator.is_type(1.0, "integer")
         self.constants: dict[str, Any] = {}
         self.variables = 0
+        self.known: dict[str, str] = {}  # variable -> the Python type its value is known to have
         self.keywords: dict[str, Callable[[Any, Mapping[str, Any], str, int], Lines]] = {
             "type": self._type,
             "enum": self._enum,
@@ -84,12 +90,12 @@ class _Generator:
             "additionalProperties": self._additional_properties,
             "required": self._required,
             "items": self._items,
-            "minItems": _length("list", "<"),
-            "maxItems": _length("list", ">"),
-            "minLength": _length("str", "<"),
-            "maxLength": _length("str", ">"),
-            "minProperties": _length("dict", "<"),
-            "maxProperties": _length("dict", ">"),
+            "minItems": self._length("list", "<"),
+            "maxItems": self._length("list", ">"),
+            "minLength": self._length("str", "<"),
+            "maxLength": self._length("str", ">"),
+            "minProperties": self._length("dict", "<"),
+            "maxProperties": self._length("dict", ">"),
             "minimum": self._bound(">=", "exclusiveMinimum"),
             "maximum": self._bound("<=", "exclusiveMaximum"),
             "exclusiveMinimum": self._bound(">"),  # draft 4's boolean: unsupported
@@ -99,7 +105,7 @@ class _Generator:
         }
         # Keywords the validator does not know (annotations, typos, other drafts') are ignored by
         # jsonschema, and so here.
-        self.known = frozenset(validator.VALIDATORS)
+        self.keywords_known = frozenset(validator.VALIDATORS)
 
     def function(self, schema: Any) -> Check:
         lines = self.node(schema, "v", 0)
@@ -120,15 +126,30 @@ class _Generator:
             return ["return False"]
         if not isinstance(schema, Mapping) or depth > MAX_DEPTH:
             return self._by_jsonschema(schema, var)
+        # The type test first, then the required keys: every later test knows the value's type
+        # and that those keys are there (the order of tests does not matter, as each one alone
+        # can only say False).
+        keywords = sorted(
+            (name for name in schema if name in self.keywords_known), key=lambda n: _FIRST.get(n, len(_FIRST))
+        )
         try:
-            return [
-                line
-                for name, value in schema.items()
-                if name in self.known
-                for line in self._keyword(name, value, schema, var, depth)
-            ]
+            lines: Lines = []
+            for name in keywords:
+                lines += self._keyword(name, schema[name], schema, var, depth)
+                if name == "type" and isinstance(schema[name], str) and schema[name] in _SINGLE_TYPES:
+                    self.known[var] = _SINGLE_TYPES[schema[name]]
+            return lines
         except _Unsupported:
             return self._by_jsonschema(schema, var)
+        finally:
+            self.known.pop(var, None)
+
+    def guard(self, var: str, kind: str, lines: Lines) -> Lines:
+        """``lines`` run when ``var`` holds a ``kind`` (a Python type's name)."""
+        known = self.known.get(var)
+        if known is None:
+            return [f"if type({var}) is {kind}:", *_indent(lines)] if lines else []
+        return lines if known == kind else []
 
     def constant(self, value: Any) -> str:
         name = f"_c{len(self.constants)}"
@@ -159,11 +180,20 @@ class _Generator:
                 f"if type({var}) not in {types} and not (type({var}) is float and {var}.is_integer()):",
                 "    return False",
             ]
+        if names == ["null"]:
+            return [f"if {var} is not None: return False"]
+        if len(names) == 1 and len(_PLAIN_TYPES[names[0]]) == 1:
+            return [f"if type({var}) is not {_PLAIN_TYPES[names[0]][0].__name__}: return False"]
         return [f"if type({var}) not in {types}: return False"]
 
     def _enum(self, value: Any, schema: Mapping[str, Any], var: str, depth: int) -> Lines:
         if not isinstance(value, list) or not all(type(item) in _LITERAL_TYPES for item in value):
             raise _Unsupported("enum")  # numbers and containers: jsonschema's equality rules apply
+        if all(type(item) is str for item in value):
+            texts = self.constant(frozenset(value))
+            if self.known.get(var) == "str":
+                return [f"if {var} not in {texts}: return False"]
+            return [f"if type({var}) is not str or {var} not in {texts}: return False"]
         allowed = self.constant(frozenset((type(item), item) for item in value))
         literal = self.constant(_LITERAL_TYPES)
         return [f"if type({var}) not in {literal} or (type({var}), {var}) not in {allowed}: return False"]
@@ -177,22 +207,28 @@ class _Generator:
         key, item = self.variable(), self.variable()
         cases = [(name, self.node(sub, item, depth + 1)) for name, sub in value.items()]
         other = self.node(schema.get("additionalProperties", True), item, depth + 1)
-        if not other:
-            cases = [(name, checks) for name, checks in cases if checks]  # nothing to check
-        if not cases and not other:
-            return []
-        branches: Lines = []
-        for name, checks in cases:
-            keyword = "elif" if branches else "if"
-            # A literal: compared without a lookup (the repr of a str is a Python string literal).
-            branches += [f"{keyword} {key} == {name!r}:", *(_indent(checks) or ["    pass"])]
+        lines: Lines = []
         if other:
-            branches += ["else:", *_indent(other)] if branches else other
-        return [
-            f"if type({var}) is dict:",
-            f"    for {key}, {item} in {var}.items():",
-            *_indent(_indent(branches)),
-        ]
+            # Properties not named: none allowed (one set test), or each checked on its own.
+            names = self.constant(frozenset(value))
+            if other == ["return False"]:
+                lines.append(f"if not {names}.issuperset({var}): return False")
+            else:
+                lines += [
+                    f"for {key}, {item} in {var}.items():",
+                    f"    if {key} not in {names}:",
+                    *_indent(_indent(other)),
+                ]
+        absent = self.constant(_ABSENT)
+        required = _required_names(schema) if "required" in self.keywords_known else frozenset()
+        for name, checks in cases:
+            # A literal key (the repr of a str is a Python string literal).
+            if checks and name in required:
+                lines += [f"{item} = {var}[{name!r}]", *checks]  # tested above to be there
+            elif checks:
+                lines += [f"{item} = {var}.get({name!r}, {absent})", f"if {item} is not {absent}:"]
+                lines += _indent(checks)
+        return self.guard(var, "dict", lines)
 
     def _additional_properties(self, value: Any, schema: Mapping[str, Any], var: str, depth: int) -> Lines:
         if "properties" in schema:
@@ -203,7 +239,7 @@ class _Generator:
         if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
             raise _Unsupported("required")  # draft 3's boolean form
         names = self.constant(frozenset(value))
-        return [f"if type({var}) is dict and not {names}.issubset({var}): return False"]
+        return self.guard(var, "dict", [f"if not {names}.issubset({var}): return False"])
 
     def _items(self, value: Any, schema: Mapping[str, Any], var: str, depth: int) -> Lines:
         if not isinstance(value, Mapping | bool) or "prefixItems" in schema:
@@ -212,7 +248,7 @@ class _Generator:
         checks = self.node(value, item, depth + 1)
         if not checks:
             return []
-        return [f"if type({var}) is list:", f"    for {item} in {var}:", *_indent(_indent(checks))]
+        return self.guard(var, "list", [f"for {item} in {var}:", *_indent(checks)])
 
     def _bound(
         self, operator: str, exclusive: str = ""
@@ -224,6 +260,8 @@ class _Generator:
                 raise _Unsupported("a non-number limit")
             if isinstance(schema.get(exclusive), bool):
                 raise _Unsupported("draft 4's exclusive bound, which changes minimum/maximum")
+            if var in self.known:
+                return []  # a value known to be text, an object... is no number
             limit = self.constant(value)
             return [f"if type({var}) in _NUMBERS and not {var} {operator} {limit}: return False"]
 
@@ -233,7 +271,7 @@ class _Generator:
         if not isinstance(value, str):
             raise _Unsupported("pattern")
         search = self.constant(re.compile(value).search)  # as jsonschema: re.search, unanchored
-        return [f"if type({var}) is str and {search}({var}) is None: return False"]
+        return self.guard(var, "str", [f"if {search}({var}) is None: return False"])
 
     def _format(self, value: Any, schema: Mapping[str, Any], var: str, depth: int) -> Lines:
         checker = self.validator.format_checker
@@ -242,16 +280,23 @@ class _Generator:
         conforms, name = self.constant(checker.conforms), self.constant(value)
         return [f"if not {conforms}({var}, {name}): return False"]
 
+    def _length(self, kind: str, too: str) -> Callable[[Any, Mapping[str, Any], str, int], Lines]:
+        """A bound on the length of a list, string or object; other values pass."""
 
-def _length(kind: str, too: str) -> Callable[[Any, Mapping[str, Any], str, int], Lines]:
-    """A bound on the length of a list, string or object; other values pass."""
+        def generate(value: Any, schema: Mapping[str, Any], var: str, depth: int) -> Lines:
+            if type(value) is not int:
+                raise _Unsupported("a non-integer count")
+            return self.guard(var, kind, [f"if len({var}) {too} {value}: return False"])
 
-    def generate(value: Any, schema: Mapping[str, Any], var: str, depth: int) -> Lines:
-        if type(value) is not int:
-            raise _Unsupported("a non-integer count")
-        return [f"if type({var}) is {kind} and len({var}) {too} {value}: return False"]
+        return generate
 
-    return generate
+
+def _required_names(schema: Mapping[str, Any]) -> frozenset[str]:
+    """The keys ``required`` tests before the properties are (none when it is not a list of keys)."""
+    names = schema.get("required")
+    if isinstance(names, list) and all(isinstance(name, str) for name in names):
+        return frozenset(names)
+    return frozenset()
 
 
 def _indent(lines: Lines) -> Lines:

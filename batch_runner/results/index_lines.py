@@ -83,16 +83,10 @@ def index_blocks(path: Path | str) -> Iterator[bytes]:
     except OSError as err:
         raise RecordIndexError(f"cannot read the record index {path}: {err}") from err
     with handle:
-        pending = b""
         while chunk := handle.read(CHUNK_BYTES):
-            end = chunk.rfind(b"\n") + 1
-            if end:
-                yield pending + chunk[:end]
-                pending = chunk[end:]
-            else:
-                pending += chunk
-        if pending:
-            yield pending
+            # The rest of the last line read on: one copy of the chunk, not two.
+            rest = b"" if chunk.endswith(b"\n") else handle.readline()
+            yield chunk + rest if rest else chunk
 
 
 def block_lines(block: bytes) -> list[bytes]:

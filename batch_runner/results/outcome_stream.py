@@ -114,6 +114,9 @@ class OutcomeStream:
         if status is not SUCCEEDED:
             return (status, answer, stop_reason, input_tokens, output_tokens, code, message, job_id, None)
         assert self.answers is not None
+        value = self.answers.valid(answer)
+        if value is not None:  # the usual answer: its text is the answer column as it is
+            return (SUCCEEDED, answer, stop_reason, input_tokens, output_tokens, None, None, job_id, value)
         value, text, problem = self.answers(answer, stop_reason)
         if value is None:
             return (

@@ -165,7 +165,9 @@ def split_chunks(chunks: Iterable[bytes]) -> Iterator[list[bytes]]:
     """Lines (without newlines) a chunk at a time; a last line without newline still counts."""
     pending = b""
     for chunk in chunks:
-        lines = (pending + chunk).split(b"\n") if pending else chunk.split(b"\n")
+        lines = chunk.split(b"\n")
+        if pending:
+            lines[0] = pending + lines[0]  # not pending + chunk: that would copy the whole chunk
         pending = lines.pop()
         if lines:
             yield lines
@@ -241,7 +243,8 @@ class S3OutputSource:
                 if body is None:
                     return
                 for chunk in body.iter_chunks(CHUNK_BYTES):
-                    lines = (pending + chunk).split(b"\n")
+                    lines = chunk.split(b"\n")
+                    lines[0] = pending + lines[0]
                     pending = lines.pop()
                     if lines:
                         # Counted before the batch is handed out: a break while the caller holds

@@ -12,45 +12,20 @@ A part is a run of encoded fields without the brackets or separators around it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
-# Kinds whose non-text values CSV holds as JSON text (a boolean as true/false, like JSON).
-JSONISH_KINDS = frozenset({"vector", "json", "bool"})
+from batch_runner.results.csv_fields import (
+    csv_encoder,
+    csv_field,
+    csv_json_field,
+    csv_property_fields,
+    csv_text,
+)
+
 _SHORT_FIELDS = 1024
-
-
-def csv_text(value: str) -> str:
-    """A text field, quoted when it holds a quote, comma or line break (QUOTE_MINIMAL).
-    ``in`` scans are several times faster than a regex search over a long answer."""
-    if '"' in value:
-        return '"' + value.replace('"', '""') + '"'
-    if "," in value or "\n" in value or "\r" in value:
-        return '"' + value + '"'
-    return value
-
-
-def csv_field(value: Any) -> str:
-    if value is None:
-        return ""
-    if type(value) is str:
-        return csv_text(value)
-    return str(value)
-
-
-def csv_json_field(value: Any) -> str:
-    """A field of a ``JSONISH_KINDS`` column: text as it is, anything else as JSON text."""
-    if value is None:
-        return ""
-    if type(value) is str:
-        return csv_text(value)
-    return csv_text(orjson.dumps(value).decode())
-
-
-def csv_encoder(kind: str) -> Callable[[Any], str]:
-    return csv_json_field if kind in JSONISH_KINDS else csv_field
 
 
 class CsvParts:
@@ -64,10 +39,10 @@ class CsvParts:
         input_kinds: Sequence[str] = (),
     ) -> None:
         self._id_field = csv_encoder(id_kind)
-        self._properties = list(zip(properties, map(csv_encoder, property_kinds), strict=True))
+        self._properties = csv_property_fields(properties, property_kinds) if properties else None
         self._input_fields = [csv_encoder(kind) for kind in input_kinds]
         # status and seven empty fields, then a schema's property columns, empty too.
-        self.missing = b"missing" + b"," * (7 + len(self._properties))
+        self.missing = b"missing" + b"," * (7 + len(properties))
         self._fields: dict[str | None, str] = {None: ""}
 
     def outcome(self, fields: Sequence[Any]) -> bytes:
@@ -76,8 +51,9 @@ class CsvParts:
         # These columns hold the same Python types in every run (an answer is text or a vector),
         # so their encoding never depends on the column's kind. Stop reasons and job IDs repeat:
         # each is encoded once.
-        stop_field = self._short(stop_reason)
-        job_field = self._short(job_id)
+        short = self._fields
+        stop_field = short.get(stop_reason) or self._short(stop_reason)
+        job_field = short.get(job_id) or self._short(job_id)
         if code is None and message is None and type(answer) is str and type(output_tokens) is int:
             tokens = "" if input_tokens is None else input_tokens
             text = f"{status},{csv_text(answer)},{stop_field},{tokens},{output_tokens},,,{job_field}"
@@ -94,12 +70,8 @@ class CsvParts:
                     job_field,
                 )
             )
-        if self._properties:
-            parsed = fields[8]
-            if type(parsed) is dict:
-                text += "," + ",".join([field(parsed.get(name)) for name, field in self._properties])
-            else:
-                text += "," * len(self._properties)
+        if self._properties is not None:
+            return self._properties(fields[8], text).encode()
         return text.encode()
 
     def _short(self, value: str | None) -> str:

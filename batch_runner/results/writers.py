@@ -15,8 +15,8 @@ from typing import IO, Any
 
 import orjson
 
+from batch_runner.results.csv_fields import csv_field
 from batch_runner.results.openai_output import write_openai
-from batch_runner.results.row_encoding import csv_field
 from batch_runner.results.sinks import Destination, S3ClientFactory, destination, open_sink
 
 SUPPORTED_SUFFIXES = (".csv", ".jsonl", ".parquet")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from batch_runner.catalog.output_schema import output_schema
-from batch_runner.results.answers import MAX_PROBLEM_CHARS, AnswerCheck, check_answer, parse_answer
+from batch_runner.results.answers import AnswerCheck, check_answer, parse_answer
+from batch_runner.results.schema_problems import MAX_PROBLEM_CHARS
 
 AUDIT = output_schema(
     {

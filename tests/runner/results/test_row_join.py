@@ -322,3 +322,67 @@ def test_rows_joined_for_csv_are_read_as_csv_lines(run: Any) -> None:
     answer = b'"Here:\n```json\n{""label"": ""no"", ""tags"": [], ""score"": 1}\n```"'
     assert lines[1] == b"R0000000001,,1,succeeded,%s,end_turn,21,9,,,%s" % (answer, NEW.encode())
     assert lines[7] == b"R0000000007,,7,missing,,,,,,,"
+
+
+# Every kind of property column, with values that take each branch of the CSV encoding.
+VARIED_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "text": {"type": ["string", "null"]},
+        "flag": {"type": "boolean"},
+        "count": {"type": "integer"},
+        "score": {"type": "number"},
+        "tags": {"type": "array"},
+        "any": {},
+        "status": {"enum": ["open", "done"]},  # named like a result column: answer_status
+    },
+    "required": ["flag"],
+}
+TEXTS = ["", "plain", "a,b", 'say "hi"', "two\nlines", "cr\r", " edge ", "é ü 雪", '"', ","]
+ANY = [None, True, False, 0, -3, 2.5, "s,t", [], [1], [1, 2], ["a", 'b"c'], {}, {"k": [1, "x,y"], "n": None}]
+
+
+def varied_answer(rng: Any) -> str:
+    value = {
+        "text": rng.choice([*TEXTS, None]),
+        "flag": rng.choice([True, False]),
+        "count": rng.choice([0, 7, -12, 2**40]),
+        "score": rng.choice([0.5, 3, -1e-7, 1e300]),
+        "tags": rng.choice([[], ["x"], ["a, b", 'say "hi"'], [1, 2.5], [{"deep": ["é"]}]]),
+        "any": rng.choice(ANY),
+        "status": rng.choice(["open", "done"]),
+    }
+    for name in rng.sample(sorted(value), rng.randrange(3)):
+        if name != "flag":
+            del value[name]  # absent properties are empty fields
+    if rng.random() < 0.1:
+        return json.dumps(value, indent=2)  # spaces and line breaks are not kept
+    return json.dumps(value, ensure_ascii=rng.random() < 0.5)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+@pytest.mark.parametrize("include_input", [False, True], ids=["results", "with-input"])
+def test_every_kind_of_property_is_written_the_same_through_both_joins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str, include_input: bool
+) -> None:
+    """The row join encodes property columns straight from the parsed answer; the general join
+    writes them from values: byte for byte the same file, in every format."""
+    import random
+
+    rng = random.Random(16)
+    rows = list(range(80))
+    rng.shuffle(rows)
+    job = write_job(
+        tmp_path,
+        OLD,
+        {"a.jsonl.out": [s.success_line(rid(row), claude(varied_answer(rng))) for row in rows[:75]]},
+    )
+    index = write_index(
+        tmp_path, [s.index_line(rid(row), row, None, text=rng.choice(TEXTS)) for row in range(80)]
+    )
+    run = (LocalOutputSource(tmp_path), [job], index)
+    options: dict[str, Any] = {"include_input": include_input, "output_schema": VARIED_SCHEMA}
+
+    fast = collect_both_ways(run, tmp_path, monkeypatch, suffix, options)
+
+    assert (fast.succeeded, fast.missing) == (75, 5)
