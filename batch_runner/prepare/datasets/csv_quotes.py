@@ -19,13 +19,17 @@ the strict scan accepts it, as both readers take it literally.
 
 from __future__ import annotations
 
+import mmap
 from array import array
 from functools import cache
+from typing import TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from batch_runner.prepare.jsonl_lines import int_range
+
+Buffer: TypeAlias = bytes | bytearray | mmap.mmap  # each has find() and indexes to ints
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 _QUOTE = '"'
@@ -46,38 +50,42 @@ class QuoteChecker:
         self._first_bytes: bytes | None = b""  # until the byte order mark is ruled in or out
         self.suspect = False
 
-    def feed(self, data: bytes | bytearray) -> None:
-        """Takes the next bytes (the caller may reuse ``data`` afterwards)."""
+    def feed(self, data: Buffer, start: int = 0, end: int | None = None) -> None:
+        """Takes the next bytes, ``data[start:end]`` (the caller may reuse ``data`` afterwards)."""
+        end = len(data) if end is None else end
         if self._first_bytes is not None:
-            self._first_bytes += data
-            if len(self._first_bytes) < len(_UTF8_BOM) and data:
+            self._first_bytes += data[start:end]
+            if len(self._first_bytes) < len(_UTF8_BOM) and end > start:
                 return
             data, self._first_bytes = self._first_bytes.removeprefix(_UTF8_BOM), None
+            start, end = 0, len(data)
         if self.suspect:
             return
-        if self._pending or len(data) < self._check_bytes:
-            self._pending += data
+        if self._pending or end - start < self._check_bytes:
+            self._pending += memoryview(data)[start:end]
             if len(self._pending) < self._check_bytes:
                 return
             data, self._pending = self._pending, bytearray()
-        self._check(data)
+            start, end = 0, len(data)
+        self._check(data, start, end)
 
     def finish(self) -> None:
         """At the end of the file: a quoted value left open, or text after a closing quote."""
         self.feed(b"")  # a file shorter than a byte order mark
         if not self.suspect:
-            self._check(self._pending)
+            self._check(self._pending, 0, len(self._pending))
             self._pending = bytearray()
         if self._inside:
             self.suspect = True
 
-    def _check(self, data: bytes | bytearray) -> None:
-        if not data:
+    def _check(self, data: Buffer, start: int, end: int) -> None:
+        if start == end:
             return
-        if b"\x00" in data or (self._closed_last and data[0] not in _AROUND_QUOTES):
+        if data.find(b"\x00", start, end) >= 0 or (self._closed_last and data[start] not in _AROUND_QUOTES):
             self.suspect = True
             return
-        quotes = _quote_positions(data)
+        view = memoryview(data)[start:end]
+        quotes = _quote_positions(view)
         count = len(quotes)
         self._closed_last = False
         if count:
@@ -89,15 +97,15 @@ class QuoteChecker:
             if first and self._before not in _AROUND_QUOTES:
                 self.suspect = True
                 return
-            self._closed_last = quotes[count - 1].as_py() == len(data) - 1 and not self._inside
+            self._closed_last = quotes[count - 1].as_py() == len(view) - 1 and not self._inside
             last = count - int(self._closed_last)
             self.suspect = not _neighbours_allowed(
-                data, quotes.slice(first, last - first), first, opens_first
+                view, quotes.slice(first, last - first), first, opens_first
             )
-        self._before = data[-1]
+        self._before = data[end - 1]
 
 
-def _quote_positions(data: bytes | bytearray) -> pa.Array:
+def _quote_positions(data: memoryview) -> pa.Array:
     """Where the quotes are in ``data`` (int64)."""
     whole = pa.Array.from_buffers(
         pa.large_binary(), 1, [None, pa.py_buffer(array("q", [0, len(data)])), pa.py_buffer(data)]
@@ -109,7 +117,7 @@ def _quote_positions(data: bytes | bytearray) -> pa.Array:
     return pc.add(ends, int_range(0, count))
 
 
-def _neighbours_allowed(data: bytes | bytearray, quotes: pa.Array, first: int, opens_first: bool) -> bool:
+def _neighbours_allowed(data: memoryview, quotes: pa.Array, first: int, opens_first: bool) -> bool:
     """Whether the byte before each of these quotes that opens and after each that closes is
     allowed; ``first`` is the number of the first of them among the quotes of ``data``."""
     if not len(quotes):
