@@ -58,7 +58,7 @@ class CsvDataset:
         try:
             reader = pa_csv.open_csv(
                 source.stream,
-                read_options=pa_csv.ReadOptions(block_size=self.block_bytes),
+                read_options=pa_csv.ReadOptions(block_size=self.block_bytes, use_threads=source.read_ahead),
                 parse_options=pa_csv.ParseOptions(newlines_in_values=True),
                 convert_options=pa_csv.ConvertOptions(
                     column_types={name: pa.string() for name in columns}, strings_can_be_null=False

@@ -1,9 +1,9 @@
 """How pyarrow gets a CSV file's bytes, and how the quote checker sees the same bytes.
 
 A plain local file (or standard input's copy) is memory-mapped: pyarrow's reader takes its blocks
-as slices of the map, with no copy and no Python in between (so it never waits for the interpreter
-lock the planning thread holds while it encodes), and the checker looks at the same pages on the
-planning thread, a batch behind pyarrow. Pages both are done with are dropped from the process as
+as slices of the map, with no copy and no Python stream in between (whose reads would wait for the
+interpreter lock the planning thread holds while it encodes), and the checker looks at the same
+pages, a batch behind pyarrow. Pages both are done with are dropped from the process as
 it goes (they stay in the page cache), so memory does not grow with the file. Like every reader of
 a memory map (polars and ripgrep map files too), planning would stop with SIGBUS if the file were
 cut short while it is read.
@@ -27,6 +27,10 @@ from batch_runner.prepare.datasets.sources import ByteSource, plain_file
 
 class CsvInput(Protocol):
     stream: Any  # what pyarrow's reader reads
+    # Whether pyarrow reads and parses ahead on its threads: for a stream, so downloading and
+    # decompressing overlap with encoding; not for a memory map, where there is nothing to wait
+    # for and parsed blocks waiting would only hold memory.
+    read_ahead: bool
 
     def after_batch(self) -> None:
         """pyarrow has handed out a batch (about a block of the file)."""
@@ -47,6 +51,8 @@ def open_input(source: ByteSource, block_bytes: int) -> CsvInput:
 
 
 class _MappedFile:
+    read_ahead = False
+
     def __init__(self, path: Path, block_bytes: int) -> None:
         with path.open("rb") as handle:
             self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
@@ -88,6 +94,8 @@ class _MappedFile:
 
 class _WrappedStream:
     """A read-only file for pyarrow that shows the quote checker every byte it hands out."""
+
+    read_ahead = True
 
     def __init__(self, source: ByteSource, block_bytes: int) -> None:
         self.stream = self
