@@ -45,9 +45,10 @@ class CsvInput(Protocol):
 def open_input(source: ByteSource, block_bytes: int) -> CsvInput:
     """pyarrow's input for ``source``, which it reads ``block_bytes`` at a time."""
     path = plain_file(source)
-    if path is None or path.stat().st_size == 0:  # an empty file cannot be mapped
-        return _WrappedStream(source, block_bytes)
-    return _MappedFile(path, block_bytes)
+    if path is not None:
+        with contextlib.suppress(OSError, ValueError):  # an empty file, a file system without maps
+            return _MappedFile(path, block_bytes)
+    return _WrappedStream(source, block_bytes)
 
 
 class _MappedFile:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import mmap
 import subprocess
 import sys
 from collections.abc import Callable
@@ -83,6 +84,21 @@ def test_a_memory_mapped_csv_file_leaves_memory_as_it_is_read(tmp_path: Path) ->
     # Pages pyarrow and the quote check are done with are dropped: resident memory grows by the
     # read-ahead and Arrow's allocations (~15 MB), not by the file (60 MB).
     assert int(run.stdout) < path.stat().st_size // 2
+
+
+def test_a_file_system_without_memory_maps_is_read_as_a_stream(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*_: Any, **__: Any) -> None:
+        raise OSError("no memory maps here")
+
+    monkeypatch.setattr(mmap, "mmap", refuse)
+    path = tmp_path / "d.csv"
+    path.write_bytes(b'id,text\n007,"a ""quoted""\nline"\n8,\n')
+    assert read_all(path) == [{"id": "007", "text": 'a "quoted"\nline'}, {"id": "8", "text": ""}]
+    path.write_bytes(b'a,b,c\nb0,ok,w\nb1,"she said "stop" and left",x\n')
+    with pytest.raises(DatasetError, match="line 3: a quote inside a quoted value must be doubled"):
+        read_all(path)
 
 
 def test_jsonl_rows_keep_json_types_and_line_numbers(tmp_path: Path) -> None:
