@@ -7,6 +7,8 @@ a fixed seed from ../shared/data/counseling_conversations.csv), then runs, each 
 subprocess so peak RSS is per approach:
 
 - ours:   batch_runner.prepare.planning.build_plan (validates every record, shards, writes the record index)
+- polars: polars scans the CSV and builds the request lines and the record index column-wise
+          (struct.json_encode), streamed into two files (the same bytes as ours, both checked)
 - pandas: pandas.read_csv, a Python loop into dicts, an f-string prompt and json.dumps per line
 - loop:   csv.reader, an f-string prompt and orjson.dumps per line (the same request bytes as ours)
 
@@ -41,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 REAL_DATASET = ROOT / ".." / "shared" / "data" / "counseling_conversations.csv"
 MODEL = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
 PROMPT = "Context: {{ Context }}\nResponse: {{ Response }}"
-APPROACHES = ("ours", "pandas", "loop")
+APPROACHES = ("ours", "polars", "pandas", "loop")
 SOURCE_APPROACHES = ("ours-parquet", "ours-s3")
 S3_BUCKET = "bench-planning"
 
@@ -73,6 +75,31 @@ def run_ours_s3(data: Path, out: Path) -> None:
     run_ours(f"s3://{S3_BUCKET}/{data.name}", out)
 
 
+def run_polars(data: Path, out: Path) -> None:
+    import polars as pl
+
+    rows = pl.scan_csv(data, infer_schema=False).with_row_index("row")
+    record_id = pl.lit("R") + pl.col("row").cast(pl.String).str.zfill(10)
+    text = pl.lit("Context: ") + pl.col("Context") + pl.lit("\nResponse: ") + pl.col("Response")
+    content = pl.concat_list(pl.struct(type=pl.lit("text"), text=text))
+    body = pl.struct(
+        anthropic_version=pl.lit("bedrock-2023-05-31"),
+        max_tokens=pl.lit(1024),
+        messages=pl.concat_list(pl.struct(role=pl.lit("user"), content=content)),
+    )
+    request = pl.struct(recordId=record_id, modelInput=body).struct.json_encode()
+    index = pl.struct(
+        recordId=record_id, row=pl.col("row"), id=pl.lit(None), input=pl.struct("Context", "Response")
+    ).struct.json_encode()
+    lines = {"include_header": False, "quote_style": "never", "lazy": True}  # one JSON text per line
+    pl.collect_all(
+        [
+            rows.select(request).sink_csv(out / "requests.jsonl", **lines),
+            rows.select(index).sink_csv(out / "record-index.ndjson", **lines),
+        ]
+    )
+
+
 def run_pandas(data: Path, out: Path) -> None:
     import pandas as pd
 
@@ -98,11 +125,13 @@ def run_loop(data: Path, out: Path) -> None:
 
 
 def child(approach: str, data: Path, out: Path) -> None:
-    runners = {"ours": run_ours, "pandas": run_pandas, "loop": run_loop}
+    runners = {"ours": run_ours, "polars": run_polars, "pandas": run_pandas, "loop": run_loop}
     runner = {**runners, "ours-parquet": run_ours_parquet, "ours-s3": run_ours_s3}[approach]
     # Imports are not part of the timed work.
     if approach == "pandas":
         import pandas  # noqa: F401
+    elif approach == "polars":
+        import polars  # noqa: F401
     elif approach.startswith("ours"):
         sys.path.insert(0, str(ROOT))
         import batch_runner.prepare.planning  # noqa: F401
@@ -142,15 +171,19 @@ def generate(path: Path, rows: int) -> None:
             writer.writerow([row["Context"], row["Response"]])
 
 
-def same_requests(ours: Path, loop: Path) -> bool:
-    shards = sorted(ours.glob("shard-*.jsonl"))
-    with (loop / "requests.jsonl").open("rb") as expected:
-        for shard in shards:
-            with shard.open("rb") as actual:
+def same_bytes(parts: list[Path], whole: Path) -> bool:
+    """Whether the files ``parts``, one after the other, hold the bytes of ``whole``."""
+    with whole.open("rb") as expected:
+        for part in parts:
+            with part.open("rb") as actual:
                 while block := actual.read(1 << 20):
                     if expected.read(len(block)) != block:
                         return False
         return expected.read(1) == b""
+
+
+def requests_of(output: Path) -> list[Path]:
+    return sorted(output.glob("shard-*.jsonl")) or [output / "requests.jsonl"]
 
 
 def main() -> None:
@@ -225,9 +258,13 @@ def run_all(args: argparse.Namespace, approaches: tuple[str, ...]) -> None:
             for name in approaches:
                 runs[name].append(measure(name, data, base / f"{name}-{rows}"))
         results = {name: min(runs[name], key=lambda run: run["seconds"]) for name in approaches}
-        for name in (name for name in approaches if name.startswith("ours")):
-            if not same_requests(base / f"{name}-{rows}", base / f"loop-{rows}"):
+        expected = base / f"loop-{rows}" / "requests.jsonl"
+        for name in (name for name in approaches if name.startswith("ours") or name == "polars"):
+            if not same_bytes(requests_of(base / f"{name}-{rows}"), expected):
                 raise SystemExit(f"{name} and loop wrote different request bytes")
+        index = base / f"ours-{rows}" / "record-index.ndjson"
+        if not same_bytes([base / f"polars-{rows}" / "record-index.ndjson"], index):
+            raise SystemExit("polars and ours wrote different record indexes")
         for name in approaches:
             result = results[name]
             ratio = result["seconds"] / results["ours"]["seconds"]

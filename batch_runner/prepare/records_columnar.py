@@ -22,6 +22,7 @@ from batch_runner.prepare.jsonl_lines import (
     int_range,
     join_lines,
     layout,
+    line_bytes,
     line_data,
     slot,
     text_scalar,
@@ -62,7 +63,7 @@ class ColumnEncoder:
         values.update({f"c{k}": [escaped[name]] for k, name in enumerate(batch.schema.names)})
         requests, request_ends = line_data(join_lines(_fill(self.request_layout, values)))
         index_layout = _index_layout(tuple(batch.schema.names), self.id_column is not None)
-        index, _ = line_data(join_lines(_fill(index_layout, values)))
+        index = line_bytes(join_lines(_fill(index_layout, values)))
         if self.id_column is not None and self.fallback.ids is not None:
             self.fallback.ids.add_column(batch.column(self.id_column), chunk.first_row)
         return EncodedChunk(Lines(requests, request_ends), index, prompt_chars)

@@ -4,8 +4,8 @@ pyarrow is fast but its errors do not say where the problem is, so when it fails
 scanned again with the standard library to name the line (and byte, for bad UTF-8). pyarrow also
 accepts, without a word, what would change the text: a quote left open at the end of the file (the
 rest of the file becomes one value), a quote inside a quoted value that is not doubled, text after a
-closing quote, NUL bytes. ``csv_quotes.QuoteChecker`` watches the bytes as pyarrow reads them and
-calls for the same scan, which refuses such a file with the line (Python's csv module in strict
+closing quote, NUL bytes. ``csv_quotes.QuoteChecker`` sees the bytes pyarrow reads (``csv_input``)
+and calls for the same scan, which refuses such a file with the line (Python's csv module in strict
 mode), so nothing is uploaded.
 """
 
@@ -22,10 +22,13 @@ import pyarrow.csv as pa_csv
 
 from batch_runner.exceptions import DatasetError
 from batch_runner.prepare.datasets.chunk import Chunk, check_unique_columns
-from batch_runner.prepare.datasets.csv_quotes import QuoteChecker
-from batch_runner.prepare.datasets.sources import ByteSource, as_source
+from batch_runner.prepare.datasets.csv_input import open_input
+from batch_runner.prepare.datasets.sources import ByteSource, as_source, plain_file
 
 BLOCK_BYTES = 256 << 10  # CSV bytes per batch; pyarrow reads ~35 blocks ahead, so this bounds memory
+# A memory-mapped file (``csv_input``) is read ahead as slices of the map, not copies, so its blocks
+# can be larger: fewer batches, each with the same fixed cost (about 15% less CPU than 256 KB).
+MAPPED_BLOCK_BYTES = 1 << 20
 
 
 MAX_BLOCK_BYTES = 1 << 30  # a row this long cannot fit in a batch input file anyway
@@ -47,15 +50,15 @@ class CsvDataset:
     def __init__(self, path: Path | ByteSource, block_bytes: int | None = None) -> None:
         self.source = as_source(path)
         self.label = self.source.label
-        self.block_bytes = block_bytes or BLOCK_BYTES
+        self.block_bytes = block_bytes or (MAPPED_BLOCK_BYTES if plain_file(self.source) else BLOCK_BYTES)
 
     def chunks(self) -> Iterator[Chunk]:
         columns = self._header()
-        source = _CheckedFile(self.source)
+        source = open_input(self.source, self.block_bytes)
         try:
             reader = pa_csv.open_csv(
-                source,
-                read_options=pa_csv.ReadOptions(block_size=self.block_bytes),
+                source.stream,
+                read_options=pa_csv.ReadOptions(block_size=self.block_bytes, use_threads=source.read_ahead),
                 parse_options=pa_csv.ParseOptions(newlines_in_values=True),
                 convert_options=pa_csv.ConvertOptions(
                     column_types={name: pa.string() for name in columns}, strings_can_be_null=False
@@ -66,14 +69,15 @@ class CsvDataset:
                 if batch.num_rows:
                     yield Chunk(first_row, batch=batch)
                     first_row += batch.num_rows
+                source.after_batch()
+            suspect = source.finish()
         except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
             if "straddl" in str(err) and self.block_bytes < MAX_BLOCK_BYTES:
                 raise BlocksTooSmall(CsvDataset(self.source, self.block_bytes * 8)) from err
             raise self._explain(err) from err
         finally:
             source.close()
-        source.checker.finish()
-        if source.checker.suspect:
+        if suspect:
             problem = find_csv_problem(self.source)  # None for bare quotes inside unquoted values
             if problem is not None:
                 raise DatasetError(f"{self.label} {problem}; fix the file or export it again as UTF-8 CSV")
@@ -96,30 +100,6 @@ class CsvDataset:
         if problem is None:
             problem = f"cannot be read as CSV ({str(err).splitlines()[0]})"
         return DatasetError(f"{self.label} {problem}; fix the file or export it again as UTF-8 CSV")
-
-
-class _CheckedFile:
-    """A read-only file for pyarrow that shows the quote checker every byte it hands out."""
-
-    def __init__(self, source: ByteSource) -> None:
-        self._file = source.open()
-        self.checker = QuoteChecker()
-        self.closed = False
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._file.read(size)
-        self.checker.feed(data)
-        return data
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return False
-
-    def close(self) -> None:
-        self._file.close()
-        self.closed = True
 
 
 def find_csv_problem(path: Path | ByteSource) -> str | None:

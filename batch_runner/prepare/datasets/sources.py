@@ -48,6 +48,15 @@ def as_source(path: Path | ByteSource) -> ByteSource:
     return LocalFile(path) if isinstance(path, Path) else path
 
 
+def plain_file(source: ByteSource) -> Path | None:
+    """The local file that holds ``source``'s bytes as they are, for readers that open files
+    themselves; None when the bytes come from S3 or need decompressing."""
+    if isinstance(source, LocalFile | StdinSpool):
+        path = source.path  # standard input is copied (and its compression recognised) first
+        return path if source.compression is None else None
+    return None
+
+
 def split_name(name: str) -> tuple[str | None, str | None]:
     """``(format, compression)`` from a file name: ``reviews.csv.gz`` -> ``("csv", "gzip")``."""
     path = PurePosixPath(name.lower())

@@ -11,8 +11,8 @@ import pytest
 from batch_runner.prepare.datasets.csv_quotes import QuoteChecker
 
 
-def suspect(data: bytes, block: int) -> bool:
-    checker = QuoteChecker()
+def suspect(data: bytes, block: int, check_bytes: int | None = None) -> bool:
+    checker = QuoteChecker(check_bytes or block)
     for start in range(0, len(data), block):
         checker.feed(data[start : start + block])
     checker.feed(b"")
@@ -53,6 +53,16 @@ def test_clean_files_never_need_the_strict_scan(data: bytes, block: int) -> None
 @pytest.mark.parametrize("data", MALFORMED)
 def test_malformed_quotes_and_nul_bytes_always_do(data: bytes, block: int) -> None:
     assert suspect(data, block)
+
+
+@pytest.mark.parametrize("check_bytes", [5, 1 << 12, 1 << 20])
+def test_many_quotes_checked_together_wherever_the_checks_end(check_bytes: int) -> None:
+    rows = [[str(n), f'say "{n}"', 'a,b\n"c"' * (n % 3)] for n in range(20_000)]
+    clean = written_by_csv(rows)
+    assert clean.count(b'"') > 100_000
+    assert not suspect(clean, 1000, check_bytes)
+    for malformed in MALFORMED:
+        assert suspect(clean + malformed.partition(b"\n")[2], 1000, check_bytes)
 
 
 def test_bare_quotes_in_unquoted_values_call_for_the_scan_which_accepts_them() -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
+import mmap
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +17,8 @@ import pytest
 
 from batch_runner.exceptions import DatasetError
 from batch_runner.prepare.datasets import open_dataset
-from batch_runner.prepare.datasets.csv_file import BLOCK_BYTES
+from batch_runner.prepare.datasets.csv_file import MAPPED_BLOCK_BYTES
+from tests.readme_commands import ROOT
 from tests.runner.planning_helpers import write_csv
 
 
@@ -34,7 +39,7 @@ def test_bare_quotes_inside_unquoted_values_are_text(tmp_path: Path) -> None:
 
 
 def test_large_csv_is_read_in_bounded_chunks(tmp_path: Path) -> None:
-    rows = [[str(n), "x" * 1000] for n in range(3 * BLOCK_BYTES // 1000)]
+    rows = [[str(n), "x" * 1000] for n in range(3 * MAPPED_BLOCK_BYTES // 1000)]
     path = write_csv(tmp_path / "d.csv", ["n", "text"], rows)
     chunks = list(open_dataset(path).chunks())
     assert len(chunks) >= 3
@@ -43,6 +48,57 @@ def test_large_csv_is_read_in_bounded_chunks(tmp_path: Path) -> None:
         *[sum(map(len, chunks[:k])) for k in range(1, len(chunks))],
     ]
     assert sum(map(len, chunks)) == len(rows)
+
+
+_RSS_GROWTH = """
+import os, sys
+from pathlib import Path
+from batch_runner.prepare.datasets import csv_file, open_dataset
+
+def resident():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+csv_file.MAPPED_BLOCK_BYTES = 64 << 10
+dataset = open_dataset(Path(sys.argv[1]))
+before, peak, rows = resident(), 0, 0
+for chunk in dataset.chunks():
+    rows += len(chunk)
+    peak = max(peak, resident())
+assert rows == int(sys.argv[2])
+print(peak - before)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/statm")
+def test_a_memory_mapped_csv_file_leaves_memory_as_it_is_read(tmp_path: Path) -> None:
+    rows = [[str(n), f'"{n}" ' + "x" * 1000] for n in range(60_000)]
+    path = write_csv(tmp_path / "d.csv", ["n", "text"], rows)
+    run = subprocess.run(
+        [sys.executable, "-c", _RSS_GROWTH, str(path), str(len(rows))],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    # Pages pyarrow and the quote check are done with are dropped: resident memory grows by the
+    # read-ahead and Arrow's allocations (~15 MB), not by the file (60 MB).
+    assert int(run.stdout) < path.stat().st_size // 2
+
+
+def test_a_file_system_without_memory_maps_is_read_as_a_stream(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*_: Any, **__: Any) -> None:
+        raise OSError("no memory maps here")
+
+    monkeypatch.setattr(mmap, "mmap", refuse)
+    path = tmp_path / "d.csv"
+    path.write_bytes(b'id,text\n007,"a ""quoted""\nline"\n8,\n')
+    assert read_all(path) == [{"id": "007", "text": 'a "quoted"\nline'}, {"id": "8", "text": ""}]
+    path.write_bytes(b'a,b,c\nb0,ok,w\nb1,"she said "stop" and left",x\n')
+    with pytest.raises(DatasetError, match="line 3: a quote inside a quoted value must be doubled"):
+        read_all(path)
 
 
 def test_jsonl_rows_keep_json_types_and_line_numbers(tmp_path: Path) -> None:
@@ -153,6 +209,20 @@ def test_bad_files_give_one_line_errors(tmp_path: Path, make: Callable[[Path], P
     with pytest.raises(DatasetError, match=message) as caught:
         read_all(make(tmp_path))
     assert "\n" not in str(caught.value)
+
+
+BAD_CSV = [case for case in BAD_FILES if case[0].startswith("csv ")]
+
+
+@pytest.mark.parametrize(("make", "message"), [case[1:] for case in BAD_CSV], ids=[c[0] for c in BAD_CSV])
+def test_compressed_bad_csv_gives_the_same_error(
+    tmp_path: Path, make: Callable[[Path], Path], message: str
+) -> None:
+    plain = make(tmp_path)  # read by pyarrow from a memory map; compressed, through a Python stream
+    compressed = plain.with_name(plain.name + ".gz")
+    compressed.write_bytes(gzip.compress(plain.read_bytes()))
+    with pytest.raises(DatasetError, match=message):
+        read_all(compressed)
 
 
 @pytest.mark.parametrize(("columns", "repeated"), [(["text", "text"], "'text'"), ([1, "1"], "'1'")])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import tracemalloc
 from pathlib import Path
@@ -337,7 +338,7 @@ def peak_memory(data: Path, workdir: Path) -> tuple[int, int]:
 def test_streaming_memory_is_bounded_by_a_chunk_not_the_dataset(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(csv_file, "BLOCK_BYTES", 64 << 10)  # small chunks, so small datasets show it
+    monkeypatch.setattr(csv_file, "MAPPED_BLOCK_BYTES", 64 << 10)  # small chunks, so small datasets show it
     peaks = []
     for count in (3_000, 12_000):
         rows = [[f"question {n} " + "x" * 900, "answer " * 20] for n in range(count)]
@@ -401,11 +402,18 @@ def test_fingerprint_follows_the_data_and_the_request_options(tmp_path: Path) ->
     assert fingerprint(data, system_prompt="S") != base
 
 
-def test_rows_longer_than_a_read_block_are_planned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("compressed", [False, True], ids=["mapped file", "gzip stream"])
+def test_rows_longer_than_a_read_block_are_planned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compressed: bool
+) -> None:
     monkeypatch.setattr(csv_file, "BLOCK_BYTES", 4 << 10)
+    monkeypatch.setattr(csv_file, "MAPPED_BLOCK_BYTES", 4 << 10)
     rows = [[f"short {n}", "a"] for n in range(20)]
     rows[12] = ["long " * 10_000, 'with "quotes"\nand lines']
     data = write_csv(tmp_path / "d.csv", ["Context", "Response"], rows)
+    if compressed:
+        data = data.with_suffix(".csv.gz")
+        data.write_bytes(gzip.compress((tmp_path / "d.csv").read_bytes()))
     dicts = [{"Context": context, "Response": response} for context, response in rows]
 
     plan = build_plan(data, options(), quotas=SMALL_QUOTAS, workdir=tmp_path / "csv")
