@@ -254,7 +254,9 @@ class RunWorkflow(Construct):
             "Collect",
             comment="The run's results into S3 (runs/<run>/results/) with its reconciliation",
             lambda_function=collector.function,
-            payload=sfn.TaskInput.from_object({"run": sfn.JsonPath.string_at("$.run")}),
+            payload=sfn.TaskInput.from_object(
+                {"run": sfn.JsonPath.string_at("$.run"), "round": sfn.JsonPath.number_at("$.round")}
+            ),
             payload_response_only=True,
             result_path="$.collected",
         )

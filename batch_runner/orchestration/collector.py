@@ -69,9 +69,11 @@ def collect_run(
     run_name: str,
     workdir: Path,
     *,
+    round_number: int | None = None,
     part_rows: int = PART_ROWS,
 ) -> Collected:
-    """Collect ``run_name`` into its results folder and record where in the registry."""
+    """Collect ``run_name`` into its results folder and record where in the registry, unless a
+    newer round than ``round_number`` (the workflow's) started meanwhile: its collection will."""
     run = CloudRun.load(dict(clients), settings.input_bucket, run_name, workdir)
     if run is None:
         raise RunNotFoundError(f"run {run_name}: no manifest in s3://{settings.input_bucket}")
@@ -113,9 +115,11 @@ def collect_run(
         summary=reconciliation.summary(),
         collected_at=utc_now(),
     )
-    Registry(clients["dynamodb"], settings.registry_table).update(
-        run_name, {"results_uri": results_uri, "results_summary": collected.summary}
-    )
+    registry = Registry(clients["dynamodb"], settings.registry_table)
+    if round_number is None:
+        registry.update(run_name, {"results_uri": results_uri, "results_summary": collected.summary})
+    else:
+        registry.record_results(run_name, round_number, results_uri, collected.summary)
     return collected
 
 

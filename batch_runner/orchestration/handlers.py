@@ -87,12 +87,14 @@ def collect(
     aws: AwsContext | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The workflow's collect task (``{"run"}``): the run's results into S3, for the notice."""
+    """The workflow's collect task (``{"run", "round"}``): the run's results into S3, for the notice."""
     from batch_runner.orchestration.collector import collect_run  # pyarrow: only this function
 
     settings, aws = _context(aws, environ)
     clients = {name: aws.client(name) for name in ("s3", "dynamodb")}
-    collected = collect_run(clients, settings, str(event["run"]), _workdir()).to_dict()
+    round_number = int(event["round"]) if "round" in event else None
+    run = str(event["run"])
+    collected = collect_run(clients, settings, run, _workdir(), round_number=round_number).to_dict()
     LOG.info(json.dumps(collected, sort_keys=True))
     return collected
 

@@ -150,6 +150,29 @@ class Registry:
         ).get("Attributes")
         return RegistryEntry.from_item(written) if written and "model_id" in written else None
 
+    def record_results(self, run: str, round_number: int, uri: str, summary: str) -> bool:
+        """Say where the run's results are, unless a newer round of its workflow started since
+        (a retry after this collection began): False then, and the item is left alone."""
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key={"run": {"S": run}},
+                UpdateExpression="SET results_uri = :uri, results_summary = :summary",
+                ConditionExpression="workflows_started = :round",
+                ExpressionAttributeValues={
+                    ":uri": {"S": uri},
+                    ":summary": {"S": summary},
+                    ":round": {"N": str(round_number)},
+                },
+            )
+        except ClientError as err:
+            if error_code(err) == "ConditionalCheckFailedException":
+                return False
+            raise aws_error(err, f"recording the results of run {run}") from err
+        except BotoCoreError as err:
+            raise aws_error(err, f"recording the results of run {run}") from err
+        return True
+
     def request(
         self, run: str, *, cancel: bool = False, retry: bool = False, by: str = "", force: bool = False
     ) -> bool:

@@ -55,7 +55,9 @@ class Workflows:
         name = execution_name(entry.run, entry.workflows_started + 1)
         try:
             started = self.sfn.start_execution(
-                stateMachineArn=self.state_machine_arn, name=name, input=json.dumps({"run": entry.run})
+                stateMachineArn=self.state_machine_arn,
+                name=name,
+                input=json.dumps({"run": entry.run, "round": entry.workflows_started + 1}),
             )
         except ClientError as err:
             if error_code(err) == "ExecutionAlreadyExists":  # a pass that crashed after starting it

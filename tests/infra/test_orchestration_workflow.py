@@ -44,6 +44,8 @@ def test_wait_then_collect_then_notify_and_every_failure_is_announced(synthesize
         retried = [error for rule in states[state]["Retry"] for error in rule["ErrorEquals"]]
         assert "Lambda.TooManyRequestsException" in retried
     assert states["Notify"]["Parameters"]["Message.$"] == "States.JsonToString($.collected)"
+    # The round tells the collector whether a newer round started since (then it leaves the registry).
+    assert states["Collect"]["Parameters"] == {"run.$": "$.run", "round.$": "$.round"}
 
 
 def test_the_machine_is_logged_and_traced(synthesized: Synthesized) -> None:

@@ -96,3 +96,17 @@ def test_csv_when_the_environment_asks_for_it(emulator: Emulator, tmp_path: Path
     lines = stored["results.csv"].decode().splitlines()
     assert lines[0].startswith("record_id,id,row,status,answer") and len(lines) == 51
     assert collected.results_uri.endswith("results.csv")  # type: ignore[attr-defined]
+
+
+def test_a_collection_overtaken_by_a_newer_round_does_not_claim_the_registry(
+    emulator: Emulator, tmp_path: Path, table: str
+) -> None:
+    _finished_run(emulator, tmp_path, table, "collect-round", 1)
+    registry = Registry(emulator.client("dynamodb"), table)
+    registry.update("collect-round", {"workflows_started": 2, "results_uri": ""})  # a retry started round 2
+    stale = _collect(emulator, tmp_path, table, "collect-round", round_number=1)
+    entry = registry.get("collect-round")
+    assert entry is not None and entry.results_uri == ""  # round 2's collection will say where
+    current = _collect(emulator, tmp_path, table, "collect-round", round_number=2)
+    entry = registry.get("collect-round")
+    assert entry is not None and entry.results_uri == current.results_uri == stale.results_uri  # type: ignore[attr-defined]
