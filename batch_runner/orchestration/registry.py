@@ -21,7 +21,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from batch_runner.aws.errors import aws_error, error_code
-from batch_runner.exceptions import NotRunOwnerError
+from batch_runner.exceptions import AwsError, NotRunOwnerError
 from batch_runner.jobs.tracking import STACK_ACTIVE
 
 STATE_INDEX = "by-state"
@@ -90,20 +90,14 @@ class Registry:
 
     def register(self, entry: RegistryEntry) -> bool:
         """Add the run; False when it is already registered (submitting again is harmless)."""
-        try:
-            self.dynamodb.put_item(
-                TableName=self.table,
-                Item=entry.to_item(),
-                ConditionExpression="attribute_not_exists(#r)",
-                ExpressionAttributeNames={"#r": "run"},
-            )
-        except ClientError as err:
-            if error_code(err) == "ConditionalCheckFailedException":
-                return False
-            raise aws_error(err, f"registering run {entry.run}") from err
-        except BotoCoreError as err:
-            raise aws_error(err, f"registering run {entry.run}") from err
-        return True
+        return self._conditional(
+            "registering",
+            entry.run,
+            "put_item",
+            Item=entry.to_item(),
+            ConditionExpression="attribute_not_exists(#r)",
+            ExpressionAttributeNames={"#r": "run"},
+        )
 
     def get(self, run: str) -> RegistryEntry | None:
         item = self._call("reading", run, "get_item", Key={"run": {"S": run}}, ConsistentRead=True).get(
@@ -153,25 +147,19 @@ class Registry:
     def record_results(self, run: str, round_number: int, uri: str, summary: str) -> bool:
         """Say where the run's results are, unless a newer round of its workflow started since
         (a retry after this collection began): False then, and the item is left alone."""
-        try:
-            self.dynamodb.update_item(
-                TableName=self.table,
-                Key={"run": {"S": run}},
-                UpdateExpression="SET results_uri = :uri, results_summary = :summary",
-                ConditionExpression="workflows_started = :round",
-                ExpressionAttributeValues={
-                    ":uri": {"S": uri},
-                    ":summary": {"S": summary},
-                    ":round": {"N": str(round_number)},
-                },
-            )
-        except ClientError as err:
-            if error_code(err) == "ConditionalCheckFailedException":
-                return False
-            raise aws_error(err, f"recording the results of run {run}") from err
-        except BotoCoreError as err:
-            raise aws_error(err, f"recording the results of run {run}") from err
-        return True
+        return self._conditional(
+            "recording the results of",
+            run,
+            "update_item",
+            Key={"run": {"S": run}},
+            UpdateExpression="SET results_uri = :uri, results_summary = :summary",
+            ConditionExpression="workflows_started = :round",
+            ExpressionAttributeValues={
+                ":uri": {"S": uri},
+                ":summary": {"S": summary},
+                ":round": {"N": str(round_number)},
+            },
+        )
 
     def request(
         self, run: str, *, cancel: bool = False, retry: bool = False, by: str = "", force: bool = False
@@ -219,6 +207,16 @@ class Registry:
             raise NotRunOwnerError(run, owner=entry.owner, caller=by) from err
         except BotoCoreError as err:
             raise aws_error(err, f"sending a request for run {run}") from err
+        return True
+
+    def _conditional(self, doing: str, run: str, operation: str, **params: Any) -> bool:
+        """A write with a condition: False when the condition did not hold."""
+        try:
+            self._call(doing, run, operation, **params)
+        except AwsError as err:
+            if err.code == "ConditionalCheckFailedException":
+                return False
+            raise
         return True
 
     def _call(self, doing: str, run: str, operation: str, **params: Any) -> dict[str, Any]:
