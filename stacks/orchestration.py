@@ -44,7 +44,7 @@ from stacks.orchestration_config import OrchestrationConfig
 from stacks.orchestration_functions import FunctionSpec, handler_function, key_statements, read_job_output
 from stacks.orchestration_workflow import RunWorkflow
 from stacks.security_checks import acknowledge, skip_checkov
-from stacks.service_role import job_arn_pattern, pass_role_statement
+from stacks.service_role import job_arn_pattern, job_statement, pass_role_statement
 
 SCHEDULER_HANDLER = "batch_runner.orchestration.handlers.schedule"
 # A pass lists the account's live jobs and reads each active run's manifest: seconds, even at
@@ -175,19 +175,9 @@ class Orchestration(Construct):
         service_role: iam.IRole,
         models: Sequence[ModelRef],
     ) -> list[iam.PolicyStatement]:
-        job_arns = job_arn_pattern(Stack.of(self))
         machine = self.workflow.state_machine_arn
         return [
-            iam.PolicyStatement(
-                sid="CreateWatchStopAndTagJobs",
-                actions=[
-                    "bedrock:CreateModelInvocationJob",
-                    "bedrock:GetModelInvocationJob",
-                    "bedrock:StopModelInvocationJob",
-                    "bedrock:TagResource",
-                ],
-                resources=[job_arns],
-            ),
+            job_statement(Stack.of(self)),
             iam.PolicyStatement(sid="ListJobs", actions=["bedrock:ListModelInvocationJobs"], resources=["*"]),
             pass_role_statement(service_role),
             iam.PolicyStatement(

@@ -33,6 +33,22 @@ def job_arn_pattern(stack: Stack) -> str:
     return stack.format_arn(service="bedrock", resource="model-invocation-job", resource_name="*")
 
 
+def job_statement(stack: Stack, *extra_actions: str) -> iam.PolicyStatement:
+    """Create, watch, stop and tag jobs of this account and Region (whoever submits: the runner or
+    the scheduler). The runner tags each job with its run ID at creation, to find it after a crash."""
+    return iam.PolicyStatement(
+        sid="CreateWatchStopAndTagJobs",
+        actions=[
+            "bedrock:CreateModelInvocationJob",
+            "bedrock:GetModelInvocationJob",
+            "bedrock:StopModelInvocationJob",
+            "bedrock:TagResource",
+            *extra_actions,
+        ],
+        resources=[job_arn_pattern(stack)],
+    )
+
+
 class BedrockServiceRole(Construct):
     """Service role for ``CreateModelInvocationJob(roleArn=...)``.
 

@@ -16,7 +16,7 @@ from stacks.encryption import data_key_statement, registry_key_statement
 from stacks.model_access import ModelRef
 from stacks.model_grants import INVOKE, model_statements, profile_wildcards
 from stacks.security_checks import acknowledge_wildcard_resources
-from stacks.service_role import job_arn_pattern, pass_role_statement
+from stacks.service_role import job_arn_pattern, job_statement, pass_role_statement
 
 MODEL_ACTIONS = (
     "bedrock:CreateModelInvocationJob",
@@ -59,18 +59,7 @@ class SubmitterAccess(Construct):
         job_arns = job_arn_pattern(stack)
 
         statements = [
-            iam.PolicyStatement(
-                sid="CreateWatchStopAndTagJobs",
-                # The runner tags each job with its run ID at creation, to find it again after a crash.
-                actions=[
-                    "bedrock:CreateModelInvocationJob",
-                    "bedrock:GetModelInvocationJob",
-                    "bedrock:StopModelInvocationJob",
-                    "bedrock:TagResource",
-                    "bedrock:ListTagsForResource",
-                ],
-                resources=[job_arns],
-            ),
+            job_statement(stack, "bedrock:ListTagsForResource"),
             iam.PolicyStatement(
                 sid="ListJobsAndModels",
                 actions=[

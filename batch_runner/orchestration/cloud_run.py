@@ -11,6 +11,7 @@ the JSON); every reader of the manifest takes either form.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -18,6 +19,11 @@ from typing import Any, ClassVar, Self
 from batch_runner.aws.clients import AwsContext
 from batch_runner.jobs.run_context import RunContext
 from batch_runner.jobs.run_state import read_remote_tagged, utc_now, write_remote
+
+
+def scratch_dir() -> Path:
+    """Where a function keeps runs' working files (record indexes, local results): Lambda's /tmp."""
+    return Path(tempfile.gettempdir()) / "batch-runner"
 
 
 @dataclass

@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from batch_runner.aws.clients import AwsContext
+from batch_runner.orchestration.cloud_run import scratch_dir
 from batch_runner.orchestration.registry import Registry
 from batch_runner.orchestration.scheduler import Scheduler
 from batch_runner.orchestration.settings import OrchestrationSettings
@@ -94,7 +93,7 @@ def collect(
     clients = {name: aws.client(name) for name in ("s3", "dynamodb")}
     round_number = int(event["round"]) if "round" in event else None
     run = str(event["run"])
-    collected = collect_run(clients, settings, run, _workdir(), round_number=round_number).to_dict()
+    collected = collect_run(clients, settings, run, scratch_dir(), round_number=round_number).to_dict()
     LOG.info(json.dumps(collected, sort_keys=True))
     return collected
 
@@ -105,7 +104,3 @@ def _context(
     """The stack's settings from the function's environment, and the clients' context."""
     settings = OrchestrationSettings.from_environment(os.environ if environ is None else environ)
     return settings, aws or AwsContext()
-
-
-def _workdir() -> Path:
-    return Path(tempfile.gettempdir()) / "batch-runner"

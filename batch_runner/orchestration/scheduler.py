@@ -19,7 +19,6 @@ next pass adopts it by name, and its client token makes a repeated create return
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -42,7 +41,7 @@ from batch_runner.jobs.tracking import (
     snapshot,
 )
 from batch_runner.orchestration.allocation import Demand, ModelLimit, allocate
-from batch_runner.orchestration.cloud_run import CloudRun
+from batch_runner.orchestration.cloud_run import CloudRun, scratch_dir
 from batch_runner.orchestration.live_jobs import list_live_jobs, live_by_model, run_jobs
 from batch_runner.orchestration.registry import FINISHED, Registry, RegistryEntry
 from batch_runner.orchestration.settings import OrchestrationSettings
@@ -86,7 +85,7 @@ class Scheduler:
     # ``time.monotonic()`` after which no job is created in this pass, so the manifests and the
     # registry are written before the Lambda's timeout (the handler sets it from its context).
     stop_creating_at: float | None = None
-    workdir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "batch-runner")
+    workdir: Path = field(default_factory=scratch_dir)
 
     @property
     def registry(self) -> Registry:
