@@ -14,9 +14,8 @@ from numbers import Integral
 from typing import Any
 
 from batch_runner.exceptions import DatasetError
+from batch_runner.results.runner_ids import RUNNER_ID_DIGITS, RUNNER_ID_PREFIX, format_runner_id
 
-RUNNER_ID_PREFIX = "R"
-RUNNER_ID_DIGITS = 10
 MAX_ROWS = 10**RUNNER_ID_DIGITS
 MAX_USER_ID_LENGTH = 1024
 
@@ -25,7 +24,7 @@ def runner_record_id(row: int) -> str:
     """The ``recordId`` of the 0-based input row ``row``."""
     if not 0 <= row < MAX_ROWS:
         raise DatasetError(f"datasets are limited to {MAX_ROWS:,} rows; split the dataset")
-    return f"{RUNNER_ID_PREFIX}{row:0{RUNNER_ID_DIGITS}d}"
+    return format_runner_id(row)
 
 
 def row_of_record_id(record_id: str) -> int | None:

@@ -38,14 +38,20 @@ from batch_runner.results.outcome_stream import OutcomeStream
 from batch_runner.results.reconcile import EXAMPLE_LIMIT, Reconciliation
 from batch_runner.results.row_encoding import RowParts
 from batch_runner.results.row_spool import RowSpool
+from batch_runner.results.runner_ids import (
+    RUNNER_ID_DIGITS,
+    RUNNER_ID_LENGTH,
+    RUNNER_ID_PREFIX,
+    format_runner_id,
+)
 
 MAX_STRANGERS = 100_000
-# The runner's record IDs (``prepare.record_ids``, which imports this package, not the reverse).
-_ID_DIGITS = 10
-_ID_LENGTH = 1 + _ID_DIGITS
 # The planner's index line layout (a match never leaves its line); anything else is parsed as JSON.
 _PLANNED_INDEX_LINE = re.compile(
-    rb'\{"recordId":"R(\d{10})","row":(\d+),"id":(null|"[^"\\\n]*"|-?\d+),"input":'
+    rb'\{"recordId":"'
+    + RUNNER_ID_PREFIX.encode()
+    + rb"(\d{%d})" % RUNNER_ID_DIGITS
+    + rb'","row":(\d+),"id":(null|"[^"\\\n]*"|-?\d+),"input":'
 )
 # A row's state while outcomes are spooled: none yet, or the status of its newest outcome.
 _NONE, _SUCCEEDED, _FAILED, _SCHEMA_FAILED = 0, 1, 2, 3
@@ -53,10 +59,6 @@ _NONE, _SUCCEEDED, _FAILED, _SCHEMA_FAILED = 0, 1, 2, 3
 
 class TooManyStrangers(Exception):
     """More distinct unexpected record IDs than the row join keeps: use the general join."""
-
-
-def runner_record_id(row: int) -> str:
-    return f"R{row:0{_ID_DIGITS}d}"
 
 
 @dataclass
@@ -94,7 +96,7 @@ def scan_index(blocks: Iterable[bytes], include_input: bool) -> IndexScan | None
             if not raw or raw.isspace():
                 continue
             record_id, row_number, user_value, _, reason = parse_index_line(raw, number, types, include_input)
-            if row_number != rows or record_id != runner_record_id(rows):
+            if row_number != rows or record_id != format_runner_id(rows):
                 return None
             has_ids = has_ids or user_value is not None
             if reason is not None:
@@ -156,8 +158,8 @@ class RowJoin:
             for record_id, fields in self.stream:
                 digits = record_id[1:]
                 if (
-                    len(record_id) == _ID_LENGTH
-                    and record_id[0] == "R"
+                    len(record_id) == RUNNER_ID_LENGTH
+                    and record_id[0] == RUNNER_ID_PREFIX
                     and digits.isdigit()
                     and digits.isascii()
                 ):
@@ -212,7 +214,7 @@ class RowJoin:
                     given = given or {}
                     inputs = parts.inputs([given.get(name) for name in names])
                 block.append(
-                    parts.line(parts.prefix(runner_record_id(row), user_id, row), data or missing, inputs)
+                    parts.line(parts.prefix(format_runner_id(row), user_id, row), data or missing, inputs)
                 )
             yield block
 

@@ -303,11 +303,17 @@ def test_spool_partitions_hold_consecutive_rows(run: Any, monkeypatch: pytest.Mo
         assert list(joined.records()) == single
 
 
-def test_runner_ids_match_the_planners() -> None:
+def test_the_join_reads_the_planners_index_lines_by_row() -> None:
+    """The planner's index lines (records.py encodes each entry with orjson) take the fast layout."""
+    import orjson
+
     from batch_runner.prepare.record_ids import runner_record_id
 
     for row in (0, 7, 1234567, 10**10 - 1):
-        assert row_join_module.runner_record_id(row) == runner_record_id(row)
+        for user in (None, "user-7", 42):
+            line = orjson.dumps({"recordId": runner_record_id(row), "row": row, "id": user, "input": {}})
+            found = row_join_module._PLANNED_INDEX_LINE.match(line)
+            assert found is not None and int(found.group(1)) == int(found.group(2)) == row
 
 
 def test_rows_joined_for_csv_are_read_as_csv_lines(run: Any) -> None:
