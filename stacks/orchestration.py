@@ -33,7 +33,6 @@ from batch_runner.orchestration.settings import (
     RUNNER_EVENTS,
     SETTINGS_VARIABLE,
     STATE_MACHINE_VARIABLE,
-    TOPIC_VARIABLE,
 )
 from stacks.lambda_bundle import lambda_code_dir
 from stacks.model_access import ModelRef
@@ -116,7 +115,6 @@ class Orchestration(Construct):
                     SETTINGS_VARIABLE: config.settings.to_json(),
                     REGISTRY_TABLE_VARIABLE: self.registry.table_name,
                     INPUT_BUCKET_VARIABLE: input_bucket.bucket_name,
-                    TOPIC_VARIABLE: alert_topic.topic_arn,
                     STATE_MACHINE_VARIABLE: self.workflow.state_machine_arn,
                 },
                 logs_say="One summary line per pass (run names, job counts)",

@@ -16,9 +16,6 @@ DEFAULT_ENVIRONMENT = "dev"
 # runs at most 40 (batch_runner.jobs.run_state.MAX_RUN_NAME), "-s<NNNNN>" takes 7: 16 are left.
 JOB_NAME_PREFIX_MAX_LENGTH = 16
 _JOB_NAME_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*\.")
-# CDK context the emulator sets when it synthesizes app.py: its Lambda code never runs there (the
-# handlers run in-process), so the stacks skip checks that only matter for a real deploy.
-EMULATOR_SYNTH_CONTEXT = "batch_runner:emulator"
 
 
 def is_job_name_prefix(prefix: str) -> bool:

@@ -25,7 +25,7 @@ from typing import Any
 
 from moto.cloudformation.parsing import NULL_MODELS, get_model_map
 
-from batch_runner.aws.stack_outputs import EMULATOR_SYNTH_CONTEXT, stack_name
+from batch_runner.aws.stack_outputs import stack_name
 from batch_runner.exceptions import ConfigurationError
 
 CACHE_DIR = Path(".batch-runner") / "cache"
@@ -97,7 +97,6 @@ def _synthesize(root: Path, environment: str) -> dict[str, Any]:
         else {}
     )
     context["env"] = environment
-    context[EMULATOR_SYNTH_CONTEXT] = True
     with tempfile.TemporaryDirectory(prefix="batch-runner-synth-") as outdir:
         env = {
             **os.environ,

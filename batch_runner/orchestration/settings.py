@@ -14,9 +14,8 @@ from dataclasses import asdict, dataclass, replace
 SETTINGS_VARIABLE = "BATCH_RUNNER_ORCHESTRATION"
 REGISTRY_TABLE_VARIABLE = "BATCH_RUNNER_REGISTRY_TABLE"
 INPUT_BUCKET_VARIABLE = "BATCH_RUNNER_INPUT_BUCKET"
-TOPIC_VARIABLE = "BATCH_RUNNER_TOPIC_ARN"
 STATE_MACHINE_VARIABLE = "BATCH_RUNNER_STATE_MACHINE_ARN"
-RESOURCE_VARIABLES = ("registry_table", "input_bucket", "topic_arn", "state_machine_arn")
+RESOURCE_VARIABLES = ("registry_table", "input_bucket", "state_machine_arn")
 DEFAULT_TEAM = "default"
 
 # The runner's own events on the default bus: each asks the scheduler for a pass.
@@ -56,7 +55,6 @@ class OrchestrationSettings:
     results_format: str = "parquet"
     registry_table: str = ""
     input_bucket: str = ""
-    topic_arn: str | None = None
     state_machine_arn: str | None = None  # the runs' workflow; none: nothing collects results
 
     def team(self, name: str) -> Team:
@@ -74,7 +72,6 @@ class OrchestrationSettings:
             settings,
             registry_table=environ[REGISTRY_TABLE_VARIABLE],
             input_bucket=environ[INPUT_BUCKET_VARIABLE],
-            topic_arn=environ.get(TOPIC_VARIABLE) or None,
             state_machine_arn=environ.get(STATE_MACHINE_VARIABLE) or None,
         )
 
