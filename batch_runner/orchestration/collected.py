@@ -20,8 +20,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from batch_runner.aws.errors import aws_error
 from batch_runner.jobs.run_context import RunContext
 from batch_runner.orchestration.collector import RECONCILIATION_NAME
-from batch_runner.orchestration.registry import FINISHED, Registry
-from batch_runner.orchestration.requests import is_orchestrated
+from batch_runner.orchestration.registry import FINISHED
+from batch_runner.orchestration.requests import is_orchestrated, registry_entry
 from batch_runner.results.sinks import S3_SCHEME, Destination, destination, open_sink
 
 COPY_CHUNK = 8 << 20
@@ -67,10 +67,7 @@ class Fetched:
 
 def current_collection(run: RunContext) -> Collection | None:
     """The stack's collection of ``run`` if it is the current one."""
-    if not is_orchestrated(run):
-        return None
-    table = run.manifest.settings.get("registry_table")
-    entry = Registry(run.client("dynamodb"), str(table)).get(run.name) if table else None
+    entry = registry_entry(run) if is_orchestrated(run) else None
     if entry is None or entry.state != FINISHED or not entry.results_uri:
         return None
     return Collection(entry.results_uri, entry.results_summary)

@@ -103,6 +103,13 @@ def _request(run: RunContext, detail_type: str, *, force: bool) -> None:
     _wake(run, detail_type)
 
 
+def registry_entry(run: RunContext) -> RegistryEntry | None:
+    """The run's registry item as the stack last wrote it (read only); None when the run was
+    never registered or its manifest names no registry."""
+    table = run.manifest.settings.get("registry_table")
+    return Registry(run.client("dynamodb"), str(table)).get(run.name) if table else None
+
+
 def _registry(run: RunContext) -> Registry:
     return Registry(run.client("dynamodb"), str(run.manifest.settings["registry_table"]))
 

@@ -13,7 +13,7 @@ from batch_runner.jobs.run_catalog import RunListing
 from batch_runner.jobs.run_context import RunContext
 from batch_runner.jobs.tracking import RunStatus
 from batch_runner.orchestration.registry import Registry, RegistryEntry
-from batch_runner.orchestration.requests import is_orchestrated
+from batch_runner.orchestration.requests import is_orchestrated, registry_entry
 
 # The registry fields a user sees, in the order `status --json` lists them.
 SHOWN = (
@@ -40,12 +40,7 @@ def view_of(entry: RegistryEntry | None) -> dict[str, Any]:
 
 def read_view(run: RunContext) -> dict[str, Any] | None:
     """The registry's view of an orchestrated run; None for a run driven from a machine."""
-    if not is_orchestrated(run):
-        return None
-    table = run.manifest.settings.get("registry_table")
-    if not table:
-        return {"registered": False}
-    return view_of(Registry(run.client("dynamodb"), str(table)).get(run.name))
+    return view_of(registry_entry(run)) if is_orchestrated(run) else None
 
 
 def with_views(listings: Sequence[RunListing], dynamodb: Any, table: str | None) -> list[RunListing]:
