@@ -239,6 +239,7 @@ def run_runner(folder: Path, out: Path, job_ids: list[str], output_schema: Path 
         out,
         work_dir=folder,
         output_schema=output_schema,
+        workers=int(os.environ["BENCH_WORKERS"]) if os.environ.get("BENCH_WORKERS") else None,
     )
     return rec.total
 

@@ -33,6 +33,11 @@ are fetched rather than joined again, when they are of the format asked for and 
 not given; --collect-here joins them on this machine anyway. Parquet parts of a large run are
 joined into the one file asked for.
 
+Outputs of more than 32 MB are parsed by worker processes, one per CPU (at most 8), each reading
+whole output objects with its own S3 connection; the file is the same byte for byte. --workers N
+sets how many (0: parse in this process, e.g. beside other busy work). Linux only: elsewhere the
+outputs are parsed in this process.
+
 Prints the reconciliation, total = succeeded + failed + missing, and any warnings. Exit code 0
 when the file is written, whatever the records' outcomes. --json prints the reconciliation object
 (total, succeeded, failed, schema_failed, missing, unexpected, malformed, superseded, tokens,
@@ -49,6 +54,7 @@ from typing import Any
 from batch_runner.cli.run_args import add_command, load_run
 from batch_runner.exceptions import AwsError
 from batch_runner.results.sinks import FILE_FORMATS
+from batch_runner.results.worker_pool import MAX_WORKERS
 from batch_runner.results.writers import SUPPORTED_SUFFIXES
 
 
@@ -70,6 +76,13 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--include-input", action="store_true", help="add the input columns to each row")
     parser.add_argument("--json", action="store_true", help="print the reconciliation as JSON")
+    parser.add_argument(
+        "--workers",
+        type=_workers,
+        metavar="N",
+        help="processes that parse the outputs: 0 for this one only; default: one per CPU (at most "
+        "8) when the outputs pass 32 MB, on Linux",
+    )
     parser.add_argument(
         "--collect-here",
         action="store_true",
@@ -96,7 +109,11 @@ def run(args: argparse.Namespace) -> int:
             raise  # the job is gone (a restarted emulator): its output is too, say so once
         print(f"warning: job statuses not refreshed ({err}); using the last ones recorded", file=sys.stderr)
     reconciliation = write_results(
-        batch_run, destination.location, include_input=args.include_input, file_format=destination.file_format
+        batch_run,
+        destination.location,
+        include_input=args.include_input,
+        file_format=destination.file_format,
+        workers=args.workers,
     )
     if args.json:
         print(json.dumps(reconciliation.to_dict(), indent=2, default=str), file=report)
@@ -110,6 +127,18 @@ def run(args: argparse.Namespace) -> int:
     for warning in reconciliation.warnings():
         print(f"warning: {warning}", file=sys.stderr)
     return 0
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of processes from 0 to {MAX_WORKERS}, got {text!r}"
+        )
+    return value
 
 
 def _fetched(batch_run: Any, args: argparse.Namespace, destination: Any, report: Any) -> bool:

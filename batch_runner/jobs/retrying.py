@@ -34,7 +34,13 @@ from batch_runner.exceptions import InternalError, UsageError
 from batch_runner.jobs.on_demand import WORKERS, OnDemandResult
 from batch_runner.jobs.on_demand_shards import finish_on_demand, mark_started, on_demand_target, shard_lines
 from batch_runner.jobs.run_context import RunContext, file_sha256
-from batch_runner.jobs.run_results import answer_options, job_refs, record_index_path, run_output_schema
+from batch_runner.jobs.run_results import (
+    answer_options,
+    job_refs,
+    output_source,
+    record_index_path,
+    run_output_schema,
+)
 from batch_runner.jobs.run_state import (
     ON_DEMAND,
     PLANNED,
@@ -164,9 +170,12 @@ def _needs_on_demand(run: RunContext, records: int, in_jobs: int, minimum: int, 
 def records_to_retry(run: RunContext, *, failed_schema: bool = False) -> set[str]:
     """Record IDs whose newest outcome over every job of the run is failed or missing (an answer
     that fails the run's output schema is failed); with ``failed_schema``, only schema failures."""
-    source = S3OutputSource(run.client("s3"))
     rows = iter_results(
-        source, job_refs(run), record_index_path(run), work_dir=run.directory, **answer_options(run)
+        output_source(run),
+        job_refs(run),
+        record_index_path(run),
+        work_dir=run.directory,
+        **answer_options(run),
     )
     if failed_schema:
         return {str(row["record_id"]) for row in rows if row["error_code"] == SCHEMA_ERROR_CODE}

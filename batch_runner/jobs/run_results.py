@@ -89,7 +89,7 @@ def unfinished_records(run: RunContext) -> tuple[int, int]:
     reported it (answers are not checked against an output schema here), is not a success. Rows
     planning left out as too large for the model (``--skip-oversized``) do not count: no retry
     can change them."""
-    rows = iter_results(S3OutputSource(run.client("s3")), job_refs(run), record_index_path(run))
+    rows = iter_results(output_source(run), job_refs(run), record_index_path(run))
     counts = {FAILED: 0, MISSING: 0}
     for row in rows:
         if row["status"] in counts and row["error_code"] != OVERSIZED_ERROR_CODE:
@@ -104,23 +104,35 @@ def _require_jobs(run: RunContext) -> list[JobOutputRef]:
     return refs
 
 
+def output_source(run: RunContext) -> S3OutputSource:
+    """The run's job outputs in S3; worker processes read them with clients of their own."""
+    return S3OutputSource(run.client("s3"), new_client=lambda: run.aws.client("s3"))
+
+
 def write_results(
-    run: RunContext, out: Path | str, *, include_input: bool = False, file_format: str | None = None
+    run: RunContext,
+    out: Path | str,
+    *,
+    include_input: bool = False,
+    file_format: str | None = None,
+    workers: int | None = None,
 ) -> Reconciliation:
     """Write one row per input record to ``out``: a path, ``-`` (standard output) or an s3:// URI;
     CSV, JSONL, Parquet or ``openai`` (the OpenAI Batch API's output shape), by ``file_format`` or
-    the extension; atomically."""
+    the extension; atomically. ``workers``: processes that parse the outputs (0: this one;
+    default: one per CPU when the outputs are large)."""
     destination = check_output_path(out, file_format)
     s3 = run.client("s3")
     check_bucket(destination, s3)  # before the join: a typo costs nothing
     return collect_results(
-        S3OutputSource(s3),
+        output_source(run),
         _require_jobs(run),
         record_index_path(run),
         destination,
         include_input=include_input,
         s3=lambda: s3,
         model_id=str(run.manifest.plan.get("model_id", "")),
+        workers=workers,
         **answer_options(run),
     )
 
@@ -137,9 +149,8 @@ class RunResults:
     include_input: bool = False
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        source = S3OutputSource(self.run.client("s3"))
         yield from iter_results(
-            source,
+            output_source(self.run),
             _require_jobs(self.run),
             record_index_path(self.run),
             include_input=self.include_input,

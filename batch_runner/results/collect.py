@@ -29,14 +29,23 @@ def collect_results(
     prefill: str | None = None,
     s3: S3ClientFactory | None = None,
     model_id: str = "",
+    workers: int | None = None,
 ) -> Reconciliation:
     """Write one row per input record to ``out_path`` (a path, ``-`` or an s3:// URI written with
-    ``s3``'s client; the format from its extension, or a ``Destination``'s)."""
+    ``s3``'s client; the format from its extension, or a ``Destination``'s). ``workers``: how many
+    processes parse the outputs (0: this one; default: one per CPU when the outputs are large)."""
     destination = check_output_path(out_path)
     answers = answer_check(output_schema, prefill)
     csv = destination.file_format == "csv"
     with join_results(
-        source, jobs, record_index, include_input=include_input, work_dir=work_dir, answers=answers, csv=csv
+        source,
+        jobs,
+        record_index,
+        include_input=include_input,
+        work_dir=work_dir,
+        answers=answers,
+        csv=csv,
+        workers=workers,
     ) as joined:
         if joined.csv_encoded:
             write_csv_lines(destination, joined.columns, joined.csv_lines(), s3=s3)
@@ -54,12 +63,19 @@ def iter_results(
     work_dir: Path | None = None,
     output_schema: SchemaArgument = None,
     prefill: str | None = None,
+    workers: int | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield one dict per input record, in input row order (keys: ``RESULT_COLUMNS``, the schema's
-    properties, inputs)."""
+    properties, inputs; ``workers`` as for ``collect_results``)."""
     answers = answer_check(output_schema, prefill)
     with join_results(
-        source, jobs, record_index, include_input=include_input, work_dir=work_dir, answers=answers
+        source,
+        jobs,
+        record_index,
+        include_input=include_input,
+        work_dir=work_dir,
+        answers=answers,
+        workers=workers,
     ) as joined:
         yield from joined.records()
 

@@ -35,10 +35,11 @@ from batch_runner.results.columns import (
 from batch_runner.results.hash_join import HashJoin
 from batch_runner.results.index_lines import IndexTypes, RecordIndex, index_blocks, index_lines
 from batch_runner.results.outcome_stream import OutcomeStream
-from batch_runner.results.outputs import JobOutputRef, OutputSource
+from batch_runner.results.outputs import JobOutputRef, OutputSource, forkable
 from batch_runner.results.reconcile import Reconciliation
 from batch_runner.results.row_encoding import CsvParts, JsonParts
 from batch_runner.results.row_join import IndexScan, RowJoin, TooManyStrangers, scan_index
+from batch_runner.results.worker_pool import default_workers
 
 __all__ = [
     "PARTITION_BYTES",
@@ -52,6 +53,8 @@ __all__ = [
 
 # About this many bytes of output lines per partition (of rows, or of record ID hashes).
 PARTITION_BYTES = 16 << 20
+# Outputs of fewer bytes are parsed in this process: starting workers would cost more than it saves.
+PARALLEL_BYTES = 32 << 20
 
 
 class _Rows(Protocol):
@@ -101,13 +104,15 @@ def join_results(
     work_dir: Path | None = None,
     answers: AnswerCheck | None = None,
     csv: bool = False,
+    workers: int | None = None,
 ) -> Iterator[JoinedResults]:
     """Read every job's output and join it to the record index; temp files live until exit.
 
     ``jobs`` go oldest first: for a record found in several jobs (retries), the last one wins.
     ``record_index`` is the run's record index file, or its lines. ``answers`` checks succeeded
     answers against an output schema. ``csv``: the rows will be written as CSV, so they are
-    encoded as CSV while joining (read them with ``csv_lines()``).
+    encoded as CSV while joining (read them with ``csv_lines()``). ``workers``: processes that
+    parse the outputs of the row join (0: this process; None: one per CPU for large outputs).
     """
     with tempfile.TemporaryDirectory(prefix="batch-results-", dir=work_dir) as tmp:
         folder = Path(tmp)
@@ -119,7 +124,11 @@ def join_results(
         joined = None
         if scan is not None:
             try:
-                joined = _row_join(stream, scan, record_index, include_input, folder, csv)
+                if not forkable(source):
+                    workers = 0
+                elif workers is None:
+                    workers = default_workers() if stream.output_bytes >= PARALLEL_BYTES else 0
+                joined = _row_join(stream, scan, record_index, include_input, folder, csv, workers)
             except TooManyStrangers:
                 stream = OutcomeStream(source, jobs, answers)  # read again, by the general join
         yield joined or _hash_join(stream, record_index, include_input, folder)
@@ -132,6 +141,7 @@ def _row_join(
     include_input: bool,
     folder: Path,
     csv: bool,
+    workers: int,
 ) -> JoinedResults:
     properties = stream.answers.schema.properties if stream.answers else ()
     input_names = tuple(scan.types.inputs) if include_input else ()
@@ -146,7 +156,7 @@ def _row_join(
         )
     else:
         parts = JsonParts(properties)
-    join = RowJoin(stream, scan, parts, input_names, folder, PARTITION_BYTES)
+    join = RowJoin(stream, scan, parts, input_names, folder, PARTITION_BYTES, workers)
     reconciliation = join.run()
     return JoinedResults(
         columns=columns,

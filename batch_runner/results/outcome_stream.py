@@ -13,7 +13,8 @@ Job tallies count what the service returned, before any schema check.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from batch_runner.catalog.output_schema import SCHEMA_ERROR_CODE
 from batch_runner.results.answers import AnswerCheck
@@ -34,6 +35,37 @@ TERMINAL_STATUSES = frozenset({"Completed", "PartiallyCompleted", "Failed", "Sto
 Fields = tuple[Any, ...]
 
 
+class OutputRef(NamedTuple):
+    """An output object of records; ``job`` is its job's position in the stream's jobs."""
+
+    job: int
+    bucket: str
+    key: str
+
+
+class Chunk(NamedTuple):
+    """Consecutive lines of one output object: ``job`` is the job's position in the stream's
+    jobs, ``first_line`` the 1-based number of the first line in its object."""
+
+    job: int
+    key: str
+    first_line: int
+    lines: list[bytes]
+
+
+@dataclass
+class ChunkCounts:
+    """What one chunk's lines hold (the stream adds it to the job's tally)."""
+
+    succeeded: int = 0
+    failed: int = 0
+    malformed: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    problems: list[LineProblem] = field(default_factory=list)  # the first EXAMPLE_LIMIT malformed
+    answer_types: set[type] = field(default_factory=set)
+
+
 class OutcomeStream:
     """The jobs' listings up front (``output_bytes``); iterate once for the outcomes."""
 
@@ -49,9 +81,12 @@ class OutcomeStream:
         self.listings: list[JobObjects] = [list_job_objects(source, job) for job in self.jobs]
         self.output_bytes = sum(obj.size for listing in self.listings for obj in listing.record_objects)
 
-    def __iter__(self) -> Iterator[tuple[str, Fields]]:
-        objects: list[tuple[str, str, JobTally]] = []
-        for job, listing, tally in zip(self.jobs, self.listings, self.tallies, strict=True):
+    def objects(self) -> list[OutputRef]:
+        """Every output object of records, oldest job first (read once: it reads the manifests)."""
+        objects: list[OutputRef] = []
+        for number, (job, listing, tally) in enumerate(
+            zip(self.jobs, self.listings, self.tallies, strict=True)
+        ):
             bucket, _ = job.output_prefix()
             if listing.manifest is not None:
                 try:
@@ -60,52 +95,76 @@ class OutcomeStream:
                     tally.manifest_error = str(err)
             for obj in listing.record_objects:
                 tally.objects += 1
-                objects.append((bucket, obj.key, tally))
-        downloads = read_ahead(self.source, [(bucket, key) for bucket, key, _ in objects])
-        try:
-            for (_, key, tally), batches in zip(objects, downloads, strict=True):
-                yield from self._object(key, tally, batches)
-        finally:
-            downloads.close()
+                objects.append(OutputRef(number, bucket, obj.key))
+        return objects
 
-    def _object(
-        self, key: str, tally: JobTally, batches: Iterable[list[bytes]]
-    ) -> Iterator[tuple[str, Fields]]:
+    def chunks(self, objects: Sequence[OutputRef]) -> Iterator[Chunk]:
+        """Every line of ``objects``, a chunk (about 1 MB) at a time, in order. Objects are
+        downloaded on a thread while earlier chunks are parsed."""
+        yield from _chunks(self.source, objects)
+
+    def object_chunks(self, source: OutputSource, obj: OutputRef) -> Iterator[Chunk]:
+        """The chunks of one object, read from ``source`` (a worker process's own)."""
+        yield from _chunks(source, [obj])
+
+    def __iter__(self) -> Iterator[tuple[str, Fields]]:
+        """``(record_id, fields)`` of every outcome, in read order."""
+        for chunk in self.chunks(self.objects()):
+            counts = ChunkCounts()
+            yield from self.outcomes(chunk, counts)
+            self.count(chunk.job, counts)
+
+    def outcomes(self, chunk: Chunk, counts: ChunkCounts) -> Iterator[tuple[str, Fields]]:
+        """``(record_id, fields)`` of one chunk's outcomes, counted in ``counts``. Needs nothing
+        but the chunk, so it can run in another process (``worker_pool``)."""
         # The hot loop of a collection (once per output line): locals only, one parse per line.
-        job_id = tally.job_id
-        answer_types = self.answer_types
+        job_id = self.tallies[chunk.job].job_id
+        answer_types = counts.answer_types
         checked = None if self.answers is None else self._checked
-        succeeded = failed = input_tokens = output_tokens = number = 0
+        succeeded = failed = input_tokens = output_tokens = 0
+        number = chunk.first_line - 1
         try:
-            for batch in batches:
-                for raw in batch:
-                    number += 1
-                    outcome = parse_output_line(raw)
-                    if type(outcome) is Outcome:
-                        if outcome.status is SUCCEEDED:
-                            succeeded += 1
-                            answer_types.add(type(outcome.answer))
-                        else:
-                            failed += 1
-                        input_tokens += outcome.input_tokens or 0
-                        output_tokens += outcome.output_tokens or 0
-                        yield (
-                            outcome.record_id,
-                            ((*outcome[1:], job_id) if checked is None else checked(outcome, job_id)),
-                        )
-                    elif raw and not raw.isspace():
-                        assert isinstance(outcome, Malformed)
-                        tally.malformed += 1
-                        if len(self.malformed_lines) < EXAMPLE_LIMIT:
-                            self.malformed_lines.append(LineProblem(key, number, outcome.reason))
-                        if outcome.record_id is not None:
-                            fields = (FAILED, None, None, None, None, MALFORMED_LINE, outcome.reason, job_id)
-                            yield outcome.record_id, fields if checked is None else (*fields, None)
+            for raw in chunk.lines:
+                number += 1
+                outcome = parse_output_line(raw)
+                if type(outcome) is Outcome:
+                    if outcome.status is SUCCEEDED:
+                        succeeded += 1
+                        answer_types.add(type(outcome.answer))
+                    else:
+                        failed += 1
+                    input_tokens += outcome.input_tokens or 0
+                    output_tokens += outcome.output_tokens or 0
+                    yield (
+                        outcome.record_id,
+                        ((*outcome[1:], job_id) if checked is None else checked(outcome, job_id)),
+                    )
+                elif raw and not raw.isspace():
+                    assert isinstance(outcome, Malformed)
+                    counts.malformed += 1
+                    if len(counts.problems) < EXAMPLE_LIMIT:
+                        counts.problems.append(LineProblem(chunk.key, number, outcome.reason))
+                    if outcome.record_id is not None:
+                        fields = (FAILED, None, None, None, None, MALFORMED_LINE, outcome.reason, job_id)
+                        yield outcome.record_id, fields if checked is None else (*fields, None)
         finally:
-            tally.succeeded += succeeded
-            tally.failed += failed
-            tally.input_tokens += input_tokens
-            tally.output_tokens += output_tokens
+            counts.succeeded += succeeded
+            counts.failed += failed
+            counts.input_tokens += input_tokens
+            counts.output_tokens += output_tokens
+
+    def count(self, job: int, counts: ChunkCounts) -> None:
+        """Add a chunk's counts to the tally of its job (chunks in read order)."""
+        tally = self.tallies[job]
+        tally.succeeded += counts.succeeded
+        tally.failed += counts.failed
+        tally.malformed += counts.malformed
+        tally.input_tokens += counts.input_tokens
+        tally.output_tokens += counts.output_tokens
+        room = EXAMPLE_LIMIT - len(self.malformed_lines)
+        if room > 0:
+            self.malformed_lines += counts.problems[:room]
+        self.answer_types |= counts.answer_types
 
     def _checked(self, outcome: Outcome, job_id: str) -> Fields:
         """An outcome's fields with its parsed answer last; an answer that fails the schema turns
@@ -170,6 +229,18 @@ class OutcomeStream:
             ),
             schema_failed=totals[SCHEMA_ERROR_CODE],
         )
+
+
+def _chunks(source: OutputSource, objects: Sequence[OutputRef]) -> Iterator[Chunk]:
+    downloads = read_ahead(source, [(obj.bucket, obj.key) for obj in objects])
+    try:
+        for obj, batches in zip(objects, downloads, strict=True):
+            line = 1
+            for lines in batches:
+                yield Chunk(obj.job, obj.key, line, lines)
+                line += len(lines)
+    finally:
+        downloads.close()
 
 
 def _sum_known(values: Iterable[int | None]) -> int | None:

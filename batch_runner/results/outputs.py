@@ -23,7 +23,7 @@ from typing import IO, Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from batch_runner.aws.errors import aws_error, error_code
-from batch_runner.exceptions import AwsError, UsageError
+from batch_runner.exceptions import AwsError, InternalError, UsageError
 
 MANIFEST_NAME = "manifest.json.out"
 CHUNK_BYTES = 1 << 20
@@ -88,6 +88,18 @@ def list_job_objects(source: OutputSource, job: JobOutputRef) -> JobObjects:
         elif name.endswith(".out"):
             records.append(obj)
     return JobObjects(tuple(sorted(records, key=lambda o: o.key)), manifest)
+
+
+def forkable(source: OutputSource) -> bool:
+    """Whether a forked worker process can read ``source`` (``worker_source``)."""
+    return bool(getattr(source, "forkable", False))
+
+
+def worker_source(source: OutputSource) -> OutputSource:
+    """The source for a forked worker process to read from: its own connections, never the
+    parent's (their sockets are shared after a fork)."""
+    in_worker: Callable[[], OutputSource] = source.in_worker  # type: ignore[attr-defined]
+    return in_worker()
 
 
 def file_lines(handle: IO[bytes]) -> Iterator[bytes]:
@@ -178,8 +190,13 @@ def split_chunks(chunks: Iterable[bytes]) -> Iterator[list[bytes]]:
 class LocalOutputSource:
     """Objects as files: ``s3://bucket/key`` is ``<root>/bucket/key``."""
 
+    forkable = True  # files: nothing is shared with a forked worker
+
     def __init__(self, root: Path) -> None:
         self._root = root
+
+    def in_worker(self) -> LocalOutputSource:
+        return self
 
     def list_objects(self, bucket: str, prefix: str) -> Iterator[OutputObject]:
         base = self._root / bucket
@@ -202,20 +219,36 @@ class LocalOutputSource:
 
 class S3OutputSource:
     """Objects in S3. A download that breaks mid-stream resumes with ``Range`` from the last
-    complete line (pinned to the object's ETag), so no line is lost or read twice."""
+    complete line (pinned to the object's ETag), so no line is lost or read twice.
+
+    ``new_client`` makes another client like ``s3_client``: with it, worker processes can read
+    objects, each through a client of its own (``in_worker``)."""
 
     def __init__(
         self,
         s3_client: Any,
         *,
+        new_client: Callable[[], Any] | None = None,
         max_attempts: int = 5,
         page_size: int = 1000,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._s3 = s3_client
+        self._new_client = new_client
         self._max_attempts = max_attempts
         self._page_size = page_size
         self._sleep = sleep
+
+    @property
+    def forkable(self) -> bool:
+        return self._new_client is not None
+
+    def in_worker(self) -> S3OutputSource:
+        if self._new_client is None:
+            raise InternalError("this S3 source cannot be read from worker processes (no new_client)")
+        return S3OutputSource(
+            self._new_client(), max_attempts=self._max_attempts, page_size=self._page_size, sleep=self._sleep
+        )
 
     def list_objects(self, bucket: str, prefix: str) -> Iterator[OutputObject]:
         paginator = self._s3.get_paginator("list_objects_v2")

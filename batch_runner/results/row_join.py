@@ -18,8 +18,11 @@ counts them. Many distinct ones (outputs of another run?) would all be held in m
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from array import array
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +37,18 @@ from batch_runner.results.index_lines import (
     block_lines,
     parse_index_line,
 )
-from batch_runner.results.outcome_stream import OutcomeStream
+from batch_runner.results.outcome_stream import Chunk, ChunkCounts, OutcomeStream, OutputRef
+from batch_runner.results.outputs import worker_source
 from batch_runner.results.reconcile import EXAMPLE_LIMIT, Reconciliation
 from batch_runner.results.row_encoding import RowParts
-from batch_runner.results.row_spool import RowSpool
+from batch_runner.results.row_spool import RowSpool, SpoolWriter
 from batch_runner.results.runner_ids import (
     RUNNER_ID_DIGITS,
     RUNNER_ID_LENGTH,
     RUNNER_ID_PREFIX,
     format_runner_id,
 )
+from batch_runner.results.worker_pool import ordered_map
 
 MAX_STRANGERS = 100_000
 # The planner's index line layout (a match never leaves its line); anything else is parsed as JSON.
@@ -123,6 +128,18 @@ def _planned_lines(block: bytes) -> list[tuple[bytes, bytes, bytes]] | None:
     return found
 
 
+@dataclass
+class SpooledRows:
+    """What spooling a chunk or an object found: the rows of its outcomes with each one's state,
+    in line order; the unexpected record IDs with their job; the lines' counts."""
+
+    job: int
+    rows: array[int] = field(default_factory=lambda: array("I"))
+    states: bytearray = field(default_factory=bytearray)
+    strangers: list[tuple[str, str]] = field(default_factory=list)
+    counts: ChunkCounts = field(default_factory=ChunkCounts)
+
+
 class RowJoin:
     """Spool ``stream`` by row (``run``), then read the joined rows as encoded lines (``lines``)."""
 
@@ -134,11 +151,13 @@ class RowJoin:
         input_names: tuple[str, ...],
         tmp: Path,
         partition_bytes: int,
+        workers: int = 0,
     ) -> None:
         self.stream = stream
         self.scan = scan
         self.parts = parts
         self.input_names = input_names
+        self.workers = workers
         rows = scan.rows
         # Rows per partition so that one holds about ``partition_bytes`` of output lines (more
         # than their encoded outcomes, which leave out the echoed request).
@@ -146,40 +165,29 @@ class RowJoin:
         self.spool = RowSpool(tmp, rows, int(partition_bytes / max(per_row, 1)))
 
     def run(self) -> Reconciliation:
+        """Parse, encode and spool every chunk of output (in ``workers`` processes, or here with
+        0), then count each row's newest outcome."""
         rows = self.scan.rows
         states = bytearray(rows)
         strangers: dict[str, str] = {}  # unexpected record ID -> job of its newest outcome
         superseded = 0
-        encode, add = self.parts.outcome, self.spool.add
-        try:
-            for row, reason in self.scan.skipped:
-                states[row] = _FAILED
-                add(row, encode(self.stream.skipped(reason)))
-            for record_id, fields in self.stream:
-                digits = record_id[1:]
-                if (
-                    len(record_id) == RUNNER_ID_LENGTH
-                    and record_id[0] == RUNNER_ID_PREFIX
-                    and digits.isdigit()
-                    and digits.isascii()
-                ):
-                    row = int(digits)
-                    if row < rows:
-                        if states[row]:
-                            superseded += 1
-                        if fields[0] is SUCCEEDED:
-                            states[row] = _SUCCEEDED
-                        else:
-                            states[row] = _SCHEMA_FAILED if fields[-1] is False else _FAILED
-                        add(row, encode(fields))
-                        continue
+        skipped = self.spool.writer("skipped")
+        for row, reason in self.scan.skipped:
+            states[row] = _FAILED
+            skipped.add(row, 0, self.parts.outcome(self.stream.skipped(reason)))
+        skipped.close()
+        for found in self._spooled():
+            for row, state in zip(found.rows, found.states, strict=True):
+                if states[row]:
+                    superseded += 1
+                states[row] = state
+            for record_id, job_id in found.strangers:
                 if record_id in strangers:
                     superseded += 1
                 elif len(strangers) >= MAX_STRANGERS:
                     raise TooManyStrangers(record_id)
-                strangers[record_id] = fields[7]
-        finally:
-            self.spool.close()
+                strangers[record_id] = job_id
+            self.stream.count(found.job, found.counts)
         self.stream.count_unexpected(strangers.values())
         schema_failed = states.count(_SCHEMA_FAILED)
         totals = {
@@ -191,6 +199,69 @@ class RowJoin:
         return self.stream.reconciliation(
             totals, superseded, len(strangers), sorted(strangers)[:EXAMPLE_LIMIT]
         )
+
+    def _spooled(self) -> Iterator[SpooledRows]:
+        """Every chunk of output spooled, in read order: here, a chunk at a time, or by worker
+        processes, an object each (chunk 0 is the skipped rows)."""
+        objects = self.stream.objects()
+        workers = min(self.workers, len(objects))
+        if workers < 2:  # one worker would only add the cost of handing over the results
+            writer = self.spool.writer("here")
+            try:
+                for number, chunk in enumerate(self.stream.chunks(objects), start=1):
+                    found = SpooledRows(chunk.job)
+                    self._spool_chunk(writer, number, chunk, found)
+                    yield found
+            finally:
+                writer.close()
+            return
+        writers = [self.spool.writer(f"worker{number}") for number in range(workers)]
+        yield from ordered_map(partial(self._worker, writers), enumerate(objects, start=1), workers)
+
+    @contextmanager
+    def _worker(
+        self, writers: list[SpoolWriter], number: int
+    ) -> Iterator[Callable[[tuple[int, OutputRef]], SpooledRows]]:
+        """Worker ``number``'s work (in its process): spool whole objects, read with its own
+        connection, into its own files."""
+        writer, source = writers[number], worker_source(self.stream.source)
+
+        def spool_object(numbered: tuple[int, OutputRef]) -> SpooledRows:
+            sequence, obj = numbered
+            found = SpooledRows(obj.job)
+            for chunk in self.stream.object_chunks(source, obj):
+                self._spool_chunk(writer, sequence, chunk, found)
+            return found
+
+        try:
+            yield spool_object
+        finally:
+            writer.close()
+
+    def _spool_chunk(self, writer: SpoolWriter, sequence: int, chunk: Chunk, found: SpooledRows) -> None:
+        # The hot loop of a collection, once per outcome (in a worker process when there are).
+        rows = self.scan.rows
+        encode, add = self.parts.outcome, writer.add
+        append_row, append_state = found.rows.append, found.states.append
+        strangers = found.strangers
+        for record_id, fields in self.stream.outcomes(chunk, found.counts):
+            digits = record_id[1:]
+            if (
+                len(record_id) == RUNNER_ID_LENGTH
+                and record_id[0] == RUNNER_ID_PREFIX
+                and digits.isdigit()
+                and digits.isascii()
+            ):
+                row = int(digits)
+                if row < rows:
+                    append_row(row)
+                    if fields[0] is SUCCEEDED:
+                        append_state(_SUCCEEDED)
+                    else:
+                        append_state(_SCHEMA_FAILED if fields[-1] is False else _FAILED)
+                    add(row, sequence, encode(fields))
+                    continue
+            strangers.append((record_id, fields[7]))
 
     def blocks(self, index: Iterable[bytes]) -> Iterator[list[bytes]]:
         """Each row's encoded line, in row order, a spool partition at a time (``index``: the
