@@ -127,7 +127,7 @@ class _Pool:
     def _receive(self, worker: int) -> Any:
         try:
             kind, value = self._pipes[worker].recv()
-        except EOFError:
+        except (EOFError, ConnectionResetError):
             process = self._processes[worker]
             process.join(timeout=1)
             raise InternalError(

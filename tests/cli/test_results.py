@@ -125,3 +125,25 @@ def test_a_schema_run_without_failures_names_its_columns() -> None:
     )
     # The names of the columns written: a property named like a result column is prefixed.
     assert schema_line("r", 0, ("status", "x, y")).endswith('columns answer_status, "x, y"')
+
+
+def test_workers_write_the_same_file_as_this_process(
+    emulator: Emulator, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    endpoint = submit_cli(emulator, write_csv(workdir / "t.csv", 90), "cli-workers", per_job=30)
+    emulator.run_until_idle()
+
+    assert main(["results", "cli-workers", "--out", "here.csv", "--workers", "0", *endpoint]) == 0
+    assert main(["results", "cli-workers", "--out", "workers.csv", "--workers", "3", *endpoint]) == 0
+
+    assert "total 90 = succeeded 90" in capsys.readouterr().out
+    assert (workdir / "workers.csv").read_bytes() == (workdir / "here.csv").read_bytes()
+
+
+@pytest.mark.parametrize("workers", ["-1", "9", "two"])
+def test_a_bad_number_of_workers_is_a_usage_error(workers: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["results", "any-run", "--out", "out.csv", "--workers", workers])
+
+    assert exit_info.value.code == 2
+    assert f"expected a number of processes from 0 to 8, got '{workers}'" in capsys.readouterr().err

@@ -127,14 +127,18 @@ def every_output(test: Callable[..., None]) -> Callable[..., None]:
 def collect_both_ways(
     run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str, options: dict[str, Any]
 ) -> Reconciliation:
-    """Collect with the row join, then forced through the general join: the same file and counts."""
+    """Collect with the row join in this process, with the row join in two worker processes (the
+    three output objects go to alternate workers: a record's newest outcome may be in either's
+    files), then forced through the general join: the same file and counts every time."""
     source, jobs, index = run
-    fast = collect_results(source, jobs, index, tmp_path / f"fast{suffix}", **options)
+    fast = collect_results(source, jobs, index, tmp_path / f"fast{suffix}", workers=0, **options)
+    parallel = collect_results(source, jobs, index, tmp_path / f"parallel{suffix}", workers=2, **options)
     general_join_only(monkeypatch)
     general = collect_results(source, jobs, index, tmp_path / f"general{suffix}", **options)
 
     assert (tmp_path / f"fast{suffix}").read_bytes() == (tmp_path / f"general{suffix}").read_bytes()
-    assert fast.to_dict() == general.to_dict()
+    assert (tmp_path / f"parallel{suffix}").read_bytes() == (tmp_path / f"general{suffix}").read_bytes()
+    assert fast.to_dict() == general.to_dict() == parallel.to_dict()
     return fast
 
 
