@@ -221,8 +221,16 @@ def _body_lines(body: Any) -> Iterator[bytes]:
         yield pending
 
 
-def run_runner(folder: Path, out: Path, job_ids: list[str], output_schema: Path | None = None) -> int:
+# Worker processes the last runner contender used (0: none), for its peak memory.
+WORKERS_USED = [0]
+
+
+def run_runner(
+    folder: Path, out: Path, job_ids: list[str], output_schema: Path | None = None, workers: int | None = None
+) -> int:
     from batch_runner.results import JobOutputRef, LocalOutputSource, S3OutputSource, collect_results
+    from batch_runner.results.join import PARALLEL_BYTES
+    from batch_runner.results.worker_pool import default_workers
 
     jobs = [
         JobOutputRef(
@@ -232,21 +240,35 @@ def run_runner(folder: Path, out: Path, job_ids: list[str], output_schema: Path 
         )
         for job_id in job_ids
     ]
+    if workers is None:  # what collect_results chooses by default
+        big = sum(path.stat().st_size for path in _out_files(folder)) >= PARALLEL_BYTES
+        workers = min(default_workers(), len(job_ids)) if big else 0
+    WORKERS_USED[0] = workers if workers > 1 else 0
+    source = S3OutputSource(_s3_client(), new_client=_s3_client) if _from_s3() else LocalOutputSource(folder)
     rec = collect_results(
-        S3OutputSource(_s3_client()) if _from_s3() else LocalOutputSource(folder),
+        source,
         jobs,
         folder / "record-index.jsonl",
         out,
         work_dir=folder,
         output_schema=output_schema,
-        workers=int(os.environ["BENCH_WORKERS"]) if os.environ.get("BENCH_WORKERS") else None,
+        workers=workers,
     )
     return rec.total
+
+
+def run_runner_here(folder: Path, out: Path, job_ids: list[str]) -> int:
+    """The runner without worker processes (``--workers 0``)."""
+    return run_runner(folder, out, job_ids, workers=0)
 
 
 def run_runner_schema(folder: Path, out: Path, job_ids: list[str]) -> int:
     """The runner with ``--output-schema``: every answer parsed, validated and split into columns."""
     return run_runner(folder, out, job_ids, output_schema=AUDIT_SCHEMA)
+
+
+def run_runner_schema_here(folder: Path, out: Path, job_ids: list[str]) -> int:
+    return run_runner(folder, out, job_ids, output_schema=AUDIT_SCHEMA, workers=0)
 
 
 def run_naive(folder: Path, out: Path, job_ids: list[str]) -> int:
@@ -324,7 +346,9 @@ def run_bound_fast_csv(folder: Path, out: Path, job_ids: list[str]) -> int:
 
 CONTENDERS = {
     "runner": run_runner,
+    "runner_here": run_runner_here,
     "runner_schema": run_runner_schema,
+    "runner_schema_here": run_runner_schema_here,
     "naive": run_naive,
     "bound": run_bound,
     "bound_fast_csv": run_bound_fast_csv,
@@ -340,17 +364,22 @@ def _worker(name: str, folder: Path, out: Path, job_ids: list[str]) -> None:
         import batch_runner.results.collect  # noqa: F401  (the package itself loads lazily)
     if _from_s3():
         _s3_client()  # boto3 and its service model loaded
-    before = resource.getrusage(resource.RUSAGE_SELF)
+    before = _cpu_seconds()
     started = time.perf_counter()
     rows = CONTENDERS[name](folder, out, job_ids)
     seconds = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    print(
-        json.dumps(
-            {"rows": rows, "seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": after.ru_maxrss / 1024}
-        )
-    )
+    cpu = _cpu_seconds() - before  # worker processes included: they have been waited for
+    # Peak memory of the process plus, for each worker, the largest worker's: an upper bound, as
+    # pages a worker shares with the process it was forked from count twice.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if WORKERS_USED[0]:
+        peak += WORKERS_USED[0] * resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(json.dumps({"rows": rows, "seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": peak / 1024}))
+
+
+def _cpu_seconds() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _measure(name: str, folder: Path, job_ids: list[str]) -> dict[str, float]:
@@ -401,10 +430,11 @@ def _table(results: list[Row]) -> Iterator[str]:
         )
 
 
-def _overhead_line(count: int, plain: dict[str, float], schema: dict[str, float]) -> str:
+def _overhead_line(count: int, plain: dict[str, float], schema: dict[str, float], how: str) -> str:
     wall, cpu = schema["seconds"] / plain["seconds"], schema["cpu_seconds"] / plain["cpu_seconds"]
     return (
-        f"- {count:,} records: runner {plain['seconds']:.2f} s wall / {plain['cpu_seconds']:.2f} s CPU,"
+        f"- {count:,} records, {how}: runner {plain['seconds']:.2f} s wall /"
+        f" {plain['cpu_seconds']:.2f} s CPU,"
         f" runner_schema {schema['seconds']:.2f} s / {schema['cpu_seconds']:.2f} s: overhead"
         f" {wall:.2f}x wall / {cpu:.2f}x CPU;"
         f" peak RSS {plain['peak_rss_mb']:.0f} / {schema['peak_rss_mb']:.0f} MB"
@@ -493,9 +523,10 @@ def _measure_size(args: argparse.Namespace, count: int) -> list[Row]:
         if args.source == "s3":
             _upload(folder)
         if args.schema:
-            names = ["runner", "runner_schema"]
+            names = ["runner", "runner_schema", "runner_here", "runner_schema_here"]
         else:
-            names = ["runner", "bound", "bound_fast_csv"] + (["naive"] if count <= args.naive_max else [])
+            names = ["runner", "runner_here", "bound", "bound_fast_csv"]
+            names += ["naive"] if count <= args.naive_max else []
         runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
         for _ in range(args.repeat):  # interleaved, so load from other processes hits all alike
             for name in names:
@@ -503,7 +534,8 @@ def _measure_size(args: argparse.Namespace, count: int) -> list[Row]:
                 print(f"  {name}: {runs[name][-1]}", file=sys.stderr)
         best = {name: _best(name_runs) for name, name_runs in runs.items()}
         if args.schema:
-            print(_overhead_line(count, best["runner"], best["runner_schema"]))
+            print(_overhead_line(count, best["runner"], best["runner_schema"], "worker processes"))
+            print(_overhead_line(count, best["runner_here"], best["runner_schema_here"], "one process"))
             return rows
         rows += [
             (count, name, best.get("naive"), best["bound"], best["bound_fast_csv"], best[name])
