@@ -11,7 +11,8 @@ Two joins give the same rows and reconciliation:
 Both read every job's output once through ``OutcomeStream`` (jobs oldest first, so for a record in
 several jobs the newest outcome wins). With an output schema (``AnswerCheck``), each succeeded
 answer is parsed and validated there: a column per top-level property when read, or a ``schema``
-failure that keeps the raw text.
+failure that keeps the raw text. The row join parses large outputs in worker processes, an output
+object each (``worker_pool``), as output objects are independent and parsing is all CPU.
 """
 
 from __future__ import annotations

@@ -121,6 +121,7 @@ class OutcomeStream:
         job_id = self.tallies[chunk.job].job_id
         answer_types = counts.answer_types
         checked = None if self.answers is None else self._checked
+        valid = None if self.answers is None else self.answers.valid
         succeeded = failed = input_tokens = output_tokens = 0
         number = chunk.first_line - 1
         try:
@@ -128,13 +129,20 @@ class OutcomeStream:
                 number += 1
                 outcome = parse_output_line(raw)
                 if type(outcome) is Outcome:
+                    input_tokens += outcome.input_tokens or 0
+                    output_tokens += outcome.output_tokens or 0
                     if outcome.status is SUCCEEDED:
                         succeeded += 1
                         answer_types.add(type(outcome.answer))
+                        if valid is not None:
+                            # The usual answer with a schema: a valid object, its text the answer
+                            # column as it is (a success has no error fields).
+                            value = valid(outcome.answer)
+                            if value is not None:
+                                yield outcome.record_id, (*outcome[1:], job_id, value)
+                                continue
                     else:
                         failed += 1
-                    input_tokens += outcome.input_tokens or 0
-                    output_tokens += outcome.output_tokens or 0
                     yield (
                         outcome.record_id,
                         ((*outcome[1:], job_id) if checked is None else checked(outcome, job_id)),
@@ -167,15 +175,13 @@ class OutcomeStream:
         self.answer_types |= counts.answer_types
 
     def _checked(self, outcome: Outcome, job_id: str) -> Fields:
-        """An outcome's fields with its parsed answer last; an answer that fails the schema turns
-        the outcome into a ``schema`` failure that keeps the text, tokens and stop reason."""
+        """An outcome's fields with its parsed answer last (for all but the usual valid answer,
+        which ``outcomes`` takes itself); an answer that fails the schema turns the outcome into a
+        ``schema`` failure that keeps the text, tokens and stop reason."""
         _, status, answer, stop_reason, input_tokens, output_tokens, code, message = outcome
         if status is not SUCCEEDED:
             return (status, answer, stop_reason, input_tokens, output_tokens, code, message, job_id, None)
         assert self.answers is not None
-        value = self.answers.valid(answer)
-        if value is not None:  # the usual answer: its text is the answer column as it is
-            return (SUCCEEDED, answer, stop_reason, input_tokens, output_tokens, None, None, job_id, value)
         value, text, problem = self.answers(answer, stop_reason)
         if value is None:
             return (

@@ -7,6 +7,12 @@ per-partition dicts, no merge. Each outcome is encoded for the output format as 
 is parsed (``row_encoding``) and spooled by row (``RowSpool``); the rows are then put together in
 input order from their index columns and their newest outcome, each encoded once.
 
+Parsing, encoding and spooling is the bulk of the work, and each output object's part is
+independent of the others': worker processes (``worker_pool``, forked) can take an object each,
+spooling into files of their own; the chunk number on each spooled outcome keeps the newest one
+winning whichever worker wrote it. The rows' states and the counts come back to this process,
+which applies them in read order, so the reconciliation is the same as with no workers.
+
 Rows planning left out of the jobs (``--skip-oversized``: index lines with ``skipped``) are
 spooled as failed before any output is read, so an outcome from a job would still be the newest.
 

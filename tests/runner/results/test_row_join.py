@@ -258,14 +258,15 @@ def test_an_index_that_is_not_line_n_row_n_takes_the_general_join(
     assert [r["answer"] for r in rows] == [f"a{int(key[1:])}" for key, _ in index_rows]
 
 
+@pytest.mark.parametrize("workers", [0, 2], ids=["here", "workers"])
 def test_too_many_unknown_ids_hand_over_to_the_general_join(
-    run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
     source, jobs, index = run
     expected = list(iter_results(source, jobs, index))
     monkeypatch.setattr(row_join_module, "MAX_STRANGERS", 1)
 
-    with join_results(source, jobs, index) as joined:
+    with join_results(source, jobs, index, workers=workers) as joined:
         assert not any(part.name.startswith("rows-") for part in joined._parts)
         assert list(joined.records()) == expected
         assert joined.reconciliation.unexpected == 3
