@@ -158,11 +158,13 @@ class Run(RunContext):
                 bar.close()
         return check_succeeded(self, status)
 
-    def results(self, include_input: bool = False) -> RunResults:
+    def results(self, include_input: bool = False, *, workers: int | None = None) -> RunResults:
         """The results, one record per input row: iterate for dicts, or ``.to_pandas()``,
         or ``.save("out.parquet")`` (returns the reconciliation). A run with an output schema has
-        a key per top-level property, and answers that fail the schema are failed (``schema``)."""
-        return RunResults(self, include_input=include_input)
+        a key per top-level property, and answers that fail the schema are failed (``schema``).
+        ``workers``: processes that parse the outputs (0: this one; default: one per CPU, on
+        Linux, when they pass 32 MB)."""
+        return RunResults(self, include_input=include_input, workers=workers)
 
     def collected_results(self) -> Collection | None:
         """The results the stack collected when this orchestrated run finished (its ``uri`` in

@@ -147,6 +147,7 @@ class RunResults:
 
     run: RunContext
     include_input: bool = False
+    workers: int | None = None  # processes that parse the outputs (see ``write_results``)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         yield from iter_results(
@@ -154,13 +155,16 @@ class RunResults:
             _require_jobs(self.run),
             record_index_path(self.run),
             include_input=self.include_input,
+            workers=self.workers,
             **answer_options(self.run),
         )
 
     def save(self, path: Path | str, *, format: str | None = None) -> Reconciliation:
         """Write the results to ``path`` (a local path, ``-`` or an s3:// URI); ``format`` is csv,
         jsonl, parquet or openai (default: from the extension)."""
-        return write_results(self.run, path, include_input=self.include_input, file_format=format)
+        return write_results(
+            self.run, path, include_input=self.include_input, file_format=format, workers=self.workers
+        )
 
     def to_pandas(self) -> Any:
         """A pandas DataFrame, one row per input record (needs pandas installed)."""

@@ -107,7 +107,10 @@ def test_results_from_a_real_process(
     endpoint = submit_cli(emulator, write_csv(workdir / "tickets.csv", 120), "process-results")
     emulator.run_until_idle()
     result = subprocess.run(
-        [sys.executable, "-m", "batch_runner", "results", "process-results", "--out", "out.jsonl", *endpoint],
+        [
+            *[sys.executable, "-m", "batch_runner", "results", "process-results", "--out", "out.jsonl"],
+            *["--workers", "2", *endpoint],  # its two jobs' outputs parsed by two worker processes
+        ],
         capture_output=True,
         text=True,
         cwd=workdir,
@@ -118,6 +121,8 @@ def test_results_from_a_real_process(
     assert result.returncode == 0, result.stderr
     assert "total 120 = succeeded 120 + failed 0 + missing 0" in result.stdout
     assert len((workdir / "out.jsonl").read_text().splitlines()) == 120
+    assert main(["results", "process-results", "--out", "here.jsonl", "--workers", "0", *endpoint]) == 0
+    assert (workdir / "here.jsonl").read_bytes() == (workdir / "out.jsonl").read_bytes()
 
 
 def test_the_python_api_from_a_fresh_machine(emulator: Emulator, tmp_path: Path) -> None:
@@ -132,5 +137,7 @@ def test_the_python_api_from_a_fresh_machine(emulator: Emulator, tmp_path: Path)
     assert [r["row"] for r in records] == list(range(120)) and "text" not in records[0]
     rec = run.results().save(tmp_path / "out.parquet")
     assert (rec.total, rec.succeeded) == (120, 120)
+    assert run.results(workers=2).save(tmp_path / "workers.parquet") == rec
+    assert (tmp_path / "workers.parquet").read_bytes() == (tmp_path / "out.parquet").read_bytes()
     assert run.cost().input_tokens == rec.manifest_input_tokens
     assert run.shards[0].job_arn == submitted.shards[0].job_arn
