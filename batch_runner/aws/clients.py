@@ -44,6 +44,17 @@ _SESSIONS_LOCK = threading.RLock()
 _MAX_SESSIONS = 16
 
 
+def _unlock_in_child() -> None:
+    # A process forked while another thread held the lock (results' worker processes) would
+    # wait for it forever: the child starts with a lock of its own.
+    global _SESSIONS_LOCK
+    _SESSIONS_LOCK = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_unlock_in_child)
+
+
 def _session_key(profile: str | None, region: str | None) -> tuple[object, ...]:
     aws_environment = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
     return (profile, region, aws_environment)

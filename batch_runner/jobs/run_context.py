@@ -8,6 +8,7 @@ operations as methods, so nothing down here imports the facade.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -96,6 +97,11 @@ class RunContext:
         if service not in self._clients:
             self._clients[service] = self.aws.client(service)
         return self._clients[service]
+
+    def new_client(self, service: str) -> Callable[[], Any] | None:
+        """A way to make another client like ``client(service)`` (a worker process's own), or
+        None when the run's clients were handed in and cannot be made again."""
+        return lambda: self.aws.client(service)
 
     def save(self) -> None:
         """Write the manifest locally and to the input bucket (both atomic)."""

@@ -106,7 +106,7 @@ def _require_jobs(run: RunContext) -> list[JobOutputRef]:
 
 def output_source(run: RunContext) -> S3OutputSource:
     """The run's job outputs in S3; worker processes read them with clients of their own."""
-    return S3OutputSource(run.client("s3"), new_client=lambda: run.aws.client("s3"))
+    return S3OutputSource(run.client("s3"), new_client=run.new_client("s3"))
 
 
 def write_results(

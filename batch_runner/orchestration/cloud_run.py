@@ -48,6 +48,11 @@ class CloudRun(RunContext):
         self.manifest.updated_at = utc_now()
         self.changed = True
 
+    def new_client(self, service: str) -> None:
+        # The handler's clients (and their endpoint) are handed in; a function of one vCPU or
+        # less gains nothing from worker processes anyway.
+        return None
+
     def flush(self) -> bool:
         """Write the manifest if it changed; True when written. ``StaleManifestError`` when
         someone else wrote it since it was read."""

@@ -227,6 +227,7 @@ class AnswerCheck:
         self.quick = quick_check(schema.validator)
         self.problems = SchemaProblems(schema.validator)
         self.kinds = {name: schema.column_kind(name) for name in schema.properties}
+        self._json = frozenset(name for name, kind in self.kinds.items() if kind == "json")
         self._ranges = {
             name: _INT64 if kind == "int" else _EXACT_FLOAT
             for name, kind in self.kinds.items()
@@ -264,6 +265,18 @@ class AnswerCheck:
         if checked.value is not None and self._ranges:
             self._fit_numbers(checked.value)
         return checked
+
+    def text_columns(self) -> frozenset[str]:
+        """The number properties ``_fit_numbers`` has turned into JSON text so far."""
+        return frozenset(
+            name for name, kind in self.kinds.items() if kind == "json" and name not in self._json
+        )
+
+    def widen(self, names: frozenset[str]) -> None:
+        """Turn ``names`` into JSON text columns, as another process's ``_fit_numbers`` did."""
+        for name in names:
+            self.kinds[name] = "json"
+            self._ranges.pop(name, None)
 
     def _fit_numbers(self, value: dict[str, Any]) -> None:
         # Typed Parquet has int64 and float64 columns: a valid number beyond their exact range

@@ -64,6 +64,8 @@ class ChunkCounts:
     output_tokens: int = 0
     problems: list[LineProblem] = field(default_factory=list)  # the first EXAMPLE_LIMIT malformed
     answer_types: set[type] = field(default_factory=set)
+    # Number properties whose values outgrew their typed column (``AnswerCheck.text_columns``).
+    text_columns: frozenset[str] = frozenset()
 
 
 class OutcomeStream:
@@ -160,6 +162,8 @@ class OutcomeStream:
             counts.failed += failed
             counts.input_tokens += input_tokens
             counts.output_tokens += output_tokens
+            if self.answers is not None:
+                counts.text_columns = self.answers.text_columns()
 
     def count(self, job: int, counts: ChunkCounts) -> None:
         """Add a chunk's counts to the tally of its job (chunks in read order)."""
@@ -173,6 +177,8 @@ class OutcomeStream:
         if room > 0:
             self.malformed_lines += counts.problems[:room]
         self.answer_types |= counts.answer_types
+        if counts.text_columns and self.answers is not None:
+            self.answers.widen(counts.text_columns)  # found by a worker process
 
     def _checked(self, outcome: Outcome, job_id: str) -> Fields:
         """An outcome's fields with its parsed answer last (for all but the usual valid answer,

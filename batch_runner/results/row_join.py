@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import re
 from array import array
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -182,18 +182,19 @@ class RowJoin:
             states[row] = _FAILED
             skipped.add(row, 0, self.parts.outcome(self.stream.skipped(reason)))
         skipped.close()
-        for found in self._spooled():
-            for row, state in zip(found.rows, found.states, strict=True):
-                if states[row]:
-                    superseded += 1
-                states[row] = state
-            for record_id, job_id in found.strangers:
-                if record_id in strangers:
-                    superseded += 1
-                elif len(strangers) >= MAX_STRANGERS:
-                    raise TooManyStrangers(record_id)
-                strangers[record_id] = job_id
-            self.stream.count(found.job, found.counts)
+        with closing(self._spooled()) as spooled:  # stops any workers on the way out
+            for found in spooled:
+                for row, state in zip(found.rows, found.states, strict=True):
+                    if states[row]:
+                        superseded += 1
+                    states[row] = state
+                for record_id, job_id in found.strangers:
+                    if record_id in strangers:
+                        superseded += 1
+                    elif len(strangers) >= MAX_STRANGERS:
+                        raise TooManyStrangers(record_id)
+                    strangers[record_id] = job_id
+                self.stream.count(found.job, found.counts)
         self.stream.count_unexpected(strangers.values())
         schema_failed = states.count(_SCHEMA_FAILED)
         totals = {
@@ -206,7 +207,7 @@ class RowJoin:
             totals, superseded, len(strangers), sorted(strangers)[:EXAMPLE_LIMIT]
         )
 
-    def _spooled(self) -> Iterator[SpooledRows]:
+    def _spooled(self) -> Generator[SpooledRows, None, None]:
         """Every chunk of output spooled, in read order: here, a chunk at a time, or by worker
         processes, an object each (chunk 0 is the skipped rows)."""
         objects = self.stream.objects()

@@ -14,14 +14,18 @@ the caller's process stops them, like any failure, in ``ordered_map``'s cleanup.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import pickle
 import queue
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from batch_runner.exceptions import InternalError
@@ -42,10 +46,21 @@ _END = -1
 
 
 def available_cpus() -> int:
+    """CPUs this process may use: its affinity, within a container's CPU quota (cgroup v2)."""
     try:
-        return len(os.sched_getaffinity(0))
+        cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+    return min(cpus, _cgroup_cpus() or cpus)
+
+
+def _cgroup_cpus(path: Path = Path("/sys/fs/cgroup/cpu.max")) -> int | None:
+    """The CPU quota of this process's cgroup (``"200000 100000"``: 2), or None without one."""
+    try:
+        quota, period = path.read_text().split()[:2]
+        return max(1, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):  # no cgroup v2, no limit ("max"), or unreadable
+        return None
 
 
 def default_workers() -> int:
@@ -115,14 +130,26 @@ class _Pool:
                 if self._stopping.is_set():
                     return
                 worker = number % len(pipes)
-                pipes[worker].send(item)
+                if not self._send(worker, item):
+                    return
                 self._order.put(worker)
-            for pipe in pipes:
-                pipe.send(None)
+            for worker in range(len(pipes)):
+                if not self._send(worker, None):
+                    return
             self._order.put(_END)
         except BaseException as err:  # handed to the receiving thread, which raises it
             if not self._stopping.is_set():
                 self._order.put(err)
+
+    def _send(self, worker: int, item: Any) -> bool:
+        try:
+            self._pipes[worker].send(item)
+        except OSError:
+            # The worker has gone (failed, or was killed): receiving from it says why.
+            if not self._stopping.is_set():
+                self._order.put(worker)
+            return False
+        return True
 
     def _receive(self, worker: int) -> Any:
         try:
@@ -146,6 +173,9 @@ class _Pool:
             pipe.close()  # a feeder blocked on a send to a stopped worker fails and quits
         for process in self._processes:
             process.join(timeout=5)
+            if process.is_alive():  # deaf to SIGTERM: it must not outlive the temp files
+                process.kill()
+                process.join(timeout=5)
         if self._feeder is not None:
             self._feeder.join(timeout=5)
 
@@ -170,9 +200,9 @@ def _serve(setup: Setup[Any, Any], number: int, pipe: Connection) -> None:
 
 def _report(pipe: Connection, number: int, err: BaseException) -> None:
     try:
-        try:
-            pipe.send((_FAILED, err))
-        except (pickle.PicklingError, TypeError, AttributeError):  # its text is enough to report
-            pipe.send((_FAILED, InternalError(f"results worker {number} failed: {err!r}")))
-    except OSError:
-        pass  # the caller has stopped the pool and is not listening
+        pickle.loads(pickle.dumps(err))  # some exceptions cannot be rebuilt from their args
+    except Exception:
+        trace = traceback.format_exc(limit=-3)
+        err = InternalError(f"results worker {number} failed: {err!r}\n{trace}")
+    with contextlib.suppress(OSError):  # the caller has stopped the pool and is not listening
+        pipe.send((_FAILED, err))

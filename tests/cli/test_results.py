@@ -12,6 +12,7 @@ import pytest
 from batch_runner.cli import main
 from batch_runner.cli.results import schema_line
 from batch_runner.local import Emulator
+from batch_runner.results import row_join
 from tests.cli.run_schemas import RECONCILIATION
 from tests.runner.tracking_helpers import submit_cli, write_csv
 
@@ -128,15 +129,21 @@ def test_a_schema_run_without_failures_names_its_columns() -> None:
 
 
 def test_workers_write_the_same_file_as_this_process(
-    emulator: Emulator, workdir: Path, capsys: pytest.CaptureFixture[str]
+    emulator: Emulator, workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     endpoint = submit_cli(emulator, write_csv(workdir / "t.csv", 90), "cli-workers", per_job=30)
     emulator.run_until_idle()
+    used: list[int] = []
+    real = row_join.ordered_map
+    monkeypatch.setattr(row_join, "ordered_map", lambda *a, **k: used.append(a[2]) or real(*a, **k))
+    capsys.readouterr()
 
     assert main(["results", "cli-workers", "--out", "here.csv", "--workers", "0", *endpoint]) == 0
-    assert main(["results", "cli-workers", "--out", "workers.csv", "--workers", "3", *endpoint]) == 0
-
     assert "total 90 = succeeded 90" in capsys.readouterr().out
+    assert main(["results", "cli-workers", "--out", "workers.csv", "--workers", "3", *endpoint]) == 0
+    assert "total 90 = succeeded 90" in capsys.readouterr().out
+
+    assert used == [3]  # the three jobs' outputs went to three workers; none with --workers 0
     assert (workdir / "workers.csv").read_bytes() == (workdir / "here.csv").read_bytes()
 
 

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from batch_runner.jobs.run_results import output_source
 from batch_runner.jobs.run_state import QUEUED, manifest_key, read_remote
 from batch_runner.local import Emulator
 from batch_runner.orchestration.cloud_run import CloudRun
 from batch_runner.orchestration.handlers import creation_deadline
 from batch_runner.orchestration.registry import FINISHED, Registry
 from batch_runner.orchestration.settings import Team
+from batch_runner.results.outputs import forkable
 from tests.cli.test_submit import HAIKU
 from tests.orchestration.helpers import live_jobs, queued_run, registry_table, scheduler
 
@@ -201,3 +203,15 @@ def test_the_stack_writes_the_manifest_gzipped_and_every_reader_takes_it(
     manifest = read_remote(emulator.client("s3"), bucket, "gzipped")
     assert manifest is not None and [s.state for s in manifest.shards] == ["submitted"] * 10
     assert len(body) * 3 < len(manifest.to_bytes())
+
+
+def test_a_functions_runs_read_outputs_in_one_process(emulator: Emulator, tmp_path: Path, table: str) -> None:
+    # Its clients are handed in (and its endpoint with them): no worker could make its own, and a
+    # function of one vCPU or less would gain nothing from workers.
+    queued_run(emulator, tmp_path, table, "one-process", 1)
+    clients = {"s3": emulator.client("s3")}
+    run = CloudRun.load(clients, emulator.stack_outputs["InputBucketName"], "one-process", tmp_path)
+    assert run is not None
+
+    assert run.new_client("s3") is None
+    assert not forkable(output_source(run))

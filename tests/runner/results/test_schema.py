@@ -232,6 +232,22 @@ def test_a_number_beyond_int64_turns_the_parquet_column_into_text(tmp_path: Path
     assert pq.read_table(out).column("score").to_pylist() == ["18446744073709551615", "3"]
 
 
+def test_a_number_beyond_int64_found_by_a_worker_process_still_turns_the_column_into_text(
+    tmp_path: Path,
+) -> None:
+    big = '{"status": "open", "concerns": [], "score": 18446744073709551615}'
+    jobs = [
+        write_job(tmp_path, OLD, [s.success_line(rid(0), claude(json.dumps(GOOD)))]),
+        write_job(tmp_path, NEW, [s.success_line(rid(1), claude(big))]),  # the second worker's
+    ]
+    index = [s.index_line(rid(0), 0), s.index_line(rid(1), 1)]
+    out = tmp_path / "out.parquet"
+    rec = collect_results(LocalOutputSource(tmp_path), jobs, index, out, output_schema=SCHEMA, workers=2)
+
+    assert rec.succeeded == 2
+    assert pq.read_table(out).column("score").to_pylist() == ["3", "18446744073709551615"]
+
+
 def test_a_bad_schema_is_a_usage_error(tmp_path: Path, run: Any) -> None:
     source, jobs, index = run
     with pytest.raises(UsageError, match='set "type": "object"'):

@@ -21,7 +21,7 @@ from batch_runner.exceptions import InternalError, UsageError
 from batch_runner.local import Emulator
 from batch_runner.results import JobOutputRef, LocalOutputSource, S3OutputSource, collect_results
 from batch_runner.results import row_join as row_join_module
-from batch_runner.results.worker_pool import ordered_map
+from batch_runner.results.worker_pool import _cgroup_cpus, ordered_map
 from tests.runner import results_samples as s
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="workers are forked")
@@ -116,23 +116,64 @@ def test_stopping_early_stops_every_worker() -> None:
     assert multiprocessing.active_children() == []
 
 
-@contextmanager
-def interrupted(number: int) -> Iterator[Callable[[int], int]]:
-    def work(item: int) -> int:
-        if item == 2:
-            os.kill(os.getppid(), signal.SIGINT)  # Ctrl-C reaches the whole process group
-            os.kill(os.getpid(), signal.SIGINT)
+def test_ctrl_c_stops_the_collection_in_the_caller_and_the_workers_with_it(tmp_path: Path) -> None:
+    @contextmanager
+    def interrupted(number: int) -> Iterator[Callable[[int], int]]:
+        def work(item: int) -> int:
+            if item == 2:  # Ctrl-C reaches the whole process group: this worker, then the caller
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.1)
+                (tmp_path / "survived").touch()  # the worker ignored it: the caller stops it
+                os.kill(os.getppid(), signal.SIGINT)
+            return item
+
+        yield work
+
+    with pytest.raises(KeyboardInterrupt):
+        for _ in ordered_map(interrupted, range(100), workers=2):
             time.sleep(0.5)
-        return item
+    assert (tmp_path / "survived").exists()
+    assert multiprocessing.active_children() == []
+
+
+@contextmanager
+def no_source(number: int) -> Iterator[Callable[[int], int]]:
+    raise UsageError(f"worker {number} has no source")
+    yield lambda item: item
+
+
+def test_a_worker_that_cannot_start_reports_why() -> None:
+    with pytest.raises(UsageError, match=r"worker \d has no source"):
+        list(ordered_map(no_source, range(20), workers=2))
+    assert multiprocessing.active_children() == []
+
+
+class NeedsTwoArguments(Exception):
+    def __init__(self, what: str, why: str) -> None:
+        super().__init__(f"{what}: {why}")
+
+
+@contextmanager
+def odd_failure(number: int) -> Iterator[Callable[[int], int]]:
+    def work(item: int) -> int:
+        raise NeedsTwoArguments("item", str(item))
 
     yield work
 
 
-def test_ctrl_c_stops_the_collection_in_the_caller_and_the_workers_with_it() -> None:
-    with pytest.raises(KeyboardInterrupt):
-        for _ in ordered_map(interrupted, range(100), workers=2):
-            time.sleep(0.05)
-    assert multiprocessing.active_children() == []
+def test_an_exception_that_cannot_cross_processes_arrives_as_its_text() -> None:
+    with pytest.raises(InternalError, match=r"results worker 0 failed: NeedsTwoArguments\('item: 0'\)"):
+        list(ordered_map(odd_failure, range(4), workers=2))
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "cpus"), [("200000 100000\n", 2), ("150000 100000\n", 2), ("max 100000\n", None), ("", None)]
+)
+def test_a_containers_cpu_quota_bounds_the_workers(tmp_path: Path, cpu_max: str, cpus: int | None) -> None:
+    path = tmp_path / "cpu.max"
+    path.write_text(cpu_max)
+    assert _cgroup_cpus(path) == cpus
+    assert _cgroup_cpus(tmp_path / "absent") is None
 
 
 def write_jobs(root: Path, jobs: int, records: int) -> tuple[list[JobOutputRef], Path]:
