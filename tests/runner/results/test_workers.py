@@ -129,9 +129,13 @@ def test_ctrl_c_stops_the_collection_in_the_caller_and_the_workers_with_it(tmp_p
 
         yield work
 
-    with pytest.raises(KeyboardInterrupt):
-        for _ in ordered_map(interrupted, range(100), workers=2):
-            time.sleep(0.5)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            for _ in ordered_map(interrupted, range(100), workers=2):
+                time.sleep(0.5)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert (tmp_path / "survived").exists()
     assert multiprocessing.active_children() == []
 
