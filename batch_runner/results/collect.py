@@ -12,7 +12,13 @@ from batch_runner.results.join import RecordIndex, join_results
 from batch_runner.results.outputs import JobOutputRef, OutputSource
 from batch_runner.results.reconcile import Reconciliation
 from batch_runner.results.sinks import Destination, S3ClientFactory
-from batch_runner.results.writers import check_output_path, write_csv_lines, write_rows
+from batch_runner.results.writers import (
+    JSON_LINE_FORMATS,
+    check_output_path,
+    write_csv_lines,
+    write_json_lines,
+    write_rows,
+)
 
 SchemaArgument = OutputSchema | Mapping[str, Any] | str | Path | None
 
@@ -49,6 +55,8 @@ def collect_results(
     ) as joined:
         if joined.csv_encoded:
             write_csv_lines(destination, joined.columns, joined.csv_lines(), s3=s3)
+        elif joined.json_encoded and destination.file_format in JSON_LINE_FORMATS:
+            write_json_lines(destination, joined.columns, joined.kinds, joined.json_blocks(), s3=s3)
         else:
             write_rows(destination, joined.columns, joined.kinds, joined.rows(), s3=s3, model_id=model_id)
         return joined.reconciliation

@@ -63,6 +63,8 @@ class _Rows(Protocol):
 
     def csv_lines(self) -> Iterator[bytes]: ...
 
+    def json_blocks(self) -> Iterator[list[bytes]]: ...
+
 
 @dataclass(frozen=True)
 class JoinedResults:
@@ -80,6 +82,7 @@ class JoinedResults:
     _parts: tuple[Path, ...]  # the temp files the rows are read from
     _reader: _Rows
     csv_encoded: bool = False  # whether ``csv_lines()`` can be read (else ``rows()``)
+    json_encoded: bool = False  # whether ``json_blocks()`` can be read too
 
     def rows(self) -> Iterator[list[Any]]:
         """Every input row once, as values in ``columns`` order, in input row order."""
@@ -89,7 +92,16 @@ class JoinedResults:
         """Every input row once as a CSV line (``writers.write_csv_lines``), in input row order."""
         yield from self._reader.csv_lines()
 
+    def json_blocks(self) -> Iterator[list[bytes]]:
+        """Every input row once as its JSONL line without the newline (``writers.write_json_lines``),
+        in input row order, a block of lines at a time."""
+        yield from self._reader.json_blocks()
+
     def records(self) -> Iterator[dict[str, Any]]:
+        if self.json_encoded:
+            for block in self.json_blocks():
+                yield from map(JsonParts.decode, block)
+            return
         columns = self.columns
         for values in self.rows():
             yield dict(zip(columns, values, strict=True))
@@ -156,7 +168,7 @@ def _row_join(
             [kinds[c] for c in columns[len(columns) - len(input_names) :]],
         )
     else:
-        parts = JsonParts(properties)
+        parts = JsonParts(columns, properties)
     join = RowJoin(stream, scan, parts, input_names, folder, PARTITION_BYTES, workers)
     reconciliation = join.run()
     return JoinedResults(
@@ -166,6 +178,7 @@ def _row_join(
         _parts=join.spool.paths,
         _reader=_RowReader(join, record_index, csv),
         csv_encoded=csv,
+        json_encoded=not csv,
     )
 
 
@@ -176,12 +189,15 @@ class _RowReader:
     csv: bool
 
     def rows(self) -> Iterator[list[Any]]:
+        decode = JsonParts.decode
+        for block in self.json_blocks():
+            for line in block:
+                yield list(decode(line).values())
+
+    def json_blocks(self) -> Iterator[list[bytes]]:
         if self.csv:
             raise InternalError("rows joined for CSV are read with csv_lines()")
-        decode = JsonParts.decode
-        for block in self.join.blocks(index_blocks(self.record_index)):
-            for line in block:
-                yield decode(line)
+        yield from self.join.blocks(index_blocks(self.record_index))
 
     def csv_lines(self) -> Iterator[bytes]:
         if not self.csv:
@@ -213,6 +229,9 @@ class _HashReader:
         return self.join.rows()
 
     def csv_lines(self) -> Iterator[bytes]:
+        raise InternalError("rows of the general join are read with rows()")
+
+    def json_blocks(self) -> Iterator[list[bytes]]:
         raise InternalError("rows of the general join are read with rows()")
 
 

@@ -5,7 +5,8 @@ parsed and the index columns when its row is written, so a joined row is two or 
 strings put together, never values decoded and encoded again. Two encodings:
 
 - ``CsvParts``: CSV fields exactly as ``writers`` writes them (``csv.writer``'s default dialect);
-- ``JsonParts``: JSON array items, read back as values for JSONL, Parquet and ``records()``.
+- ``JsonParts``: JSON object members, a row's line being its JSONL line (written as it is), read
+  back as a dict by ``records()`` and column-wise by Arrow for Parquet.
 
 A part is a run of encoded fields without the brackets or separators around it.
 """
@@ -103,42 +104,53 @@ class CsvParts:
 
 
 class JsonParts:
-    """Row parts as the items of a JSON array of the row's values (``decode`` reads a line back)."""
+    """Row parts as the members of a JSON object, keyed by the row's column names: a joined line
+    is exactly the JSONL row ``writers`` writes (``orjson.dumps`` of the row as a dict), read
+    back as a dict with ``decode``, or column-wise by Arrow's JSON reader for Parquet."""
 
-    def __init__(self, properties: Sequence[str] = ()) -> None:
+    def __init__(self, columns: Sequence[str], properties: Sequence[str] = ()) -> None:
+        # The columns: three of the row (record_id, id, row), eight of the outcome, one per
+        # property, then the inputs.
+        outcome_end = 3 + 8 + len(properties)
+        self._prefix_keys = tuple(columns[:3])
+        self._outcome_keys = tuple(columns[3:outcome_end])
+        self._input_keys = tuple(columns[outcome_end:])
         self._properties = tuple(properties)
-        self.missing = orjson.dumps(["missing", *[None] * (7 + len(self._properties))])[1:-1]
+        self.missing = self._members(["missing", *[None] * (7 + len(self._properties))])
+        record_id, user_id, row = (orjson.dumps(key) for key in self._prefix_keys)
+        # A whole row of the runner's record ID for ``row``, no user ID and no input columns: the
+        # format takes (row, row, outcome).
+        self.runner_line = b'{%s:"R%%010d",%s:null,%s:%%d,%%s}' % (record_id, user_id, row)
+
+    def _members(self, values: Sequence[Any]) -> bytes:
+        return orjson.dumps(dict(zip(self._outcome_keys, values, strict=True)))[1:-1]
 
     def outcome(self, fields: Sequence[Any]) -> bytes:
         if not self._properties:
-            return orjson.dumps(fields)[1:-1]
+            return self._members(fields)
         parsed = fields[8]
         answer = (
             [parsed.get(name) for name in self._properties]
             if type(parsed) is dict
             else [None] * len(self._properties)
         )
-        return orjson.dumps([*fields[:8], *answer])[1:-1]
+        return self._members([*fields[:8], *answer])
 
-    runner_line = b'["R%010d",null,%d,%s]'
+    def prefix(self, record_id: str, user_id: Any, row: int) -> bytes:
+        return orjson.dumps(dict(zip(self._prefix_keys, (record_id, user_id, row), strict=True)))[1:-1]
 
-    @staticmethod
-    def prefix(record_id: str, user_id: Any, row: int) -> bytes:
-        return orjson.dumps([record_id, user_id, row])[1:-1]
-
-    @staticmethod
-    def inputs(values: Sequence[Any]) -> bytes:
-        return orjson.dumps(values)[1:-1]
+    def inputs(self, values: Sequence[Any]) -> bytes:
+        return orjson.dumps(dict(zip(self._input_keys, values, strict=True)))[1:-1]
 
     @staticmethod
     def line(prefix: bytes, outcome: bytes, inputs: bytes | None) -> bytes:
         if inputs is None:
-            return b"[%s,%s]" % (prefix, outcome)
-        return b"[%s,%s,%s]" % (prefix, outcome, inputs)
+            return b"{%s,%s}" % (prefix, outcome)
+        return b"{%s,%s,%s}" % (prefix, outcome, inputs)
 
     @staticmethod
-    def decode(line: bytes) -> list[Any]:
-        values: list[Any] = orjson.loads(line)
+    def decode(line: bytes) -> dict[str, Any]:
+        values: dict[str, Any] = orjson.loads(line)
         return values
 
 

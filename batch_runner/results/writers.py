@@ -72,6 +72,34 @@ def write_csv_lines(
         handle.writelines(lines)
 
 
+# Formats written straight from JSONL lines (``row_encoding.JsonParts``).
+JSON_LINE_FORMATS = frozenset({"jsonl", "parquet"})
+
+
+def write_json_lines(
+    out: Path | str | Destination,
+    columns: Sequence[str],
+    kinds: dict[str, str],
+    blocks: Iterable[list[bytes]],
+    *,
+    s3: S3ClientFactory | None = None,
+) -> None:
+    """Write rows already encoded as JSONL lines without their newlines, in blocks: as they are
+    for JSONL; for Parquet, parsed column-wise by Arrow's JSON reader (rows are decoded one by one
+    only when a column holds JSON text, which that reader cannot make from a nested value)."""
+    dest = destination(out)
+    with open_sink(dest, s3) as handle:
+        if dest.file_format == "jsonl":
+            for block in blocks:
+                if block:
+                    handle.write(b"\n".join(block) + b"\n")
+        elif "json" in (kinds[column] for column in columns):
+            rows = (list(orjson.loads(line).values()) for block in blocks for line in block)
+            _write_parquet(handle, columns, kinds, rows)
+        else:
+            _write_parquet_lines(handle, columns, kinds, blocks)
+
+
 def _csv_header(columns: Sequence[str]) -> bytes:
     return (",".join(map(csv_field, columns)) + "\r\n").encode()
 
@@ -103,11 +131,8 @@ def _write_jsonl(
     return count
 
 
-def _write_parquet(
-    handle: IO[bytes], columns: Sequence[str], kinds: dict[str, str], rows: Iterable[list[Any]]
-) -> int:
+def _parquet_schema(columns: Sequence[str], kinds: dict[str, str]) -> Any:
     import pyarrow as pa  # imported here: only Parquet output pays its start-up cost
-    import pyarrow.parquet as pq
 
     arrow_types = {
         "string": pa.string(),
@@ -118,7 +143,52 @@ def _write_parquet(
         "bool": pa.bool_(),
         "vector": pa.list_(pa.float32()),
     }
-    schema = pa.schema([(column, arrow_types[kinds[column]]) for column in columns])
+    return pa.schema([(column, arrow_types[kinds[column]]) for column in columns])
+
+
+def _write_parquet_lines(
+    handle: IO[bytes], columns: Sequence[str], kinds: dict[str, str], blocks: Iterable[list[bytes]]
+) -> None:
+    """Parquet from JSONL lines, Arrow's JSON reader parsing a batch of lines at a time (row
+    groups as ``_write_parquet`` cuts them: at most ``_PARQUET_ROWS`` rows or about
+    ``_PARQUET_BYTES``)."""
+    import pyarrow as pa
+    import pyarrow.json as pj
+    import pyarrow.parquet as pq
+
+    schema = _parquet_schema(columns, kinds)
+    parse = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
+
+    def table(lines: list[bytes]) -> Any:
+        data = b"\n".join(lines)
+        # A line may not straddle two of the reader's blocks: a block holds the longest line.
+        block_size = max(1 << 20, 2 * max(map(len, lines)))
+        options = pj.ReadOptions(block_size=block_size)
+        return pj.read_json(pa.BufferReader(data), read_options=options, parse_options=parse)
+
+    with pq.ParquetWriter(handle, schema) as writer:
+        batch: list[bytes] = []
+        size = 0
+        for block in blocks:
+            for line in block:
+                batch.append(line)
+                size += len(line)
+                if len(batch) >= _PARQUET_ROWS or size >= _PARQUET_BYTES:
+                    writer.write_table(table(batch))
+                    batch, size = [], 0
+        if batch:
+            writer.write_table(table(batch))
+        else:  # no rows: one empty row group, as ``_write_parquet`` writes
+            writer.write_batch(pa.record_batch([[] for _ in columns], schema=schema))
+
+
+def _write_parquet(
+    handle: IO[bytes], columns: Sequence[str], kinds: dict[str, str], rows: Iterable[list[Any]]
+) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = _parquet_schema(columns, kinds)
     as_json = [i for i, column in enumerate(columns) if kinds[column] == "json"]
     count = 0
     with pq.ParquetWriter(handle, schema) as writer:

@@ -229,3 +229,79 @@ def test_csv_row_parts_encode_exactly_as_csv_writer(tmp_path: Path) -> None:
             ]
         )
         assert line.decode() == expected.getvalue()
+
+
+PARQUET_KINDS = {
+    "row": "int",
+    "text": "string",
+    "score": "float",
+    "flag": "bool",
+    "nothing": "null",
+    "answer": "vector",
+}
+
+
+def _typed_rows() -> list[list[Any]]:
+    rows: list[list[Any]] = [
+        [
+            row,
+            None if row == 4 else f'say "hi", row {row}\n\u00e9\U0001f600',
+            row if row % 3 == 0 else row + 0.25,  # an integer in a float column
+            row % 2 == 0,
+            None,
+            None if row == 5 else [0.125 * row, -0.5],
+        ]
+        for row in range(11)
+    ]
+    rows[7][1] = "x" * (3 << 20)  # longer than the JSON reader's default block
+    return rows
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".jsonl"])
+def test_rows_written_from_jsonl_lines_are_the_rows_written_from_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    from batch_runner.results import writers
+
+    monkeypatch.setattr(writers, "_PARQUET_ROWS", 4)  # several row groups
+    columns, rows = tuple(PARQUET_KINDS), _typed_rows()
+    write_rows(tmp_path / f"values{suffix}", columns, PARQUET_KINDS, [list(row) for row in rows])
+    lines = [orjson.dumps(dict(zip(columns, row, strict=True))) for row in rows]
+
+    def no_values(*args: Any) -> int:
+        raise AssertionError("the lines were decoded into values")
+
+    monkeypatch.setattr(writers, "_write_parquet", no_values)  # Arrow reads the lines column-wise
+    writers.write_json_lines(tmp_path / f"lines{suffix}", columns, PARQUET_KINDS, [lines[:5], [], lines[5:]])
+
+    assert (tmp_path / f"lines{suffix}").read_bytes() == (tmp_path / f"values{suffix}").read_bytes()
+    if suffix == ".parquet":
+        assert pq.ParquetFile(tmp_path / f"lines{suffix}").metadata.num_row_groups == 3
+        assert pq.read_table(tmp_path / f"lines{suffix}").to_pylist()[3]["answer"] == [0.375, -0.5]
+
+
+def test_parquet_with_json_text_columns_decodes_the_lines(tmp_path: Path) -> None:
+    from batch_runner.results.writers import write_json_lines
+
+    kinds = {"row": "int", "tags": "json"}  # nested values become JSON text: not Arrow's reader's job
+    rows = [[0, ["a", {"b": 1}]], [1, "plain"], [2, None]]
+    lines = [orjson.dumps({"row": row, "tags": tags}) for row, tags in rows]
+    write_json_lines(tmp_path / "lines.parquet", tuple(kinds), kinds, [lines])
+    write_rows(tmp_path / "values.parquet", tuple(kinds), kinds, [list(row) for row in rows])
+
+    assert (tmp_path / "lines.parquet").read_bytes() == (tmp_path / "values.parquet").read_bytes()
+    assert pq.read_table(tmp_path / "lines.parquet").column("tags").to_pylist() == [
+        '["a",{"b":1}]',
+        "plain",
+        None,
+    ]
+
+
+def test_no_rows_is_an_empty_parquet_file_with_the_schema(tmp_path: Path) -> None:
+    from batch_runner.results.writers import write_json_lines
+
+    write_json_lines(tmp_path / "lines.parquet", tuple(PARQUET_KINDS), PARQUET_KINDS, [])
+    write_rows(tmp_path / "values.parquet", tuple(PARQUET_KINDS), PARQUET_KINDS, [])
+
+    assert (tmp_path / "lines.parquet").read_bytes() == (tmp_path / "values.parquet").read_bytes()
+    assert pq.read_table(tmp_path / "lines.parquet").num_rows == 0
