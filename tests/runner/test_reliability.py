@@ -9,7 +9,6 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import botocore.endpoint
 import pytest
@@ -124,20 +123,19 @@ def test_a_results_run_killed_midway_keeps_the_old_file_and_reruns(
     emulator.configure(record_error_rate=0.5)  # not used by finished jobs: the file stays the same
     assert main(argv) == 0
     complete = (workdir / "out.jsonl").read_bytes()
-    real_rows = JoinedResults.rows
+    real_blocks = JoinedResults.json_blocks  # how JSONL rows are written
 
-    def die_midway(self: JoinedResults) -> Iterator[list[Any]]:
-        for count, row in enumerate(real_rows(self)):
-            if count == 50:
-                raise KeyboardInterrupt  # Ctrl-C, or the machine going away, halfway through
-            yield row
+    def die_midway(self: JoinedResults) -> Iterator[list[bytes]]:
+        for block in real_blocks(self):
+            yield block[:50]
+            raise KeyboardInterrupt  # Ctrl-C, or the machine going away, halfway through
 
-    monkeypatch.setattr(JoinedResults, "rows", die_midway)
+    monkeypatch.setattr(JoinedResults, "json_blocks", die_midway)
     assert main(argv) == 130
     assert (workdir / "out.jsonl").read_bytes() == complete
     assert sorted(p.name for p in workdir.iterdir()) == [".batch-runner", "out.jsonl", "tickets.csv"]
 
-    monkeypatch.setattr(JoinedResults, "rows", real_rows)
+    monkeypatch.setattr(JoinedResults, "json_blocks", real_blocks)
     capsys.readouterr()
     assert main(argv) == 0
     assert "total 200 = succeeded 200" in capsys.readouterr().out
