@@ -230,6 +230,8 @@ def test_the_collector_bundle_collects_as_the_laptop_does(collector: Path, tmp_p
     laptop = collect_results(
         LocalOutputSource(tmp_path), [job], index, tmp_path / "laptop.parquet", output_schema=SCHEMA
     )
+    # Without a schema every column is typed: Parquet is written by Arrow's JSON reader.
+    collect_results(LocalOutputSource(tmp_path), [job], index, tmp_path / "laptop-plain.parquet")
     found = run_alone(
         collector,
         f"""
@@ -244,6 +246,9 @@ def test_the_collector_bundle_collects_as_the_laptop_does(collector: Path, tmp_p
             output_schema={SCHEMA!r},
         )
         out["reconciliation"] = done.to_dict()
+        plain = root / "lambda-plain.parquet"
+        collect_results(LocalOutputSource(root), [job], root / "record-index.jsonl", plain)
+        out["numpy"] = "numpy" in sys.modules
 
         class Folder:  # S3's upload_file, into a local folder
             def upload_file(self, path, bucket, key):
@@ -254,6 +259,9 @@ def test_the_collector_bundle_collects_as_the_laptop_does(collector: Path, tmp_p
         cwd=tmp_path,
     )
     assert found["reconciliation"] == json.loads(json.dumps(laptop.to_dict(), default=str))
+    assert found["numpy"] is False
+    plain = pq.read_table(tmp_path / "lambda-plain.parquet")
+    assert plain.equals(pq.read_table(tmp_path / "laptop-plain.parquet")) and plain.num_rows == 9
     expected = pq.read_table(tmp_path / "laptop.parquet")
     assert pq.read_table(tmp_path / "lambda.parquet").equals(expected)
     parts = sorted(tmp_path.glob("part-part-*.parquet"))
