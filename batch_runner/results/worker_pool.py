@@ -77,7 +77,11 @@ def ordered_map(setup: Setup[T, R], items: Iterable[T], workers: int, depth: int
             for item in items:
                 yield work(item)
         return
-    pool = _Pool(setup, workers, depth)
+    try:
+        pool = _Pool(setup, workers, depth)
+    except OSError:  # no fork (a large process without the memory to commit, a process limit)
+        yield from ordered_map(setup, items, 0)
+        return
     try:
         yield from pool.results(items)
     finally:
@@ -91,19 +95,23 @@ class _Pool:
         context = multiprocessing.get_context("fork")
         self._pipes: list[Connection] = []
         self._processes: list[Any] = []
-        for number in range(workers):
-            ours, theirs = context.Pipe()
-            process = context.Process(
-                target=_serve, args=(setup, number, theirs), name=f"results-worker-{number}", daemon=True
-            )
-            process.start()
-            theirs.close()
-            self._pipes.append(ours)
-            self._processes.append(process)
         self._order: queue.Queue[int | BaseException] = queue.Queue()
         self._room = threading.Semaphore(workers * depth)
         self._stopping = threading.Event()
         self._feeder: threading.Thread | None = None
+        try:
+            for number in range(workers):
+                ours, theirs = context.Pipe()
+                self._pipes.append(ours)
+                process = context.Process(
+                    target=_serve, args=(setup, number, theirs), name=f"results-worker-{number}", daemon=True
+                )
+                process.start()
+                theirs.close()
+                self._processes.append(process)
+        except BaseException:
+            self.stop()  # the workers already started
+            raise
 
     def results(self, items: Iterable[Any]) -> Iterator[Any]:
         self._feeder = threading.Thread(target=self._feed, args=(items,), name="results-feeder", daemon=True)

@@ -140,6 +140,26 @@ def test_ctrl_c_stops_the_collection_in_the_caller_and_the_workers_with_it(tmp_p
     assert multiprocessing.active_children() == []
 
 
+def test_without_fork_the_work_runs_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiprocessing.context
+
+    started: list[int] = []
+
+    def start(self: Any) -> None:
+        if started:
+            raise OSError(12, "Cannot allocate memory")  # the second fork of a large process
+        started.append(1)
+        real_start(self)
+
+    real_start = multiprocessing.context.ForkProcess.start
+    monkeypatch.setattr(multiprocessing.context.ForkProcess, "start", start)
+
+    results = list(ordered_map(squaring, range(6), workers=2))
+
+    assert results == [(i, i * i, os.getpid()) for i in range(6)]
+    assert multiprocessing.active_children() == []  # the one started is stopped
+
+
 @contextmanager
 def no_source(number: int) -> Iterator[Callable[[int], int]]:
     raise UsageError(f"worker {number} has no source")
