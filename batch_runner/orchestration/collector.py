@@ -33,8 +33,6 @@ from batch_runner.orchestration.settings import OrchestrationSettings
 RESULTS_FOLDER = "results/"
 RECONCILIATION_NAME = "reconciliation.json"
 PART_PREFIX = "part-"
-# The function has about one vCPU (2,048 MB): worker processes would only share it.
-COLLECTOR_WORKERS = 0
 # Rows per part of a large Parquet collection: a part is then a few hundred MB at most, which one
 # machine of a downstream job reads comfortably, and a 100-million-row run is 100 objects.
 PART_ROWS = 1_000_000
@@ -87,15 +85,13 @@ def collect_run(
         from batch_runner.orchestration.result_parts import write_parts
 
         local = run.directory / "results.parquet"
-        reconciliation = write_results(run, local, file_format="parquet", workers=COLLECTOR_WORKERS)
+        reconciliation = write_results(run, local, file_format="parquet")
         parts = write_parts(s3, local, bucket, prefix, part_rows)
         local.unlink(missing_ok=True)
         results_uri = f"s3://{bucket}/{prefix}"
     else:
         key = f"{prefix}results{EXTENSIONS[file_format]}"
-        reconciliation = write_results(
-            run, f"s3://{bucket}/{key}", file_format=file_format, workers=COLLECTOR_WORKERS
-        )
+        reconciliation = write_results(run, f"s3://{bucket}/{key}", file_format=file_format)
         parts = 1
         results_uri = f"s3://{bucket}/{key}"
     _remove_stale(s3, bucket, prefix, keep=parts if results_uri.endswith("/") else 0)

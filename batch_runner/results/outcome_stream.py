@@ -100,14 +100,19 @@ class OutcomeStream:
                 objects.append(OutputRef(number, bucket, obj.key))
         return objects
 
-    def chunks(self, objects: Sequence[OutputRef]) -> Iterator[Chunk]:
-        """Every line of ``objects``, a chunk (about 1 MB) at a time, in order. Objects are
-        downloaded on a thread while earlier chunks are parsed."""
-        yield from _chunks(self.source, objects)
-
-    def object_chunks(self, source: OutputSource, obj: OutputRef) -> Iterator[Chunk]:
-        """The chunks of one object, read from ``source`` (a worker process's own)."""
-        yield from _chunks(source, [obj])
+    def chunks(self, objects: Sequence[OutputRef], source: OutputSource | None = None) -> Iterator[Chunk]:
+        """Every line of ``objects``, a chunk (about 1 MB) at a time, in order, from ``source`` (a
+        worker process's own) or the stream's. Objects are downloaded on a thread while earlier
+        chunks are parsed."""
+        downloads = read_ahead(source or self.source, [(obj.bucket, obj.key) for obj in objects])
+        try:
+            for obj, batches in zip(objects, downloads, strict=True):
+                line = 1
+                for lines in batches:
+                    yield Chunk(obj.job, obj.key, line, lines)
+                    line += len(lines)
+        finally:
+            downloads.close()
 
     def __iter__(self) -> Iterator[tuple[str, Fields]]:
         """``(record_id, fields)`` of every outcome, in read order."""
@@ -241,18 +246,6 @@ class OutcomeStream:
             ),
             schema_failed=totals[SCHEMA_ERROR_CODE],
         )
-
-
-def _chunks(source: OutputSource, objects: Sequence[OutputRef]) -> Iterator[Chunk]:
-    downloads = read_ahead(source, [(obj.bucket, obj.key) for obj in objects])
-    try:
-        for obj, batches in zip(objects, downloads, strict=True):
-            line = 1
-            for lines in batches:
-                yield Chunk(obj.job, obj.key, line, lines)
-                line += len(lines)
-    finally:
-        downloads.close()
 
 
 def _sum_known(values: Iterable[int | None]) -> int | None:

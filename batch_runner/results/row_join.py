@@ -236,7 +236,7 @@ class RowJoin:
         def spool_object(numbered: tuple[int, OutputRef]) -> SpooledRows:
             sequence, obj = numbered
             found = SpooledRows(obj.job)
-            for chunk in self.stream.object_chunks(source, obj):
+            for chunk in self.stream.chunks([obj], source):
                 self._spool_chunk(writer, sequence, chunk, found)
             return found
 
