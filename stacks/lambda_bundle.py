@@ -3,7 +3,7 @@ from wheels built for the Lambda runtime (``stacks.lambda_target``), without Doc
 
 ``lambda_code_dir()`` is the scheduler's code: ``batch_runner`` (without the emulator, the CLI and
 doctor) and the wheels of boto3 (pinned: the runtime's SDK lags behind new Bedrock batch fields),
-botocore trimmed to the services the handlers call, orjson, PyYAML and jsonschema.
+botocore trimmed to the services the handlers call, orjson, msgspec, PyYAML and jsonschema.
 ``lambda_code_dir(collector=True)`` adds pyarrow, trimmed: no tests, headers, C++ or Cython
 sources, Flight or Gandiva, one file per shared library (a wheel stores a library's symlinks as
 copies). ``libarrow_substrait`` stays: ``pyarrow.dataset`` links it.

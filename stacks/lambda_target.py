@@ -40,6 +40,7 @@ SCHEDULER_PACKAGES = (
     "six",
     "urllib3",
     "orjson",
+    "msgspec",
     "pyyaml",
     "jsonschema",
     "jsonschema-specifications",

@@ -128,7 +128,7 @@ class OutcomeStream:
         job_id = self.tallies[chunk.job].job_id
         answer_types = counts.answer_types
         checked = None if self.answers is None else self._checked
-        valid = None if self.answers is None else self.answers.valid
+        valid = None if self.answers is None else self.answers.properties
         succeeded = failed = input_tokens = output_tokens = 0
         number = chunk.first_line - 1
         try:
@@ -193,7 +193,8 @@ class OutcomeStream:
         if status is not SUCCEEDED:
             return (status, answer, stop_reason, input_tokens, output_tokens, code, message, job_id, None)
         assert self.answers is not None
-        value, text, problem = self.answers(answer, stop_reason)
+        # The stream has tried the answer as the usual valid one (``outcomes``).
+        value, text, problem = self.answers.explain(answer, stop_reason)
         if value is None:
             return (
                 FAILED,
