@@ -23,7 +23,7 @@ import orjson
 from batch_runner.catalog.output_schema import OutputSchema
 from batch_runner.results.fast_schema import Check, quick_check
 from batch_runner.results.schema_problems import SchemaProblems, bounded, first_problem
-from batch_runner.results.typed_answers import typed_properties
+from batch_runner.results.typed_answers import typed_answers
 
 # Stop reasons saying the model ran out of output tokens (Claude and Converse; Llama, Mistral; Titan).
 TRUNCATED_STOP_REASONS = frozenset({"max_tokens", "length"})
@@ -226,7 +226,7 @@ class AnswerCheck:
         self.schema = schema
         self.prefill = prefill or None
         self.quick = quick_check(schema.validator)
-        self.typed = typed_properties(schema.validator)
+        self.typed = typed_answers(schema.validator)
         self.problems = SchemaProblems(schema.validator)
         self.kinds = {name: schema.column_kind(name) for name in schema.properties}
         self._json = frozenset(name for name, kind in self.kinds.items() if kind == "json")
@@ -252,12 +252,12 @@ class AnswerCheck:
             self._fit_numbers(value)
         return value
 
-    def properties(self, answer: object) -> dict[str, Any] | None:
+    def properties(self, answer: object) -> Any:
         """The usual answer's properties, exactly when it is a valid object, by the quickest path
-        the schema has: a dict of every property (None for one the answer lacks) or the whole
-        object; None for any other answer (``explain`` then says what it is). Once per record."""
+        the schema has: a record (``typed_answers``) or the object; None for any other answer
+        (``explain`` then says what it is). Once per record."""
         if self.typed is not None and type(answer) is str:
-            found = self.typed(answer)
+            found = self.typed.decode(answer)
             if found is not None:
                 return found
         return self.valid(answer)

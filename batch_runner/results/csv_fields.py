@@ -54,34 +54,56 @@ def csv_encoder(kind: str) -> Callable[[Any], str]:
     return csv_json_field if kind in JSONISH_KINDS else csv_field
 
 
-def csv_property_fields(properties: Sequence[str], kinds: Sequence[str]) -> PropertyFields:
+def csv_property_fields(
+    properties: Sequence[str],
+    kinds: Sequence[str],
+    record: type | None = None,
+    attributes: Sequence[str] = (),
+) -> PropertyFields:
     """A function of a parsed answer and the fields before them giving those fields, then the
     answer's property fields, joined by commas (a value that is not an object gives every property
-    field empty). One string is built: the row's text is long."""
+    field empty). One string is built: the row's text is long. The answer is a dict, or an
+    instance of ``record`` whose ``attributes`` hold the properties in order (``typed_answers``)."""
     if len(properties) != len(kinds):
         raise ValueError("one kind per property")
     if not properties:
         return _no_fields
-    lines = [
-        "def fields(p, head):",
+    joined = ",".join(["{head}", *(f"{{f{number}}}" for number in range(len(properties)))])
+    result = f'return f"{joined}"'
+    lines = ["def fields(p, head):"]
+    if record is not None:
+        lines.append("    if type(p) is Record:")
+        lines += _indent([*_encoded([f"v = p.{attribute}" for attribute in attributes], kinds), result], 2)
+    lines += [
         "    if type(p) is not dict:",
         f"        return head + {',' * len(properties)!r}",
         "    get = p.get",
     ]
-    for number, (name, kind) in enumerate(zip(properties, kinds, strict=True)):
-        source = _JSONISH if kind in JSONISH_KINDS else _TEXT
-        lines += source.format(name=repr(name), field=f"f{number}").splitlines()
-    joined = ",".join(["{head}", *(f"{{f{number}}}" for number in range(len(properties)))])
-    lines.append(f'    return f"{joined}"')
+    # The property names' reprs are string literals.
+    lines += _indent([*_encoded([f"v = get({name!r})" for name in properties], kinds), result])
     namespace: dict[str, Any] = {
         "dumps": orjson.dumps,
         "csv_field": csv_field,
         "csv_json_field": csv_json_field,
+        "Record": record,
     }
-    # The source is generated above from the property names' reprs, which are string literals.
+    # The source is generated above.
     exec(compile("\n".join(lines), "<output schema CSV fields>", "exec"), namespace)
     encode: PropertyFields = namespace["fields"]
     return encode
+
+
+def _encoded(reads: Sequence[str], kinds: Sequence[str]) -> list[str]:
+    """Statements that read each property (``reads``) into ``v`` and encode it into ``f<n>``."""
+    lines = []
+    for number, (read, kind) in enumerate(zip(reads, kinds, strict=True)):
+        source = _JSONISH if kind in JSONISH_KINDS else _TEXT
+        lines += [read, *source.format(field=f"f{number}").strip("\n").splitlines()]
+    return lines
+
+
+def _indent(lines: list[str], levels: int = 1) -> list[str]:
+    return ["    " * levels + line for line in lines]
 
 
 def _no_fields(parsed: Any, head: str) -> str:
@@ -91,28 +113,26 @@ def _no_fields(parsed: Any, head: str) -> str:
 # A column whose non-text values CSV holds as JSON text. Compact JSON has no line breaks, so it
 # is quoted exactly when it holds a quote or a comma.
 _JSONISH = """
-    v = get({name})
-    if type(v) is list or type(v) is dict:
-        t = dumps(v).decode()
-        {field} = '"' + t.replace('"', '""') + '"' if '"' in t or "," in t else t
-    elif v is True:
-        {field} = "true"
-    elif v is False:
-        {field} = "false"
-    else:
-        {field} = csv_json_field(v)
+if type(v) is list or type(v) is dict:
+    t = dumps(v).decode()
+    {field} = '"' + t.replace('"', '""') + '"' if '"' in t or "," in t else t
+elif v is True:
+    {field} = "true"
+elif v is False:
+    {field} = "false"
+else:
+    {field} = csv_json_field(v)
 """
 
 # A text, integer or number column (the same quoting as ``csv_text``).
 _TEXT = """
-    v = get({name})
-    if type(v) is str:
-        if '"' in v:
-            {field} = '"' + v.replace('"', '""') + '"'
-        elif "," in v or "\\n" in v or "\\r" in v:
-            {field} = '"' + v + '"'
-        else:
-            {field} = v
+if type(v) is str:
+    if '"' in v:
+        {field} = '"' + v.replace('"', '""') + '"'
+    elif "," in v or "\\n" in v or "\\r" in v:
+        {field} = '"' + v + '"'
     else:
-        {field} = csv_field(v)
+        {field} = v
+else:
+    {field} = csv_field(v)
 """

@@ -155,9 +155,13 @@ class HashJoin:
             for line in self.skipped_outcomes:
                 handles[hash(line.partition(b"\t")[0]) % count].write(line)
             dumps = orjson.dumps
+            answers = self.stream.answers
+            # A typed answer's record (``typed_answers``) is stored as the object it holds.
+            as_dict = None if answers is None or answers.typed is None else answers.typed.as_dict
             for record_id, fields in self.stream:
                 record_key = dumps(record_id)
-                handles[hash(record_key) % count].write(b"%s\t%s\n" % (record_key, dumps(fields)))
+                line = dumps(fields, default=as_dict)
+                handles[hash(record_key) % count].write(b"%s\t%s\n" % (record_key, line))
 
     def _join_partition(
         self, index_part: Path, outcome_part: Path, joined_part: Path, totals: dict[str, int]

@@ -157,6 +157,7 @@ def _row_join(
     workers: int,
 ) -> JoinedResults:
     properties = stream.answers.schema.properties if stream.answers else ()
+    typed = stream.answers.typed if stream.answers else None
     input_names = tuple(scan.types.inputs) if include_input else ()
     kinds = _kinds(stream, scan.types, input_names)
     columns = RESULT_COLUMNS + property_columns(properties) + input_columns(input_names, properties)
@@ -166,9 +167,10 @@ def _row_join(
             properties,
             [kinds[c] for c in property_columns(properties)],
             [kinds[c] for c in columns[len(columns) - len(input_names) :]],
+            typed,
         )
     else:
-        parts = JsonParts(columns, properties)
+        parts = JsonParts(columns, properties, typed)
     join = RowJoin(stream, scan, parts, input_names, folder, PARTITION_BYTES, workers)
     reconciliation = join.run()
     return JoinedResults(

@@ -14,7 +14,7 @@ A part is a run of encoded fields without the brackets or separators around it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -25,6 +25,9 @@ from batch_runner.results.csv_fields import (
     csv_property_fields,
     csv_text,
 )
+
+if TYPE_CHECKING:
+    from batch_runner.results.typed_answers import TypedAnswers
 
 _SHORT_FIELDS = 1024
 
@@ -38,9 +41,19 @@ class CsvParts:
         properties: Sequence[str] = (),
         property_kinds: Sequence[str] = (),
         input_kinds: Sequence[str] = (),
+        typed: TypedAnswers | None = None,
     ) -> None:
         self._id_field = csv_encoder(id_kind)
-        self._properties = csv_property_fields(properties, property_kinds) if properties else None
+        self._properties = (
+            csv_property_fields(
+                properties,
+                property_kinds,
+                None if typed is None else typed.record,
+                () if typed is None else typed.attributes,
+            )
+            if properties
+            else None
+        )
         self._input_fields = [csv_encoder(kind) for kind in input_kinds]
         # status and seven empty fields, then a schema's property columns, empty too.
         self.missing = b"missing" + b"," * (7 + len(properties))
@@ -108,7 +121,9 @@ class JsonParts:
     is exactly the JSONL row ``writers`` writes (``orjson.dumps`` of the row as a dict), read
     back as a dict with ``decode``, or column-wise by Arrow's JSON reader for Parquet."""
 
-    def __init__(self, columns: Sequence[str], properties: Sequence[str] = ()) -> None:
+    def __init__(
+        self, columns: Sequence[str], properties: Sequence[str] = (), typed: TypedAnswers | None = None
+    ) -> None:
         # The columns: three of the row (record_id, id, row), eight of the outcome, one per
         # property, then the inputs.
         outcome_end = 3 + 8 + len(properties)
@@ -116,6 +131,7 @@ class JsonParts:
         self._outcome_keys = tuple(columns[3:outcome_end])
         self._input_keys = tuple(columns[outcome_end:])
         self._properties = tuple(properties)
+        self._typed = typed
         self.missing = self._members(["missing", *[None] * (7 + len(self._properties))])
         record_id, user_id, row = (orjson.dumps(key) for key in self._prefix_keys)
         # A whole row of the runner's record ID for ``row``, no user ID and no input columns: the
@@ -129,11 +145,13 @@ class JsonParts:
         if not self._properties:
             return self._members(fields)
         parsed = fields[8]
-        answer = (
-            [parsed.get(name) for name in self._properties]
-            if type(parsed) is dict
-            else [None] * len(self._properties)
-        )
+        typed = self._typed
+        if type(parsed) is dict:
+            answer: Sequence[Any] = [parsed.get(name) for name in self._properties]
+        elif typed is not None and type(parsed) is typed.record:
+            answer = typed.values(parsed)
+        else:
+            answer = [None] * len(self._properties)
         return self._members([*fields[:8], *answer])
 
     def prefix(self, record_id: str, user_id: Any, row: int) -> bytes:

@@ -5,9 +5,9 @@ dict and runs a few dozen bytecodes per answer. For a schema that is an object o
 a string, number, boolean, null, an enum of strings or an array of those, msgspec can decode the
 answer straight into a typed record while it checks every constraint, about a third of the work.
 
-``typed_properties(validator)`` gives a function of an answer's text returning its properties (a
-dict of every property of the schema, None for one that is absent) when the answer is a valid
-object, else None: "not known to be valid", and the general path decides (``answers``). So the
+``typed_answers(validator)`` decodes an answer's text into a record of the schema's properties
+(None for one that is absent) when the answer is a valid object, else gives None: "not known to
+be valid", and the general path decides (``answers``). So the
 translation below only has to be sound, never complete: every accepted answer is valid for
 jsonschema, with exactly the values orjson reads. Where msgspec could differ (integers orjson
 reads as floats, ``1.0`` for an integer, a duplicated key whose first value is wrong) it is
@@ -20,13 +20,11 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
-
-TypedProperties = Callable[[str], "dict[str, Any] | None"]
 
 # Integers beyond these are left to the general path: orjson reads the largest as floats, and a
 # float column holds integers exactly only up to 2**53 (``AnswerCheck`` widens it past that).
@@ -45,37 +43,48 @@ class _Unsupported(Exception):
 # The decoders made in this process, by validator class and schema, and never freed: freeing a
 # Struct type made at run time can crash the garbage collector (msgspec 0.22, seen here after a
 # few hundred; msgspec issue 717). A process sees few output schemas.
-_DECODERS: dict[tuple[type, str], Any] = {}
+_DECODERS: dict[tuple[type, str], TypedAnswers | None] = {}
 
 
-def typed_properties(validator: Validator) -> TypedProperties | None:
-    """A one-pass decoder of valid answers for ``validator``'s schema, or None when there is none."""
-    import msgspec
+class TypedAnswers:
+    """Valid answers of one schema decoded as records: instances of ``record``, a msgspec Struct
+    whose fields ``attributes`` hold the schema's ``names`` in order (None for a property the
+    answer lacks). Encoders read a record's attributes; ``as_dict`` is the object as orjson would
+    give it, for what stores JSON."""
 
-    key = (type(validator), json.dumps(validator.schema, sort_keys=True))
+    def __init__(self, record: Any, names: tuple[str, ...]) -> None:
+        import msgspec
+
+        self.record = record
+        self.names = names
+        self.attributes = tuple(record.__struct_fields__)
+        self._decode = msgspec.json.Decoder(record).decode
+        self.values = msgspec.structs.astuple
+        # RecursionError: an answer nested deeper than msgspec's limit; UnicodeEncodeError: text
+        # with a lone surrogate, which UTF-8 cannot hold.
+        self._failures = (msgspec.DecodeError, RecursionError, UnicodeEncodeError)
+
+    def decode(self, answer: str) -> Any:
+        """The record of a valid answer, or None: "not known to be valid"."""
+        try:
+            return self._decode(answer)
+        except self._failures:
+            return None
+
+    def as_dict(self, record: Any) -> dict[str, Any]:
+        return dict(zip(self.names, self.values(record), strict=True))
+
+
+def typed_answers(validator: Validator) -> TypedAnswers | None:
+    """The one-pass decoder of valid answers for ``validator``'s schema, or None when there is none."""
+    key = (type(validator), json.dumps(validator.schema, sort_keys=True, default=repr))
     if key not in _DECODERS:
         try:
             record = _Translation(validator).record(validator.schema)
-            _DECODERS[key] = msgspec.json.Decoder(record)
+            _DECODERS[key] = TypedAnswers(record, tuple(validator.schema["properties"]))
         except (_Unsupported, TypeError, ValueError, re.error):  # what msgspec cannot decode
             _DECODERS[key] = None
-    decoder = _DECODERS[key]
-    if decoder is None:
-        return None
-    decode = decoder.decode
-    names = tuple(validator.schema["properties"])
-    astuple = msgspec.structs.astuple
-    # RecursionError: an answer nested deeper than msgspec's limit; UnicodeEncodeError: text with a
-    # lone surrogate, which UTF-8 cannot hold.
-    failures = (msgspec.DecodeError, RecursionError, UnicodeEncodeError)
-
-    def properties(answer: str) -> dict[str, Any] | None:
-        try:
-            return dict(zip(names, astuple(decode(answer)), strict=True))
-        except failures:
-            return None
-
-    return properties
+    return _DECODERS[key]
 
 
 class _Translation:

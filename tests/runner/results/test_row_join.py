@@ -371,6 +371,23 @@ def varied_answer(rng: Any) -> str:
     return json.dumps(value, ensure_ascii=rng.random() < 0.5)
 
 
+def shuffled_run(
+    tmp_path: Path, seed: int, make_answer: Callable[[Any], str], *, rows: int, answered: int
+) -> tuple[LocalOutputSource, list[JobOutputRef], Path]:
+    """One job answering ``answered`` of ``rows`` rows in a shuffled order, with random answers."""
+    import random
+
+    rng = random.Random(seed)
+    order = list(range(rows))
+    rng.shuffle(order)
+    lines = [s.success_line(rid(row), claude(make_answer(rng))) for row in order[:answered]]
+    job = write_job(tmp_path, OLD, {"a.jsonl.out": lines})
+    index = write_index(
+        tmp_path, [s.index_line(rid(row), row, None, text=rng.choice(TEXTS)) for row in range(rows)]
+    )
+    return LocalOutputSource(tmp_path), [job], index
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
 @pytest.mark.parametrize("include_input", [False, True], ids=["results", "with-input"])
 def test_every_kind_of_property_is_written_the_same_through_both_joins(
@@ -378,22 +395,70 @@ def test_every_kind_of_property_is_written_the_same_through_both_joins(
 ) -> None:
     """The row join encodes property columns straight from the parsed answer; the general join
     writes them from values: byte for byte the same file, in every format."""
-    import random
-
-    rng = random.Random(16)
-    rows = list(range(80))
-    rng.shuffle(rows)
-    job = write_job(
-        tmp_path,
-        OLD,
-        {"a.jsonl.out": [s.success_line(rid(row), claude(varied_answer(rng))) for row in rows[:75]]},
-    )
-    index = write_index(
-        tmp_path, [s.index_line(rid(row), row, None, text=rng.choice(TEXTS)) for row in range(80)]
-    )
-    run = (LocalOutputSource(tmp_path), [job], index)
+    run = shuffled_run(tmp_path, 16, varied_answer, rows=80, answered=75)
     options: dict[str, Any] = {"include_input": include_input, "output_schema": VARIED_SCHEMA}
 
     fast = collect_both_ways(run, tmp_path, monkeypatch, suffix, options)
 
     assert (fast.succeeded, fast.missing) == (75, 5)
+
+
+# The same kinds of property, each typed as msgspec decodes it in one pass (``typed_answers``).
+TYPED_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "text": {"type": ["string", "null"]},
+        "flag": {"type": "boolean"},
+        "count": {"type": "integer", "minimum": -20},
+        "score": {"type": "number"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "status": {"enum": ["open", "done"]},
+    },
+    "required": ["flag"],
+    "additionalProperties": False,
+}
+
+
+def typed_answer(rng: Any) -> str:
+    value = {
+        "text": rng.choice([*TEXTS, None]),
+        "flag": rng.choice([True, False]),
+        "count": rng.choice([0, 7, -12, 2**40, 2**60, -30, 1.0]),  # the last three: general path
+        "score": rng.choice([0.5, 3, -1e-7, 1e300, 2**52]),
+        "tags": rng.choice([[], ["x"], ["a, b", 'say "hi"', "é"]]),
+        "status": rng.choice(["open", "done", "maybe"]),
+    }
+    for name in rng.sample(sorted(value), rng.randrange(3)):
+        if name != "flag":
+            del value[name]
+    text = json.dumps(value, ensure_ascii=rng.random() < 0.5)
+    if rng.random() < 0.1:
+        text = text.replace('{"', '{"flag": "no", "', 1)  # a duplicated key: the last one counts
+    return text
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+@pytest.mark.parametrize("include_input", [False, True], ids=["results", "with-input"])
+def test_typed_answers_are_written_as_the_general_path_writes_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str, include_input: bool
+) -> None:
+    """Answers decoded into typed records give the same file as answers parsed by orjson, through
+    the row join (in this process and in workers) and the general join."""
+    from batch_runner.catalog.output_schema import output_schema
+    from batch_runner.results import answers as answers_module
+    from batch_runner.results.typed_answers import typed_answers
+
+    assert typed_answers(output_schema(TYPED_SCHEMA).validator) is not None
+    run = shuffled_run(tmp_path, 17, typed_answer, rows=120, answered=115)
+    options: dict[str, Any] = {"include_input": include_input, "output_schema": TYPED_SCHEMA}
+    typed = collect_results(*run, tmp_path / f"typed{suffix}", workers=0, **options)
+    monkeypatch.setattr(answers_module, "typed_answers", lambda validator: None)
+    untyped = collect_results(*run, tmp_path / f"untyped{suffix}", workers=0, **options)
+    monkeypatch.undo()
+
+    both = collect_both_ways(run, tmp_path, monkeypatch, suffix, options)
+
+    assert (tmp_path / f"typed{suffix}").read_bytes() == (tmp_path / f"untyped{suffix}").read_bytes()
+    assert (tmp_path / f"typed{suffix}").read_bytes() == (tmp_path / f"fast{suffix}").read_bytes()
+    assert typed.to_dict() == untyped.to_dict() == both.to_dict()
+    assert 40 < typed.succeeded < 100 and typed.schema_failed > 5

@@ -13,7 +13,7 @@ import pytest
 
 from batch_runner.catalog.output_schema import output_schema
 from batch_runner.results.answers import AnswerCheck
-from batch_runner.results.typed_answers import typed_properties
+from batch_runner.results.typed_answers import TypedAnswers, typed_answers
 
 KEYS = ["a", "b", "class", "my key", "ü"]
 STRINGS = ["", "yes", "no", "a" * 12, "Ünïcode ☕", "😀", 'quote " and \\ backslash']
@@ -91,6 +91,13 @@ def random_answer(rng: random.Random, names: list[str]) -> str:
     return "{" + text.join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in members) + "}"
 
 
+def read(typed: TypedAnswers | None, answer: str) -> dict[str, Any] | None:
+    """The properties of a valid answer as the typed decoder reads them, or None."""
+    assert typed is not None
+    record = typed.decode(answer)
+    return None if record is None else typed.as_dict(record)
+
+
 def same(left: Any, right: Any) -> bool:
     """Equal with the same JSON types (1 is not 1.0 in a result column)."""
     return type(left) is type(right) and (
@@ -107,14 +114,14 @@ def test_typed_decoder_agrees_with_jsonschema_and_orjson(draft: str) -> None:
     for _ in range(300):
         schema = random_schema(rng, draft)
         validator = output_schema(schema).validator
-        typed = typed_properties(validator)
+        typed = typed_answers(validator)
         if typed is None:
             continue
         decoders += 1
         names = list(schema["properties"])
         for _ in range(60):
             text = random_answer(rng, names)
-            found = typed(text)
+            found = read(typed, text)
             if found is None:
                 continue
             accepted += 1
@@ -131,11 +138,12 @@ def test_the_audit_schema_gets_a_typed_decoder() -> None:
     check = AnswerCheck(output_schema(AUDIT))
     answer = '{"concerns": ["sleep"], "resolved": "no", "risk_flag": false, "note": "ok"}'
     assert check.typed is not None
-    assert check.typed(answer) == {"concerns": ["sleep"], "resolved": "no", "risk_flag": False, "note": "ok"}
-    assert check.typed(answer.replace('"no"', '"maybe"')) is None
-    assert check.typed('{"concerns": [], "resolved": "no", "risk_flag": false, "note": "ok"}') is None
-    assert check.typed(answer.replace('"ok"}', '"ok", "extra": 1}')) is None  # additionalProperties
-    assert check.typed("```json\n" + answer + "\n```") is None  # the general path finds it
+    expected = {"concerns": ["sleep"], "resolved": "no", "risk_flag": False, "note": "ok"}
+    assert read(check.typed, answer) == expected
+    assert read(check.typed, answer.replace('"no"', '"maybe"')) is None
+    assert read(check.typed, '{"concerns": [], "resolved": "no", "risk_flag": false, "note": "ok"}') is None
+    assert read(check.typed, answer.replace('"ok"}', '"ok", "extra": 1}')) is None  # additionalProperties
+    assert read(check.typed, "```json\n" + answer + "\n```") is None  # the general path finds it
 
 
 AUDIT = {
@@ -164,10 +172,10 @@ AUDIT = {
 )
 def test_answers_left_to_the_general_path(answer: str) -> None:
     schema = {"type": "object", "properties": {"n": {"type": "integer", "minimum": 0}}}
-    typed = typed_properties(output_schema(schema).validator)
+    typed = typed_answers(output_schema(schema).validator)
     assert typed is not None
-    assert typed('{"n": 2}') == {"n": 2}
-    found = typed(answer)
+    assert read(typed, '{"n": 2}') == {"n": 2}
+    found = read(typed, answer)
     assert found is None or found == {"n": 2}
 
 
@@ -184,10 +192,10 @@ def test_answers_left_to_the_general_path(answer: str) -> None:
 )
 def test_fractional_bounds_on_integers(bounds: dict[str, Any], inside: int, outside: int) -> None:
     schema = {"type": "object", "properties": {"n": {"type": "integer", **bounds}}}
-    typed = typed_properties(output_schema(schema).validator)
+    typed = typed_answers(output_schema(schema).validator)
     assert typed is not None
-    assert typed(f'{{"n": {inside}}}') == {"n": inside}
-    assert typed(f'{{"n": {outside}}}') is None
+    assert read(typed, f'{{"n": {inside}}}') == {"n": inside}
+    assert read(typed, f'{{"n": {outside}}}') is None
 
 
 @pytest.mark.parametrize(
@@ -214,4 +222,4 @@ def test_fractional_bounds_on_integers(bounds: dict[str, Any], inside: int, outs
     ],
 )
 def test_schemas_outside_the_typed_subset_get_no_typed_decoder(schema: dict[str, Any]) -> None:
-    assert typed_properties(output_schema(schema).validator) is None
+    assert typed_answers(output_schema(schema).validator) is None
