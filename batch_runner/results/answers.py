@@ -227,6 +227,11 @@ class AnswerCheck:
         self.prefill = prefill or None
         self.quick = quick_check(schema.validator)
         self.typed = typed_answers(schema.validator)
+        # The usual answer's properties, exactly when it is a valid object, by the quickest path
+        # the schema has: a record (``typed_answers``) or the object; None for any other answer,
+        # ``explain`` then decides (the typed path leaves a few valid answers to it, such as an
+        # integer written 1.0). Once per record.
+        self.properties: Callable[[object], Any] = self.valid if self.typed is None else self.typed.decode
         self.problems = SchemaProblems(schema.validator)
         self.kinds = {name: schema.column_kind(name) for name in schema.properties}
         self._json = frozenset(name for name, kind in self.kinds.items() if kind == "json")
@@ -251,16 +256,6 @@ class AnswerCheck:
         if self._ranges:
             self._fit_numbers(value)
         return value
-
-    def properties(self, answer: object) -> Any:
-        """The usual answer's properties, exactly when it is a valid object, by the quickest path
-        the schema has: a record (``typed_answers``) or the object; None for any other answer
-        (``explain`` then says what it is). Once per record."""
-        if self.typed is not None and type(answer) is str:
-            found = self.typed.decode(answer)
-            if found is not None:
-                return found
-        return self.valid(answer)
 
     def __call__(self, answer: object, stop_reason: str | None) -> Checked:
         value = self.valid(answer)

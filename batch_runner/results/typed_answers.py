@@ -64,8 +64,10 @@ class TypedAnswers:
         # with a lone surrogate, which UTF-8 cannot hold.
         self._failures = (msgspec.DecodeError, RecursionError, UnicodeEncodeError)
 
-    def decode(self, answer: str) -> Any:
+    def decode(self, answer: object) -> Any:
         """The record of a valid answer, or None: "not known to be valid"."""
+        if type(answer) is not str:
+            return None  # an embedding vector
         try:
             return self._decode(answer)
         except self._failures:
@@ -121,6 +123,7 @@ class _Translation:
             rename={f"f{number}": name for number, name in enumerate(properties)},
             forbid_unknown_fields=not extra,
             kw_only=True,  # required fields may follow optional ones, in the schema's order
+            gc=False,  # a record holds no cycles: the collector need not track a million of them
         )
 
     def value(self, schema: Any, depth: int = 0) -> Any:
