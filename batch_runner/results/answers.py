@@ -264,7 +264,8 @@ class AnswerCheck:
         return self.explain(answer, stop_reason)
 
     def explain(self, answer: object, stop_reason: str | None) -> Checked:
-        """``__call__`` for an answer ``valid`` has already turned down."""
+        """``__call__`` for an answer the quick paths have turned down (``valid``, ``properties``):
+        ``check_answer`` finds the object however it is wrapped, and says what is wrong with it."""
         checked = check_answer(
             self.schema,
             answer,

@@ -5,8 +5,9 @@ of the record ID (``hash_join``). Jobs are read oldest first, so a later outcome
 always a newer one. Output objects are downloaded on a thread while earlier lines are parsed.
 
 ``fields`` are the result columns from ``status`` to ``job_id``; with an output schema
-(``AnswerCheck``) the parsed answer follows: an object, None, or False for an answer that failed
-the schema (the outcome then is a ``schema`` failure that keeps the text, tokens and stop reason).
+(``AnswerCheck``) the parsed answer follows: an object (a dict, or a record of its properties from
+``typed_answers``), None, or False for an answer that failed the schema (the outcome then is a
+``schema`` failure that keeps the text, tokens and stop reason).
 Job tallies count what the service returned, before any schema check.
 """
 
@@ -142,8 +143,9 @@ class OutcomeStream:
                         succeeded += 1
                         answer_types.add(type(outcome.answer))
                         if valid is not None:
-                            # The usual answer with a schema: a valid object, its text the answer
-                            # column as it is (a success has no error fields).
+                            # The usual answer with a schema: a valid object (a dict or a typed
+                            # record), its text the answer column as it is (a success has no error
+                            # fields).
                             value = valid(outcome.answer)
                             if value is not None:
                                 yield outcome.record_id, (*outcome[1:], job_id, value)

@@ -1,18 +1,18 @@
 """The usual answer parsed and validated in one pass, in C, for output schemas of the usual shape.
 
 Parsing an answer with orjson and then testing the object in Python (``fast_schema``) builds a
-dict and runs a few dozen bytecodes per answer. For a schema that is an object of properties, each
-a string, number, boolean, null, an enum of strings or an array of those, msgspec can decode the
-answer straight into a typed record while it checks every constraint, about a third of the work.
+dict, runs a few dozen bytecodes per answer, and the property columns then look each value up in
+the dict. For a schema that is an object of properties, each a string, number, boolean, null, an
+enum of strings or an array of those, msgspec decodes the answer straight into a record (a Struct)
+while it checks every constraint, and the encoders read the record's attributes.
 
-``typed_answers(validator)`` decodes an answer's text into a record of the schema's properties
-(None for one that is absent) when the answer is a valid object, else gives None: "not known to
-be valid", and the general path decides (``answers``). So the
-translation below only has to be sound, never complete: every accepted answer is valid for
-jsonschema, with exactly the values orjson reads. Where msgspec could differ (integers orjson
-reads as floats, ``1.0`` for an integer, a duplicated key whose first value is wrong) it is
-stricter, and the general path takes the answer. A schema with anything else (nested objects,
-references, ``format``, combinators, a property without a type) gets no typed decoder at all.
+``typed_answers(validator)`` gives the decoder: the record of an answer that is a valid object
+(None for a property it lacks), else None, "not known to be valid", and the general path decides
+(``answers``). So the translation below only has to be sound, never complete: every accepted
+answer is valid for jsonschema, with exactly the values orjson reads. Where msgspec could differ
+(integers orjson reads as floats, ``1.0`` for an integer, a duplicated key whose first value is
+wrong) it is stricter, and the general path takes the answer. A schema with anything else (nested
+objects, references, ``format``, combinators, a property without a type) gets no decoder.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ _DECODERS: dict[tuple[type, str], TypedAnswers | None] = {}
 class TypedAnswers:
     """Valid answers of one schema decoded as records: instances of ``record``, a msgspec Struct
     whose fields ``attributes`` hold the schema's ``names`` in order (None for a property the
-    answer lacks). Encoders read a record's attributes; ``as_dict`` is the object as orjson would
-    give it, for what stores JSON."""
+    answer lacks). Encoders read a record's attributes (``values`` gives them in order);
+    ``as_dict`` gives them by name, for what stores JSON."""
 
     def __init__(self, record: Any, names: tuple[str, ...]) -> None:
         import msgspec
