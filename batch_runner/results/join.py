@@ -144,7 +144,7 @@ def join_results(
                 joined = _row_join(stream, scan, record_index, include_input, folder, csv, workers)
             except TooManyStrangers:
                 stream = OutcomeStream(source, jobs, answers)  # read again, by the general join
-        yield joined or _hash_join(stream, record_index, include_input, folder)
+        yield joined or _hash_join(stream, record_index, include_input, folder, csv)
 
 
 def _row_join(
@@ -209,14 +209,16 @@ class _RowReader:
 
 
 def _hash_join(
-    stream: OutcomeStream, record_index: Path | str, include_input: bool, folder: Path
+    stream: OutcomeStream, record_index: Path | str, include_input: bool, folder: Path, csv: bool = False
 ) -> JoinedResults:
     join = HashJoin(stream, include_input, folder, PARTITION_BYTES)
     reconciliation = join.run(index_lines(record_index))
     properties = join.properties
     return JoinedResults(
         columns=RESULT_COLUMNS + property_columns(properties) + input_columns(join.input_names, properties),
-        kinds=_kinds(stream, join.types, join.input_names),
+        # CSV holds a number as the row join writes it, whether or not its column was widened to
+        # JSON text for Parquet (``AnswerCheck``) after some rows were written.
+        kinds=_kinds(stream, join.types, join.input_names, widened=not csv),
         reconciliation=reconciliation,
         _parts=join.parts,
         _reader=_HashReader(join),
@@ -237,7 +239,9 @@ class _HashReader:
         raise InternalError("rows of the general join are read with rows()")
 
 
-def _kinds(stream: OutcomeStream, types: IndexTypes, input_names: tuple[str, ...]) -> dict[str, str]:
+def _kinds(
+    stream: OutcomeStream, types: IndexTypes, input_names: tuple[str, ...], *, widened: bool = True
+) -> dict[str, str]:
     kinds = dict.fromkeys(RESULT_COLUMNS, "string")
     kinds.update(row="int", input_tokens="int", output_tokens="int", id=value_kind(types.ids))
     kinds["answer"] = value_kind(stream.answer_types, vectors=True)
@@ -245,7 +249,7 @@ def _kinds(stream: OutcomeStream, types: IndexTypes, input_names: tuple[str, ...
     if stream.answers is not None:
         properties = stream.answers.schema.properties
         for column, name in zip(property_columns(properties), properties, strict=True):
-            kinds[column] = stream.answers.kinds[name]
+            kinds[column] = stream.answers.kinds[name] if widened else stream.answers.schema.column_kind(name)
     for column, name in zip(input_columns(input_names, properties), input_names, strict=True):
         kinds[column] = value_kind(types.inputs[name])
     return kinds
