@@ -33,6 +33,15 @@ def csv_text(value: str) -> str:
     return value
 
 
+def csv_bytes(value: bytes) -> bytes:
+    """``csv_text`` for text already encoded as UTF-8 (the same quoting, byte for byte)."""
+    if b'"' in value:
+        return b'"' + value.replace(b'"', b'""') + b'"'
+    if b"," in value or b"\n" in value or b"\r" in value:
+        return b'"' + value + b'"'
+    return value
+
+
 def csv_field(value: Any) -> str:
     if value is None:
         return ""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from batch_runner.results.csv_fields import (
+    csv_bytes,
     csv_encoder,
     csv_field,
     csv_json_field,
@@ -71,11 +72,7 @@ class CsvParts:
         if code is None and message is None and type(answer) is str and type(output_tokens) is int:
             # Encoded to UTF-8 first: a parsed answer keeps its UTF-8 (the schema's decoder asked
             # for it), which makes this a copy, and quoting bytes is quicker than text.
-            data = answer.encode()
-            if b'"' in data:
-                data = b'"' + data.replace(b'"', b'""') + b'"'
-            elif b"," in data or b"\n" in data or b"\r" in data:
-                data = b'"' + data + b'"'
+            data = csv_bytes(answer.encode())
             tokens = "" if input_tokens is None else input_tokens
             tail = f",{stop_field},{tokens},{output_tokens},,,{job_field}"
             if self._properties is not None:

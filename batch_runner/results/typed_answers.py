@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 # Integers beyond these are left to the general path: orjson reads the largest as floats, and a
 # float column holds integers exactly only up to 2**53 (``AnswerCheck`` widens it past that).
 _SAFE_INTEGER = 2**53
+# Arrays of arrays nested deeper than this are left to the general path.
+_MAX_DEPTH = 4
 _ROOT_KEYWORDS = frozenset({"type", "properties", "required", "additionalProperties"})
 _STRING = frozenset({"minLength", "maxLength", "pattern"})
 _NUMBER = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"})
@@ -128,7 +130,7 @@ class _Translation:
 
     def value(self, schema: Any, depth: int = 0) -> Any:
         """The type of a property's (or an array item's) values."""
-        if not isinstance(schema, Mapping) or depth > 4:
+        if not isinstance(schema, Mapping) or depth > _MAX_DEPTH:
             raise _Unsupported("a boolean or deeply nested subschema")
         keywords = self._keywords(schema)
         if not keywords <= _PROPERTY_KEYWORDS:
